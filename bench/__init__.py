@@ -1,0 +1,1 @@
+"""Benchmarks: figures are measured and written to bench/RESULTS.md, never asserted in tests."""

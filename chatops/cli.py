@@ -1,0 +1,228 @@
+"""The `chatops` command line: serve, console, demo, db upgrade (and later rota, worker, audit).
+
+Operator mistakes (a bad option, a wrong setting, an unreachable database) end with one line on
+standard error and exit code 2: never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import NoReturn
+
+from chatops import __version__
+from chatops.clock import ManualClock, system_clock
+from chatops.db import Database, DatabaseError, check_reachable, describe
+from chatops.logs import configure_logging
+from chatops.settings import Settings, SettingsError, load_settings
+
+EXIT_USAGE = 2
+log = logging.getLogger("chatops")
+
+
+class CliError(Exception):
+    """Ends the program with one line and exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="chatops", description="Trust & Safety on-call bot for Slack.")
+    parser.add_argument("--version", action="version", version=f"chatops {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    run = sub.add_parser("run", help="Slack when tokens are set, otherwise the demo console")
+    run.set_defaults(func=cmd_run)
+
+    serve = sub.add_parser("serve", help="connect to Slack (Socket Mode or HTTP)")
+    serve.add_argument("--port", type=int, default=None, help="HTTP port (default $PORT or 3000)")
+    serve.add_argument("--no-worker", action="store_true", help="do not run the timer worker")
+    serve.set_defaults(func=cmd_serve)
+
+    console = sub.add_parser("console", help="a local REPL that runs the /ts commands")
+    console.add_argument("--as", dest="as_member", metavar="NAME", help="act as this member")
+    console.add_argument("--now", metavar="ISO", help="start the console clock at this instant")
+    console.set_defaults(func=cmd_console)
+
+    demo = sub.add_parser("demo", help="load the demo team into the database")
+    demo.set_defaults(func=cmd_demo)
+
+    db = sub.add_parser("db", help="database schema")
+    db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", parser_class=_Parser)
+    upgrade = db_sub.add_parser("upgrade", help="create or migrate the schema to the latest")
+    upgrade.set_defaults(func=cmd_db_upgrade)
+    db.set_defaults(func=lambda _a, _s: _missing(db))
+
+    for extend in EXTENSIONS:
+        extend(sub)
+    return parser
+
+
+EXTENSIONS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = []
+
+
+def _missing(parser: argparse.ArgumentParser) -> int:
+    parser.print_help(sys.stderr)
+    return EXIT_USAGE
+
+
+def parse_instant(text: str, what: str = "time") -> datetime:
+    """An ISO 8601 instant with an offset or Z; a naive one is refused, not guessed."""
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise CliError(f"{what}: {text!r} is not an ISO 8601 instant") from None
+    if value.tzinfo is None:
+        raise CliError(f"{what}: {text!r} has no UTC offset; add Z or +HH:MM")
+    return value
+
+
+def open_database(settings: Settings, *, require_current: bool = True) -> Database:
+    """The database, reachable and (unless upgrading) at the latest schema."""
+    from chatops.migrate import is_current
+
+    db = Database.from_url(settings.database_url)
+    check_reachable(db.engine)
+    if require_current and not is_current(db.engine):
+        raise CliError(
+            f"the database at {describe(settings.database_url)} is not at the latest schema; "
+            "run `chatops db upgrade`"
+        )
+    return db
+
+
+def cmd_db_upgrade(_args: argparse.Namespace, settings: Settings) -> int:
+    from chatops.migrate import upgrade
+
+    db = open_database(settings, require_current=False)
+    upgrade(db.engine)
+    print(f"database at {describe(settings.database_url)} is up to date")
+    return 0
+
+
+def cmd_demo(_args: argparse.Namespace, settings: Settings) -> int:
+    from chatops.demo import load_demo
+
+    team = load_demo(open_database(settings), now=system_clock())
+    print(f"demo team {team.name!r} loaded into {describe(settings.database_url)}")
+    return 0
+
+
+def cmd_console(args: argparse.Namespace, settings: Settings, *, tour: bool = False) -> int:
+    from chatops.console import Console
+    from chatops.demo import TOUR
+    from chatops.members import actor_from_member, default_console_member, find_member
+    from commands.context import Context
+    from rota.store import UnknownTeam, find_team
+
+    db = open_database(settings)
+    clock = ManualClock(parse_instant(args.now, "--now") if args.now else system_clock())
+    with db.transaction() as session:
+        try:
+            team = find_team(session, settings.team)
+        except UnknownTeam as error:
+            raise CliError(f"{error} (try `chatops demo`)") from None
+        member = (
+            find_member(session, team, args.as_member)
+            if args.as_member
+            else default_console_member(session, team)
+        )
+        if member is None:
+            raise CliError(f"--as: no single member of {team.name} matches {args.as_member!r}")
+        from chatops.members import team_members
+
+        names = {m.slack_id: m.name for m in team_members(session, team)}
+    assert team.id is not None
+    ctx = Context(
+        db=db,
+        team_id=team.id,
+        team_name=team.name,
+        actor=actor_from_member(member),
+        clock=clock,
+        admin_contact=settings.admin_contact,
+        channel=team.channel,
+    )
+    console = Console(db=db, team=team, context=ctx, clock=clock, names=names)
+    if tour:
+        console.print(TOUR.format(name=member.name, role=member.role, tz=member.tz, team=team.name))
+    return console.run(sys.stdin, interactive=sys.stdin.isatty())
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from chatops.serve import serve
+
+    if not settings.slack_enabled:
+        raise CliError(
+            "SLACK_BOT_TOKEN and SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP) "
+            "must be set to serve Slack; `chatops console` needs neither"
+        )
+    db = open_database(settings)
+    return serve(settings, db, port=args.port or settings.port, worker=not args.no_worker)
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    """What `make run` does: migrate, then Slack if configured, else the demo console."""
+    from chatops.migrate import upgrade
+    from rota.store import UnknownTeam, find_team
+
+    db = open_database(settings, require_current=False)
+    upgrade(db.engine)
+    if settings.slack_enabled:
+        args.port, args.no_worker = None, False
+        return cmd_serve(args, settings)
+    with db.transaction() as session:
+        try:
+            find_team(session, settings.team)
+            has_team = True
+        except UnknownTeam:
+            has_team = False
+    if not has_team:
+        from chatops.demo import load_demo
+
+        load_demo(db, now=system_clock())
+    args.as_member, args.now = None, None
+    return cmd_console(args, settings, tour=True)
+
+
+def _log_level(args: argparse.Namespace, settings: Settings) -> str:
+    """Servers log at the configured level; one-shot commands and the console stay quiet
+    (warnings only) unless DEBUG is asked for, so their output is what the user reads."""
+    server = args.command in {"serve", "worker"} or (
+        args.command == "run" and settings.slack_enabled
+    )
+    if server or settings.log_level == "DEBUG":
+        return settings.log_level
+    return "WARNING" if settings.log_level == "INFO" else settings.log_level
+
+
+def _load_extensions() -> None:
+    """Modules that add subcommands register themselves in EXTENSIONS when imported."""
+    import chatops.rota_cli  # noqa: F401
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    _load_extensions()
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not hasattr(args, "func"):
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        settings = load_settings()
+        configure_logging(_log_level(args, settings), settings.log_format.value)
+        return int(args.func(args, settings))
+    except (SettingsError, DatabaseError, CliError) as error:
+        print(f"chatops: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,53 @@
+"""Who is asking: Slack user ids and console names mapped to team members."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, col, select
+
+from commands.context import Actor
+from rota.models import Member, Team
+
+
+def actor_from_member(member: Member) -> Actor:
+    assert member.id is not None
+    return Actor(
+        member_id=member.id,
+        slack_id=member.slack_id,
+        name=member.name,
+        tz=member.tz,
+        role=member.role,
+    )
+
+
+def actor_for_slack_id(session: Session, team: Team, slack_id: str) -> Actor | None:
+    member = session.exec(
+        select(Member).where(Member.team_id == team.id, Member.slack_id == slack_id)
+    ).first()
+    return actor_from_member(member) if member else None
+
+
+def team_members(session: Session, team: Team) -> list[Member]:
+    return list(
+        session.exec(select(Member).where(Member.team_id == team.id).order_by(col(Member.position)))
+    )
+
+
+def find_member(session: Session, team: Team, who: str) -> Member | None:
+    """A member by Slack id, exact name, or a unique case-insensitive name prefix."""
+    members = team_members(session, team)
+    for m in members:
+        if who in (m.slack_id, m.name):
+            return m
+    folded = who.casefold()
+    matches = [m for m in members if m.name.casefold().startswith(folded)]
+    return matches[0] if len(matches) == 1 else None
+
+
+def default_console_member(session: Session, team: Team) -> Member | None:
+    """The console acts as the first manager (then admin, then anyone) unless told otherwise."""
+    members = team_members(session, team)
+    for role in ("manager", "admin", "responder"):
+        for m in members:
+            if m.role == role:
+                return m
+    return None

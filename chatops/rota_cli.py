@@ -1,0 +1,311 @@
+"""`chatops rota …`: import, export, check, who, shifts, load and ical.
+
+With a FILE the command works on that file alone (no database); without, on the team in the
+database. The JSON shapes are a contract that others script against: keep them stable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from chatops import audit
+from chatops.cli import EXTENSIONS, CliError, open_database, parse_instant
+from chatops.clock import system_clock
+from chatops.settings import Settings
+from rota.coverage import coverage_gaps, describe_gap
+from rota.ical import shifts_calendar
+from rota.load import load
+from rota.resolve import CompiledRota, compile_rota
+from rota.spec import RotaSpec
+from rota.store import UnknownTeam, find_team, load_rota, save_rota
+from rota.timefmt import fmt_utc
+from rota.yamlio import RotaError, dump_rota_yaml, load_rota_yaml
+
+EXIT_GAPS = 1
+Command = Callable[[argparse.Namespace, Settings], int]
+
+
+class RotaInputError(CliError):
+    """Invalid rota input: printed as its path-named lines, exit 2."""
+
+
+def _add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    rota = sub.add_parser("rota", help="the rota: import, export, check, who, shifts, load, ical")
+    verbs = rota.add_subparsers(dest="rota_command", metavar="ACTION", parser_class=type(rota))
+    rota.set_defaults(func=lambda _a, _s: (rota.print_help(sys.stderr), 2)[1])
+
+    p = verbs.add_parser("import", help="replace the team's rota with a YAML file")
+    p.add_argument("file", type=Path)
+    p.add_argument("--force", action="store_true", help="accept coverage gaps (audited)")
+    p.set_defaults(func=cmd_import)
+
+    p = verbs.add_parser("export", help="print the team's rota as YAML")
+    p.add_argument("-o", "--output", type=Path, help="write to this file instead")
+    p.set_defaults(func=cmd_export)
+
+    p = verbs.add_parser("check", help="prove coverage: exit 0 covered, 1 gaps, 2 bad input")
+    _file_and_window(p)
+    p.add_argument("--min", type=int, default=None, help="members required (default: team's)")
+    p.add_argument("--layer", help="check one layer only (e.g. primary)")
+    p.set_defaults(func=cmd_check)
+
+    p = verbs.add_parser("who", help="who is on call at an instant")
+    p.add_argument("file", nargs="?", type=Path)
+    p.add_argument("--at", help="ISO instant with offset or Z (default: now)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_who)
+
+    p = verbs.add_parser("shifts", help="the concrete shifts in a window")
+    _file_and_window(p)
+    p.add_argument("--member", help="one member, by Slack id or name")
+    p.set_defaults(func=cmd_shifts)
+
+    p = verbs.add_parser("load", help="hours on call per member, with local night and weekend")
+    _file_and_window(p)
+    p.set_defaults(func=cmd_load)
+
+    p = verbs.add_parser("ical", help="an iCalendar (RFC 5545) feed of shifts")
+    _file_and_window(p, json_flag=False)
+    p.add_argument("--member", help="one member, by Slack id or name")
+    p.set_defaults(func=cmd_ical)
+
+
+def _file_and_window(p: argparse.ArgumentParser, *, json_flag: bool = True) -> None:
+    p.add_argument("file", nargs="?", type=Path, help="a rota YAML file (default: the database)")
+    p.add_argument("--from", dest="start", help="ISO instant (default: now)")
+    p.add_argument("--to", dest="end", help="ISO instant (default: from + the check horizon)")
+    if json_flag:
+        p.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+EXTENSIONS.append(_add)
+
+
+@contextmanager
+def _rota_errors() -> Iterator[None]:
+    try:
+        yield
+    except RotaError as error:
+        raise RotaInputError("invalid rota:\n  " + "\n  ".join(error.messages)) from None
+
+
+def _rota(args: argparse.Namespace, settings: Settings) -> RotaSpec:
+    """The rota from FILE when given, else the team's rota in the database."""
+    if getattr(args, "file", None) is not None:
+        with _rota_errors():
+            return load_rota_yaml(Path(args.file))
+    db = open_database(settings)
+    with db.transaction() as session:
+        try:
+            return load_rota(session, find_team(session, settings.team))
+        except UnknownTeam as error:
+            raise CliError(str(error)) from None
+
+
+def _window(args: argparse.Namespace, settings: Settings) -> tuple[datetime, datetime]:
+    start = parse_instant(args.start, "--from") if args.start else system_clock()
+    end = (
+        parse_instant(args.end, "--to")
+        if args.end
+        else start + timedelta(days=settings.check_horizon_days)
+    )
+    if end <= start:
+        raise CliError("--to must be after --from")
+    return start, end
+
+
+def _member_id(spec: RotaSpec, who: str | None) -> str | None:
+    if who is None:
+        return None
+    for m in spec.members:
+        if who in (m.id, m.name):
+            return m.id
+    raise CliError(f"--member: {who!r} is not a member of {spec.team.name}")
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
+    with _rota_errors():
+        spec = load_rota_yaml(Path(args.file))
+    now = system_clock()
+    gaps = coverage_gaps(spec, now, now + timedelta(days=settings.check_horizon_days))
+    if gaps and not args.force:
+        shown = "\n".join(describe_gap(spec, g) for g in gaps[:5])
+        raise CliError(
+            f"refused: the rota leaves {len(gaps)} coverage gap(s) in the next "
+            f"{settings.check_horizon_days} days (use --force to import anyway):\n{shown}"
+        )
+    db = open_database(settings)
+    with db.transaction() as session:
+        team = save_rota(session, spec)
+        audit.record(
+            session,
+            at=now,
+            actor="cli",
+            action="rota.import",
+            subject=f"team:{team.name}",
+            team_id=team.id,
+            detail={"file": str(args.file), "forced": bool(gaps), "gaps": len(gaps)},
+        )
+    print(
+        f"imported {spec.team.name}: {len(spec.members)} members, {len(spec.rotations)} "
+        f"rotations, {len(spec.overrides)} overrides"
+        + (f" ({len(gaps)} gap(s) accepted with --force)" if gaps else "")
+    )
+    return 0
+
+
+def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    args.file = None
+    text = dump_rota_yaml(_rota(args, settings))
+    if args.output:
+        args.output.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
+    spec = _rota(args, settings)
+    start, end = _window(args, settings)
+    if args.min is not None and args.min < 1:
+        raise CliError("--min must be at least 1")
+    if args.layer is not None and args.layer not in {r.layer for r in spec.rotations}:
+        raise CliError(f"--layer: no rotation has layer {args.layer!r}")
+    required = args.min if args.min is not None else spec.team.required
+    compiled = compile_rota(spec)
+    gaps = coverage_gaps(compiled, start, end, required=required, layer=args.layer)
+    if args.json:
+        _print_json(
+            {
+                "from": fmt_utc(start),
+                "to": fmt_utc(end),
+                "required": required,
+                "gaps": [
+                    {"start": fmt_utc(g.start), "end": fmt_utc(g.end), "on_call": g.on_call}
+                    for g in gaps
+                ],
+            }
+        )
+    elif gaps:
+        print(f"{len(gaps)} coverage gap(s) between {fmt_utc(start)} and {fmt_utc(end)}:")
+        for gap in gaps:
+            print(describe_gap(compiled, gap, required=required, layer=args.layer))
+    else:
+        print(f"covered: {required} or more on call from {fmt_utc(start)} to {fmt_utc(end)}")
+    return EXIT_GAPS if gaps else 0
+
+
+def cmd_who(args: argparse.Namespace, settings: Settings) -> int:
+    spec = _rota(args, settings)
+    at = parse_instant(args.at, "--at") if args.at else system_clock()
+    names = {m.id: m.name for m in spec.members}
+    on_call = compile_rota(spec).on_call(at)
+    rows = [
+        {
+            "member": s.member,
+            "name": names.get(s.member, s.member),
+            "rotation": s.rotation,
+            "since": fmt_utc(s.start),
+            "until": fmt_utc(s.end),
+        }
+        for s in on_call
+    ]
+    if args.json:
+        _print_json({"at": fmt_utc(at), "on_call": rows})
+    elif not rows:
+        print(f"nobody is on call at {fmt_utc(at)}")
+    else:
+        print(f"on call at {fmt_utc(at)}:")
+        for r in rows:
+            print(
+                f"  {r['name']} ({r['member']})  {r['rotation'] or 'team-wide override'}  "
+                f"{r['since']} → {r['until']}"
+            )
+    return 0
+
+
+def cmd_shifts(args: argparse.Namespace, settings: Settings) -> int:
+    spec = _rota(args, settings)
+    start, end = _window(args, settings)
+    member = _member_id(spec, args.member)
+    found = compile_rota(spec).shifts(start, end, member=member)
+    if args.json:
+        _print_json(
+            {
+                "shifts": [
+                    {
+                        "member": s.member,
+                        "rotation": s.rotation,
+                        "start": fmt_utc(s.start),
+                        "end": fmt_utc(s.end),
+                    }
+                    for s in found
+                ]
+            }
+        )
+        return 0
+    names = {m.id: m.name for m in spec.members}
+    for s in found:
+        tag = " [override]" if s.source == "override" else ""
+        print(
+            f"{fmt_utc(s.start)} → {fmt_utc(s.end)}  {s.rotation or 'team-wide':<12} "
+            f"{names.get(s.member, s.member)} ({s.member}){tag}"
+        )
+    if not found:
+        print("no shifts in that window")
+    return 0
+
+
+def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
+    spec = _rota(args, settings)
+    start, end = _window(args, settings)
+    loads = load(spec, start, end)
+    names = {m.id: m.name for m in spec.members}
+    if args.json:
+        _print_json(
+            {
+                "from": fmt_utc(start),
+                "to": fmt_utc(end),
+                "members": [
+                    {
+                        "member": m,
+                        "name": names[m],
+                        "hours": round(x.on_call_hours, 2),
+                        "night_hours": round(x.night_hours, 2),
+                        "weekend_hours": round(x.weekend_hours, 2),
+                    }
+                    for m, x in loads.items()
+                ],
+            }
+        )
+        return 0
+    print(f"on-call load from {fmt_utc(start)} to {fmt_utc(end)} (night = 22:00–07:00 local)")
+    print(f"  {'member':<24} {'hours':>8} {'night':>8} {'weekend':>8}")
+    for member_id, x in loads.items():
+        print(
+            f"  {names[member_id]:<24} {x.on_call_hours:>8.1f} {x.night_hours:>8.1f} "
+            f"{x.weekend_hours:>8.1f}"
+        )
+    return 0
+
+
+def cmd_ical(args: argparse.Namespace, settings: Settings) -> int:
+    spec = _rota(args, settings)
+    start, end = _window(args, settings)
+    member = _member_id(spec, args.member)
+    compiled: CompiledRota = compile_rota(spec)
+    sys.stdout.write(
+        shifts_calendar(spec, compiled.shifts(start, end, member=member), stamp=system_clock())
+    )
+    return 0

@@ -1,0 +1,130 @@
+"""Runtime settings, read from the environment and `.env` (pydantic-settings).
+
+A wrong or missing setting must stop the program with one line that names the variable, so
+`load_settings` turns every failure into a `SettingsError` whose message is that line.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SLACK_API_DEFAULT = "https://slack.com/api/"
+_ENV_LINE = re.compile(r"^\s*(export\s+)?[A-Za-z_][A-Za-z0-9_]*\s*=")
+
+
+class SettingsError(Exception):
+    """A setting is wrong or missing; the message is one line naming it."""
+
+
+class LogFormat(StrEnum):
+    json = "json"
+    text = "text"
+
+
+class Settings(BaseSettings):
+    """Every setting of the bot; `.env.example` documents each one."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
+
+    slack_bot_token: SecretStr | None = Field(default=None, alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(default=None, alias="SLACK_SIGNING_SECRET")
+    slack_app_token: SecretStr | None = Field(default=None, alias="SLACK_APP_TOKEN")
+    slack_api_url: str = Field(default=SLACK_API_DEFAULT, alias="SLACK_API_URL")
+    database_url: str = Field(default="sqlite:///chatops.db", alias="DATABASE_URL")
+    team: str | None = Field(default=None, alias="CHATOPS_TEAM")
+    log_level: str = Field(default="INFO", alias="CHATOPS_LOG_LEVEL")
+    log_format: LogFormat = Field(default=LogFormat.json, alias="CHATOPS_LOG_FORMAT")
+    port: int = Field(default=3000, ge=1, le=65535, alias="PORT")
+    check_horizon_days: int = Field(default=28, ge=1, le=366, alias="CHATOPS_CHECK_HORIZON_DAYS")
+    run_worker: bool = Field(default=True, alias="CHATOPS_RUN_WORKER")
+    admin_contact: str = Field(default="your team's managers", alias="CHATOPS_ADMIN_CONTACT")
+
+    @field_validator(
+        "slack_bot_token", "slack_signing_secret", "slack_app_token", "team", mode="before"
+    )
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("slack_bot_token")
+    @classmethod
+    def _bot_token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith("xoxb-"):
+            raise ValueError("must be a bot token starting with 'xoxb-'")
+        return value
+
+    @field_validator("slack_app_token")
+    @classmethod
+    def _app_token_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().startswith("xapp-"):
+            raise ValueError("must be an app-level token starting with 'xapp-'")
+        return value
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _api_url_shape(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("must be an http(s) URL such as https://slack.com/api/")
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_kind(cls, value: str) -> str:
+        kind = value.split(":", 1)[0].split("+", 1)[0] if ":" in value else ""
+        if kind not in {"sqlite", "postgresql", "postgres"}:
+            shown = kind or value
+            raise ValueError(
+                f"unknown database kind {shown!r}; use sqlite:///FILE or postgresql://USER@HOST/DB"
+            )
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _level_name(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return level
+
+    @property
+    def slack_enabled(self) -> bool:
+        """Slack mode needs a bot token and either an app token or a signing secret."""
+        return bool(self.slack_bot_token and (self.slack_app_token or self.slack_signing_secret))
+
+    @property
+    def socket_mode(self) -> bool:
+        return self.slack_app_token is not None
+
+
+def _check_env_file(path: Path) -> None:
+    """python-dotenv skips lines it cannot parse with a warning; we refuse them instead."""
+    if not path.is_file():
+        return
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#") and not _ENV_LINE.match(line):
+            raise SettingsError(f"{path}: line {number} is not NAME=value")
+
+
+def load_settings(env_file: Path | str | None = ".env", **overrides: object) -> Settings:
+    """Read the settings, or raise `SettingsError` with one line naming what is wrong."""
+    if env_file is not None:
+        _check_env_file(Path(env_file))
+    try:
+        return Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else "settings"
+        known = Settings.model_fields.get(field)
+        name = known.alias if known is not None and known.alias else field
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise SettingsError(f"{name}: {message}") from None
+    except UnicodeDecodeError:
+        raise SettingsError(f"{env_file}: not UTF-8 text") from None

@@ -1,0 +1,137 @@
+"""The verbs of `/ts` and the one entry point that runs them: `dispatch`.
+
+Every transport (Slack, the console, tests) calls `dispatch(text, ctx)`, so a command behaves the
+same everywhere. Mistakes become one-line replies; internal errors are logged with a correlation
+id that the user is given instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from chatops.logs import correlated, correlation_id
+from commands.context import Context, Refused, UsageError
+from commands.parsing import suggest, tokenize
+from commands.reply import Reply, error_reply
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[list[str], Context], Reply]
+ActionHandler = Callable[[str, Context], Reply]
+
+
+@dataclass(frozen=True)
+class Verb:
+    name: str
+    summary: str
+    usage: str
+    handler: Handler
+    examples: tuple[str, ...] = ()
+    details: str = ""
+    members_only: bool = True
+    subverbs: tuple[str, ...] = field(default=())
+
+
+VERBS: dict[str, Verb] = {}
+ACTIONS: dict[str, ActionHandler] = {}
+
+
+def verb(
+    name: str,
+    *,
+    summary: str,
+    usage: str,
+    examples: tuple[str, ...] = (),
+    details: str = "",
+    members_only: bool = True,
+    subverbs: tuple[str, ...] = (),
+) -> Callable[[Handler], Handler]:
+    """Register a handler as the verb `name`."""
+
+    def register(handler: Handler) -> Handler:
+        VERBS[name] = Verb(name, summary, usage, handler, examples, details, members_only, subverbs)
+        return handler
+
+    return register
+
+
+def action(action_id: str) -> Callable[[ActionHandler], ActionHandler]:
+    """Register the handler of a button (`action_id`); it gets the button's value."""
+
+    def register(handler: ActionHandler) -> ActionHandler:
+        ACTIONS[action_id] = handler
+        return handler
+
+    return register
+
+
+def _load_verbs() -> None:
+    # Importing the package registers every verb module.
+    import commands.verbs  # noqa: F401
+
+
+def not_a_member(ctx: Context) -> Reply:
+    return Reply(
+        text=(
+            f"You are not a member of the *{ctx.team_name}* team in this bot yet, so I can't "
+            f"do that for you. Ask {ctx.admin_contact} to add you to the rota."
+        ),
+        ok=False,
+    )
+
+
+def _guarded(run: Callable[[], Reply], usage: str | None) -> Reply:
+    try:
+        return run()
+    except UsageError as error:
+        return error_reply(error.reason, error.usage or usage)
+    except Refused as error:
+        return error_reply(error.reason)
+    except Exception:
+        cid = correlation_id() or "?"
+        log.exception("command failed")
+        return Reply(
+            text=(
+                f":x: Something went wrong on our side and nothing was changed. "
+                f"Quote reference `{cid}` when you report it."
+            ),
+            ok=False,
+        )
+
+
+def dispatch(text: str, ctx: Context, *, cid: str | None = None) -> Reply:
+    """Run one `/ts` line (without the `/ts`) for `ctx.actor`."""
+    _load_verbs()
+    with correlated(cid):
+        try:
+            words = tokenize(text) or ["help"]
+        except UsageError as error:
+            return error_reply(error.reason, "/ts help")
+        name, args = words[0].lower(), words[1:]
+        found = VERBS.get(name)
+        if found is None:
+            return error_reply(
+                f"unknown command `{name}`{suggest(name, sorted(VERBS))}",
+                "/ts help",
+            )
+        if found.members_only and ctx.actor is None:
+            return not_a_member(ctx)
+        log.info(
+            "command", extra={"verb": name, "actor": ctx.actor.slack_id if ctx.actor else None}
+        )
+        return _guarded(lambda: found.handler(args, ctx), found.usage)
+
+
+def dispatch_action(action_id: str, value: str, ctx: Context, *, cid: str | None = None) -> Reply:
+    """Run a button press; checked against permissions exactly like a typed command."""
+    _load_verbs()
+    with correlated(cid):
+        handler = ACTIONS.get(action_id)
+        if handler is None:
+            return error_reply("this button is no longer supported")
+        if ctx.actor is None:
+            return not_a_member(ctx)
+        log.info("action", extra={"action": action_id, "actor": ctx.actor.slack_id})
+        return _guarded(lambda: handler(value, ctx), None)

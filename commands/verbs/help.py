@@ -1,0 +1,49 @@
+"""`/ts help [verb]`: the language taught by example."""
+
+from __future__ import annotations
+
+from commands.blocks import context, fields, header, section
+from commands.context import Context, UsageError
+from commands.parsing import suggest
+from commands.registry import VERBS, verb
+from commands.reply import Reply
+
+USAGE = "/ts help [command]"
+
+
+@verb(
+    "help",
+    summary="Show the commands, or how to use one of them.",
+    usage=USAGE,
+    examples=("/ts help", "/ts help escalate"),
+    members_only=False,
+)
+def help_verb(args: list[str], ctx: Context) -> Reply:
+    if len(args) > 1:
+        raise UsageError("help takes at most one command name")
+    if args:
+        return _one(args[0].lower())
+    rows = [f"`/ts {v.name}` — {v.summary}" for v in sorted(VERBS.values(), key=lambda v: v.name)]
+    blocks = [
+        header("/ts — Trust & Safety on-call"),
+        section("\n".join(rows)),
+        context("Type `/ts help <command>` for its usage and examples."),
+    ]
+    return Reply(text="\n".join(["/ts commands:", *rows]), blocks=blocks)
+
+
+def _one(name: str) -> Reply:
+    found = VERBS.get(name)
+    if found is None:
+        raise UsageError(f"no command `{name}`{suggest(name, sorted(VERBS))}")
+    pairs = [("Usage", f"`{found.usage}`")]
+    if found.examples:
+        pairs.append(("Examples", "\n".join(f"`{e}`" for e in found.examples)))
+    blocks = [header(f"/ts {found.name}"), section(found.summary), fields(pairs)]
+    if found.details:
+        blocks.append(section(found.details))
+    lines = [f"/ts {found.name} — {found.summary}", f"Usage: {found.usage}"]
+    lines += [f"  {e}" for e in found.examples]
+    if found.details:
+        lines.append(found.details)
+    return Reply(text="\n".join(lines), blocks=blocks)
