@@ -57,17 +57,19 @@ def build_parser() -> argparse.ArgumentParser:
     db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", parser_class=_Parser)
     upgrade = db_sub.add_parser("upgrade", help="create or migrate the schema to the latest")
     upgrade.set_defaults(func=cmd_db_upgrade)
-    db.set_defaults(func=lambda _a, _s: _missing(db))
+    db.set_defaults(func=lambda _a, _s: usage_of(db))
 
     for extend in EXTENSIONS:
         extend(sub)
     return parser
 
 
-EXTENSIONS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = []
+Subcommands = argparse._SubParsersAction
+EXTENSIONS: list[Callable[[Subcommands], None]] = []
 
 
-def _missing(parser: argparse.ArgumentParser) -> int:
+def usage_of(parser: argparse.ArgumentParser) -> int:
+    """A command group typed without its action: show its help, exit 2."""
     parser.print_help(sys.stderr)
     return EXIT_USAGE
 
@@ -222,7 +224,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

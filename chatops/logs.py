@@ -57,8 +57,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
-        if getattr(record, "correlation_id", None):
-            payload["cid"] = record.correlation_id
+        cid = getattr(record, "correlation_id", None)
+        if cid:
+            payload["cid"] = cid
         for key, value in vars(record).items():
             if key not in _RESERVED and key != "correlation_id":
                 payload[key] = value

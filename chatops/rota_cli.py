@@ -16,7 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from chatops import audit
-from chatops.cli import EXTENSIONS, CliError, open_database, parse_instant
+from chatops.cli import (
+    EXTENSIONS,
+    CliError,
+    Subcommands,
+    open_database,
+    parse_instant,
+    usage_of,
+)
 from chatops.clock import system_clock
 from chatops.settings import Settings
 from rota.coverage import coverage_gaps, describe_gap
@@ -36,10 +43,10 @@ class RotaInputError(CliError):
     """Invalid rota input: printed as its path-named lines, exit 2."""
 
 
-def _add(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add(sub: Subcommands) -> None:
     rota = sub.add_parser("rota", help="the rota: import, export, check, who, shifts, load, ical")
     verbs = rota.add_subparsers(dest="rota_command", metavar="ACTION", parser_class=type(rota))
-    rota.set_defaults(func=lambda _a, _s: (rota.print_help(sys.stderr), 2)[1])
+    rota.set_defaults(func=lambda _a, _s: usage_of(rota))
 
     p = verbs.add_parser("import", help="replace the team's rota with a YAML file")
     p.add_argument("file", type=Path)

@@ -113,12 +113,12 @@ def _check_env_file(path: Path) -> None:
             raise SettingsError(f"{path}: line {number} is not NAME=value")
 
 
-def load_settings(env_file: Path | str | None = ".env", **overrides: object) -> Settings:
+def load_settings(env_file: Path | str | None = ".env") -> Settings:
     """Read the settings, or raise `SettingsError` with one line naming what is wrong."""
     if env_file is not None:
         _check_env_file(Path(env_file))
     try:
-        return Settings(_env_file=env_file, **overrides)  # type: ignore[call-arg]
+        return Settings(_env_file=env_file)
     except ValidationError as error:
         first = error.errors()[0]
         field = str(first["loc"][0]) if first["loc"] else "settings"

@@ -119,11 +119,11 @@ def save_rota(session: Session, spec: RotaSpec) -> Team:
 
 def _clear(session: Session, team_id: int) -> None:
     rotation_ids = list(session.exec(select(Rotation.id).where(Rotation.team_id == team_id)))
-    session.exec(delete(Override).where(col(Override.team_id) == team_id))  # type: ignore[call-overload]
+    session.exec(delete(Override).where(col(Override.team_id) == team_id))
     if rotation_ids:
-        session.exec(delete(Participant).where(col(Participant.rotation_id).in_(rotation_ids)))  # type: ignore[call-overload]
-        session.exec(delete(Restriction).where(col(Restriction.rotation_id).in_(rotation_ids)))  # type: ignore[call-overload]
-        session.exec(delete(Rotation).where(col(Rotation.id).in_(rotation_ids)))  # type: ignore[call-overload]
+        session.exec(delete(Participant).where(col(Participant.rotation_id).in_(rotation_ids)))
+        session.exec(delete(Restriction).where(col(Restriction.rotation_id).in_(rotation_ids)))
+        session.exec(delete(Rotation).where(col(Rotation.id).in_(rotation_ids)))
     session.flush()
 
 

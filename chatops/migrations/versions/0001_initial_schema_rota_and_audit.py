@@ -8,7 +8,7 @@ Create Date: 2026-11-26 21:48:26.968648
 from __future__ import annotations
 
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 import rota.models

@@ -1,0 +1,80 @@
+"""Dates and times as people type them, read in the asker's own zone.
+
+Accepted: `now`, `in 2h`, `HH:MM` (today), `today HH:MM`, `tomorrow HH:MM`, a weekday
+(`mon 09:00`, the next one), `YYYY-MM-DD HH:MM`, `YYYY-MM-DD` (midnight), and ISO 8601 with an
+offset or `Z`. A local time that does not exist (spring forward) is the first valid instant after
+it; one that happens twice (fall back) is its first occurrence — the rota's own rules.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time, timedelta
+
+from chatops.clock import parse_duration
+from commands.context import Context, UsageError
+from rota.wallclock import from_ts, wall_to_ts, zone
+
+EXAMPLES = "`tomorrow 09:00`, `2027-03-14 02:30`, `in 2h` or `2027-03-14T02:30Z`"
+_DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+_CLOCK = re.compile(r"^(\d{1,2}):(\d{2})$")
+
+
+def _clock(text: str) -> time:
+    match = _CLOCK.match(text)
+    if not match or int(match.group(1)) > 23 or int(match.group(2)) > 59:
+        raise UsageError(f"`{text}` is not a time of day like 09:00")
+    return time(int(match.group(1)), int(match.group(2)))
+
+
+def parse_when(text: str, ctx: Context, *, now: datetime) -> datetime:
+    """An aware UTC instant for `text`, or `UsageError` naming what could not be read."""
+    tz_name = ctx.actor.tz if ctx.actor else "UTC"
+    tz = zone(tz_name)
+    words = text.strip().lower().split()
+    if not words:
+        raise UsageError(f"a time is needed, e.g. {EXAMPLES}")
+    if words == ["now"]:
+        return now
+    if words[0] == "in" and len(words) == 2:
+        try:
+            return now + parse_duration(words[1])
+        except ValueError as error:
+            raise UsageError(str(error)) from None
+    today = now.astimezone(tz).date()
+    day: date | None = None
+    rest = words
+    if words[0] in {"today", "tomorrow"}:
+        day = today + timedelta(days=1 if words[0] == "tomorrow" else 0)
+        rest = words[1:]
+    elif words[0][:3] in _DAYS and words[0].isalpha():
+        ahead = (_DAYS.index(words[0][:3]) - today.weekday()) % 7 or 7
+        day = today + timedelta(days=ahead)
+        rest = words[1:]
+    elif re.match(r"^\d{4}-\d{2}-\d{2}$", words[0]):
+        try:
+            day = date.fromisoformat(words[0])
+        except ValueError:
+            raise UsageError(f"`{words[0]}` is not a real date") from None
+        rest = words[1:]
+    elif len(words) == 1 and "t" in words[0]:
+        return _iso(text.strip())
+    if day is None:
+        if len(rest) == 1 and _CLOCK.match(rest[0]):
+            day = today
+        else:
+            raise UsageError(f"can't read `{text}` as a time; try {EXAMPLES}")
+    if len(rest) > 1:
+        raise UsageError(f"can't read `{text}` as a time; try {EXAMPLES}")
+    at = _clock(rest[0]) if rest else time(0, 0)
+    return from_ts(wall_to_ts(datetime.combine(day, at), tz))
+
+
+def _iso(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text.upper())
+    except ValueError:
+        raise UsageError(f"`{text}` is not an ISO 8601 time; try {EXAMPLES}") from None
+    if value.tzinfo is None:
+        raise UsageError(f"`{text}` has no offset; add Z or +HH:MM, or drop the T")
+    return value

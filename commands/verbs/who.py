@@ -1,0 +1,56 @@
+"""`/ts who [at TIME]`: who holds the pager, with times in the asker's zone."""
+
+from __future__ import annotations
+
+from commands.blocks import context, header, section
+from commands.context import Context, UsageError
+from commands.registry import verb
+from commands.reply import Reply
+from commands.rota_view import local, mention, team_rota
+from commands.timeparse import parse_when
+
+USAGE = "/ts who [at <time>]"
+
+
+@verb(
+    "who",
+    summary="Who is on call now (or at a given time), per rotation.",
+    usage=USAGE,
+    examples=("/ts who", "/ts who at tomorrow 09:00", "/ts who at 2027-03-14 02:30"),
+    details="Times are read and shown in your own time zone.",
+)
+def who(args: list[str], ctx: Context) -> Reply:
+    now = ctx.clock()
+    if args and args[0].lower() == "at":
+        args = args[1:]
+        if not args:
+            raise UsageError("`at` needs a time, e.g. `tomorrow 09:00`", USAGE)
+        at = parse_when(" ".join(args), ctx, now=now)
+    elif args:
+        raise UsageError(f"unexpected `{' '.join(args)}`", USAGE)
+    else:
+        at = now
+    rota = team_rota(ctx)
+    shifts = rota.on_call(at)
+    when = "now" if at == now else local(ctx, at)
+    if not shifts:
+        text = (
+            f":rotating_light: Nobody is on call {when}: pages go to the managers. "
+            "Run `/ts rota check` to see the gap."
+        )
+        return Reply(text=text)
+    names = {m.id: m.name for m in rota.spec.members}
+    lines = [
+        f"*{s.rotation or 'team-wide cover'}* — {mention(s.member)} until {local(ctx, s.end)}"
+        + (" _(override)_" if s.source == "override" else "")
+        for s in shifts
+    ]
+    plain = [f"{s.rotation or 'team-wide'}: {names.get(s.member, s.member)}" for s in shifts]
+    return Reply(
+        text=f"On call {when}: " + "; ".join(plain),
+        blocks=[
+            header(f"On call {when}"),
+            section("\n".join(lines)),
+            context(f"Times in {ctx.actor.tz if ctx.actor else 'UTC'}."),
+        ],
+    )

@@ -1,0 +1,34 @@
+"""Running `chatops` as a user does: a real subprocess, in a scratch directory, with its env."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLE = REPO / "examples" / "follow-the-sun.yaml"
+_SETTINGS = ("SLACK_", "DATABASE_URL", "CHATOPS_", "PORT")
+
+
+def chatops(
+    *args: str,
+    cwd: Path,
+    stdin: str = "",
+    env: dict[str, str] | None = None,
+    timeout: float = 60,
+) -> subprocess.CompletedProcess[str]:
+    """Run `python -m chatops ARGS` with only the settings given in `env`."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(_SETTINGS)}
+    clean.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "chatops", *args],
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=clean,
+        timeout=timeout,
+        check=False,
+    )

@@ -1,0 +1,72 @@
+"""The `chatops` CLI as an operator meets it: one-line errors with exit 2, never a traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.clirun import chatops
+
+
+def _one_line_error(result: object) -> str:
+    assert result.returncode == 2, (result.stdout, result.stderr)  # type: ignore[attr-defined]
+    err = result.stderr.strip()  # type: ignore[attr-defined]
+    assert "Traceback" not in err
+    assert len(err.splitlines()) == 1, err
+    return err
+
+
+def test_version_and_help(tmp_path: Path) -> None:
+    assert chatops("--version", cwd=tmp_path).stdout.startswith("chatops 0.")
+    for args in [("--help",), ("rota", "--help"), ("db", "--help"), ("console", "--help")]:
+        result = chatops(*args, cwd=tmp_path)
+        assert result.returncode == 0 and "usage: chatops" in result.stdout
+
+
+def test_unknown_option_is_one_line(tmp_path: Path) -> None:
+    err = _one_line_error(chatops("console", "--bogus", cwd=tmp_path))
+    assert "unrecognized arguments: --bogus" in err
+
+
+def test_unknown_database_kind_is_one_line(tmp_path: Path) -> None:
+    result = chatops("db", "upgrade", cwd=tmp_path, env={"DATABASE_URL": "mysql://root@x/db"})
+    assert "DATABASE_URL: unknown database kind 'mysql'" in _one_line_error(result)
+
+
+def test_unreachable_database_is_one_line(tmp_path: Path) -> None:
+    env = {"DATABASE_URL": "postgresql://postgres@127.0.0.1:1/test"}
+    err = _one_line_error(chatops("db", "upgrade", cwd=tmp_path, env=env))
+    assert err.startswith("chatops: database unreachable at postgresql+psycopg://")
+
+
+def test_malformed_env_file_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("DATABASE_URL=sqlite:///x.db\nnot an assignment\n")
+    err = _one_line_error(chatops("db", "upgrade", cwd=tmp_path))
+    assert ".env: line 2 is not NAME=value" in err
+    assert not (tmp_path / "x.db").exists()
+
+
+def test_console_refuses_a_database_without_schema(tmp_path: Path) -> None:
+    err = _one_line_error(chatops("console", cwd=tmp_path))
+    assert "not at the latest schema; run `chatops db upgrade`" in err
+
+
+def test_console_without_team_points_to_demo(tmp_path: Path) -> None:
+    assert chatops("db", "upgrade", cwd=tmp_path).returncode == 0
+    err = _one_line_error(chatops("console", cwd=tmp_path))
+    assert "holds no team yet" in err and "chatops demo" in err
+
+
+@pytest.mark.parametrize("when", ["2027-03-01T00:00:00", "yesterday"])
+def test_instants_must_be_aware_iso(tmp_path: Path, when: str) -> None:
+    from tests.clirun import EXAMPLE
+
+    err = _one_line_error(chatops("rota", "who", str(EXAMPLE), "--at", when, cwd=tmp_path))
+    assert "--at:" in err
+
+
+def test_serve_without_tokens_says_what_is_missing(tmp_path: Path) -> None:
+    assert chatops("db", "upgrade", cwd=tmp_path).returncode == 0
+    err = _one_line_error(chatops("serve", cwd=tmp_path))
+    assert "SLACK_BOT_TOKEN" in err

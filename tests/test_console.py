@@ -1,0 +1,73 @@
+"""The console driven through standard input as a subprocess, as `make run` drives it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.clirun import chatops
+
+
+def test_run_without_tokens_migrates_loads_demo_and_answers_help(tmp_path: Path) -> None:
+    result = chatops("run", cwd=tmp_path, stdin="/ts help\n:quit\n")
+    assert result.returncode == 0, result.stderr
+    assert "Welcome to the chatops console" in result.stdout
+    assert "== /ts — Trust & Safety on-call ==" in result.stdout
+    assert "`/ts who`" in result.stdout
+    assert (tmp_path / "chatops.db").exists()
+    assert "Traceback" not in result.stderr
+
+
+def test_run_twice_keeps_the_existing_team(tmp_path: Path) -> None:
+    assert chatops("run", cwd=tmp_path, stdin=":quit\n").returncode == 0
+    second = chatops("run", cwd=tmp_path, stdin="/ts who\n")
+    assert second.returncode == 0, second.stderr
+    assert "On call now" in second.stdout
+
+
+def _console(tmp_path: Path, script: str, *extra: str) -> str:
+    assert chatops("db", "upgrade", cwd=tmp_path).returncode == 0
+    assert chatops("demo", cwd=tmp_path).returncode == 0
+    result = chatops("console", *extra, cwd=tmp_path, stdin=script)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    return result.stdout
+
+
+def test_who_is_shown_in_the_asking_members_zone(tmp_path: Path) -> None:
+    out = _console(
+        tmp_path,
+        "/ts who\n:as Priya\n/ts who\n",
+        "--as",
+        "Lukas Becker",
+        "--now",
+        "2027-03-20T12:00:00Z",
+    )
+    first, second = out.split("(now acting as Priya Raman")
+    assert "emea — @Lukas Becker until 2027-03-20 18:00 CET (UTC+01:00)" in first
+    assert "emea — @Lukas Becker until 2027-03-20 22:30 IST (UTC+05:30)" in second
+
+
+def test_mistakes_get_one_line_and_usage_and_the_console_goes_on(tmp_path: Path) -> None:
+    out = _console(
+        tmp_path, "/ts hlep\n/ts who at blah\n/ts help\n", "--now", "2027-03-20T12:00:00Z"
+    )
+    assert ":warning: unknown command `hlep` (did you mean `help`?)" in out
+    assert "Usage: `/ts who [at <time>]`" in out
+    assert "== /ts — Trust & Safety on-call ==" in out
+
+
+def test_advance_moves_the_console_clock(tmp_path: Path) -> None:
+    out = _console(
+        tmp_path, ":now\n:advance 90m\n:now\n:advance soon\n", "--now", "2027-03-20T12:00:00Z"
+    )
+    assert "2027-03-20T12:00:00Z" in out
+    assert "(clock now 2027-03-20T13:30:00Z)" in out
+    assert "'soon' is not a duration like 15m" in out
+
+
+def test_as_an_unknown_member_is_refused_in_one_line(tmp_path: Path) -> None:
+    assert chatops("db", "upgrade", cwd=tmp_path).returncode == 0
+    assert chatops("demo", cwd=tmp_path).returncode == 0
+    result = chatops("console", "--as", "Nobody", cwd=tmp_path, stdin=":quit\n")
+    assert result.returncode == 2
+    assert "--as: no single member of Trust & Safety matches 'Nobody'" in result.stderr

@@ -1,0 +1,180 @@
+"""`chatops rota …` as scripts use it: exit codes, stable JSON shapes, round trips, iCalendar."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import icalendar
+import pytest
+
+from chatops.db import Database
+from rota.coverage import coverage_gaps
+from rota.resolve import compile_rota
+from rota.store import find_team, load_rota, save_rota
+from rota.yamlio import dump_rota_yaml, load_rota_yaml
+from tests.clirun import EXAMPLE, chatops
+
+Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
+WEEK = ("--from", "2027-03-20T00:00:00Z", "--to", "2027-03-27T00:00:00Z")
+
+
+def _gappy(tmp_path: Path) -> Path:
+    """The example without its secondary layer and first primary rotation: a daily gap."""
+    spec = load_rota_yaml(EXAMPLE)
+    primaries = [r for r in spec.rotations if r.layer != "secondary"]
+    path = tmp_path / "gappy.yaml"
+    path.write_text(dump_rota_yaml(spec.model_copy(update={"rotations": tuple(primaries[1:])})))
+    return path
+
+
+def test_check_json_shape_and_exit_codes(tmp_path: Path) -> None:
+    covered = chatops("rota", "check", str(EXAMPLE), *WEEK, "--json", cwd=tmp_path)
+    assert covered.returncode == 0, covered.stderr
+    data = json.loads(covered.stdout)
+    assert data == {
+        "from": "2027-03-20T00:00:00Z",
+        "to": "2027-03-27T00:00:00Z",
+        "required": 1,
+        "gaps": [],
+    }
+    gappy = _gappy(tmp_path)
+    found = chatops("rota", "check", str(gappy), *WEEK, "--json", cwd=tmp_path)
+    assert found.returncode == 1
+    report = json.loads(found.stdout)
+    assert report["gaps"], "removing a rotation must leave gaps"
+    spec = load_rota_yaml(gappy)
+    expected = coverage_gaps(
+        spec, datetime(2027, 3, 20, tzinfo=UTC), datetime(2027, 3, 27, tzinfo=UTC)
+    )
+    assert [(g["start"], g["end"], g["on_call"]) for g in report["gaps"]] == [
+        (g.start.strftime("%Y-%m-%dT%H:%M:%SZ"), g.end.strftime("%Y-%m-%dT%H:%M:%SZ"), g.on_call)
+        for g in expected
+    ]
+    for gap in report["gaps"]:
+        assert set(gap) == {"start", "end", "on_call"}
+        assert Z.match(gap["start"]) and Z.match(gap["end"])
+
+
+def test_check_min_two_finds_the_single_covered_hours(tmp_path: Path) -> None:
+    result = chatops("rota", "check", str(EXAMPLE), *WEEK, "--min", "2", "--json", cwd=tmp_path)
+    assert result.returncode == 1
+    assert json.loads(result.stdout)["required"] == 2
+
+
+def test_check_human_output_names_local_times(tmp_path: Path) -> None:
+    result = chatops("rota", "check", str(_gappy(tmp_path)), *WEEK, cwd=tmp_path)
+    assert result.returncode == 1
+    assert "coverage gap(s)" in result.stdout
+    assert re.search(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2} \w+ \(UTC[+-]\d{2}:\d{2}\)", result.stdout)
+
+
+def test_invalid_rota_file_exits_2_with_paths(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(EXAMPLE.read_text().replace("handoff: ", "handoff: '61 * * * *' #", 1))
+    result = chatops("rota", "check", str(bad), *WEEK, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "rotations[0].handoff" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_who_json_shape(tmp_path: Path) -> None:
+    result = chatops(
+        "rota", "who", str(EXAMPLE), "--at", "2027-03-20T13:00:00+01:00", "--json", cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["at"] == "2027-03-20T12:00:00Z"
+    spec = load_rota_yaml(EXAMPLE)
+    expected = compile_rota(spec).on_call(datetime(2027, 3, 20, 12, tzinfo=UTC))
+    assert [(r["member"], r["rotation"]) for r in data["on_call"]] == [
+        (s.member, s.rotation) for s in expected
+    ]
+    names = {m.id: m.name for m in spec.members}
+    for row in data["on_call"]:
+        assert set(row) == {"member", "name", "rotation", "since", "until"}
+        assert row["name"] == names[row["member"]]
+        assert row["since"] <= data["at"] < row["until"]
+
+
+def test_shifts_json_for_one_member(tmp_path: Path) -> None:
+    spec = load_rota_yaml(EXAMPLE)
+    member = spec.rotations[0].participants[0]
+    result = chatops(
+        "rota", "shifts", str(EXAMPLE), *WEEK, "--member", member, "--json", cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    shifts = json.loads(result.stdout)["shifts"]
+    assert shifts and {s["member"] for s in shifts} == {member}
+    assert all(set(s) == {"member", "rotation", "start", "end"} for s in shifts)
+    assert [s["start"] for s in shifts] == sorted(s["start"] for s in shifts)
+    unknown = chatops("rota", "shifts", str(EXAMPLE), *WEEK, "--member", "U404", cwd=tmp_path)
+    assert unknown.returncode == 2 and "--member: 'U404' is not a member" in unknown.stderr
+
+
+def test_load_sums_to_the_shift_hours(tmp_path: Path) -> None:
+    result = chatops("rota", "load", str(EXAMPLE), *WEEK, "--json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)["members"]
+    spec = load_rota_yaml(EXAMPLE)
+    start, end = datetime(2027, 3, 20, tzinfo=UTC), datetime(2027, 3, 27, tzinfo=UTC)
+    for row in rows:
+        own = compile_rota(spec).shifts(start, end, member=row["member"])
+        clipped = sum(
+            ((min(s.end, end) - max(s.start, start)) for s in own), timedelta()
+        ) / timedelta(hours=1)
+        # Overlapping shifts of one member count once in the load, so load <= sum of shifts.
+        assert row["hours"] <= clipped + 0.01
+        assert 0 <= row["night_hours"] <= row["hours"]
+        assert 0 <= row["weekend_hours"] <= row["hours"]
+    assert sum(r["hours"] for r in rows) > 7 * 24
+
+
+def test_ical_parses_back_with_every_shift(tmp_path: Path) -> None:
+    result = chatops("rota", "ical", str(EXAMPLE), *WEEK, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "\r\n" in result.stdout or result.stdout.count("BEGIN:VEVENT") > 0
+    calendar = icalendar.Calendar.from_ical(result.stdout)
+    events = list(calendar.walk("VEVENT"))
+    spec = load_rota_yaml(EXAMPLE)
+    expected = compile_rota(spec).shifts(
+        datetime(2027, 3, 20, tzinfo=UTC), datetime(2027, 3, 27, tzinfo=UTC)
+    )
+    assert len(events) == len(expected)
+    starts = sorted(e.decoded("DTSTART") for e in events)
+    assert starts == sorted(s.start for s in expected)
+    assert len({str(e["UID"]) for e in events}) == len(events)
+
+
+def test_import_export_round_trip(db: Database, tmp_path: Path) -> None:
+    spec = load_rota_yaml(EXAMPLE)
+    with db.transaction() as session:
+        save_rota(session, spec)
+    with db.transaction() as session:
+        again = load_rota(session, find_team(session))
+    assert again == spec
+    assert load_rota_yaml(dump_rota_yaml(again)) == spec
+    # Importing twice replaces, it does not duplicate.
+    with db.transaction() as session:
+        save_rota(session, spec)
+    with db.transaction() as session:
+        assert load_rota(session, find_team(session)) == spec
+
+
+@pytest.mark.parametrize("force", [False, True])
+def test_cli_import_refuses_gaps_unless_forced(tmp_path: Path, force: bool) -> None:
+    assert chatops("db", "upgrade", cwd=tmp_path).returncode == 0
+    gappy = _gappy(tmp_path)
+    args = ["rota", "import", str(gappy), *(["--force"] if force else [])]
+    result = chatops(*args, cwd=tmp_path)
+    exported = chatops("rota", "export", cwd=tmp_path)
+    if force:
+        assert result.returncode == 0, result.stderr
+        assert "accepted with --force" in result.stdout
+        assert load_rota_yaml(exported.stdout) == load_rota_yaml(gappy)
+    else:
+        assert result.returncode == 2
+        assert "refused: the rota leaves" in result.stderr
+        assert "holds no team yet" in exported.stderr  # nothing was written
