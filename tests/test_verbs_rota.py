@@ -1,0 +1,128 @@
+"""`/ts who` and `/ts shifts` through the same dispatch that Slack and the console use."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from chatops.db import Database
+from commands.context import Context, UsageError
+from commands.registry import dispatch
+from commands.timeparse import parse_when
+from rota.resolve import compile_rota
+from rota.yamlio import load_rota_yaml
+from tests.clirun import EXAMPLE
+from tests.teams import example_team_context
+
+NOW = datetime(2027, 3, 20, 12, 0, tzinfo=UTC)
+BERLIN = "U01LBECKER"
+KOLKATA = "U01PRAMAN0"
+
+
+@pytest.fixture
+def ctx(db: Database) -> Context:
+    return example_team_context(db, BERLIN, NOW)
+
+
+def test_who_lists_every_rotation_on_call_in_the_askers_zone(ctx: Context) -> None:
+    reply = dispatch("who", ctx)
+    assert reply.ok
+    spec = load_rota_yaml(EXAMPLE)
+    names = {m.id: m.name for m in spec.members}
+    for shift in compile_rota(spec).on_call(NOW):
+        assert f"{shift.rotation}: {names[shift.member]}" in reply.text
+        local = shift.end.astimezone(ZoneInfo("Europe/Berlin")).strftime("%Y-%m-%d %H:%M")
+        assert f"until {local} CET" in str(reply.blocks)
+
+
+def test_who_at_reads_the_time_in_the_askers_zone(db: Database) -> None:
+    kolkata = example_team_context(db, KOLKATA, NOW)
+    reply = dispatch("who at 2027-03-21 09:00", kolkata)
+    assert reply.ok
+    at = datetime(2027, 3, 21, 3, 30, tzinfo=UTC)  # 09:00 IST
+    expected = compile_rota(load_rota_yaml(EXAMPLE)).on_call(at)
+    assert "On call 2027-03-21 09:00 IST (UTC+05:30)" in str(reply.blocks)
+    for shift in expected:
+        assert f"<@{shift.member}>" in str(reply.blocks)
+
+
+def test_who_with_nobody_on_call_says_pages_go_to_managers(ctx: Context) -> None:
+    reply = dispatch("who at 2026-01-01 00:00", ctx)  # before every rotation starts
+    assert "Nobody is on call" in reply.text and "managers" in reply.text
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ("who at", "`at` needs a time"),
+        ("who at 25:00", "`25:00` is not a time of day"),
+        ("who at 2027-02-30 10:00", "`2027-02-30` is not a real date"),
+        ("who soon", "unexpected `soon`"),
+        ("shifts days:0", "days must be a number from 1 to 60"),
+        ("shifts <@U0NOBODY>", "<@U0NOBODY> is not a member"),
+        ("shifts everyone", "unexpected `everyone`"),
+    ],
+)
+def test_mistakes_are_one_line_with_usage(ctx: Context, line: str, reason: str) -> None:
+    reply = dispatch(line, ctx)
+    assert not reply.ok
+    first, usage = reply.text.split("\n")
+    assert reason in first
+    assert usage.startswith("Usage: `/ts ")
+
+
+def test_shifts_default_to_mine_for_seven_days(ctx: Context) -> None:
+    reply = dispatch("shifts", ctx)
+    spec = load_rota_yaml(EXAMPLE)
+    mine = compile_rota(spec).shifts(NOW, datetime(2027, 3, 27, 12, tzinfo=UTC), member=BERLIN)
+    assert reply.text == f"{len(mine)} shift(s) in the next 7 days"
+    assert "Your shifts" in str(reply.blocks)
+
+
+def test_shifts_of_the_whole_team_mention_each_member(ctx: Context) -> None:
+    reply = dispatch("shifts all days:1", ctx)
+    spec = load_rota_yaml(EXAMPLE)
+    found = compile_rota(spec).shifts(NOW, datetime(2027, 3, 21, 12, tzinfo=UTC))
+    assert reply.text == f"{len(found)} shift(s) in the next 1 days"
+    for shift in found:
+        assert f"<@{shift.member}>" in str(reply.blocks)
+
+
+def test_someone_outside_the_team_is_told_whom_to_ask(ctx: Context) -> None:
+    stranger = replace(ctx, actor=None, admin_contact="@ts-managers")
+    reply = dispatch("who", stranger)
+    assert not reply.ok
+    assert "not a member of the *Trust & Safety* team" in reply.text
+    assert "@ts-managers" in reply.text
+    assert dispatch("help", stranger).ok  # help stays open to everyone
+
+
+@pytest.mark.parametrize(
+    ("tz", "text", "expected"),
+    [
+        # spring forward in New York: 02:30 does not exist, it is 03:00 EDT (07:00Z)
+        ("America/New_York", "2027-03-14 02:30", datetime(2027, 3, 14, 7, 0, tzinfo=UTC)),
+        # fall back in New York: 01:30 happens twice, the first (EDT, 05:30Z) is meant
+        ("America/New_York", "2027-11-07 01:30", datetime(2027, 11, 7, 5, 30, tzinfo=UTC)),
+        ("Asia/Kathmandu", "2027-01-01 00:00", datetime(2026, 12, 31, 18, 15, tzinfo=UTC)),
+        ("Europe/Berlin", "tomorrow 09:00", datetime(2027, 3, 21, 8, 0, tzinfo=UTC)),
+        ("Europe/Berlin", "13:00", datetime(2027, 3, 20, 12, 0, tzinfo=UTC)),
+        ("Europe/Berlin", "in 90m", datetime(2027, 3, 20, 13, 30, tzinfo=UTC)),
+        ("Europe/Berlin", "mon 08:00", datetime(2027, 3, 22, 7, 0, tzinfo=UTC)),
+        ("Europe/Berlin", "2027-03-20T12:00Z", datetime(2027, 3, 20, 12, 0, tzinfo=UTC)),
+    ],
+)
+def test_times_are_read_in_the_askers_zone_with_the_dst_rules(
+    ctx: Context, tz: str, text: str, expected: datetime
+) -> None:
+    assert ctx.actor is not None
+    asker = replace(ctx, actor=replace(ctx.actor, tz=tz))
+    assert parse_when(text, asker, now=NOW) == expected
+
+
+def test_a_naive_iso_time_is_refused(ctx: Context) -> None:
+    with pytest.raises(UsageError, match="has no offset"):
+        parse_when("2027-03-20T12:00", ctx, now=NOW)
