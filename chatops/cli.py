@@ -149,6 +149,7 @@ def cmd_console(args: argparse.Namespace, settings: Settings, *, tour: bool = Fa
         clock=clock,
         admin_contact=settings.admin_contact,
         channel=team.channel,
+        horizon_days=settings.check_horizon_days,
     )
     console = Console(db=db, team=team, context=ctx, clock=clock, names=names)
     if tour:

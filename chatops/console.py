@@ -30,7 +30,7 @@ CONSOLE_HELP = """console commands:
   :help            this list
   :quit            leave (so does end of input)"""
 
-_BOLD = re.compile(r"\*([^*\n]+)\*")
+_BOLD = re.compile(r"\*(\S(?:[^*\n]*\S)?)\*")
 _MENTION = re.compile(r"<@([A-Z0-9]+)(?:\|([^>]*))?>")
 
 
@@ -126,7 +126,7 @@ class Console:
         self._buttons = []
         self.print(self.render(reply.blocks))
         for post in reply.posts:
-            self.print(f"[#{self.team.channel or 'team'}]")
+            self.print(f"[#{(self.team.channel or 'team').lstrip('#')}]")
             self.print(self.render(post.blocks, indent="  ", keep_buttons=True))
         self.print("")
 

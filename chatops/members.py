@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import Session, col, select
 
-from commands.context import Actor
+from chatops.actors import Actor
 from rota.models import Member, Team
 
 

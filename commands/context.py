@@ -9,34 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
+from chatops.actors import Actor
 from chatops.db import Database
+from chatops.errors import Refused
 
 Clock = Callable[[], datetime]
 
-
-@dataclass(frozen=True)
-class Actor:
-    """The member who typed the command."""
-
-    member_id: int
-    slack_id: str
-    name: str
-    tz: str
-    role: str
-
-    @property
-    def zone(self) -> ZoneInfo:
-        return ZoneInfo(self.tz)
-
-    @property
-    def is_manager(self) -> bool:
-        return self.role in {"manager", "admin"}
-
-    @property
-    def is_admin(self) -> bool:
-        return self.role == "admin"
+__all__ = ["Actor", "Clock", "Context", "Refused", "UsageError"]
 
 
 @dataclass(frozen=True)
@@ -48,6 +28,7 @@ class Context:
     clock: Clock
     admin_contact: str = "your team's managers"
     channel: str | None = None
+    horizon_days: int = 28
 
 
 class UsageError(Exception):
@@ -57,11 +38,3 @@ class UsageError(Exception):
         super().__init__(reason)
         self.reason = reason
         self.usage = usage
-
-
-class Refused(Exception):
-    """A well-formed request that is not allowed or not possible; nothing was changed."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from commands.context import Context, Refused
+from commands.context import Context, Refused, UsageError
+from commands.parsing import mention_id
 from rota.models import Team
-from rota.resolve import CompiledRota, compile_rota
+from rota.resolve import CompiledRota, Shift, compile_rota
+from rota.spec import RotaSpec
 from rota.store import load_rota
 from rota.timefmt import fmt_local
 
@@ -27,3 +29,35 @@ def local(ctx: Context, instant: datetime) -> str:
 
 def mention(slack_id: str) -> str:
     return f"<@{slack_id}>"
+
+
+def resolve_member(token: str, spec: RotaSpec) -> str:
+    """A Slack mention `<@U…>` or `@name` (a unique name prefix) to a member's Slack id."""
+    slack_id = mention_id(token)
+    if slack_id is not None:
+        return slack_id
+    if not token.startswith("@") or len(token) < 2:
+        raise UsageError(f"`{token}` is not a member; mention them like @name")
+    wanted = token[1:].casefold()
+    exact = [m for m in spec.members if m.name.casefold() == wanted or m.id.casefold() == wanted]
+    if exact:
+        return exact[0].id
+    matches = [m for m in spec.members if m.name.casefold().startswith(wanted)]
+    if len(matches) == 1:
+        return matches[0].id
+    if not matches:
+        raise UsageError(f"nobody on {spec.team.name} is called `{token[1:]}`")
+    names = ", ".join(m.name for m in matches)
+    raise UsageError(f"`{token}` could be {names}; say which")
+
+
+def shift_line(spec: RotaSpec, shift: Shift, sign: str) -> str:
+    """One shift in its member's own zone, for previews that several people read."""
+    member = spec.member(shift.member) if shift.member in {m.id for m in spec.members} else None
+    tz = member.tz if member else "UTC"
+    where = shift.rotation or "team-wide"
+    kind = " (override)" if shift.source == "override" else ""
+    return (
+        f"{sign} {mention(shift.member)} *{where}*{kind}: "
+        f"{fmt_local(shift.start, tz)} → {fmt_local(shift.end, tz)}"
+    )
