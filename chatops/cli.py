@@ -166,7 +166,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             "must be set to serve Slack; `chatops console` needs neither"
         )
     db = open_database(settings)
-    return serve(settings, db, port=args.port or settings.port, worker=not args.no_worker)
+    worker = settings.run_worker and not args.no_worker
+    return serve(settings, db, port=args.port or settings.port, worker=worker)
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from chatops.logs import correlated, correlation_id
 from commands.context import Context, Refused, UsageError
 from commands.parsing import suggest, tokenize
-from commands.reply import Reply, error_reply
+from commands.reply import Reply, error_reply, internal_error_reply
 
 log = logging.getLogger(__name__)
 
@@ -90,15 +90,8 @@ def _guarded(run: Callable[[], Reply], usage: str | None) -> Reply:
     except Refused as error:
         return error_reply(error.reason)
     except Exception:
-        cid = correlation_id() or "?"
         log.exception("command failed")
-        return Reply(
-            text=(
-                f":x: Something went wrong on our side and nothing was changed. "
-                f"Quote reference `{cid}` when you report it."
-            ),
-            ok=False,
-        )
+        return internal_error_reply(correlation_id() or "?")
 
 
 def dispatch(text: str, ctx: Context, *, cid: str | None = None) -> Reply:

@@ -31,6 +31,17 @@ class Reply:
             self.blocks = [*self.blocks[: MAX_BLOCKS - 1], context(f"… {hidden} more not shown")]
 
 
+def internal_error_reply(cid: str) -> Reply:
+    """Our own failure: the reference to quote (also in the logs), never a traceback."""
+    return Reply(
+        text=(
+            ":x: Something went wrong on our side and nothing was changed. "
+            f"Quote reference `{cid}` when you report it."
+        ),
+        ok=False,
+    )
+
+
 def error_reply(reason: str, usage: str | None = None) -> Reply:
     """A user's mistake: one line of reason, then the usage; nothing was changed."""
     lines = [f":warning: {reason}"]

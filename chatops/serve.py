@@ -1,0 +1,369 @@
+"""`chatops serve`: check the bot token, then serve Slack over Socket Mode or HTTP until stopped.
+
+Startup is where operators meet the bot first, so it must explain itself in one line: an
+unreachable Slack is retried with capped, jittered exponential backoff and one stderr line per
+attempt (a bot that starts before the network comes up must not crash-loop); a refused token ends
+with one line naming the variable and exit code 2. Ctrl-C and SIGTERM stop cleanly with exit 0.
+"""
+
+from __future__ import annotations
+
+import errno
+import http.client
+import logging
+import random
+import signal
+import socket
+import ssl
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from types import FrameType
+from typing import TypeVar
+from urllib.error import URLError
+from urllib.parse import urlsplit
+
+from slack_bolt import App
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from chatops.clock import system_clock
+from chatops.db import Database
+from chatops.settings import Settings
+from chatops.slack.app import EVENTS_PATH, BotIdentity, build_web_client, create_app
+from chatops.slack.http import SlackHttpServer
+from commands.context import Clock
+
+log = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_GAVE_UP = 1
+EXIT_CONFIG = 2
+STARTUP_TIMEOUT_S = 10
+# Slack's answers meaning "this token is wrong", as opposed to "Slack is having a bad day".
+_REFUSED_TOKEN = {"invalid_auth", "not_authed", "account_inactive", "token_revoked"}
+_T = TypeVar("_T")
+
+Worker = Callable[[threading.Event], None]
+"""The timer worker's loop: runs in its own thread and returns soon after the event is set."""
+
+
+class _Stop(BaseException):
+    """Raised by the signal handler to cut a blocking startup call short."""
+
+
+class _Unreachable(Exception):
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+class _Fatal(Exception):
+    """One line for the operator, then exit code 2."""
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Exponential backoff, capped, with ±20 % jitter so replicas do not retry in step."""
+
+    base: float = 1.0
+    cap: float = 60.0
+    jitter: float = 0.2
+
+    def delay(self, attempt: int, rng: random.Random | None = None) -> float:
+        """The pause after failed attempt number `attempt` (1-based)."""
+        raw = min(self.cap, self.base * 2 ** max(0, attempt - 1))
+        spread = (rng or random).uniform(-self.jitter, self.jitter)
+        return max(0.0, min(self.cap, raw * (1 + spread)))
+
+
+def serve(
+    settings: Settings,
+    db: Database,
+    *,
+    port: int,
+    worker: bool,
+    clock: Clock = system_clock,
+    retry_base: float = 1.0,
+    retry_max: float = 60.0,
+    max_attempts: int | None = None,
+    run_worker: Worker | None = None,
+    stop: threading.Event | None = None,
+    on_listening: Callable[[int], None] | None = None,
+) -> int:
+    """Serve Slack until `stop` is set or a signal arrives; return the process exit code.
+
+    `run_worker` is the hook for the timer worker: started in a thread when `worker` is true, and
+    handed the stop event. `on_listening` receives the bound HTTP port (useful with port 0).
+    """
+    stop = stop or threading.Event()
+    backoff = Backoff(base=retry_base, cap=retry_max)
+    where = _display_url(settings.slack_api_url)
+    with _signals_stop(stop) as interruptible:
+        try:
+            probe = _startup_client(settings)
+            auth = _until_reachable(
+                lambda: _checked(probe.auth_test, "SLACK_BOT_TOKEN", where),
+                where=where,
+                backoff=backoff,
+                stop=stop,
+                max_attempts=max_attempts,
+            )
+            if auth is None:
+                return EXIT_OK if stop.is_set() else EXIT_GAVE_UP
+            identity = BotIdentity.from_auth_test(auth)
+            log.info(
+                "slack token accepted",
+                extra={"team_id": identity.team_id, "bot_user_id": identity.user_id},
+            )
+            app = create_app(
+                settings, db, client=build_web_client(settings), clock=clock, identity=identity
+            )
+            threads = _start_worker(run_worker if worker else None, stop)
+            try:
+                if settings.socket_mode:
+                    return _serve_socket_mode(
+                        app, settings, where, backoff, stop, max_attempts, interruptible
+                    )
+                return _serve_http(app, port, stop, on_listening, interruptible)
+            finally:
+                stop.set()
+                for thread in threads:
+                    thread.join(timeout=10)
+        except _Fatal as error:
+            print(f"chatops: {error}", file=sys.stderr, flush=True)
+            return EXIT_CONFIG
+        except _Stop:
+            return EXIT_OK
+
+
+def _serve_http(
+    app: App,
+    port: int,
+    stop: threading.Event,
+    on_listening: Callable[[int], None] | None,
+    interruptible: threading.Event,
+) -> int:
+    server = SlackHttpServer(app, port=port)
+    try:
+        bound = server.start()
+    except OSError as error:
+        raise _Fatal(f"cannot listen on port {port} ({_os_reason(error)}); set PORT") from None
+    try:
+        log.info("listening for Slack over HTTP", extra={"port": bound, "path": EVENTS_PATH})
+        if on_listening is not None:
+            on_listening(bound)
+        _wait(stop, interruptible)
+    finally:
+        server.stop()
+    log.info("stopped")
+    return EXIT_OK
+
+
+def _serve_socket_mode(
+    app: App,
+    settings: Settings,
+    where: str,
+    backoff: Backoff,
+    stop: threading.Event,
+    max_attempts: int | None,
+    interruptible: threading.Event,
+) -> int:
+    assert settings.slack_app_token is not None
+    # The handler reuses app.client, so apps.connections.open goes to SLACK_API_URL as well.
+    handler = SocketModeHandler(app, app_token=settings.slack_app_token.get_secret_value())
+
+    def connect() -> bool:
+        # The builtin client logs and swallows WebSocket failures, so ask it whether it worked.
+        try:
+            _checked(
+                lambda: handler.client.connect_to_new_endpoint(force=True), "SLACK_APP_TOKEN", where
+            )
+        except (_Fatal, _Unreachable):
+            raise
+        except Exception as error:  # the WebSocket handshake has its own error types
+            raise _Unreachable(f"WebSocket: {type(error).__name__}") from None
+        if not handler.client.is_connected():
+            raise _Unreachable("WebSocket connection failed")
+        return True
+
+    try:
+        if _until_reachable(
+            connect, where=where, backoff=backoff, stop=stop, max_attempts=max_attempts
+        ):
+            log.info("connected to Slack over Socket Mode")
+            _wait(stop, interruptible)
+            log.info("stopped")
+            return EXIT_OK
+        return EXIT_OK if stop.is_set() else EXIT_GAVE_UP
+    finally:
+        handler.close()
+
+
+def _until_reachable(
+    attempt: Callable[[], _T],
+    *,
+    where: str,
+    backoff: Backoff,
+    stop: threading.Event,
+    max_attempts: int | None,
+) -> _T | None:
+    """Call `attempt` until Slack answers; None when stopped or out of attempts."""
+    tries = 0
+    while not stop.is_set():
+        tries += 1
+        try:
+            return attempt()
+        except _Unreachable as error:
+            if max_attempts is not None and tries >= max_attempts:
+                print(
+                    f"chatops: Slack unreachable at {where} ({error.reason}); "
+                    f"giving up after {tries} attempt{'s' if tries > 1 else ''}",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                return None
+            pause = max(backoff.delay(tries), error.retry_after or 0.0)
+            print(
+                f"chatops: Slack unreachable at {where} ({error.reason}); "
+                f"retrying in {_seconds(pause)}",
+                file=sys.stderr,
+                flush=True,
+            )
+            stop.wait(pause)
+    return None
+
+
+def _checked(call: Callable[[], _T], token_variable: str, where: str) -> _T:
+    """Run one startup call, sorting its failure into unreachable (retry) or fatal (exit 2)."""
+    try:
+        return call()
+    except SlackApiError as error:
+        response = error.response
+        status = response.status_code
+        code = str(response.get("error") or "") if isinstance(response.data, dict) else ""
+        if status == 429 or code == "ratelimited":
+            retry_after = response.headers.get("Retry-After") or response.headers.get("retry-after")
+            raise _Unreachable("rate limited", _float_or_none(retry_after)) from None
+        if status >= 500:
+            raise _Unreachable(f"HTTP {status}") from None
+        if code.startswith("Received a response in a non-JSON format"):
+            # Something answered, but not the Web API: a wrong SLACK_API_URL, not a bad token.
+            raise _Fatal(
+                f"SLACK_API_URL: {where} answered HTTP {status}, not as the Slack Web API does; "
+                "check the URL (it normally ends in /api/)"
+            ) from None
+        if code in _REFUSED_TOKEN:
+            raise _Fatal(
+                f"{token_variable} was refused by Slack ({code}); check the token"
+            ) from None
+        raise _Fatal(f"Slack refused the startup check ({code or f'HTTP {status}'})") from None
+    except (URLError, OSError) as error:
+        raise _Unreachable(_network_reason(error)) from None
+    except http.client.HTTPException as error:
+        raise _Unreachable(f"bad HTTP answer: {type(error).__name__}") from None
+
+
+def _network_reason(error: BaseException) -> str:
+    """A few words for why the network call failed, without a traceback."""
+    reason: object = error.reason if isinstance(error, URLError) else error
+    if isinstance(reason, socket.gaierror):
+        return "host name not found"
+    if isinstance(reason, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(reason, TimeoutError | socket.timeout):
+        return "timed out"
+    if isinstance(reason, ssl.SSLError):
+        return "TLS error"
+    if isinstance(reason, OSError):
+        return _os_reason(reason)
+    return str(reason) or type(reason).__name__
+
+
+def _os_reason(error: OSError) -> str:
+    if error.errno is not None and error.errno in errno.errorcode:
+        return (error.strerror or errno.errorcode[error.errno]).lower()
+    return str(error) or type(error).__name__
+
+
+def _startup_client(settings: Settings) -> WebClient:
+    """A client with no retries and a quiet logger: the loop above reports and paces attempts."""
+    quiet = logging.Logger("chatops.serve.startup", level=logging.CRITICAL + 1)
+    quiet.propagate = False
+    quiet.addHandler(logging.NullHandler())
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    return WebClient(
+        token=token,
+        base_url=settings.slack_api_url,
+        timeout=STARTUP_TIMEOUT_S,
+        retry_handlers=[],
+        logger=quiet,
+    )
+
+
+def _start_worker(run_worker: Worker | None, stop: threading.Event) -> list[threading.Thread]:
+    if run_worker is None:
+        return []
+    thread = threading.Thread(target=run_worker, args=(stop,), name="chatops-worker", daemon=True)
+    thread.start()
+    return [thread]
+
+
+def _wait(stop: threading.Event, interruptible: threading.Event) -> None:
+    """Block until stopped. Signals now only set `stop`, so shutdown runs to its end."""
+    interruptible.clear()
+    # A timeout keeps the main thread waking, so signals are handled promptly on every platform.
+    while not stop.wait(0.5):
+        pass
+
+
+@contextmanager
+def _signals_stop(stop: threading.Event) -> Iterator[threading.Event]:
+    """SIGINT and SIGTERM set `stop`; while the yielded event is set they also raise `_Stop`.
+
+    Raising cuts short a blocking startup call (a connect can take seconds); once serving, the
+    caller clears the event so a signal never interrupts the shutdown itself.
+    """
+    interruptible = threading.Event()
+    interruptible.set()
+    if threading.current_thread() is not threading.main_thread():
+        yield interruptible
+        return
+
+    def handle(_signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+        if interruptible.is_set():
+            interruptible.clear()
+            raise _Stop
+
+    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield interruptible
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def _display_url(url: str) -> str:
+    """The API URL without any user info, for the one-line messages."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return f"{parts.scheme}://{netloc}{parts.path or '/'}"
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.0f}s" if value >= 10 or value == int(value) else f"{value:.1f}s"
+
+
+def _float_or_none(value: str | None) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None

@@ -1,0 +1,410 @@
+"""The Bolt app: `/ts`, buttons and App Home, all answered through `commands.registry`.
+
+Every listener acknowledges at once and does the slow part (database, Web API) in a Bolt lazy
+listener, so Slack's 3-second limit holds whatever the database or Slack itself are doing.
+Answers go back through `response_url`; `Reply.posts` go to the team channel. One correlation id
+per request ties the log lines to the reference a user is shown when something fails, and no
+traceback ever reaches Slack. The command text is never logged: it may carry restricted details.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from slack_bolt import Ack, App, BoltContext, BoltResponse
+from slack_bolt.authorization import AuthorizeResult
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry import RetryHandler
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+from slack_sdk.web import SlackResponse
+from slack_sdk.webhook import WebhookClient
+
+from chatops.clock import system_clock
+from chatops.db import Database
+from chatops.logs import correlated, new_correlation_id
+from chatops.members import actor_for_slack_id
+from chatops.settings import Settings
+from chatops.slack import render
+from commands.blocks import Block
+from commands.context import Clock, Context
+from commands.registry import dispatch, dispatch_action
+from commands.reply import Reply, internal_error_reply
+from rota.store import UnknownTeam, find_team
+
+log = logging.getLogger(__name__)
+
+SLASH_COMMAND = "/ts"
+EVENTS_PATH = "/slack/events"
+# Every action id: buttons are told apart by `commands.registry.ACTIONS`, not by Bolt.
+ANY_ACTION = re.compile(r".+")
+WEB_API_TIMEOUT_S = 15
+_CID = "chatops_cid"
+
+HomeSection = Callable[[Context], Sequence[Block]]
+"""A part of the App Home tab, computed for the member who opened it (later features add these)."""
+
+
+@dataclass(frozen=True)
+class BotIdentity:
+    """Who the bot is in the workspace, as `auth.test` told `serve()` at startup."""
+
+    team_id: str | None = None
+    user_id: str | None = None
+    bot_id: str | None = None
+
+    @classmethod
+    def from_auth_test(cls, response: SlackResponse) -> BotIdentity:
+        return cls(
+            team_id=response.get("team_id"),
+            user_id=response.get("user_id"),
+            bot_id=response.get("bot_id"),
+        )
+
+
+def retry_handlers() -> list[RetryHandler]:
+    """Retry what is safe to retry: rate limits (honouring Retry-After), 5xx, connection errors."""
+    return [
+        ConnectionErrorRetryHandler(max_retry_count=2),
+        RateLimitErrorRetryHandler(max_retry_count=3),
+        ServerErrorRetryHandler(max_retry_count=2),
+    ]
+
+
+def build_web_client(settings: Settings) -> WebClient:
+    """The bot's Web API client at `settings.slack_api_url`, with retries."""
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    return WebClient(
+        token=token,
+        base_url=settings.slack_api_url,
+        timeout=WEB_API_TIMEOUT_S,
+        retry_handlers=retry_handlers(),
+    )
+
+
+def create_app(
+    settings: Settings,
+    db: Database,
+    *,
+    client: WebClient | None = None,
+    clock: Clock = system_clock,
+    team_name: str | None = None,
+    identity: BotIdentity | None = None,
+    process_before_response: bool = False,
+    home_sections: Sequence[HomeSection] = (),
+) -> App:
+    """Build the Bolt app for one team; no globals, so tests and replicas each build their own.
+
+    Authorization is a local function instead of Bolt's token check: Bolt would otherwise call
+    `auth.test` on the first request, inside the 3-second window. `serve()` checks the token at
+    startup and passes what it learnt as `identity`. Listeners get a per-request client holding
+    the bot token; `app.client` itself holds none (Bolt warns when both a token and `authorize`
+    are given), so code outside a request uses its own `build_web_client(settings)`.
+    """
+    web = client or build_web_client(settings)
+    bot_token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    signing_secret = (
+        settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else None
+    )
+    who = identity or BotIdentity()
+
+    def authorize(
+        enterprise_id: str | None, team_id: str | None, user_id: str | None
+    ) -> AuthorizeResult:
+        return AuthorizeResult(
+            enterprise_id=enterprise_id,
+            team_id=team_id or who.team_id,
+            bot_token=bot_token,
+            bot_user_id=who.user_id,
+            bot_id=who.bot_id,
+            user_id=user_id,
+        )
+
+    app = App(
+        name="chatops",
+        client=_without_token(web),
+        signing_secret=signing_secret,
+        authorize=authorize,
+        # Socket Mode requests are not signed; HTTP ones always are.
+        request_verification_enabled=not settings.socket_mode,
+        process_before_response=process_before_response,
+    )
+    listeners = _Listeners(
+        settings=settings,
+        db=db,
+        clock=clock,
+        team_name=team_name or settings.team,
+        home_sections=tuple(home_sections),
+    )
+    listeners.register(app)
+    return app
+
+
+def _without_token(client: WebClient) -> WebClient:
+    """The same client settings (URL, retries, timeout) minus the token, which `authorize` gives."""
+    return WebClient(
+        token=None,
+        base_url=client.base_url,
+        timeout=client.timeout,
+        ssl=client.ssl,
+        proxy=client.proxy,
+        headers=client.headers,
+        retry_handlers=client.retry_handlers,
+        logger=client.logger,
+    )
+
+
+def _ack(ack: Ack) -> None:
+    """Answer Slack before anything slow happens; the lazy listener does the work."""
+    ack()
+
+
+class _Listeners:
+    """The listeners of one app, holding what they use instead of reaching for globals."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        db: Database,
+        clock: Clock,
+        team_name: str | None,
+        home_sections: tuple[HomeSection, ...],
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.clock = clock
+        self.team_name = team_name
+        self.home_sections = home_sections
+
+    def register(self, app: App) -> None:
+        app.use(self.tag_request)
+        app.command(SLASH_COMMAND)(ack=_ack, lazy=[self.run_command])
+        app.action(ANY_ACTION)(ack=_ack, lazy=[self.run_action])
+        app.event("app_home_opened")(ack=_ack, lazy=[self.publish_home])
+
+    # -- middleware -------------------------------------------------------------------------
+
+    def tag_request(
+        self, body: dict[str, Any], context: BoltContext, next_: Callable[[], BoltResponse]
+    ) -> BoltResponse:
+        """Give the request its correlation id; the lazy listener's copy of the context keeps it."""
+        cid = new_correlation_id()
+        context[_CID] = cid
+        with correlated(cid):
+            log.info(
+                "slack request",
+                extra={"kind": _request_kind(body), "user": context.user_id},
+            )
+        return next_()
+
+    # -- the slow halves ----------------------------------------------------------------------
+
+    def run_command(self, body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+        """Run one `/ts` line and answer it; never raises, never shows a traceback."""
+        cid = context.get(_CID) or new_correlation_id()
+        channel = body.get("channel_id")
+        response_url = body.get("response_url")
+        with correlated(cid):
+            try:
+                ctx = self.context_for(body.get("user_id", ""), channel)
+                reply = (
+                    dispatch(body.get("text", ""), ctx, cid=cid)
+                    if isinstance(ctx, Context)
+                    else ctx
+                )
+                post_to = ctx.channel if isinstance(ctx, Context) else channel
+            except Exception:
+                log.exception("slash command failed outside its handler")
+                reply, post_to = internal_error_reply(cid), None
+            self.send(response_url, render.command_response(reply))
+            self.post_all(client, reply.posts, post_to, response_url, cid)
+
+    def run_action(self, body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+        """Run one button press: update the message in place, or answer only the clicker."""
+        cid = context.get(_CID) or new_correlation_id()
+        action = (body.get("actions") or [{}])[0]
+        channel = (body.get("channel") or {}).get("id")
+        message_ts = (body.get("container") or {}).get("message_ts")
+        user = (body.get("user") or {}).get("id", "")
+        response_url = body.get("response_url")
+        with correlated(cid):
+            try:
+                ctx = self.context_for(user, channel)
+                reply = (
+                    dispatch_action(
+                        str(action.get("action_id", "")), _action_value(action), ctx, cid=cid
+                    )
+                    if isinstance(ctx, Context)
+                    else ctx
+                )
+                post_to = ctx.channel if isinstance(ctx, Context) else channel
+            except Exception:
+                log.exception("button press failed outside its handler")
+                reply, post_to = internal_error_reply(cid), None
+            if response_url:
+                self.send(response_url, render.action_response(reply))
+            elif channel and message_ts:
+                self.answer_without_response_url(client, reply, channel, message_ts, user)
+            else:
+                log.warning("button press has nowhere to answer", extra={"ok": reply.ok})
+            self.post_all(client, reply.posts, post_to, response_url, cid)
+
+    def publish_home(self, event: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+        """Publish the App Home tab; a failing section is left out rather than failing the tab."""
+        if event.get("tab", "home") != "home":
+            return
+        cid = context.get(_CID) or new_correlation_id()
+        user = str(event.get("user", ""))
+        with correlated(cid):
+            sections: list[Sequence[Block]] = []
+            ctx = self.home_context(user) if self.home_sections else None
+            if ctx is not None:
+                for build in self.home_sections:
+                    try:
+                        sections.append(build(ctx))
+                    except Exception:
+                        name = getattr(build, "__name__", type(build).__name__)
+                        log.exception("app home section failed", extra={"section": name})
+            try:
+                client.views_publish(user_id=user, view=render.home_view(sections))
+            except Exception as error:
+                log.warning("views.publish failed", extra={"error": _slack_error(error)})
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def context_for(self, slack_user: str, channel: str | None) -> Context | Reply:
+        """The command context for a Slack user, or the reply that explains why there is none."""
+        with self.db.transaction() as session:
+            try:
+                team = find_team(session, self.team_name)
+            except UnknownTeam as error:
+                log.warning("no team configured", extra={"reason": str(error)})
+                return Reply(
+                    text=(
+                        f":warning: This bot has no team set up yet ({error}). "
+                        f"Ask {self.settings.admin_contact} to import the rota."
+                    ),
+                    ok=False,
+                )
+            actor = actor_for_slack_id(session, team, slack_user)
+        assert team.id is not None
+        return Context(
+            db=self.db,
+            team_id=team.id,
+            team_name=team.name,
+            actor=actor,
+            clock=self.clock,
+            admin_contact=self.settings.admin_contact,
+            channel=team.channel or channel,
+            horizon_days=self.settings.check_horizon_days,
+        )
+
+    def home_context(self, slack_user: str) -> Context | None:
+        """The context App Home sections are computed for; None leaves only the base view."""
+        try:
+            ctx = self.context_for(slack_user, None)
+        except Exception:
+            log.exception("app home: cannot resolve the member")
+            return None
+        return ctx if isinstance(ctx, Context) else None
+
+    def send(self, response_url: str | None, payload: dict[str, Any]) -> bool:
+        """POST to a response_url with retries; failures are logged (by status), never raised."""
+        if not response_url:
+            log.warning("no response_url to answer through")
+            return False
+        try:
+            webhook = WebhookClient(
+                url=response_url, timeout=WEB_API_TIMEOUT_S, retry_handlers=retry_handlers()
+            )
+            response = webhook.send_dict(payload)
+        except Exception as error:
+            log.warning("response_url unreachable", extra={"error": type(error).__name__})
+            return False
+        if response.status_code != 200:
+            log.warning("response_url refused the answer", extra={"status": response.status_code})
+            return False
+        return True
+
+    def post_all(
+        self,
+        client: WebClient,
+        posts: Sequence[Reply],
+        channel: str | None,
+        response_url: str | None,
+        cid: str,
+    ) -> None:
+        """Post `Reply.posts` to the team channel; tell the asker when one could not be posted."""
+        if not posts:
+            return
+        failed: list[str] = []
+        for post in posts:
+            if channel is None:
+                failed.append("no channel")
+                continue
+            try:
+                client.chat_postMessage(channel=channel, text=post.text, blocks=post.blocks)
+            except Exception as error:
+                failed.append(_slack_error(error))
+                log.warning("channel post failed", extra={"channel": channel, "error": failed[-1]})
+        if failed and response_url:
+            where = f"<#{channel}>" if channel else "the team channel"
+            self.send(
+                response_url,
+                {
+                    "response_type": "ephemeral",
+                    "replace_original": False,
+                    "text": (
+                        f":warning: Done, but {len(failed)} message(s) could not be posted to "
+                        f"{where} ({', '.join(sorted(set(failed)))}). Reference `{cid}`."
+                    ),
+                },
+            )
+
+    def answer_without_response_url(
+        self, client: WebClient, reply: Reply, channel: str, message_ts: str, user: str
+    ) -> None:
+        """Some surfaces give no response_url: update or answer through the Web API instead."""
+        try:
+            if render.replaces_original(reply):
+                client.chat_update(
+                    channel=channel, ts=message_ts, text=reply.text, blocks=reply.blocks
+                )
+            else:
+                client.chat_postEphemeral(
+                    channel=channel, user=user, text=reply.text, blocks=reply.blocks
+                )
+        except Exception as error:
+            log.warning("button answer failed", extra={"error": _slack_error(error)})
+
+
+def _action_value(action: dict[str, Any]) -> str:
+    """A button's value, or the chosen option of a select menu."""
+    if "value" in action:
+        return str(action["value"])
+    selected = action.get("selected_option") or {}
+    return str(selected.get("value", ""))
+
+
+def _request_kind(body: dict[str, Any]) -> str:
+    if "command" in body:
+        return "command"
+    if body.get("type") == "event_callback":
+        return "event:" + str((body.get("event") or {}).get("type", "?"))
+    return str(body.get("type", "unknown"))
+
+
+def _slack_error(error: Exception) -> str:
+    """A short error kind for logs: Slack's error code, else the exception's class name."""
+    if isinstance(error, SlackApiError):
+        return str(error.response.get("error") or f"http {error.response.status_code}")
+    return type(error).__name__

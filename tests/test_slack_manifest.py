@@ -1,0 +1,39 @@
+"""The manifest creates the app this code serves: same command, path, events and no extra scopes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from chatops.slack.app import EVENTS_PATH, SLASH_COMMAND
+
+MANIFEST = Path(__file__).resolve().parent.parent / "manifest.yml"
+
+
+def _manifest() -> dict[str, Any]:
+    return dict(yaml.safe_load(MANIFEST.read_text(encoding="utf-8")))
+
+
+def test_manifest_matches_what_the_app_listens_for() -> None:
+    manifest = _manifest()
+    (command,) = manifest["features"]["slash_commands"]
+    settings = manifest["settings"]
+
+    assert command["command"] == SLASH_COMMAND
+    assert command["should_escape"] is True  # mentions arrive as <@U…>, which commands parse
+    urls = [
+        command["url"],
+        settings["event_subscriptions"]["request_url"],
+        settings["interactivity"]["request_url"],
+    ]
+    assert all(url.endswith(EVENTS_PATH) for url in urls)
+    assert settings["event_subscriptions"]["bot_events"] == ["app_home_opened"]
+    assert settings["interactivity"]["is_enabled"] is True
+    assert settings["socket_mode_enabled"] is True
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is True
+
+
+def test_manifest_asks_only_for_the_scopes_the_bot_uses() -> None:
+    assert _manifest()["oauth_config"]["scopes"]["bot"] == ["commands", "chat:write"]
