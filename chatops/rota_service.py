@@ -22,10 +22,9 @@ from chatops.errors import Refused
 from rota import edits
 from rota.coverage import describe_gap
 from rota.edits import EditError, EditImpact
-from rota.models import Team
 from rota.resolve import compile_rota
 from rota.spec import MemberSpec, RotaSpec
-from rota.store import load_rota, save_rota
+from rota.store import save_rota, team_rota
 
 KINDS = ("override", "swap", "add", "remove", "set-handoff")
 
@@ -152,9 +151,7 @@ def preview(
     """Plan an edit without changing anything; refuses edits that would open a gap."""
     require_manager(actor, contact)
     with db.transaction() as session:
-        team = session.get(Team, team_id)
-        assert team is not None
-        spec = load_rota(session, team)
+        _team, spec = team_rota(session, team_id)
     proposal = Proposal(
         proposal.kind, proposal.params, proposal.author, edits.digest(spec), proposal.force
     )
@@ -177,9 +174,7 @@ def apply(
     """Apply a previewed edit if the rota is unchanged since, and audit it in one transaction."""
     require_manager(actor, contact)
     with db.transaction() as session:
-        team = session.get(Team, team_id)
-        assert team is not None
-        spec = load_rota(session, team)
+        team, spec = team_rota(session, team_id, lock=True)
         if proposal.base and proposal.base != edits.digest(spec):
             raise Refused("the rota changed since this preview; run the command again")
         plan = _plan(spec, proposal, now, horizon_days)

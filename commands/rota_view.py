@@ -4,22 +4,22 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from chatops.rota_cache import compiled_rota
 from commands.context import Context, Refused, UsageError
 from commands.parsing import mention_id
-from rota.models import Team
-from rota.resolve import CompiledRota, Shift, compile_rota
+from rota.resolve import CompiledRota, Shift
 from rota.spec import RotaSpec
-from rota.store import load_rota
+from rota.store import UnknownTeam
 from rota.timefmt import fmt_local
 
 
 def team_rota(ctx: Context) -> CompiledRota:
     """The team's rota as the engine reads it (compiled once per distinct rota)."""
     with ctx.db.transaction() as session:
-        team = session.get(Team, ctx.team_id)
-        if team is None:
-            raise Refused(f"the team {ctx.team_name!r} is no longer in the database")
-        return compile_rota(load_rota(session, team))
+        try:
+            return compiled_rota(ctx.db, session, ctx.team_id)
+        except UnknownTeam:
+            raise Refused(f"the team {ctx.team_name!r} is no longer in the database") from None
 
 
 def local(ctx: Context, instant: datetime) -> str:

@@ -57,7 +57,7 @@ def parse_when(text: str, ctx: Context, *, now: datetime) -> datetime:
         except ValueError:
             raise UsageError(f"`{words[0]}` is not a real date") from None
         rest = words[1:]
-    elif len(words) == 1 and "t" in words[0]:
+    elif len(words) == 1 and re.match(r"^\d{4}-\d{2}-\d{2}t", words[0]):
         return _iso(text.strip())
     if day is None:
         if len(rest) == 1 and _CLOCK.match(rest[0]):
@@ -68,6 +68,29 @@ def parse_when(text: str, ctx: Context, *, now: datetime) -> datetime:
         raise UsageError(f"can't read `{text}` as a time; try {EXAMPLES}")
     at = _clock(rest[0]) if rest else time(0, 0)
     return from_ts(wall_to_ts(datetime.combine(day, at), tz))
+
+
+def parse_span(words: list[str], ctx: Context) -> tuple[datetime, datetime, list[str]]:
+    """`<from> to <to> [rest…]` in the asker's zone; each time is one or two words.
+
+    Returns both instants and the words after the span (options, a reason), so every verb that
+    takes a window reads it the same way.
+    """
+    lowered = [w.lower() for w in words]
+    if "to" not in lowered:
+        raise UsageError("give a time span like `tomorrow 08:00 to tomorrow 18:00`")
+    cut = lowered.index("to")
+    now = ctx.clock()
+    start = parse_when(" ".join(words[:cut]), ctx, now=now)
+    after = words[cut + 1 :]
+    for take in (2, 1):
+        if len(after) >= take:
+            try:
+                end = parse_when(" ".join(after[:take]), ctx, now=now)
+            except UsageError:
+                continue
+            return start, end, after[take:]
+    raise UsageError(f"can't read the end time `{' '.join(after[:2])}`")
 
 
 def _iso(text: str) -> datetime:

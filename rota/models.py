@@ -44,6 +44,8 @@ class Team(SQLModel, table=True):
     tz: str = "UTC"
     channel: str | None = None
     required: int = 1
+    # Bumped by every rota save, so caches know when to recompile.
+    rota_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class Member(SQLModel, table=True):

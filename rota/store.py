@@ -43,6 +43,16 @@ def find_team(session: Session, name: str | None = None) -> Team:
     return teams[0]
 
 
+def team_rota(session: Session, team_id: int, *, lock: bool = False) -> tuple[Team, RotaSpec]:
+    """A team and its rota. With `lock`, the team row is locked (FOR UPDATE) until the
+    transaction ends, so a concurrent rota save waits instead of being silently overwritten."""
+    query = select(Team).where(Team.id == team_id)
+    team = session.exec(query.with_for_update() if lock else query).first()
+    if team is None:
+        raise UnknownTeam(f"team {team_id} is no longer in the database")
+    return team, load_rota(session, team)
+
+
 def save_rota(session: Session, spec: RotaSpec) -> Team:
     """Create or replace the team named in `spec` with exactly what `spec` says."""
     team = session.exec(select(Team).where(Team.name == spec.team.name)).first()
@@ -50,6 +60,7 @@ def save_rota(session: Session, spec: RotaSpec) -> Team:
         team = Team(name=spec.team.name)
         session.add(team)
     team.tz, team.channel, team.required = spec.team.tz, spec.team.channel, spec.team.required
+    team.rota_version = (team.rota_version or 0) + 1
     session.flush()
     assert team.id is not None
     _clear(session, team.id)

@@ -34,6 +34,7 @@ from chatops.logs import correlated, new_correlation_id
 from chatops.members import actor_for_slack_id
 from chatops.settings import Settings
 from chatops.slack import render
+from chatops.slack.home import DEFAULT_SECTIONS
 from commands.blocks import Block
 from commands.context import Clock, Context
 from commands.registry import dispatch, dispatch_action
@@ -99,7 +100,7 @@ def create_app(
     team_name: str | None = None,
     identity: BotIdentity | None = None,
     process_before_response: bool = False,
-    home_sections: Sequence[HomeSection] = (),
+    home_sections: Sequence[HomeSection] | None = None,
 ) -> App:
     """Build the Bolt app for one team; no globals, so tests and replicas each build their own.
 
@@ -108,6 +109,7 @@ def create_app(
     startup and passes what it learnt as `identity`. Listeners get a per-request client holding
     the bot token; `app.client` itself holds none (Bolt warns when both a token and `authorize`
     are given), so code outside a request uses its own `build_web_client(settings)`.
+    `home_sections` defaults to `chatops.slack.home.DEFAULT_SECTIONS`; `()` gives the bare tab.
     """
     web = client or build_web_client(settings)
     bot_token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
@@ -142,7 +144,7 @@ def create_app(
         db=db,
         clock=clock,
         team_name=team_name or settings.team,
-        home_sections=tuple(home_sections),
+        home_sections=tuple(DEFAULT_SECTIONS if home_sections is None else home_sections),
     )
     listeners.register(app)
     return app

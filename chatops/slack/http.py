@@ -32,6 +32,8 @@ MAX_BODY_BYTES = 1 << 20
 class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
     daemon_threads = True
     allow_reuse_address = True
+    # The standard library's backlog of 5 resets connections when many clients arrive at once.
+    request_queue_size = 256
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # The default prints a traceback to stderr; a dropped client connection is not news.

@@ -7,7 +7,7 @@ minute uncovered in the horizon; an admin may force it, which is audited.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from pydantic import ValidationError
 
@@ -19,7 +19,7 @@ from commands.parsing import mention_id, suggest
 from commands.registry import action, verb
 from commands.reply import Reply, Visibility
 from commands.rota_view import local, mention, resolve_member, shift_line, team_rota
-from commands.timeparse import parse_when
+from commands.timeparse import parse_span
 from rota.coverage import coverage_gaps, describe_gap
 from rota.spec import MemberSpec, Role
 from rota.yamlio import validation_messages
@@ -132,24 +132,6 @@ def _check(args: list[str], ctx: Context) -> Reply:
     )
 
 
-def _span(words: list[str], ctx: Context) -> tuple[datetime, datetime, list[str]]:
-    """`<from> to <to> [rest…]`: each time is one or two words; returns the rest too."""
-    if "to" not in [w.lower() for w in words]:
-        raise UsageError("give a time span like `tomorrow 08:00 to tomorrow 18:00`")
-    cut = [w.lower() for w in words].index("to")
-    now = ctx.clock()
-    start = parse_when(" ".join(words[:cut]), ctx, now=now)
-    after = words[cut + 1 :]
-    for take in (2, 1):
-        if len(after) >= take:
-            try:
-                end = parse_when(" ".join(after[:take]), ctx, now=now)
-            except UsageError:
-                continue
-            return start, end, after[take:]
-    raise UsageError(f"can't read the end time `{' '.join(after[:2])}`")
-
-
 def _options(words: list[str], known: set[str]) -> tuple[dict[str, str], bool, str]:
     """Split `key:value` options and the `force` flag from the free-text reason."""
     options: dict[str, str] = {}
@@ -172,7 +154,7 @@ def _override(args: list[str], ctx: Context) -> Reply:
         raise UsageError("who covers?")
     spec = team_rota(ctx).spec
     member = resolve_member(args[0], spec)
-    start, end, rest = _span(args[1:], ctx)
+    start, end, rest = parse_span(args[1:], ctx)
     options, force, reason = _options(rest, {"rotation"})
     params = {
         "member": member,
@@ -192,7 +174,7 @@ def _swap(args: list[str], ctx: Context) -> Reply:
         raise UsageError("a swap needs two members")
     spec = team_rota(ctx).spec
     first, second = resolve_member(args[0], spec), resolve_member(args[1], spec)
-    start, end, rest = _span(args[2:], ctx)
+    start, end, rest = parse_span(args[2:], ctx)
     _, force, reason = _options(rest, set())
     params = {
         "first": first,

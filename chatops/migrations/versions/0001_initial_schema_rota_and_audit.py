@@ -28,6 +28,7 @@ def upgrade() -> None:
         sa.Column("tz", sqlmodel.sql.sqltypes.AutoString(), nullable=False),
         sa.Column("channel", sqlmodel.sql.sqltypes.AutoString(), nullable=True),
         sa.Column("required", sa.Integer(), nullable=False),
+        sa.Column("rota_version", sa.Integer(), nullable=False, server_default="0"),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("team", schema=None) as batch_op:

@@ -1,0 +1,101 @@
+"""The App Home tab's sections: what a responder wants at a glance when they open the bot.
+
+Each section is computed for the member who opened the tab, in their own zone, from the same
+rota the commands read. A member unknown to the bot gets only the base view (the sections
+return nothing for them). Open cases are not shown yet: `chatops.cases.service` lists a team's
+open cases but has no per-member listing to build "my cases" on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+
+from commands.blocks import Block, context, divider, section
+from commands.context import Context
+from commands.rota_view import local, mention, team_rota
+from rota.coverage import affected_members, coverage_gaps, gap_local_times
+
+MY_SHIFTS_DAYS = 7
+MY_SHIFTS_MAX = 10
+
+
+def my_next_shifts(ctx: Context) -> list[Block]:
+    """The viewer's next shifts (the next 7 days, at most 10), in their zone."""
+    if ctx.actor is None:
+        return []
+    now = ctx.clock()
+    shifts = team_rota(ctx).shifts(
+        now, now + timedelta(days=MY_SHIFTS_DAYS), member=ctx.actor.slack_id
+    )
+    if not shifts:
+        body = f"No shifts in the next {MY_SHIFTS_DAYS} days."
+    else:
+        body = "\n".join(
+            f"{local(ctx, s.start)} → {local(ctx, s.end)}  *{s.rotation or 'team-wide'}*"
+            + (" _(override)_" if s.source == "override" else "")
+            for s in shifts[:MY_SHIFTS_MAX]
+        )
+        if len(shifts) > MY_SHIFTS_MAX:
+            body += f"\n… and {len(shifts) - MY_SHIFTS_MAX} more (`/ts shifts`)"
+    return [
+        divider(),
+        section(f"*Your next shifts*\n{body}"),
+        context(f"Times in {ctx.actor.tz}."),
+    ]
+
+
+def on_call_now(ctx: Context) -> list[Block]:
+    """Who holds the pager right now, per rotation."""
+    if ctx.actor is None:
+        return []
+    shifts = team_rota(ctx).on_call(ctx.clock())
+    if not shifts:
+        body = ":rotating_light: Nobody is on call right now: pages go to the managers."
+    else:
+        body = "\n".join(
+            f"*{s.rotation or 'team-wide cover'}* — {mention(s.member)} until {local(ctx, s.end)}"
+            for s in shifts
+        )
+    return [divider(), section(f"*On call now*\n{body}")]
+
+
+def next_coverage_gap(ctx: Context) -> list[Block]:
+    """The first uncovered interval in the horizon, in the viewer's and the affected zones."""
+    if ctx.actor is None:
+        return []
+    compiled = team_rota(ctx)
+    now = ctx.clock()
+    gaps = coverage_gaps(compiled, now, now + timedelta(days=ctx.horizon_days))
+    if not gaps:
+        return [
+            divider(),
+            section(
+                f"*Coverage*\n:white_check_mark: No uncovered minute in the next "
+                f"{ctx.horizon_days} days."
+            ),
+        ]
+    gap = gaps[0]
+    need = compiled.spec.team.required
+    members = affected_members(compiled, gap)
+    names = {m.id: m.name for m in members}
+    theirs = "\n".join(
+        f"{names[member_id]}: {start} – {end}"
+        for member_id, start, end in gap_local_times(gap, members)
+    )
+    more = f" ({len(gaps)} gaps in all; `/ts rota check`)" if len(gaps) > 1 else ""
+    return [
+        divider(),
+        section(
+            f"*Next coverage gap*{more}\n:rotating_light: {local(ctx, gap.start)} → "
+            f"{local(ctx, gap.end)}: {gap.on_call} of {need} on call"
+        ),
+        *([context(theirs)] if theirs else []),
+    ]
+
+
+DEFAULT_SECTIONS: tuple[Callable[[Context], Sequence[Block]], ...] = (
+    my_next_shifts,
+    on_call_now,
+    next_coverage_gap,
+)

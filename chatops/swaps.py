@@ -1,0 +1,227 @@
+"""Shift swaps from chat: a member asks for cover, the first eligible member to take it gets it.
+
+A request is a row with a status. Taking it is a conditional `UPDATE … WHERE status = 'open'`
+in the same transaction that saves the new rota and writes the audit event, so however many
+people press Take at once, exactly one wins and the others are told who did (on PostgreSQL the
+losers' UPDATE waits on the winner's row lock and then matches nothing; SQLite serialises
+writers with `BEGIN IMMEDIATE`). A take that would open a coverage gap is refused with the exact
+gap and rolls back, leaving the request open for someone else. No manager role is needed to
+take, but the permissions are checked here, not only in the command layer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import update
+from sqlmodel import Field, Session, SQLModel, col
+
+from chatops import audit
+from chatops.actors import Actor
+from chatops.db import Database
+from chatops.errors import Refused
+from chatops.rota_service import Plan, Proposal
+from rota import edits
+from rota.cover import cover, covered_shifts
+from rota.edits import EditError
+from rota.models import utc_column
+from rota.resolve import Shift
+from rota.spec import RotaSpec
+from rota.store import UnknownTeam, save_rota, team_rota
+
+
+class SwapStatus(StrEnum):
+    open = "open"
+    taken = "taken"
+
+
+class SwapRequest(SQLModel, table=True):
+    """A request for cover over [start, end); `taker` is set once, when it is taken."""
+
+    __tablename__ = "swap_request"
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: int = Field(foreign_key="team.id", index=True)
+    requester: str  # Slack user id
+    start: datetime = utc_column(nullable=False)
+    end: datetime = utc_column(nullable=False)
+    reason: str = ""
+    status: str = SwapStatus.open.value
+    taker: str | None = None  # Slack user id
+    created_at: datetime = utc_column(nullable=False)
+    taken_at: datetime | None = utc_column(nullable=True)
+
+
+@dataclass(frozen=True)
+class OpenedSwap:
+    request: SwapRequest
+    shifts: list[Shift]  # the requester's shifts that the taker will cover
+
+
+@dataclass(frozen=True)
+class TakenSwap:
+    request: SwapRequest
+    plan: Plan
+
+
+def _team_rota(session: Session, team_id: int, *, lock: bool = False) -> RotaSpec:
+    # Locked for a take, so a concurrent rota save (another take) waits instead of being lost.
+    try:
+        return team_rota(session, team_id, lock=lock)[1]
+    except UnknownTeam:
+        raise Refused("this team is no longer in the database") from None
+
+
+def _require_member(spec: RotaSpec, actor: Actor | None) -> Actor:
+    if actor is None or actor.slack_id not in {m.id for m in spec.members}:
+        raise Refused(f"only members of the {spec.team.name} team can do that")
+    return actor
+
+
+def request_swap(
+    db: Database,
+    *,
+    team_id: int,
+    actor: Actor | None,
+    start: datetime,
+    end: datetime,
+    reason: str,
+    now: datetime,
+) -> OpenedSwap:
+    """Open a request for cover of the actor's own shifts in [start, end), audited."""
+    if end <= start:
+        raise Refused("the window must end after it starts")
+    if end <= now:
+        raise Refused("that window is already over")
+    with db.transaction() as session:
+        spec = _team_rota(session, team_id)
+        requester = _require_member(spec, actor)
+        shifts = covered_shifts(spec, requester.slack_id, start, end)
+        if not shifts:
+            raise Refused(
+                "you have no rotation shift in that window, so there is nothing to swap; "
+                "see yours with `/ts shifts`"
+            )
+        request = SwapRequest(
+            team_id=team_id,
+            requester=requester.slack_id,
+            start=start,
+            end=end,
+            reason=reason,
+            created_at=now,
+        )
+        session.add(request)
+        session.flush()
+        audit.record(
+            session,
+            at=now,
+            actor=requester.slack_id,
+            action="swap.request",
+            subject=f"swap:{request.id}",
+            team_id=team_id,
+            detail={"start": start, "end": end, "shifts": len(shifts)},
+        )
+    return OpenedSwap(request, shifts)
+
+
+def _refuse_closed(request: SwapRequest | None, actor: Actor) -> None:
+    if request is None:
+        raise Refused("this swap request no longer exists")
+    if request.status == SwapStatus.taken.value:
+        who = "you" if request.taker == actor.slack_id else f"<@{request.taker}>"
+        raise Refused(f"thanks, but this swap was already taken by {who}")
+    if request.status != SwapStatus.open.value:
+        raise Refused("this swap request is closed")
+
+
+def take_swap(
+    db: Database,
+    *,
+    team_id: int,
+    request_id: int,
+    actor: Actor | None,
+    now: datetime,
+    horizon_days: int,
+) -> TakenSwap:
+    """Give the request to `actor` if it is still open and coverage stays complete.
+
+    Coverage is checked from now to the end of the horizon or of the window, whichever is later,
+    so a window beyond the horizon is still proved.
+    """
+    with db.transaction() as session:
+        found = session.get(SwapRequest, request_id)
+        request = found if found is not None and found.team_id == team_id else None
+        if actor is None:
+            raise Refused("only members of the team can take a swap")
+        _refuse_closed(request, actor)
+        assert request is not None
+        if request.requester == actor.slack_id:
+            raise Refused("that is your own request; wait for someone to take it")
+        if request.end <= now:
+            raise Refused("this swap request has expired: its window is over")
+        claimed = session.connection().execute(
+            update(SwapRequest)
+            .where(
+                col(SwapRequest.id) == request_id,
+                col(SwapRequest.status) == SwapStatus.open.value,
+            )
+            .values(status=SwapStatus.taken.value, taker=actor.slack_id, taken_at=now)
+        )
+        if claimed.rowcount != 1:
+            session.expire(request)
+            _refuse_closed(session.get(SwapRequest, request_id), actor)
+            raise Refused("this swap request is closed")
+        spec = _team_rota(session, team_id, lock=True)
+        _require_member(spec, actor)
+        try:
+            new = cover(
+                spec,
+                requester=request.requester,
+                taker=actor.slack_id,
+                start=request.start,
+                end=request.end,
+                reason=request.reason or f"swap request {request_id}",
+                author=actor.slack_id,
+            )
+        except EditError as error:
+            raise Refused(str(error)) from None
+        check_end = max(now + timedelta(days=horizon_days), request.end)
+        params = {
+            "request": request_id,
+            "requester": request.requester,
+            "taker": actor.slack_id,
+            "start": request.start.isoformat(),
+            "end": request.end.isoformat(),
+        }
+        plan = Plan(
+            spec,
+            new,
+            edits.impact(spec, new, now, check_end),
+            now,
+            check_end,
+            Proposal("cover", params, actor.slack_id, edits.digest(spec)),
+        )
+        if plan.impact.new_gaps:
+            count = len(plan.impact.new_gaps)
+            raise Refused(
+                f"refused: if you take this swap, {count} interval(s) would be left uncovered "
+                f"in the next {(check_end - now).days} days:\n{plan.gap_report}"
+            )
+        save_rota(session, new)
+        audit.record(
+            session,
+            at=now,
+            actor=actor.slack_id,
+            action="swap.take",
+            subject=f"swap:{request_id}",
+            team_id=team_id,
+            detail={
+                **params,
+                "shifts_removed": len(plan.impact.removed),
+                "shifts_added": len(plan.impact.added),
+            },
+        )
+        session.refresh(request)
+    return TakenSwap(request, plan)
