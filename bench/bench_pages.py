@@ -1,0 +1,202 @@
+"""Page delivery throughput: 10,000 due pages sent by the worker to the local fake Slack Web API.
+
+Each figure is Web API calls per second, beside a bare loop of `slack_sdk` calls to the same fake
+server in the same run (the ceiling: the worker adds a claim per batch and a settle per page).
+Workers run as separate processes with their own engine, as replicas would. The fake server is
+a single Python process (ThreadingHTTPServer), so with several workers it is the likely limit.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from slack_sdk import WebClient
+from sqlalchemy import create_engine, insert, text
+from sqlalchemy.engine import make_url
+
+from chatops.cases.models import Case
+from chatops.db import Database, make_engine, normalise_url
+from chatops.escalation.models import Page
+from chatops.escalation.notifier import SlackNotifier
+from chatops.escalation.worker import next_due, run_due
+from chatops.migrate import upgrade
+from rota.models import Team
+
+PAGES = 10_000
+BARE_CALLS = 2_000
+NOW = datetime(2027, 3, 20, 12, 0, tzinfo=UTC)
+POSTGRES_URL = os.environ.get(
+    "CHATOPS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+BLOCKS = '[{"type": "section", "text": {"type": "mrkdwn", "text": "page"}}]'
+
+
+def seed_due_pages(db: Database, count: int, *, at: datetime = NOW) -> int:
+    """A team, one case and `count` pages due at `at`, each with a unique text; the team id."""
+    with db.transaction() as session:
+        team = Team(name=f"bench-{uuid.uuid4().hex[:6]}", channel="C0BENCH")
+        session.add(team)
+        session.flush()
+        assert team.id is not None
+        case = Case(
+            team_id=team.id,
+            key="TS-2027-0001",
+            type="other",
+            severity="sev1",
+            summary="bench",
+            reporter="U0BENCH",
+            opened_at=at,
+        )
+        session.add(case)
+        session.flush()
+        rows = [
+            {
+                "team_id": team.id,
+                "case_id": case.id,
+                "batch": i,
+                "step": 0,
+                "level": "1",
+                "kind": "dm",
+                "role": "responder",
+                "recipient": f"U{i:07d}",
+                "text": f"page-{i}",
+                "blocks": BLOCKS,
+                "state": "pending",
+                "due_at": at,
+                "attempts": 0,
+                "created_at": at,
+            }
+            for i in range(count)
+        ]
+        for start in range(0, count, 2_000):
+            session.execute(insert(Page), rows[start : start + 2_000])
+        return team.id
+
+
+def drain(url: str, api_url: str, worker_id: str, now_iso: str) -> tuple[int, float, float]:
+    """One worker with its own engine: deliver until nothing is due; (attempts, start, end)."""
+    db = Database(make_engine(url))
+    now = datetime.fromisoformat(now_iso)
+    notifier = SlackNotifier(WebClient(token="xoxb-bench", base_url=api_url))
+    done = 0
+    started = time.perf_counter()
+    while True:
+        n = run_due(db, lambda: now, notifier, worker_id=worker_id, limit=100)
+        done += n
+        if n == 0 and next_due(db) is None:
+            break
+        if n == 0:
+            time.sleep(0.01)  # others hold the last claims
+    ended = time.perf_counter()
+    db.dispose()
+    return done, started, ended
+
+
+def _drain_into(queue: Any, *args: str) -> None:
+    queue.put(drain(*args))
+
+
+def run_workers(url: str, api_url: str, workers: int, *, now: datetime = NOW) -> tuple[int, float]:
+    """`workers` processes draining the due pages at `url`; (attempts, wall seconds)."""
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    procs = [
+        ctx.Process(target=_drain_into, args=(queue, url, api_url, f"bench-{i}", now.isoformat()))
+        for i in range(workers)
+    ]
+    for p in procs:
+        p.start()
+    results = [queue.get(timeout=600) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+    total = sum(r[0] for r in results)
+    # perf_counter is system-wide monotonic on Linux, so spans from processes compare
+    return total, max(r[2] for r in results) - min(r[1] for r in results)
+
+
+def bare_loop(api_url: str, calls: int = BARE_CALLS) -> float:
+    """Calls per second of plain `chat_postMessage` calls to the same server."""
+    client = WebClient(token="xoxb-bench", base_url=api_url)
+    started = time.perf_counter()
+    for i in range(calls):
+        client.chat_postMessage(channel=f"U{i:07d}", text=f"bare-{i}", blocks=BLOCKS)
+    return calls / (time.perf_counter() - started)
+
+
+def _postgres_database() -> tuple[str, Callable[[], None]] | None:
+    admin_url = normalise_url(POSTGRES_URL)
+    try:
+        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        name = f"chatops_bench_{uuid.uuid4().hex[:8]}"
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception:
+        return None
+
+    def drop() -> None:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    return make_url(admin_url).set(database=name).render_as_string(hide_password=False), drop
+
+
+def _measure(url: str, api_url: str, workers: int, fake: Any) -> tuple[float, float]:
+    db = Database(make_engine(url))
+    upgrade(db.engine)
+    seed_due_pages(db, PAGES)
+    db.dispose()
+    calls_before = len(fake.calls)
+    bare = bare_loop(api_url)
+    before = len(fake.calls)
+    attempts, seconds = run_workers(url, api_url, workers)
+    sent = len(fake.calls) - before
+    assert attempts == PAGES and sent == PAGES, (attempts, sent, calls_before)
+    return sent / seconds, bare
+
+
+def run() -> list[tuple[str, str]]:
+    from tests.fakeslack import FakeSlack
+
+    fake = FakeSlack().start()
+    rows: list[tuple[str, str]] = []
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            url = f"sqlite:///{Path(tmp) / 'bench.db'}"
+            worker, bare = _measure(url, fake.api_url, 1, fake)
+            rows += _rows("SQLite, 1 worker", worker, bare)
+        for workers in (1, 3):
+            made = _postgres_database()
+            if made is None:
+                rows.append((f"PostgreSQL, {workers} worker(s)", "skipped: unreachable"))
+                continue
+            url, drop = made
+            try:
+                worker, bare = _measure(url, fake.api_url, workers, fake)
+                rows += _rows(f"PostgreSQL, {workers} worker(s)", worker, bare)
+            finally:
+                drop()
+    finally:
+        fake.stop()
+    return rows
+
+
+def _rows(label: str, worker: float, bare: float) -> list[tuple[str, str]]:
+    return [
+        (f"{label}: {PAGES:,} pages", f"{worker:,.0f} calls/s"),
+        (f"{label}: bare slack_sdk loop, same run", f"{bare:,.0f} calls/s"),
+        (f"{label}: worker / bare", f"{worker / bare:.0%}"),
+    ]
+
+
+if __name__ == "__main__":
+    for label, figure in run():
+        print(f"{label}: {figure}")

@@ -1,0 +1,1 @@
+"""Cases: ids, the case record and its timeline, and the service the commands call."""

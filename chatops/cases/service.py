@@ -1,0 +1,404 @@
+"""The case service: what `/ts case …`, `/ts ack` and `/ts escalate` do, over one session.
+
+Each function checks permissions itself (not only the Slack layer), changes the case, and
+writes the audit event in the same transaction (invariant 7). Refusals raise `Refused` before
+anything is written, so bad input changes nothing. Restricted text (summary, details, notes,
+reasons) goes into case rows only: never into audit details or logs (invariant 6).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from chatops import audit
+from chatops.cases.ids import next_case_key, normalise_key
+from chatops.cases.models import (
+    RESTRICTED_BY_DEFAULT,
+    Case,
+    CaseEvent,
+    CaseStatus,
+    CaseType,
+    Severity,
+)
+from chatops.cases.timeline import add_event, events
+from chatops.escalation import ladder, timers
+from chatops.escalation.models import Page, PageKind
+from chatops.escalation.pages import cancel_pending_pages, pages_of
+from chatops.escalation.policy import ADMINS_LEVEL
+from chatops.escalation.store import policy_for_case
+from commands.context import Actor, Refused
+from rota.models import Member, Team
+
+
+def _team(session: Session, team_id: int) -> Team:
+    team = session.get(Team, team_id)
+    if team is None:
+        raise Refused(f"no team with id {team_id}")
+    return team
+
+
+def _member(session: Session, team: Team, slack_id: str) -> Member | None:
+    return session.exec(
+        select(Member).where(Member.team_id == team.id, Member.slack_id == slack_id)
+    ).first()
+
+
+def _require_member(session: Session, team: Team, actor: Actor | None) -> Actor:
+    if actor is None or _member(session, team, actor.slack_id) is None:
+        raise Refused(f"only members of the {team.name} team can do that")
+    return actor
+
+
+def get_case(session: Session, *, team_id: int, key: str, for_update: bool = False) -> Case:
+    """The team's case `key` (any spelling of TS-YYYY-N), or Refused naming it."""
+    normal = normalise_key(key)
+    if normal is None:
+        raise Refused(f"'{key}' is not a case id (they look like TS-2027-0042)")
+    query = select(Case).where(Case.team_id == team_id, Case.key == normal)
+    case = session.exec(query.with_for_update() if for_update else query).first()
+    if case is None:
+        raise Refused(f"there is no case {normal}")
+    return case
+
+
+def parse_type(text: str) -> CaseType:
+    try:
+        return CaseType(text.lower())
+    except ValueError:
+        valid = ", ".join(t.value for t in CaseType)
+        raise Refused(f"unknown case type '{text}'; valid types: {valid}") from None
+
+
+def parse_severity(text: str) -> Severity:
+    try:
+        return Severity(text.lower())
+    except ValueError:
+        valid = ", ".join(s.value for s in Severity)
+        raise Refused(f"unknown severity '{text}'; valid severities: {valid}") from None
+
+
+def open_case(
+    session: Session,
+    *,
+    team_id: int,
+    actor: Actor | None,
+    at: datetime,
+    case_type: str,
+    severity: str,
+    summary: str,
+    details: str = "",
+    language: str | None = None,
+    restricted: bool | None = None,
+) -> tuple[Case, ladder.Paging]:
+    """Open a case, page its policy's first level now and set the escalation timer."""
+    team = _team(session, team_id)
+    who = _require_member(session, team, actor)
+    kind, sev = parse_type(case_type), parse_severity(severity)
+    if not summary.strip():
+        raise Refused("a case needs a summary")
+    policy = policy_for_case(session, team_id=team_id, case_type=kind, severity=sev)
+    case = Case(
+        team_id=team_id,
+        key=next_case_key(session, team_id=team_id, at=at),
+        type=kind.value,
+        severity=sev.value,
+        summary=summary.strip(),
+        details=details.strip(),
+        language=language.lower() if language else None,
+        restricted=kind in RESTRICTED_BY_DEFAULT if restricted is None else restricted,
+        reporter=who.slack_id,
+        policy=policy.model_dump_json(),
+        opened_at=at,
+    )
+    session.add(case)
+    session.flush()
+    add_event(session, case=case, at=at, actor=who.slack_id, kind="opened", policy=policy.name)
+    audit.record(
+        session,
+        at=at,
+        actor=who.slack_id,
+        action="case.open",
+        subject=case.key,
+        team_id=team_id,
+        detail={
+            "type": case.type,
+            "severity": case.severity,
+            "restricted": case.restricted,
+            "language": case.language,
+            "policy": policy.name,
+        },
+    )
+    paging = ladder.page_step(
+        session, case=case, team=team, step=0, at=at, actor=who.slack_id, reason="", opened=True
+    )
+    return case, paging
+
+
+def acknowledge(
+    session: Session, *, team_id: int, actor: Actor | None, key: str, at: datetime
+) -> Case:
+    """Stop the ladder: the case is taken. The acknowledger becomes the assignee if none."""
+    team = _team(session, team_id)
+    who = _require_member(session, team, actor)
+    case = get_case(session, team_id=team_id, key=key, for_update=True)
+    if case.status == CaseStatus.resolved:
+        raise Refused(f"{case.key} is resolved; there is nothing to acknowledge")
+    if case.status == CaseStatus.acknowledged:
+        raise Refused(f"{case.key} was already acknowledged by <@{case.acknowledged_by}>")
+    assert case.id is not None
+    case.status = CaseStatus.acknowledged.value
+    case.acknowledged_at, case.acknowledged_by = at, who.slack_id
+    case.assignee = case.assignee or who.slack_id
+    cancelled = timers.cancel(session, case_id=case.id)
+    add_event(session, case=case, at=at, actor=who.slack_id, kind="acknowledged")
+    audit.record(
+        session,
+        at=at,
+        actor=who.slack_id,
+        action="case.acknowledge",
+        subject=case.key,
+        team_id=team_id,
+        detail={"timers_cancelled": cancelled, "assignee": case.assignee},
+    )
+    return case
+
+
+def escalate(
+    session: Session,
+    *,
+    team_id: int,
+    actor: Actor | None,
+    key: str,
+    at: datetime,
+    to_level: str | None = None,
+    to_member: str | None = None,
+    reason: str = "",
+) -> tuple[Case, ladder.Paging]:
+    """Page the next level, a named level ("2", "admins") or one member, with a reason.
+
+    The case is open again until someone acknowledges, and the ladder's timer restarts.
+    """
+    team = _team(session, team_id)
+    who = _require_member(session, team, actor)
+    case = get_case(session, team_id=team_id, key=key, for_update=True)
+    if case.status == CaseStatus.resolved:
+        raise Refused(f"{case.key} is resolved; open a new case instead of escalating")
+    assert case.id is not None
+    steps = ladder.steps_of(case)
+    if to_member is not None:
+        if _member(session, team, to_member) is None:
+            raise Refused(f"<@{to_member}> is not a member of the {team.name} team")
+        target = None
+    elif to_level is not None:
+        target = _level_step(case, to_level)
+    else:
+        if case.step + 1 >= len(steps):
+            raise Refused(f"{case.key} is already at the last level ({ADMINS_LEVEL})")
+        target = case.step + 1
+    detail = {"to_member": to_member, "to_step": target, "from_step": case.step}
+    case.status = CaseStatus.open.value
+    add_event(
+        session, case=case, at=at, actor=who.slack_id, kind="escalated", text=reason, **detail
+    )
+    audit.record(
+        session,
+        at=at,
+        actor=who.slack_id,
+        action="case.escalate",
+        subject=case.key,
+        team_id=team_id,
+        detail={**detail, "with_reason": bool(reason)},
+    )
+    # The reason is typed text: on a restricted case it stays in the timeline, out of messages.
+    shown = f": {reason}" if reason and not case.restricted else ""
+    public = f"Escalated by <@{who.slack_id}>{shown}"
+    if target is None and to_member is not None:
+        paging = ladder.page_member(
+            session,
+            case=case,
+            team=team,
+            member=to_member,
+            at=at,
+            actor=who.slack_id,
+            reason=public,
+        )
+        wait = steps[case.step].wait
+        if wait is not None and case.step + 1 < len(steps):
+            timers.schedule(session, case=case, step=case.step + 1, due_at=at + wait, at=at)
+        return case, paging
+    assert target is not None
+    paging = ladder.page_step(
+        session, case=case, team=team, step=target, at=at, actor=who.slack_id, reason=public
+    )
+    return case, paging
+
+
+def _level_step(case: Case, level: str) -> int:
+    steps = ladder.steps_of(case)
+    wanted = level.lower()
+    names = list(dict.fromkeys(s.level for s in steps))
+    if wanted not in names:
+        raise Refused(f"{case.key} has no level {level}; its levels are {', '.join(names)}")
+    later = [s.index for s in steps if s.level == wanted and s.index > case.step]
+    if not later:
+        current = steps[case.step].level
+        raise Refused(f"{case.key} is already at level {current}; level {level} is not above it")
+    return later[0]
+
+
+def reassign(
+    session: Session, *, team_id: int, actor: Actor | None, key: str, at: datetime, assignee: str
+) -> Case:
+    """Give the case to another member: the assignee, the reporter or a manager may."""
+    team = _team(session, team_id)
+    who = _require_member(session, team, actor)
+    case = get_case(session, team_id=team_id, key=key, for_update=True)
+    if case.status == CaseStatus.resolved:
+        raise Refused(f"{case.key} is resolved; it cannot be reassigned")
+    if not (who.is_manager or who.slack_id in {case.assignee, case.reporter}):
+        raise Refused(f"only the assignee, the reporter or a manager can reassign {case.key}")
+    if _member(session, team, assignee) is None:
+        raise Refused(f"<@{assignee}> is not a member of the {team.name} team")
+    if assignee == case.assignee:
+        raise Refused(f"{case.key} is already assigned to <@{assignee}>")
+    before, case.assignee = case.assignee, assignee
+    add_event(session, case=case, at=at, actor=who.slack_id, kind="assigned", assignee=assignee)
+    audit.record(
+        session,
+        at=at,
+        actor=who.slack_id,
+        action="case.assign",
+        subject=case.key,
+        team_id=team_id,
+        detail={"from": before, "to": assignee},
+    )
+    return case
+
+
+def add_note(
+    session: Session, *, team_id: int, actor: Actor | None, key: str, at: datetime, text: str
+) -> CaseEvent:
+    """Add a note to the timeline; on a restricted case only those it was given to may."""
+    team = _team(session, team_id)
+    who = _require_member(session, team, actor)
+    case = get_case(session, team_id=team_id, key=key, for_update=True)
+    if not text.strip():
+        raise Refused("the note is empty")
+    if not has_access(session, case=case, actor=who):
+        raise Refused(f"{case.key} is restricted; only the people it was given to can add notes")
+    event = add_event(session, case=case, at=at, actor=who.slack_id, kind="note", text=text.strip())
+    audit.record(
+        session,
+        at=at,
+        actor=who.slack_id,
+        action="case.note",
+        subject=case.key,
+        team_id=team_id,
+        detail={"length": len(text.strip())},
+    )
+    return event
+
+
+def resolve(
+    session: Session,
+    *,
+    team_id: int,
+    actor: Actor | None,
+    key: str,
+    at: datetime,
+    reason: str = "",
+) -> Case:
+    """Close the case: every timer and every unsent page is cancelled."""
+    team = _team(session, team_id)
+    who = _require_member(session, team, actor)
+    case = get_case(session, team_id=team_id, key=key, for_update=True)
+    if case.status == CaseStatus.resolved:
+        raise Refused(f"{case.key} is already resolved")
+    if not (who.is_manager or who.slack_id in {case.assignee, case.reporter}):
+        raise Refused(f"only the assignee, the reporter or a manager can resolve {case.key}")
+    assert case.id is not None
+    case.status = CaseStatus.resolved.value
+    case.resolved_at, case.resolved_by = at, who.slack_id
+    cancelled_timers = timers.cancel(session, case_id=case.id)
+    cancelled_pages = cancel_pending_pages(session, case_id=case.id)
+    add_event(session, case=case, at=at, actor=who.slack_id, kind="resolved", text=reason)
+    audit.record(
+        session,
+        at=at,
+        actor=who.slack_id,
+        action="case.resolve",
+        subject=case.key,
+        team_id=team_id,
+        detail={"timers_cancelled": cancelled_timers, "pages_cancelled": cancelled_pages},
+    )
+    return case
+
+
+def has_access(session: Session, *, case: Case, actor: Actor) -> bool:
+    """Who may read a restricted case: reporter, assignee, anyone paged, managers and admins."""
+    if not case.restricted or actor.is_manager:
+        return True
+    if actor.slack_id in {case.reporter, case.assignee}:
+        return True
+    paged = session.exec(
+        select(Page.id).where(
+            Page.case_id == case.id,
+            Page.kind == PageKind.dm.value,
+            Page.recipient == actor.slack_id,
+        )
+    ).first()
+    return paged is not None
+
+
+@dataclass
+class CaseView:
+    """A case as one member may see it; `details_visible` False hides summary, details, notes."""
+
+    case: Case
+    details_visible: bool
+    timeline: list[CaseEvent]
+    pages: list[Page]
+    next_escalation: datetime | None
+    level: str
+
+
+def show(
+    session: Session, *, team_id: int, actor: Actor | None, key: str, at: datetime
+) -> CaseView:
+    """Read a case; a view of a restricted case's details is audited."""
+    team = _team(session, team_id)
+    who = _require_member(session, team, actor)
+    case = get_case(session, team_id=team_id, key=key)
+    assert case.id is not None
+    visible = has_access(session, case=case, actor=who)
+    if case.restricted and visible:
+        audit.record(
+            session,
+            at=at,
+            actor=who.slack_id,
+            action="case.view_restricted",
+            subject=case.key,
+            team_id=team_id,
+        )
+    timer = timers.pending_timer(session, case_id=case.id)
+    return CaseView(
+        case=case,
+        details_visible=visible,
+        timeline=events(session, case=case),
+        pages=pages_of(session, case_id=case.id),
+        next_escalation=timer.due_at if timer else None,
+        level=ladder.steps_of(case)[case.step].level,
+    )
+
+
+def open_cases(session: Session, *, team_id: int) -> list[Case]:
+    return list(
+        session.exec(
+            select(Case)
+            .where(Case.team_id == team_id, Case.status != CaseStatus.resolved.value)
+            .order_by(col(Case.id))
+        )
+    )

@@ -1,0 +1,1 @@
+"""Escalation: policies, target resolution, pages, timers, the notifier and the worker."""

@@ -1,0 +1,96 @@
+"""What a page says, rendered when the page is created.
+
+Channel posts about a restricted case carry its id, type and severity only (invariant 6); its
+DMs do not carry the text either, but point to `/ts case show`, which checks access and audits
+the view. Unrestricted cases show their summary; details never leave `/ts case show`.
+"""
+
+from __future__ import annotations
+
+from commands.blocks import Block, actions, button, context, fields, section
+
+ACK_ACTION = "case.ack"
+ESCALATE_ACTION = "case.escalate"
+
+_ROLE_LINE = {
+    "responder": "You are paged",
+    "fallback": "Nobody is on call, so you are paged as a manager",
+    "advisor": "You are asked to advise in {language}",
+    "direct": "You are asked to help",
+}
+
+
+def headline(key: str, case_type: str, severity: str) -> str:
+    return f"{key} · {case_type} · {severity}"
+
+
+def level_name(level: str) -> str:
+    if level.isdigit():
+        return f"level {level}"
+    return level
+
+
+def _buttons(key: str) -> Block:
+    return actions(
+        button("Acknowledge", ACK_ACTION, key, style="primary"),
+        button("Escalate", ESCALATE_ACTION, key, style="danger"),
+    )
+
+
+def _summary_line(summary: str, restricted: bool, key: str) -> str:
+    if restricted:
+        return f"Restricted case: read it with `/ts case show {key}` (the view is recorded)."
+    return summary
+
+
+def direct_message(
+    *,
+    key: str,
+    case_type: str,
+    severity: str,
+    summary: str,
+    restricted: bool,
+    language: str | None,
+    level: str,
+    role: str,
+    reason: str,
+) -> tuple[str, list[Block]]:
+    """The DM to one paged person."""
+    lead = _ROLE_LINE.get(role, "You are paged").format(language=language or "")
+    title = headline(key, case_type, severity)
+    text = f":rotating_light: {lead} ({level_name(level)}): *{title}*"
+    body = _summary_line(summary, restricted, key)
+    pairs = [("Type", case_type), ("Severity", severity), ("Level", level_name(level))]
+    if language:
+        pairs.append(("Language", language))
+    blocks = [section(text), section(body), fields(pairs)]
+    if reason:
+        blocks.append(context(reason))
+    blocks.append(_buttons(key))
+    return f"{text}\n{body}", blocks
+
+
+def channel_post(
+    *,
+    key: str,
+    case_type: str,
+    severity: str,
+    summary: str,
+    restricted: bool,
+    level: str,
+    paged: list[str],
+    reason: str,
+    opened: bool,
+) -> tuple[str, list[Block]]:
+    """The team channel's announcement of an opening or an escalation step."""
+    title = headline(key, case_type, severity)
+    verb = "New case" if opened else "Escalated"
+    who = ", ".join(f"<@{p}>" for p in paged) or "nobody"
+    text = f":rotating_light: {verb} *{title}*: paging {level_name(level)}: {who}"
+    blocks = [section(text)]
+    if not restricted:
+        blocks.append(section(summary))
+    if reason:
+        blocks.append(context(reason))
+    blocks.append(_buttons(key))
+    return text if restricted else f"{text}\n{summary}", blocks

@@ -1,0 +1,127 @@
+"""Sending a page: to Slack through slack_sdk's WebClient, or to a list for the console.
+
+A notifier makes exactly one attempt and reports what happened; retrying is the worker's job,
+through the database, so a retry survives a restart. Only Slack's `ok: true` counts as delivered.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from commands.blocks import Block
+from commands.reply import Reply
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One attempt's result. `retry_after` (seconds) comes from a 429's Retry-After header."""
+
+    ok: bool
+    ts: str | None = None
+    error: str | None = None
+    retry_after: float | None = None
+
+
+class Notifier(Protocol):
+    def send(self, *, channel: str, text: str, blocks: list[Block]) -> Outcome:
+        """Post one message to a channel or (with a user id) as a DM; never raises."""
+        ...
+
+
+def _header(headers: Any, name: str) -> str | None:
+    if headers is None:
+        return None
+    for key in (name, name.lower()):
+        value = headers.get(key)
+        if value is not None:
+            return str(value[0] if isinstance(value, list) else value)
+    return None
+
+
+class SlackNotifier:
+    """Pages through `chat.postMessage` (a user id as channel opens the DM)."""
+
+    def __init__(self, client: WebClient) -> None:
+        self.client = client
+
+    @classmethod
+    def from_settings(cls, *, token: str, base_url: str, timeout: int = 10) -> SlackNotifier:
+        return cls(WebClient(token=token, base_url=base_url, timeout=timeout))
+
+    def send(self, *, channel: str, text: str, blocks: list[Block]) -> Outcome:
+        try:
+            response = self.client.chat_postMessage(channel=channel, text=text, blocks=blocks)
+        except SlackApiError as error:
+            return _from_error(error)
+        except Exception as error:  # network trouble: the page is retried, never lost
+            return Outcome(ok=False, error=f"{type(error).__name__}")
+        if response.get("ok") is True:
+            return Outcome(ok=True, ts=response.get("ts"))
+        return Outcome(ok=False, error=str(response.get("error") or "not ok"))
+
+
+def _from_error(error: SlackApiError) -> Outcome:
+    response = error.response
+    status = getattr(response, "status_code", None)
+    data = getattr(response, "data", None)
+    code = data.get("error") if isinstance(data, dict) else None
+    if status == 429:
+        raw = _header(getattr(response, "headers", None), "Retry-After")
+        try:
+            wait = max(float(raw), 0.0) if raw is not None else 1.0
+        except ValueError:
+            wait = 1.0
+        return Outcome(ok=False, error=code or "ratelimited", retry_after=wait)
+    if status != 200:  # the body may be an HTML error page: keep the status only
+        return Outcome(ok=False, error=f"http {status}")
+    return Outcome(ok=False, error=str(code or "not ok"))
+
+
+@dataclass
+class Sent:
+    channel: str
+    text: str
+    blocks: list[Block]
+
+
+@dataclass
+class ConsoleNotifier:
+    """ "Sends" by keeping the messages, so the console (and tests) can show them."""
+
+    sent: list[Sent] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def send(self, *, channel: str, text: str, blocks: list[Block]) -> Outcome:
+        with self._lock:
+            self.sent.append(Sent(channel, text, blocks))
+            return Outcome(ok=True, ts=f"console.{len(self.sent)}")
+
+    def drain(self) -> list[Reply]:
+        """The messages sent since the last drain, each as a Reply headed by its recipient."""
+        with self._lock:
+            taken, self.sent = self.sent, []
+        return [
+            Reply(
+                text=f"(to {_where(s.channel)}) {s.text}",
+                blocks=[
+                    {
+                        "type": "context",
+                        "elements": [{"type": "mrkdwn", "text": f"to {_where(s.channel)}"}],
+                    },
+                    *s.blocks,
+                ],
+            )
+            for s in taken
+        ]
+
+
+def _where(channel: str) -> str:
+    return f"<@{channel}>" if channel[:1] in {"U", "W"} else f"#{channel}"

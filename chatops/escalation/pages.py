@@ -1,0 +1,283 @@
+"""Pages and their delivery state: created with the case change, claimed, sent, settled.
+
+Delivery is claim → send → settle. `claim_due_pages` moves due rows to "sending" in one short
+transaction (on PostgreSQL under ``FOR UPDATE SKIP LOCKED``, so two workers never claim the same
+row) and bumps `attempts`; the row's `due_at` becomes the end of the claim's lease. The Slack
+call happens after that commit, outside any lock. `settle_*` then updates the row only if it is
+still ours (`state = sending AND attempts = n AND claimed_by = me`): `attempts` is a fencing
+token, so a worker that lost its lease cannot overwrite the newer claim. A crash between send and
+settle leaves the row "sending"; when the lease expires it is due again and sent once more —
+that one message in flight is the only possible duplicate (invariant 4).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, insert, update
+from sqlmodel import Session, col, select
+
+from chatops.audit import AuditEvent
+from chatops.db import Database
+from chatops.escalation.models import Page, PageKind, PageState
+from chatops.logs import correlation_id
+from commands.blocks import Block
+from rota.models import UTCDateTime
+
+#: How long a claim lasts; a claimed page not settled by then is sent again.
+LEASE = timedelta(seconds=60)
+#: Retry delays after a failure that gave no Retry-After: 5 s, 10 s, 20 s, … up to 5 minutes.
+FIRST_RETRY = timedelta(seconds=5)
+MAX_RETRY = timedelta(minutes=5)
+
+
+def add_page(
+    session: Session,
+    *,
+    team_id: int,
+    case_id: int,
+    batch: int,
+    step: int,
+    level: str,
+    kind: PageKind,
+    role: str,
+    recipient: str,
+    text: str,
+    blocks: list[Block],
+    at: datetime,
+) -> Page:
+    """A page due now, in the caller's transaction (so it exists iff the case change does)."""
+    page = Page(
+        team_id=team_id,
+        case_id=case_id,
+        batch=batch,
+        step=step,
+        level=level,
+        kind=kind.value,
+        role=role,
+        recipient=recipient,
+        text=text,
+        blocks=json.dumps(blocks),
+        due_at=at,
+        created_at=at,
+    )
+    session.add(page)
+    return page
+
+
+def cancel_pending_pages(session: Session, *, case_id: int) -> int:
+    """Cancel pages not yet sent (a resolved case needs no more messages); returns how many.
+
+    A page being sent right now is left alone: its worker settles it.
+    """
+    result = session.execute(
+        update(Page)
+        .where(col(Page.case_id) == case_id, col(Page.state) == PageState.pending.value)
+        .values(state=PageState.cancelled.value, due_at=None)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A page claimed by one worker for one attempt, with what to send."""
+
+    id: int
+    attempts: int
+    team_id: int
+    case_id: int
+    kind: str
+    recipient: str
+    text: str
+    blocks: list[Block]
+    lease_until: datetime
+
+    @classmethod
+    def from_row(cls, row: Any, lease_until: datetime) -> Claim:
+        return cls(
+            id=row.id,
+            attempts=row.attempts,
+            team_id=row.team_id,
+            case_id=row.case_id,
+            kind=row.kind,
+            recipient=row.recipient,
+            text=row.text,
+            blocks=json.loads(row.blocks),
+            lease_until=lease_until,
+        )
+
+
+def claim_due_pages(
+    db: Database, *, now: datetime, worker_id: str, limit: int, lease: timedelta = LEASE
+) -> list[Claim]:
+    """Claim up to `limit` due pages (pending, or sending with an expired lease)."""
+    lease_until = now + lease
+    with db.transaction() as session:
+        ids = list(
+            session.exec(
+                select(Page.id)
+                .where(col(Page.due_at) <= now)
+                .order_by(col(Page.due_at), col(Page.id))
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        )
+        if not ids:
+            return []
+        rows = session.execute(
+            update(Page)
+            .where(col(Page.id).in_(ids))
+            .values(
+                state=PageState.sending.value,
+                attempts=col(Page.attempts) + 1,
+                claimed_by=worker_id,
+                due_at=lease_until,
+            )
+            .returning(
+                col(Page.id),
+                col(Page.attempts),
+                col(Page.team_id),
+                col(Page.case_id),
+                col(Page.kind),
+                col(Page.recipient),
+                col(Page.text),
+                col(Page.blocks),
+            )
+        ).all()
+    return sorted((Claim.from_row(r, lease_until) for r in rows), key=lambda c: c.id)
+
+
+# The settle statements run once per page, so they are built once, with bound parameters, and
+# executed as plain Core on one connection: no ORM unit of work, no per-call SQL construction.
+_OURS = (
+    col(Page.id) == bindparam("b_id"),
+    col(Page.state) == PageState.sending.value,
+    col(Page.attempts) == bindparam("b_attempts"),
+    col(Page.claimed_by) == bindparam("b_worker"),
+)
+_DELIVERED = (
+    update(Page)
+    .where(*_OURS)
+    .values(
+        state=PageState.delivered.value,
+        due_at=None,
+        delivered_at=bindparam("b_at", type_=UTCDateTime()),
+        message_ts=bindparam("b_ts"),
+        last_error=None,
+    )
+)
+_FAILED = (
+    update(Page)
+    .where(*_OURS)
+    .values(
+        state=PageState.pending.value,
+        due_at=bindparam("b_due", type_=UTCDateTime()),
+        last_error=bindparam("b_error"),
+    )
+)
+_RELEASED = (
+    update(Page)
+    .where(*_OURS)
+    .values(
+        state=PageState.pending.value,
+        due_at=bindparam("b_due", type_=UTCDateTime()),
+        attempts=col(Page.attempts) - 1,
+        claimed_by=None,
+    )
+)
+_AUDIT = insert(AuditEvent)
+
+
+def _ours(claim: Claim, worker_id: str) -> dict[str, Any]:
+    return {"b_id": claim.id, "b_attempts": claim.attempts, "b_worker": worker_id}
+
+
+def _audit_row(claim: Claim, *, at: datetime, action: str, **detail: Any) -> dict[str, Any]:
+    """An audit row for the Core fast path; the same shape `audit.record` writes."""
+    return {
+        "team_id": claim.team_id,
+        "at": at,
+        "actor": "system",
+        "action": action,
+        "subject": f"page:{claim.id}",
+        "detail": json.dumps({"case_id": claim.case_id, **detail}, sort_keys=True, default=str),
+        "correlation_id": correlation_id(),
+    }
+
+
+def settle_delivered(
+    connection: Connection,
+    *,
+    claim: Claim,
+    worker_id: str,
+    at: datetime,
+    message_ts: str | None,
+) -> bool:
+    """Mark a sent page delivered (and audit it); False when the claim was no longer ours.
+
+    `connection` is the worker's own, kept for a whole pass; each settle is its own transaction.
+    """
+    with connection.begin():
+        params = {**_ours(claim, worker_id), "b_at": at, "b_ts": message_ts}
+        if not connection.execute(_DELIVERED, params).rowcount:
+            return False
+        connection.execute(
+            _AUDIT,
+            _audit_row(
+                claim, at=at, action="page.delivered", kind=claim.kind, attempt=claim.attempts
+            ),
+        )
+    return True
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Exponential backoff after `attempts` failed tries, capped."""
+    return min(FIRST_RETRY * (2 ** max(attempts - 1, 0)), MAX_RETRY)
+
+
+def settle_failed(
+    connection: Connection,
+    *,
+    claim: Claim,
+    worker_id: str,
+    at: datetime,
+    error: str,
+    retry_at: datetime,
+) -> bool:
+    """Put a page back to pending, due at `retry_at`; the failure is audited, never dropped."""
+    with connection.begin():
+        params = {**_ours(claim, worker_id), "b_due": retry_at, "b_error": error[:200]}
+        if not connection.execute(_FAILED, params).rowcount:
+            return False
+        connection.execute(
+            _AUDIT,
+            _audit_row(
+                claim,
+                at=at,
+                action="page.retry",
+                attempt=claim.attempts,
+                error=error[:200],
+                retry_at=retry_at,
+            ),
+        )
+    return True
+
+
+def release(
+    connection: Connection, *, claims: list[Claim], worker_id: str, due_at: datetime
+) -> int:
+    """Give back claims that were not attempted (e.g. after a 429): pending again, no attempt."""
+    if not claims:
+        return 0
+    with connection.begin():
+        result = connection.execute(
+            _RELEASED, [{**_ours(c, worker_id), "b_due": due_at} for c in claims]
+        )
+    return int(result.rowcount)
+
+
+def pages_of(session: Session, *, case_id: int) -> list[Page]:
+    return list(session.exec(select(Page).where(Page.case_id == case_id).order_by(col(Page.id))))

@@ -1,0 +1,118 @@
+"""From a level's targets to Slack user ids, at an instant.
+
+This is the one place that asks the rota engine who is on call (`on_call_now`), so a change in
+the engine's names touches nothing else. Rotation and layer targets that exist but resolve to
+nobody are a *gap*: the caller then pages the managers instead (invariant 3).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from chatops.escalation.policy import TargetSpec
+from rota.models import Member, Team
+from rota.resolve import on_call
+from rota.spec import RotaSpec
+from rota.store import load_rota
+
+
+@dataclass(frozen=True)
+class OnCall:
+    slack_id: str
+    rotation: str | None  # None for a team-wide override
+    layer: str
+
+
+@dataclass
+class Roster:
+    """What target resolution needs about a team at one instant, read once."""
+
+    members: list[Member]
+    on_call: list[OnCall]
+    rotations: dict[str, str]  # rotation name → layer
+
+    def with_role(self, role: str) -> list[str]:
+        return [m.slack_id for m in self.members if m.role == role]
+
+    def managers(self) -> list[str]:
+        """Managers; a team with none falls back to its admins, so somebody is always named."""
+        return self.with_role("manager") or self.with_role("admin")
+
+    def admins(self) -> list[str]:
+        return self.with_role("admin") or self.with_role("manager")
+
+    def member(self, slack_id: str) -> Member | None:
+        return next((m for m in self.members if m.slack_id == slack_id), None)
+
+
+@dataclass
+class Resolution:
+    people: list[str] = field(default_factory=list)  # in target order, without repeats
+    gap: bool = False  # some rotation target exists but nobody is on call in it
+
+
+def _engine_on_call(spec: RotaSpec, at: datetime) -> list[OnCall]:
+    """The only call into the rota engine."""
+    return [OnCall(s.member, s.rotation, s.layer) for s in on_call(spec, at)]
+
+
+def on_call_now(session: Session, team: Team, at: datetime) -> list[OnCall]:
+    """Who is on call at `at`, per rotation."""
+    return _engine_on_call(load_rota(session, team), at)
+
+
+def on_call_slack_ids(session: Session, team: Team, rotation_name: str, at: datetime) -> list[str]:
+    return [o.slack_id for o in on_call_now(session, team, at) if o.rotation == rotation_name]
+
+
+def load_roster(session: Session, team: Team, at: datetime) -> Roster:
+    members = list(
+        session.exec(select(Member).where(Member.team_id == team.id).order_by(col(Member.position)))
+    )
+    spec = load_rota(session, team)
+    return Roster(members, _engine_on_call(spec, at), {r.name: r.layer for r in spec.rotations})
+
+
+def resolve_targets(roster: Roster, targets: Iterable[TargetSpec]) -> Resolution:
+    result = Resolution()
+
+    def add(ids: Iterable[str]) -> None:
+        for slack_id in ids:
+            if slack_id not in result.people:
+                result.people.append(slack_id)
+
+    for target in targets:
+        if target.rotation is not None:
+            found = [o.slack_id for o in roster.on_call if o.rotation == target.rotation]
+            result.gap |= target.rotation in roster.rotations and not found
+            add(found)
+        elif target.layer is not None:
+            found = [o.slack_id for o in roster.on_call if o.rotation and o.layer == target.layer]
+            result.gap |= target.layer in roster.rotations.values() and not found
+            add(found)
+        elif target.member is not None:
+            add([target.member] if roster.member(target.member) else [])
+        elif target.managers:
+            add(roster.managers())
+        else:
+            add(roster.admins())
+    return result
+
+
+def speaks(member: Member, language: str) -> bool:
+    """Whether `member` lists `language` (primary subtag, case-insensitive: pt-BR ~ pt)."""
+    wanted = language.lower().split("-")[0]
+    return any(x.strip().lower().split("-")[0] == wanted for x in member.languages.split(","))
+
+
+def find_advisor(roster: Roster, language: str, exclude: Sequence[str]) -> str | None:
+    """A member who speaks `language`: on call somewhere first, then anyone on the team."""
+    for who in [o.slack_id for o in roster.on_call] + [m.slack_id for m in roster.members]:
+        member = roster.member(who)
+        if member and who not in exclude and speaks(member, language):
+            return who
+    return None
