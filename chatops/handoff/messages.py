@@ -1,0 +1,182 @@
+"""What handoff messages say, rendered when they are queued.
+
+The channel post carries restricted cases by id, type and severity only (invariant 6); notes are
+the responders' own words and are posted as written (the note command tells them so). Every
+instant is shown in the reader's local zone with its offset, never computed there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from chatops.cases.models import Case
+from chatops.escalation.messages import headline
+from commands.blocks import Block, actions, button, context, header, section, truncate
+from rota.timefmt import fmt_local, fmt_utc
+
+ACCEPT_ACTION = "handoff.accept"
+#: Cases listed in a handoff message; the rest are counted and pointed to `/ts case list`.
+MAX_CASES = 25
+#: Notes shown in full; long ones are cut so the message stays within Slack's limits.
+NOTE_LIMIT = 600
+
+
+@dataclass(frozen=True)
+class Person:
+    slack_id: str
+    tz: str
+
+    @property
+    def mention(self) -> str:
+        return f"<@{self.slack_id}>"
+
+    def local(self, at: datetime) -> str:
+        return fmt_local(at, self.tz)
+
+
+def case_line(case: Case) -> str:
+    """One open case; a restricted one by id, type and severity only."""
+    title = headline(case.key, case.type, case.severity)
+    if case.restricted:
+        return f"• {title} _(restricted)_"
+    who = f", assignee <@{case.assignee}>" if case.assignee else ""
+    return f"• {title} — {case.status}{who}: {truncate(case.summary, 200)}"
+
+
+def _accept_button(handoff_id: int) -> Block:
+    return actions(button("Accept handoff", ACCEPT_ACTION, str(handoff_id), style="primary"))
+
+
+def handoff_post(
+    *,
+    handoff_id: int,
+    rotation: str,
+    at: datetime,
+    incoming: Person,
+    outgoing: Sequence[tuple[Person, datetime]],
+    cases: Sequence[Case],
+    notes: Sequence[tuple[str, str]],
+    next_handoff: tuple[str, datetime] | None,
+    accepted: bool,
+    late: bool,
+) -> tuple[str, list[Block]]:
+    """The handoff message in the team channel."""
+    title = f"Handoff · {rotation} · {fmt_utc(at)}"
+    coming = f"*Coming on:* {incoming.mention} at {incoming.local(at)}"
+    if outgoing:
+        going = "\n".join(
+            f"*Going off:* {p.mention} at {p.local(off)}"
+            + (f" (stays until then; handoff {p.local(at)})" if off > at else "")
+            for p, off in outgoing
+        )
+    else:
+        going = "*Going off:* nobody was on call in this layer just before"
+    lines = [going, coming]
+    if late:
+        lines.append("_Posted late: the bot could not post it on time._")
+    shown = [case_line(c) for c in cases[:MAX_CASES]]
+    if len(cases) > MAX_CASES:
+        shown.append(f"… and {len(cases) - MAX_CASES} more: `/ts case list`")
+    case_text = "\n".join(shown) if shown else "none"
+    note_text = (
+        "\n".join(f"<@{author}>: {truncate(text, NOTE_LIMIT)}" for author, text in notes)
+        if notes
+        else "none"
+    )
+    blocks: list[Block] = [
+        header(title),
+        section("\n".join(lines)),
+        section(f"*Open cases ({len(cases)}):*\n{case_text}"),
+        section(f"*Notes:*\n{note_text}"),
+    ]
+    if next_handoff is not None:
+        rot, when = next_handoff
+        blocks.append(
+            context(f"Next handoff: {rot} at {fmt_utc(when)} ({incoming.local(when)} for you)")
+        )
+    if accepted:
+        blocks.append(context(f":white_check_mark: {incoming.mention} has already accepted."))
+    else:
+        blocks.append(
+            context(
+                f"{incoming.mention}: accept with the button or `/ts handoff accept`. "
+                "Until then the outgoing responder stays on call too."
+            )
+        )
+        blocks.append(_accept_button(handoff_id))
+    plain = (
+        f":arrows_counterclockwise: {title}{' (posted late)' if late else ''}\n{going}\n{coming}\n"
+        f"Open cases: {len(cases)}; notes: {len(notes)}"
+    )
+    return plain, blocks
+
+
+def reminder_dm(
+    *,
+    handoff_id: int,
+    rotation: str,
+    at: datetime,
+    incoming: Person,
+    outgoing: Sequence[Person],
+    open_cases: int,
+) -> tuple[str, list[Block]]:
+    """The DM to the incoming responder before the boundary."""
+    who = ", ".join(p.mention for p in outgoing) or "nobody"
+    text = (
+        f":alarm_clock: You take over *{rotation}* at {incoming.local(at)} from {who}. "
+        f"{open_cases} open case(s)."
+    )
+    blocks = [
+        section(text),
+        context("Accept with the button or `/ts handoff accept` when you are ready."),
+        _accept_button(handoff_id),
+    ]
+    return text, blocks
+
+
+def escalation_dm(
+    *,
+    rotation: str,
+    at: datetime,
+    incoming: Person,
+    reader: Person,
+    outgoing: Sequence[Person],
+    as_outgoing: bool,
+    minutes: int,
+) -> tuple[str, list[Block]]:
+    """The page when nobody accepted: to the outgoing responder, or to a manager."""
+    when = reader.local(at)
+    if as_outgoing:
+        text = (
+            f":rotating_light: {incoming.mention} has not accepted the *{rotation}* handoff of "
+            f"{when} within {minutes} min. You stay on call until they do."
+        )
+    else:
+        who = ", ".join(p.mention for p in outgoing) or "nobody"
+        text = (
+            f":rotating_light: Handoff not accepted: *{rotation}* at {when}, "
+            f"{incoming.mention} coming on, {minutes} min without acceptance. "
+            f"Still on call: {who}."
+        )
+    return text, [section(text)]
+
+
+def watch_dm(
+    *, team: str, days: int, gaps: Sequence[str], start: datetime, end: datetime
+) -> tuple[str, list[Block]]:
+    """The coverage watch's message to one manager: each gap in UTC and local times."""
+    if not gaps:
+        text = f":white_check_mark: {team}: no coverage gaps in the next {days} days."
+        return text, [section(text)]
+    text = f":warning: {team}: {len(gaps)} coverage gap(s) in the next {days} days"
+    blocks: list[Block] = [section(f"*{text}*")]
+    for gap in gaps[:45]:
+        blocks.append(section(f"```{truncate(gap, 2900)}```"))
+    if len(gaps) > 45:
+        blocks.append(context(f"… {len(gaps) - 45} more: `/ts rota check`"))
+    blocks.append(
+        context(f"Checked {fmt_utc(start)} – {fmt_utc(end)}. Fix with `/ts rota …` overrides.")
+    )
+    return text + "\n" + "\n".join(gaps), blocks

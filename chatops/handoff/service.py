@@ -1,0 +1,696 @@
+"""Handoffs as database state: planned from the rota, fired by the worker, accepted by people.
+
+Life of a boundary (one `Handoff` row, unique per team, rotation and instant):
+
+1. `plan` materialises the boundaries near `now` (from `catch_up` ago to the reminder lead
+   ahead) with INSERT … ON CONFLICT DO NOTHING, so replicas and restarts add each one once.
+2. The worker fires a row when its `due_at` passes, each in its own transaction holding the row
+   (`FOR UPDATE SKIP LOCKED` on PostgreSQL; BEGIN IMMEDIATE on SQLite). Firing re-checks the
+   boundary against the current rota first: an edit that removed it marks it `moved`; one that
+   changed the incoming updates it; a boundary missed so long that the rotation's next one has
+   passed is `superseded`. Otherwise it queues the reminder DM (before the boundary), then the
+   channel post (at it), then, if still unaccepted at `accept_by`, the escalation DMs to the
+   outgoing responders and the managers. Each step queues its outbox messages and moves the
+   row's state in the same transaction, so a step happens exactly once; the outbox then
+   delivers them (see `chatops.handoff.outbox`).
+3. The incoming accepts (button or `/ts handoff accept`), before or after the deadline; until
+   then the outgoing responders are `holdovers`: still on call for new cases.
+
+Every change writes its audit event in its transaction. Note texts never reach audit or logs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Engine, func, update
+from sqlmodel import Session, col, select
+
+from chatops import audit
+from chatops.cases.service import open_cases
+from chatops.db import Database
+from chatops.handoff import messages
+from chatops.handoff.models import (
+    FINAL,
+    UNACCEPTED,
+    Handoff,
+    HandoffMessage,
+    HandoffNote,
+    HandoffState,
+    MessageKind,
+)
+from chatops.handoff.outbox import cancel_pending, insert_ignore, queue
+from chatops.handoff.schedule import Boundary, Outgoing, boundaries, boundary_at, next_boundary
+from chatops.logs import correlated
+from chatops.rota_cache import compiled_rota
+from commands.context import Actor, Refused
+from rota.models import Member, Team
+from rota.resolve import CompiledRota, compile_rota
+from rota.store import load_rota
+
+log = logging.getLogger(__name__)
+
+#: A post this long after its boundary says it is late.
+LATE_AFTER = timedelta(minutes=2)
+#: Longest note accepted (Slack sections hold 3,000 characters; a handoff carries several).
+NOTE_MAX = 1500
+
+
+@dataclass(frozen=True)
+class HandoffSettings:
+    """Timing of handoffs; the defaults are the issue's. A zero `reminder` sends none."""
+
+    reminder: timedelta = timedelta(minutes=15)
+    accept_within: timedelta = timedelta(minutes=10)
+    #: A boundary missed while no worker ran is still posted this long after it.
+    catch_up: timedelta = timedelta(hours=2)
+
+
+DEFAULT = HandoffSettings()
+
+
+@dataclass(frozen=True)
+class Holdover:
+    """An outgoing responder still on call because the incoming has not accepted yet."""
+
+    slack_id: str
+    rotation: str
+    layer: str
+    handoff_id: int
+
+
+#: Compiled rotas read once per worker pass, by team id (loading one costs milliseconds).
+Rotas = dict[int, CompiledRota]
+
+
+def team_rota(session: Session, team: Team, rotas: Rotas | None = None) -> CompiledRota:
+    """The team's rota, from `rotas` when this pass already read it."""
+    if rotas is not None and team.id in rotas:
+        return rotas[team.id]
+    assert team.id is not None
+    bind = session.get_bind()
+    if isinstance(bind, Engine):  # the process-wide cache, keyed on the team's rota_version
+        rota = compiled_rota(Database(bind), session, team.id)
+    else:
+        rota = compile_rota(load_rota(session, team))
+    if rotas is not None and team.id is not None:
+        rotas[team.id] = rota
+    return rota
+
+
+def _outgoing_json(outgoing: Sequence[Outgoing]) -> str:
+    return json.dumps([[o.member, o.rotation, o.off_at.isoformat()] for o in outgoing])
+
+
+def outgoing_of(handoff: Handoff) -> list[tuple[str, str, datetime]]:
+    """(slack id, rotation, off_at) of a handoff's outgoing responders."""
+    return [(m, r, datetime.fromisoformat(t)) for m, r, t in json.loads(handoff.outgoing)]
+
+
+def _first_due(b_at: datetime, settings: HandoffSettings) -> datetime:
+    return b_at - settings.reminder if settings.reminder > timedelta(0) else b_at
+
+
+def materialise(
+    session: Session, *, team_id: int, boundary: Boundary, now: datetime, settings: HandoffSettings
+) -> Handoff:
+    """The row of `boundary`, inserted unless it exists (several replicas: one insert wins)."""
+    insert_ignore(
+        session,
+        Handoff,
+        {
+            "team_id": team_id,
+            "rotation": boundary.rotation,
+            "layer": boundary.layer,
+            "at": boundary.at,
+            "incoming": boundary.incoming,
+            "outgoing": _outgoing_json(boundary.outgoing),
+            "until": boundary.until,
+            "state": HandoffState.scheduled.value,
+            "due_at": _first_due(boundary.at, settings),
+            "remind_at": boundary.at - settings.reminder if settings.reminder else None,
+            "accept_within_s": int(settings.accept_within.total_seconds()),
+            "created_at": now,
+        },
+    )
+    row = session.exec(
+        select(Handoff).where(
+            Handoff.team_id == team_id,
+            Handoff.rotation == boundary.rotation,
+            Handoff.at == boundary.at,
+        )
+    ).one()
+    return row
+
+
+def plan(
+    session: Session, *, team: Team, rota: CompiledRota, now: datetime, settings: HandoffSettings
+) -> int:
+    """Materialise the team's boundaries from `catch_up` ago to just past the reminder lead.
+
+    A row marked `moved` whose boundary came back (the edit was undone) is scheduled again.
+    Returns how many rows were added or revived.
+    """
+    assert team.id is not None
+    start = now - settings.catch_up
+    end = now + settings.reminder + timedelta(minutes=1)
+    found = boundaries(rota, start, end)
+    if not found:
+        return 0
+    existing = {
+        (h.rotation, h.at): h
+        for h in session.exec(
+            select(Handoff).where(
+                Handoff.team_id == team.id, col(Handoff.at) >= start, col(Handoff.at) < end
+            )
+        )
+    }
+    changed = 0
+    for b in found:
+        row = existing.get((b.rotation, b.at))
+        if row is None:
+            materialise(session, team_id=team.id, boundary=b, now=now, settings=settings)
+            changed += 1
+        elif row.state == HandoffState.moved.value and row.posted_at is None:
+            row.state = HandoffState.scheduled.value
+            row.incoming, row.outgoing = b.incoming, _outgoing_json(b.outgoing)
+            row.reminded_at = None
+            row.due_at = _first_due(b.at, settings)
+            session.add(row)
+            changed += 1
+    return changed
+
+
+def plan_all(
+    db: Database, *, now: datetime, settings: HandoffSettings, rotas: Rotas | None = None
+) -> int:
+    """`plan` for every team, one transaction each (a broken team does not stop the others).
+
+    The rotas read are left in `rotas` for the rest of the pass: firing a moment later re-checks
+    against the same reading, which is as if an edit landing in between landed just after.
+    """
+    with db.transaction() as session:
+        team_ids = [t for t in session.exec(select(Team.id)) if t is not None]
+    added = 0
+    for team_id in team_ids:
+        try:
+            with db.transaction() as session:
+                team = session.get(Team, team_id)
+                if team is not None:
+                    added += plan(
+                        session,
+                        team=team,
+                        rota=team_rota(session, team, rotas),
+                        now=now,
+                        settings=settings,
+                    )
+        except Exception:
+            log.exception("handoff planning failed", extra={"team_id": team_id})
+    return added
+
+
+# -- firing ------------------------------------------------------------------------------------
+
+
+def fire_due(
+    db: Database, *, now: datetime, worker_id: str, limit: int, rotas: Rotas | None = None
+) -> int:
+    """Fire up to `limit` due handoffs, each in its own transaction; returns how many."""
+    with db.transaction() as session:
+        ids = [
+            i
+            for i in session.exec(
+                select(Handoff.id)
+                .where(col(Handoff.due_at) <= now)
+                .order_by(col(Handoff.due_at), col(Handoff.id))
+                .limit(limit)
+            )
+            if i is not None
+        ]
+    fired = 0
+    for handoff_id in ids:
+        with correlated():
+            try:
+                fired += _fire(db, handoff_id=handoff_id, now=now, worker_id=worker_id, rotas=rotas)
+            except Exception:
+                log.exception("handoff timer failed", extra={"handoff": handoff_id})
+    return fired
+
+
+def _fire(
+    db: Database, *, handoff_id: int, now: datetime, worker_id: str, rotas: Rotas | None
+) -> int:
+    with db.transaction() as session:
+        h = session.exec(
+            select(Handoff)
+            .where(Handoff.id == handoff_id, col(Handoff.due_at) <= now)
+            .with_for_update(skip_locked=True)
+        ).first()
+        if h is None:
+            return 0  # fired by another worker meanwhile, or busy there
+        team = session.get(Team, h.team_id)
+        assert team is not None
+        step(session, handoff=h, team=team, now=now, actor="system", rotas=rotas)
+        log.info(
+            "handoff step",
+            extra={"handoff": h.id, "rotation": h.rotation, "state": h.state, "worker": worker_id},
+        )
+    return 1
+
+
+def step(
+    session: Session,
+    *,
+    handoff: Handoff,
+    team: Team,
+    now: datetime,
+    actor: str,
+    rotas: Rotas | None = None,
+) -> None:
+    """Do whatever is due for a locked handoff row, and set its next `due_at`."""
+    h = handoff
+    if h.state in FINAL:
+        h.due_at = None
+        return
+    if h.posted_at is None:
+        rota = team_rota(session, team, rotas)
+        if not _recheck(session, h, rota, now):
+            return
+        if now < h.at:
+            if h.remind_at is not None and h.reminded_at is None and h.accepted_at is None:
+                _remind(session, h, rota, now)
+            h.due_at = h.at
+            session.add(h)
+            return
+        post(session, handoff=h, team=team, rota=rota, now=now, actor=actor)
+        return
+    if (
+        h.accepted_at is None
+        and h.escalated_at is None
+        and h.accept_by is not None
+        and now >= h.accept_by
+    ):
+        _escalate(session, h, now)
+        return
+    h.due_at = h.accept_by if h.state == HandoffState.awaiting.value else None
+    session.add(h)
+
+
+def _recheck(session: Session, h: Handoff, rota: CompiledRota, now: datetime) -> bool:
+    """Bring an unposted handoff in line with the current rota; False when it is finished."""
+    current = boundary_at(rota, h.rotation, h.at)
+    if current is None:
+        _close(session, h, HandoffState.moved, now)
+        return False
+    if current.incoming != h.incoming:
+        h.incoming, h.reminded_at = current.incoming, None
+        if h.accepted_at is not None:
+            h.accepted_at = h.accepted_by = None
+            h.state = HandoffState.scheduled.value
+    h.outgoing, h.until = _outgoing_json(current.outgoing), current.until
+    later = next_boundary(rota, h.at, rotation=h.rotation, ahead=now - h.at + timedelta(seconds=1))
+    if later is not None and later.at <= now:
+        _close(session, h, HandoffState.superseded, now)
+        return False
+    return True
+
+
+def _close(session: Session, h: Handoff, state: HandoffState, now: datetime) -> None:
+    assert h.id is not None
+    h.state, h.due_at = state.value, None
+    session.add(h)
+    cancelled = cancel_pending(session, handoff_id=h.id)
+    audit.record(
+        session,
+        at=now,
+        actor="system",
+        action=f"handoff.{state.value}",
+        subject=f"handoff:{h.id}",
+        team_id=h.team_id,
+        detail={"rotation": h.rotation, "at": h.at, "cancelled_messages": cancelled},
+    )
+
+
+def members_by_slack_id(session: Session, team_id: int) -> dict[str, Member]:
+    rows = session.exec(
+        select(Member).where(Member.team_id == team_id).order_by(col(Member.position))
+    )
+    return {m.slack_id: m for m in rows}
+
+
+def _person(members: dict[str, Member], slack_id: str) -> messages.Person:
+    m = members.get(slack_id)
+    return messages.Person(slack_id, m.tz if m else "UTC")
+
+
+def managers(members: dict[str, Member]) -> list[str]:
+    """Managers; a team with none falls back to its admins (as escalation does)."""
+    found = [s for s, m in members.items() if m.role == "manager"]
+    return found or [s for s, m in members.items() if m.role == "admin"]
+
+
+def _remind(session: Session, h: Handoff, rota: CompiledRota, now: datetime) -> None:
+    assert h.id is not None
+    members = members_by_slack_id(session, h.team_id)
+    text, blocks = messages.reminder_dm(
+        handoff_id=h.id,
+        rotation=h.rotation,
+        at=h.at,
+        incoming=_person(members, h.incoming),
+        outgoing=[_person(members, m) for m, _, _ in outgoing_of(h)],
+        open_cases=len(open_cases(session, team_id=h.team_id)),
+    )
+    queue(
+        session,
+        team_id=h.team_id,
+        handoff_id=h.id,
+        key=f"handoff:{h.id}:reminder:{h.incoming}",
+        kind=MessageKind.reminder,
+        recipient=h.incoming,
+        text=text,
+        blocks=blocks,
+        at=now,
+    )
+    h.reminded_at = now
+    audit.record(
+        session,
+        at=now,
+        actor="system",
+        action="handoff.reminded",
+        subject=f"handoff:{h.id}",
+        team_id=h.team_id,
+        detail={"rotation": h.rotation, "incoming": h.incoming},
+    )
+
+
+def post(
+    session: Session, *, handoff: Handoff, team: Team, rota: CompiledRota, now: datetime, actor: str
+) -> None:
+    """Queue the handoff message, attach the pending notes, and start the acceptance clock."""
+    h = handoff
+    assert h.id is not None and team.id is not None
+    members = members_by_slack_id(session, h.team_id)
+    notes = list(
+        session.exec(
+            select(HandoffNote)
+            .where(
+                HandoffNote.team_id == h.team_id,
+                col(HandoffNote.handoff_id).is_(None),
+                col(HandoffNote.created_at) <= now,
+                (col(HandoffNote.rotation) == h.rotation) | col(HandoffNote.rotation).is_(None),
+            )
+            .order_by(col(HandoffNote.created_at), col(HandoffNote.id))
+        )
+    )
+    for note in notes:
+        note.handoff_id = h.id
+        session.add(note)
+    nxt = next_boundary(rota, h.at, layer=h.layer)
+    accepted = h.accepted_at is not None
+    text, blocks = messages.handoff_post(
+        handoff_id=h.id,
+        rotation=h.rotation,
+        at=h.at,
+        incoming=_person(members, h.incoming),
+        outgoing=[(_person(members, m), off) for m, _, off in outgoing_of(h)],
+        cases=open_cases(session, team_id=h.team_id),
+        notes=[(n.author, n.text) for n in notes],
+        next_handoff=(nxt.rotation, nxt.at) if nxt else None,
+        accepted=accepted,
+        late=now - h.at > LATE_AFTER,
+    )
+    if team.channel:
+        queue(
+            session,
+            team_id=h.team_id,
+            handoff_id=h.id,
+            key=f"handoff:{h.id}:post",
+            kind=MessageKind.post,
+            recipient=team.channel,
+            text=text,
+            blocks=blocks,
+            at=now,
+        )
+    else:
+        log.warning("team has no channel: handoff not posted", extra={"team_id": team.id})
+    # Older handoffs of this rotation are over: unaccepted ones lapse (their outgoing is no
+    # longer held on call), unposted ones are superseded.
+    session.execute(
+        update(Handoff)
+        .where(
+            col(Handoff.team_id) == h.team_id,
+            col(Handoff.rotation) == h.rotation,
+            col(Handoff.at) < h.at,
+            col(Handoff.state).in_([s.value for s in UNACCEPTED]),
+        )
+        .values(state=HandoffState.lapsed.value, due_at=None)
+    )
+    h.posted_at, h.posted_by = now, actor
+    h.accept_by = max(h.at, now) + timedelta(seconds=h.accept_within_s)
+    if not accepted:
+        h.state, h.due_at = HandoffState.awaiting.value, h.accept_by
+    else:
+        h.due_at = None
+    session.add(h)
+    audit.record(
+        session,
+        at=now,
+        actor=actor,
+        action="handoff.posted",
+        subject=f"handoff:{h.id}",
+        team_id=h.team_id,
+        detail={
+            "rotation": h.rotation,
+            "at": h.at,
+            "incoming": h.incoming,
+            "outgoing": [m for m, _, _ in outgoing_of(h)],
+            "notes": len(notes),
+            "late": now - h.at > LATE_AFTER,
+        },
+    )
+
+
+def _escalate(session: Session, h: Handoff, now: datetime) -> None:
+    assert h.id is not None
+    members = members_by_slack_id(session, h.team_id)
+    outgoing = [m for m, _, _ in outgoing_of(h)]
+    minutes = h.accept_within_s // 60
+    recipients = [(m, True) for m in outgoing]
+    recipients += [(m, False) for m in managers(members) if m not in outgoing and m != h.incoming]
+    for person, as_outgoing in recipients:
+        text, blocks = messages.escalation_dm(
+            rotation=h.rotation,
+            at=h.at,
+            incoming=_person(members, h.incoming),
+            reader=_person(members, person),
+            outgoing=[_person(members, m) for m in outgoing],
+            as_outgoing=as_outgoing,
+            minutes=minutes,
+        )
+        queue(
+            session,
+            team_id=h.team_id,
+            handoff_id=h.id,
+            key=f"handoff:{h.id}:escalation:{person}",
+            kind=MessageKind.escalation,
+            recipient=person,
+            text=text,
+            blocks=blocks,
+            at=now,
+        )
+    h.state, h.escalated_at, h.due_at = HandoffState.escalated.value, now, None
+    session.add(h)
+    audit.record(
+        session,
+        at=now,
+        actor="system",
+        action="handoff.escalated",
+        subject=f"handoff:{h.id}",
+        team_id=h.team_id,
+        detail={"rotation": h.rotation, "paged": [p for p, _ in recipients]},
+    )
+
+
+# -- people ------------------------------------------------------------------------------------
+
+
+def _team(session: Session, team_id: int) -> Team:
+    team = session.get(Team, team_id)
+    if team is None:
+        raise Refused(f"no team with id {team_id}")
+    return team
+
+
+def _require_member(session: Session, team: Team, actor: Actor | None) -> Actor:
+    if actor is None or actor.slack_id not in members_by_slack_id(session, team.id or 0):
+        raise Refused(f"only members of the {team.name} team can do that")
+    return actor
+
+
+def acceptable(session: Session, *, team_id: int, slack_id: str, at: datetime) -> list[Handoff]:
+    """Handoffs `slack_id` may accept now: theirs, not accepted, posted or already reminded."""
+    rows = session.exec(
+        select(Handoff)
+        .where(
+            Handoff.team_id == team_id,
+            Handoff.incoming == slack_id,
+            col(Handoff.accepted_at).is_(None),
+            col(Handoff.state).in_([HandoffState.scheduled.value, *(s.value for s in UNACCEPTED)]),
+        )
+        .order_by(col(Handoff.at))
+    )
+    return [h for h in rows if h.posted_at is not None or h.reminded_at is not None]
+
+
+def accept(
+    session: Session,
+    *,
+    team_id: int,
+    actor: Actor | None,
+    at: datetime,
+    handoff_id: int | None = None,
+) -> Handoff:
+    """The incoming takes over (before the boundary, or after the deadline: late)."""
+    team = _team(session, team_id)
+    who = _require_member(session, team, actor)
+    if handoff_id is None:
+        mine = acceptable(session, team_id=team_id, slack_id=who.slack_id, at=at)
+        if not mine:
+            raise Refused("you have no handoff waiting for you to accept")
+        handoff_id = mine[0].id
+    h = session.exec(
+        select(Handoff)
+        .where(Handoff.id == handoff_id, Handoff.team_id == team_id)
+        .with_for_update()
+    ).first()
+    if h is None:
+        raise Refused("that handoff no longer exists")
+    if h.incoming != who.slack_id:
+        raise Refused(f"this handoff is <@{h.incoming}>'s to accept, not yours")
+    if h.accepted_at is not None:
+        raise Refused("you have already accepted this handoff")
+    if h.state in {s.value for s in FINAL}:
+        raise Refused(f"this handoff is over ({h.state}); nothing to accept")
+    if h.posted_at is None and h.reminded_at is None:
+        raise Refused("this handoff has not started yet; accept it when you are reminded")
+    late = h.escalated_at is not None
+    h.accepted_at, h.accepted_by = at, who.slack_id
+    h.state = HandoffState.accepted.value
+    h.due_at = h.at if h.posted_at is None else None
+    session.add(h)
+    audit.record(
+        session,
+        at=at,
+        actor=who.slack_id,
+        action="handoff.accepted",
+        subject=f"handoff:{h.id}",
+        team_id=team_id,
+        detail={"rotation": h.rotation, "at": h.at, "late": late, "early": at < h.at},
+    )
+    return h
+
+
+def add_note(
+    session: Session, *, team_id: int, actor: Actor | None, at: datetime, text: str
+) -> tuple[HandoffNote, Boundary | None]:
+    """Keep a note for the next handoff where the author goes off (or the team's next one)."""
+    team = _team(session, team_id)
+    who = _require_member(session, team, actor)
+    body = text.strip()
+    if not body:
+        raise Refused("a note needs some text")
+    if len(body) > NOTE_MAX:
+        raise Refused(f"a note holds at most {NOTE_MAX} characters (this one has {len(body)})")
+    rota = team_rota(session, team)
+    target = next_boundary(rota, at, outgoing=who.slack_id)
+    if target is None or not any(s.member == who.slack_id for s in rota.on_call(at)):
+        target = next_boundary(rota, at)
+        rotation = None
+    else:
+        rotation = target.rotation
+    note = HandoffNote(
+        team_id=team_id, author=who.slack_id, rotation=rotation, text=body, created_at=at
+    )
+    session.add(note)
+    session.flush()
+    audit.record(
+        session,
+        at=at,
+        actor=who.slack_id,
+        action="handoff.note",
+        subject=f"handoff_note:{note.id}",
+        team_id=team_id,
+        detail={"rotation": rotation, "length": len(body)},
+    )
+    return note, target
+
+
+def post_now(
+    session: Session,
+    *,
+    team_id: int,
+    actor: Actor | None,
+    at: datetime,
+    settings: HandoffSettings = DEFAULT,
+) -> Handoff:
+    """The outgoing posts their next handoff message early (the boundary itself is unchanged)."""
+    team = _team(session, team_id)
+    who = _require_member(session, team, actor)
+    rota = team_rota(session, team)
+    mine = {s.rotation for s in rota.on_call(at) if s.member == who.slack_id and s.rotation}
+    if not mine:
+        raise Refused("you are not on call, so you have no handoff to post")
+    target = next_boundary(rota, at, outgoing=who.slack_id)
+    if target is None:
+        raise Refused("you have no handoff coming in the next weeks")
+    h = materialise(session, team_id=team_id, boundary=target, now=at, settings=settings)
+    h = session.exec(select(Handoff).where(Handoff.id == h.id).with_for_update()).one()
+    if h.posted_at is not None:
+        raise Refused(f"the {h.rotation} handoff was already posted")
+    if h.state in {s.value for s in FINAL}:
+        raise Refused(f"that handoff is over ({h.state})")
+    post(session, handoff=h, team=team, rota=rota, now=at, actor=who.slack_id)
+    return h
+
+
+def holdovers(session: Session, *, team_id: int, at: datetime) -> list[Holdover]:
+    """Outgoing responders still on call at `at` because their incoming has not accepted.
+
+    For the pager's target resolution: they are paged for new cases alongside the incoming.
+    """
+    rows = session.exec(
+        select(Handoff).where(
+            Handoff.team_id == team_id,
+            col(Handoff.state).in_([s.value for s in UNACCEPTED]),
+            col(Handoff.at) <= at,
+        )
+    )
+    out: list[Holdover] = []
+    for h in rows:
+        assert h.id is not None
+        for member, _, _ in outgoing_of(h):
+            if member != h.incoming:
+                out.append(Holdover(member, h.rotation, h.layer, h.id))
+    return out
+
+
+def next_due(db: Database) -> datetime | None:
+    """The nearest instant a handoff row or a handoff message needs the worker."""
+    with db.transaction() as session:
+        found = [
+            session.exec(select(func.min(col(Handoff.due_at)))).one(),
+            session.exec(select(func.min(col(HandoffMessage.due_at)))).one(),
+        ]
+    # Aggregates bypass the column type, so SQLite hands back naive UTC (or text).
+    aware = [_as_utc(d) for d in found if d is not None]
+    return min(aware) if aware else None
+
+
+def _as_utc(value: datetime | str) -> datetime:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

@@ -1,0 +1,171 @@
+"""The daily coverage watch: on a cron schedule in the team's zone, tell the managers about gaps.
+
+Each firing is one `CoverageWatchRun` row, unique per team and cron instant, inserted with ON
+CONFLICT DO NOTHING in the same transaction that queues the managers' messages: the replica
+whose insert wins sends, the others see nothing to do, and a restart finds the row and does not
+send again. A firing missed while no worker ran is still done up to `grace` later.
+
+The cron is read on local wall time in the team's zone with the rota's DST rules (a time that
+does not exist happens at the transition; a repeated one happens once).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from croniter import croniter
+from sqlmodel import Session, col, select
+
+from chatops import audit
+from chatops.db import Database
+from chatops.handoff import messages
+from chatops.handoff.models import CoverageWatchRun, MessageKind
+from chatops.handoff.outbox import insert_ignore, queue
+from chatops.handoff.service import managers, members_by_slack_id, team_rota
+from rota.coverage import coverage_gaps, describe_gap
+from rota.handoffs import cron_walls
+from rota.models import Team
+from rota.wallclock import from_ts, to_ts, wall_to_ts, zone
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class WatchSettings:
+    """The watch's schedule (cron in the team's zone), horizon, and silence when all is well."""
+
+    cron: str = "0 9 * * *"
+    days: int = 14
+    quiet: bool = True
+    grace: timedelta = timedelta(hours=6)
+    enabled: bool = True
+
+    def __post_init__(self) -> None:
+        if len(self.cron.split()) != 5 or not croniter.is_valid(self.cron):
+            raise ValueError(f"bad coverage watch cron expression {self.cron!r}")
+
+
+DEFAULT_WATCH = WatchSettings()
+
+
+def firings(cron: str, tz: str, start: datetime, end: datetime) -> list[datetime]:
+    """Cron instants in ``[start, end)`` read in zone ``tz`` (aware UTC, increasing, distinct)."""
+    zi = zone(tz)
+    lo, hi = to_ts(start), to_ts(end)
+    first = datetime.fromtimestamp(lo, zi).date() - timedelta(days=1)
+    last = datetime.fromtimestamp(hi, zi).date() + timedelta(days=1)
+    seen: list[int] = []
+    for wall in cron_walls(cron, first, last):
+        ts = wall_to_ts(wall, zi)
+        if lo <= ts < hi and (not seen or ts > seen[-1]):
+            seen.append(ts)
+    return [from_ts(ts) for ts in seen]
+
+
+def due_firing(cron: str, tz: str, now: datetime, grace: timedelta) -> datetime | None:
+    """The latest cron instant in ``(now - grace, now]``, if any."""
+    got = firings(cron, tz, now - grace + timedelta(seconds=1), now + timedelta(seconds=1))
+    return got[-1] if got else None
+
+
+def run_team(
+    session: Session,
+    *,
+    team: Team,
+    fire_at: datetime,
+    now: datetime,
+    settings: WatchSettings,
+    worker_id: str,
+) -> int | None:
+    """Do one firing for `team` unless it was done; the gap count, or None if already done."""
+    assert team.id is not None
+    if not insert_ignore(
+        session,
+        CoverageWatchRun,
+        {"team_id": team.id, "fire_at": fire_at, "ran_at": now, "gaps": 0, "worker": worker_id},
+    ):
+        return None
+    rota = team_rota(session, team)
+    end = now + timedelta(days=settings.days)
+    gaps = coverage_gaps(rota, now, end)
+    described = [describe_gap(rota, g) for g in gaps]
+    run = session.exec(
+        select(CoverageWatchRun).where(
+            CoverageWatchRun.team_id == team.id, CoverageWatchRun.fire_at == fire_at
+        )
+    ).one()
+    run.gaps = len(gaps)
+    session.add(run)
+    if gaps or not settings.quiet:
+        text, blocks = messages.watch_dm(
+            team=team.name, days=settings.days, gaps=described, start=now, end=end
+        )
+        for manager in managers(members_by_slack_id(session, team.id)):
+            queue(
+                session,
+                team_id=team.id,
+                key=f"watch:{team.id}:{fire_at.isoformat()}:{manager}",
+                kind=MessageKind.watch,
+                recipient=manager,
+                text=text,
+                blocks=blocks,
+                at=now,
+            )
+    audit.record(
+        session,
+        at=now,
+        actor="system",
+        action="coverage.watch",
+        subject=f"team:{team.id}",
+        team_id=team.id,
+        detail={"fire_at": fire_at, "gaps": len(gaps), "days": settings.days},
+    )
+    return len(gaps)
+
+
+def run_watch(db: Database, *, now: datetime, worker_id: str, settings: WatchSettings) -> int:
+    """Run every team's due firing that has not run yet; returns how many ran."""
+    if not settings.enabled:
+        return 0
+    with db.transaction() as session:
+        teams = [(t.id, t.tz) for t in session.exec(select(Team).order_by(col(Team.id)))]
+    ran = 0
+    for team_id, tz in teams:
+        fire_at = due_firing(settings.cron, tz, now, settings.grace)
+        if fire_at is None:
+            continue
+        try:
+            with db.transaction() as session:
+                team = session.get(Team, team_id)
+                if team is None:
+                    continue
+                done = run_team(
+                    session,
+                    team=team,
+                    fire_at=fire_at,
+                    now=now,
+                    settings=settings,
+                    worker_id=worker_id,
+                )
+            if done is not None:
+                ran += 1
+                log.info("coverage watch", extra={"team_id": team_id, "gaps": done})
+        except Exception:
+            log.exception("coverage watch failed", extra={"team_id": team_id})
+    return ran
+
+
+def next_firing(db: Database, *, now: datetime, settings: WatchSettings) -> datetime | None:
+    """The next cron instant after `now` over all teams (for the worker's sleep)."""
+    if not settings.enabled:
+        return None
+    with db.transaction() as session:
+        zones = {t for t in session.exec(select(Team.tz))}
+    found = [
+        f[0]
+        for tz in zones
+        if (f := firings(settings.cron, tz, now + timedelta(seconds=1), now + timedelta(days=8)))
+    ]
+    return min(found) if found else None

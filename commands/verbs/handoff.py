@@ -1,0 +1,102 @@
+"""`/ts handoff [accept | note <text…>]` and the Accept handoff button.
+
+Parsing and rendering only; the rules (who may accept, where a note goes, what an early post
+does) live in `chatops.handoff.service`.
+"""
+
+from __future__ import annotations
+
+from chatops.handoff import service
+from chatops.handoff.messages import ACCEPT_ACTION
+from commands.context import Context, UsageError
+from commands.registry import action, verb
+from commands.reply import Reply
+from commands.rota_view import local, mention
+
+USAGE = "/ts handoff [accept | note <text…>]"
+NOTE_USAGE = "/ts handoff note <text…>"
+
+
+@verb(
+    "handoff",
+    summary="Post your handoff now, accept the one coming to you, or leave a note for it.",
+    usage=USAGE,
+    examples=(
+        "/ts handoff",
+        "/ts handoff accept",
+        '/ts handoff note "TS-2027-0042 waits for the police callback, ref 7731"',
+    ),
+    details=(
+        "`/ts handoff` (outgoing): post the handoff message now instead of at the boundary. "
+        "`accept` (incoming): take over; until you do, the outgoing responder stays on call "
+        "and is paged with you, and after the deadline they and the managers are paged. "
+        "`note`: added to the next handoff where you go off call. Notes are posted in the team "
+        "channel: name restricted cases by id only."
+    ),
+    subverbs=("accept", "note"),
+)
+def handoff(args: list[str], ctx: Context) -> Reply:
+    if not args:
+        return _post_now(ctx)
+    sub, rest = args[0].lower(), args[1:]
+    if sub == "accept":
+        if rest:
+            raise UsageError("accept takes nothing more", USAGE)
+        return accept(None, ctx)
+    if sub == "note":
+        if not rest:
+            raise UsageError("a note needs some text", NOTE_USAGE)
+        return _note(" ".join(rest), ctx)
+    raise UsageError(f"unknown `handoff {args[0]}`", USAGE)
+
+
+@action(ACCEPT_ACTION)
+def accept_button(value: str, ctx: Context) -> Reply:
+    if not value.isdigit():
+        raise UsageError("this button does not name a handoff")
+    return accept(int(value), ctx)
+
+
+def accept(handoff_id: int | None, ctx: Context) -> Reply:
+    now = ctx.clock()
+    with ctx.db.transaction() as session:
+        h = service.accept(
+            session, team_id=ctx.team_id, actor=ctx.actor, at=now, handoff_id=handoff_id
+        )
+    going = ", ".join(mention(m) for m, _, _ in service.outgoing_of(h)) or "nobody"
+    late = " (after the deadline)" if h.escalated_at is not None else ""
+    when = "from" if now >= h.at else f"at {local(ctx, h.at)} from"
+    post = Reply(
+        text=f":white_check_mark: {mention(h.incoming)} accepted the *{h.rotation}* handoff "
+        f"from {going}{late}."
+    )
+    return Reply(
+        text=f":white_check_mark: You take over *{h.rotation}* {when} {going}.", posts=[post]
+    )
+
+
+def _note(text: str, ctx: Context) -> Reply:
+    with ctx.db.transaction() as session:
+        note, target = service.add_note(
+            session, team_id=ctx.team_id, actor=ctx.actor, at=ctx.clock(), text=text
+        )
+    if note.rotation is not None and target is not None:
+        where = f"your *{target.rotation}* handoff at {local(ctx, target.at)}"
+    elif target is not None:
+        where = f"the team's next handoff (*{target.rotation}* at {local(ctx, target.at)})"
+    else:
+        where = "the team's next handoff"
+    return Reply(
+        text=f":memo: Noted for {where}. It will be posted in the team channel: "
+        "name restricted cases by id only."
+    )
+
+
+def _post_now(ctx: Context) -> Reply:
+    with ctx.db.transaction() as session:
+        h = service.post_now(session, team_id=ctx.team_id, actor=ctx.actor, at=ctx.clock())
+    return Reply(
+        text=f":arrows_counterclockwise: Your *{h.rotation}* handoff to {mention(h.incoming)} "
+        f"(at {local(ctx, h.at)}) is being posted in the team channel. You stay on call until "
+        "they accept."
+    )
