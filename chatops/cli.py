@@ -151,7 +151,20 @@ def cmd_console(args: argparse.Namespace, settings: Settings, *, tour: bool = Fa
         channel=team.channel,
         horizon_days=settings.check_horizon_days,
     )
+    from chatops.escalation.notifier import ConsoleNotifier
+    from chatops.escalation.worker import console_hook
+    from chatops.runtime import handoff_settings, watch_settings
+
     console = Console(db=db, team=team, context=ctx, clock=clock, names=names)
+    console.on_advance.append(
+        console_hook(
+            db,
+            clock,
+            ConsoleNotifier(),
+            handoffs=handoff_settings(settings),
+            watch=watch_settings(settings),
+        )
+    )
     if tour:
         console.print(TOUR.format(name=member.name, role=member.role, tz=member.tz, team=team.name))
     return console.run(sys.stdin, interactive=sys.stdin.isatty())
@@ -165,9 +178,17 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             "SLACK_BOT_TOKEN and SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP) "
             "must be set to serve Slack; `chatops console` needs neither"
         )
+    from chatops.runtime import run_worker_until
+
     db = open_database(settings)
     worker = settings.run_worker and not args.no_worker
-    return serve(settings, db, port=args.port or settings.port, worker=worker)
+    return serve(
+        settings,
+        db,
+        port=args.port or settings.port,
+        worker=worker,
+        run_worker=run_worker_until(settings, db),
+    )
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
@@ -207,6 +228,7 @@ def _log_level(args: argparse.Namespace, settings: Settings) -> str:
 
 def _load_extensions() -> None:
     """Modules that add subcommands register themselves in EXTENSIONS when imported."""
+    import chatops.escalation.worker
     import chatops.rota_cli  # noqa: F401
 
 

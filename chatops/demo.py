@@ -5,11 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from chatops import audit
 from chatops.db import Database
+from chatops.rota_file import import_rota_file, load_rota_file
 from rota.models import Team
-from rota.store import save_rota
-from rota.yamlio import load_rota_yaml
 
 DEMO_FILE = Path(__file__).resolve().parent.parent / "examples" / "follow-the-sun.yaml"
 
@@ -24,16 +22,6 @@ Try:
 
 def load_demo(db: Database, *, now: datetime) -> Team:
     """Create (or replace) the demo team from the example rota, audited like any import."""
-    spec = load_rota_yaml(DEMO_FILE)
+    rota_file = load_rota_file(DEMO_FILE)
     with db.transaction() as session:
-        team = save_rota(session, spec)
-        audit.record(
-            session,
-            at=now,
-            actor="cli",
-            action="rota.import",
-            subject=f"team:{team.name}",
-            team_id=team.id,
-            detail={"source": "demo", "members": len(spec.members)},
-        )
-    return team
+        return import_rota_file(session, rota_file, actor="cli", at=now, detail={"source": "demo"})

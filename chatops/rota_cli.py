@@ -15,7 +15,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from chatops import audit
 from chatops.cli import (
     EXTENSIONS,
     CliError,
@@ -25,15 +24,16 @@ from chatops.cli import (
     usage_of,
 )
 from chatops.clock import system_clock
+from chatops.rota_file import export_rota_file, import_rota_file, load_rota_file
 from chatops.settings import Settings
 from rota.coverage import coverage_gaps, describe_gap
 from rota.ical import shifts_calendar
 from rota.load import load
 from rota.resolve import CompiledRota, compile_rota
 from rota.spec import RotaSpec
-from rota.store import UnknownTeam, find_team, load_rota, save_rota
+from rota.store import UnknownTeam, find_team, load_rota
 from rota.timefmt import fmt_utc
-from rota.yamlio import RotaError, dump_rota_yaml, load_rota_yaml
+from rota.yamlio import RotaError
 
 EXIT_GAPS = 1
 Command = Callable[[argparse.Namespace, Settings], int]
@@ -107,7 +107,7 @@ def _rota(args: argparse.Namespace, settings: Settings) -> RotaSpec:
     """The rota from FILE when given, else the team's rota in the database."""
     if getattr(args, "file", None) is not None:
         with _rota_errors():
-            return load_rota_yaml(Path(args.file))
+            return load_rota_file(Path(args.file)).spec
     db = open_database(settings)
     with db.transaction() as session:
         try:
@@ -143,7 +143,8 @@ def _print_json(data: Any) -> None:
 
 def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     with _rota_errors():
-        spec = load_rota_yaml(Path(args.file))
+        rota_file = load_rota_file(Path(args.file))
+    spec = rota_file.spec
     now = system_clock()
     gaps = coverage_gaps(spec, now, now + timedelta(days=settings.check_horizon_days))
     if gaps and not args.force:
@@ -154,27 +155,29 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
         )
     db = open_database(settings)
     with db.transaction() as session:
-        team = save_rota(session, spec)
-        audit.record(
+        import_rota_file(
             session,
-            at=now,
+            rota_file,
             actor="cli",
-            action="rota.import",
-            subject=f"team:{team.name}",
-            team_id=team.id,
+            at=now,
             detail={"file": str(args.file), "forced": bool(gaps), "gaps": len(gaps)},
         )
+    policies = "" if rota_file.policies is None else f", {len(rota_file.policies)} policies"
     print(
         f"imported {spec.team.name}: {len(spec.members)} members, {len(spec.rotations)} "
-        f"rotations, {len(spec.overrides)} overrides"
+        f"rotations, {len(spec.overrides)} overrides{policies}"
         + (f" ({len(gaps)} gap(s) accepted with --force)" if gaps else "")
     )
     return 0
 
 
 def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
-    args.file = None
-    text = dump_rota_yaml(_rota(args, settings))
+    db = open_database(settings)
+    with db.transaction() as session:
+        try:
+            text = export_rota_file(session, find_team(session, settings.team))
+        except UnknownTeam as error:
+            raise CliError(str(error)) from None
     if args.output:
         args.output.write_text(text, encoding="utf-8")
     else:

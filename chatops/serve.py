@@ -30,12 +30,11 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from chatops.clock import system_clock
+from chatops.clock import Clock, system_clock
 from chatops.db import Database
 from chatops.settings import Settings
 from chatops.slack.app import EVENTS_PATH, BotIdentity, build_web_client, create_app
 from chatops.slack.http import SlackHttpServer
-from commands.context import Clock
 
 log = logging.getLogger(__name__)
 

@@ -7,11 +7,15 @@ A wrong or missing setting must stop the program with one line that names the va
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from enum import StrEnum
 from pathlib import Path
 
+from croniter import croniter
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from chatops.clock import parse_duration
 
 SLACK_API_DEFAULT = "https://slack.com/api/"
 _ENV_LINE = re.compile(r"^\s*(export\s+)?[A-Za-z_][A-Za-z0-9_]*\s*=")
@@ -44,6 +48,13 @@ class Settings(BaseSettings):
     port: int = Field(default=3000, ge=1, le=65535, alias="PORT")
     check_horizon_days: int = Field(default=28, ge=1, le=366, alias="CHATOPS_CHECK_HORIZON_DAYS")
     run_worker: bool = Field(default=True, alias="CHATOPS_RUN_WORKER")
+    handoff_reminder: str = Field(default="15m", alias="CHATOPS_HANDOFF_REMINDER")
+    handoff_accept_within: str = Field(default="10m", alias="CHATOPS_HANDOFF_ACCEPT_WITHIN")
+    handoff_catch_up: str = Field(default="2h", alias="CHATOPS_HANDOFF_CATCH_UP")
+    coverage_watch: bool = Field(default=True, alias="CHATOPS_COVERAGE_WATCH")
+    coverage_watch_cron: str = Field(default="0 9 * * *", alias="CHATOPS_COVERAGE_WATCH_CRON")
+    coverage_watch_days: int = Field(default=14, ge=1, le=366, alias="CHATOPS_COVERAGE_WATCH_DAYS")
+    coverage_watch_quiet: bool = Field(default=True, alias="CHATOPS_COVERAGE_WATCH_QUIET")
     admin_contact: str = Field(default="your team's managers", alias="CHATOPS_ADMIN_CONTACT")
 
     @field_validator(
@@ -84,6 +95,27 @@ class Settings(BaseSettings):
                 f"unknown database kind {shown!r}; use sqlite:///FILE or postgresql://USER@HOST/DB"
             )
         return value
+
+    @field_validator("handoff_reminder", "handoff_accept_within", "handoff_catch_up")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        if value.strip() != "0":
+            try:
+                parse_duration(value)
+            except ValueError as error:
+                raise ValueError(str(error)) from None
+        return value.strip()
+
+    @field_validator("coverage_watch_cron")
+    @classmethod
+    def _watch_cron(cls, value: str) -> str:
+        if len(value.split()) != 5 or not croniter.is_valid(value):
+            raise ValueError(f"{value!r} is not a five-field cron expression like '0 9 * * *'")
+        return value
+
+    def duration(self, value: str) -> timedelta:
+        """A validated duration setting ("0" is none)."""
+        return timedelta(0) if value == "0" else parse_duration(value)
 
     @field_validator("log_level")
     @classmethod

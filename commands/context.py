@@ -6,15 +6,12 @@ same code with their own database, clock and identity.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 
 from chatops.actors import Actor
+from chatops.clock import Clock
 from chatops.db import Database
 from chatops.errors import Refused
-
-Clock = Callable[[], datetime]
 
 __all__ = ["Actor", "Clock", "Context", "Refused", "UsageError"]
 

@@ -101,12 +101,22 @@ def parse_rota(data: Any) -> RotaSpec:
         raise RotaError.from_validation(error) from None
 
 
+#: Top-level sections of a rota file that belong to the application, not to the rota engine
+#: (escalation policies): the rota loader hands them back untouched instead of refusing them.
+EXTENSION_KEYS = ("policies",)
+
+
 def load_rota_yaml(source: str | Path) -> RotaSpec:
     """Read a rota from YAML text, or from a file when given a Path.
 
     A ``str`` is always YAML text (a one-line path string would be ambiguous); pass
-    ``Path(...)`` to read a file.
+    ``Path(...)`` to read a file. Extension sections (``policies:``) are ignored here.
     """
+    return read_rota_document(source)[0]
+
+
+def read_rota_document(source: str | Path) -> tuple[RotaSpec, dict[str, Any]]:
+    """The rota of a YAML document, and its extension sections (see ``EXTENSION_KEYS``)."""
     if isinstance(source, Path):
         try:
             text = source.read_text(encoding="utf-8")
@@ -122,7 +132,11 @@ def load_rota_yaml(source: str | Path) -> RotaSpec:
         raise RotaError([f"(yaml): bad YAML syntax at {where}: {error.problem}"]) from None
     except yaml.YAMLError as error:
         raise RotaError([f"(yaml): bad YAML syntax: {error}"]) from None
-    return parse_rota(data)
+    extensions: dict[str, Any] = {}
+    if isinstance(data, Mapping):
+        data = dict(data)
+        extensions = {key: data.pop(key) for key in EXTENSION_KEYS if key in data}
+    return parse_rota(data), extensions
 
 
 def _plain(value: Any) -> Any:

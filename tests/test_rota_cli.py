@@ -11,6 +11,7 @@ import icalendar
 import pytest
 
 from chatops.db import Database
+from chatops.rota_file import load_rota_file
 from rota.coverage import coverage_gaps
 from rota.resolve import compile_rota
 from rota.store import find_team, load_rota, save_rota
@@ -178,3 +179,26 @@ def test_cli_import_refuses_gaps_unless_forced(tmp_path: Path, force: bool) -> N
         assert result.returncode == 2
         assert "refused: the rota leaves" in result.stderr
         assert "holds no team yet" in exported.stderr  # nothing was written
+
+
+def test_policies_travel_with_the_rota_file(tmp_path: Path) -> None:
+    assert chatops("db", "upgrade", cwd=tmp_path).returncode == 0
+    imported = chatops("rota", "import", str(EXAMPLE), "--force", cwd=tmp_path)
+    assert imported.returncode == 0, imported.stderr
+    assert "3 policies" in imported.stdout
+    exported = chatops("rota", "export", cwd=tmp_path)
+    again = load_rota_file(exported.stdout)
+    original = load_rota_file(EXAMPLE)
+    assert again.spec == original.spec
+    assert again.policies == original.policies
+    assert original.policies and original.policies[0].name == "life at risk"
+
+
+def test_a_bad_policy_is_refused_with_its_path(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        EXAMPLE.read_text().replace("layer:secondary], timeout: 5m", "rotation:night], timeout: 5m")
+    )
+    result = chatops("rota", "check", str(bad), *WEEK, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "policies[0].levels[1].targets[0]: unknown rotation 'night'" in result.stderr

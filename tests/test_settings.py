@@ -21,6 +21,13 @@ NAMES = [
     "CHATOPS_CHECK_HORIZON_DAYS",
     "CHATOPS_RUN_WORKER",
     "CHATOPS_ADMIN_CONTACT",
+    "CHATOPS_HANDOFF_REMINDER",
+    "CHATOPS_HANDOFF_ACCEPT_WITHIN",
+    "CHATOPS_HANDOFF_CATCH_UP",
+    "CHATOPS_COVERAGE_WATCH",
+    "CHATOPS_COVERAGE_WATCH_CRON",
+    "CHATOPS_COVERAGE_WATCH_DAYS",
+    "CHATOPS_COVERAGE_WATCH_QUIET",
 ]
 
 
@@ -70,6 +77,9 @@ def test_environment_wins_over_env_file(tmp_path: Path, monkeypatch: pytest.Monk
         ("CHATOPS_LOG_LEVEL", "LOUD", "CHATOPS_LOG_LEVEL: must be one of"),
         ("CHATOPS_LOG_FORMAT", "xml", "CHATOPS_LOG_FORMAT: Input should be 'json' or 'text'"),
         ("CHATOPS_CHECK_HORIZON_DAYS", "0", "CHATOPS_CHECK_HORIZON_DAYS: Input should be greater"),
+        ("CHATOPS_HANDOFF_REMINDER", "soon", "CHATOPS_HANDOFF_REMINDER: 'soon' is not a duration"),
+        ("CHATOPS_COVERAGE_WATCH_CRON", "9am", "CHATOPS_COVERAGE_WATCH_CRON: '9am' is not a"),
+        ("CHATOPS_COVERAGE_WATCH", "maybe", "CHATOPS_COVERAGE_WATCH: Input should be a valid bool"),
     ],
 )
 def test_a_wrong_setting_is_one_line_naming_it(

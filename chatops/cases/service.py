@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from chatops import audit
+from chatops.actors import Actor
 from chatops.cases.ids import next_case_key, normalise_key
 from chatops.cases.models import (
     RESTRICTED_BY_DEFAULT,
@@ -24,12 +25,12 @@ from chatops.cases.models import (
     Severity,
 )
 from chatops.cases.timeline import add_event, events
+from chatops.errors import Refused
 from chatops.escalation import ladder, timers
 from chatops.escalation.models import Page, PageKind
 from chatops.escalation.pages import cancel_pending_pages, pages_of
 from chatops.escalation.policy import ADMINS_LEVEL
 from chatops.escalation.store import policy_for_case
-from commands.context import Actor, Refused
 from rota.models import Member, Team
 
 

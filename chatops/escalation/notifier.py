@@ -124,4 +124,4 @@ class ConsoleNotifier:
 
 
 def _where(channel: str) -> str:
-    return f"<@{channel}>" if channel[:1] in {"U", "W"} else f"#{channel}"
+    return f"<@{channel}>" if channel[:1] in {"U", "W"} else f"#{channel.lstrip('#')}"

@@ -74,7 +74,16 @@ def load_roster(session: Session, team: Team, at: datetime) -> Roster:
         session.exec(select(Member).where(Member.team_id == team.id).order_by(col(Member.position)))
     )
     spec = load_rota(session, team)
-    return Roster(members, _engine_on_call(spec, at), {r.name: r.layer for r in spec.rotations})
+    on_call_now = _engine_on_call(spec, at)
+    # An outgoing responder whose incoming has not accepted the handoff yet stays on call.
+    from chatops.handoff.service import holdovers  # imported here: handoff reads cases
+
+    assert team.id is not None
+    for held in holdovers(session, team_id=team.id, at=at):
+        entry = OnCall(held.slack_id, held.rotation, held.layer)
+        if entry not in on_call_now:
+            on_call_now.append(entry)
+    return Roster(members, on_call_now, {r.name: r.layer for r in spec.rotations})
 
 
 def resolve_targets(roster: Roster, targets: Iterable[TargetSpec]) -> Resolution:

@@ -28,7 +28,7 @@ from chatops.clock import system_clock
 from chatops.db import Database
 from chatops.escalation import ladder, timers
 from chatops.escalation.models import EscalationTimer, Page
-from chatops.escalation.notifier import ConsoleNotifier, Notifier, SlackNotifier
+from chatops.escalation.notifier import ConsoleNotifier, Notifier
 from chatops.escalation.pages import (
     Claim,
     claim_due_pages,
@@ -37,6 +37,11 @@ from chatops.escalation.pages import (
     settle_delivered,
     settle_failed,
 )
+from chatops.handoff.runner import run_handoffs_due
+from chatops.handoff.service import DEFAULT as DEFAULT_HANDOFFS
+from chatops.handoff.service import HandoffSettings
+from chatops.handoff.service import next_due as next_handoff_due
+from chatops.handoff.watch import DEFAULT_WATCH, WatchSettings
 from chatops.logs import correlated
 from commands.reply import Reply
 from rota.models import Team
@@ -184,12 +189,21 @@ def _send_one(
 
 
 def run_due(
-    db: Database, clock: Clock, notifier: Notifier, *, worker_id: str, limit: int = 100
+    db: Database,
+    clock: Clock,
+    notifier: Notifier,
+    *,
+    worker_id: str,
+    limit: int = 100,
+    handoffs: HandoffSettings = DEFAULT_HANDOFFS,
+    watch: WatchSettings = DEFAULT_WATCH,
 ) -> int:
-    """One pass: fire due timers, then deliver due pages (the new ones too); returns the count."""
+    """One pass: fire due timers, deliver due pages (the new ones too), then run the handoffs
+    and the coverage watch; returns how much was done (0: quiet)."""
     fired = fire_due_timers(db, now=clock(), worker_id=worker_id, limit=limit)
-    return fired + deliver_due_pages(
-        db, clock=clock, notifier=notifier, worker_id=worker_id, limit=limit
+    fired += deliver_due_pages(db, clock=clock, notifier=notifier, worker_id=worker_id, limit=limit)
+    return fired + run_handoffs_due(
+        db, clock, notifier, worker_id=worker_id, settings=handoffs, watch=watch, limit=limit
     )
 
 
@@ -198,7 +212,7 @@ def next_due(db: Database) -> datetime | None:
     with db.transaction() as session:
         page = session.exec(select(func.min(col(Page.due_at)))).one()
         timer = session.exec(select(func.min(col(EscalationTimer.due_at)))).one()
-    found = [d for d in (page, timer) if d is not None]
+    found = [d for d in (page, timer, next_handoff_due(db)) if d is not None]
     if not found:
         return None
     return min(_aware(d) for d in found)
@@ -222,8 +236,11 @@ class Worker:
         worker_id: str | None = None,
         batch: int = 100,
         max_sleep: float = MAX_SLEEP,
+        handoffs: HandoffSettings = DEFAULT_HANDOFFS,
+        watch: WatchSettings = DEFAULT_WATCH,
     ) -> None:
         self.db, self.notifier, self.clock = db, notifier, clock
+        self.handoffs, self.watch = handoffs, watch
         self.worker_id = worker_id or new_worker_id()
         self.batch, self.max_sleep = batch, max_sleep
         self.stopping = threading.Event()
@@ -242,7 +259,13 @@ class Worker:
             self._wake.clear()
             try:
                 done = run_due(
-                    self.db, self.clock, self.notifier, worker_id=self.worker_id, limit=self.batch
+                    self.db,
+                    self.clock,
+                    self.notifier,
+                    worker_id=self.worker_id,
+                    limit=self.batch,
+                    handoffs=self.handoffs,
+                    watch=self.watch,
                 )
             except Exception:
                 log.exception("worker pass failed")
@@ -270,13 +293,22 @@ class Worker:
 
 
 def console_hook(
-    db: Database, clock: Clock, notifier: ConsoleNotifier, *, worker_id: str = "console"
+    db: Database,
+    clock: Clock,
+    notifier: ConsoleNotifier,
+    *,
+    worker_id: str = "console",
+    handoffs: HandoffSettings = DEFAULT_HANDOFFS,
+    watch: WatchSettings = DEFAULT_WATCH,
 ) -> Callable[[], list[Reply]]:
     """For `Console.on_advance`: run everything now due and return the messages "sent"."""
 
     def tick() -> list[Reply]:
         for _ in range(100):  # each pass may make new pages due; stop when quiet
-            if not run_due(db, clock, notifier, worker_id=worker_id):
+            passed = run_due(
+                db, clock, notifier, worker_id=worker_id, handoffs=handoffs, watch=watch
+            )
+            if not passed:
                 break
         return notifier.drain()
 
@@ -297,13 +329,20 @@ def cmd_worker(args: argparse.Namespace, settings: object) -> int:
     assert isinstance(settings, Settings)
     if settings.slack_bot_token is None:
         raise CliError("SLACK_BOT_TOKEN must be set for the worker to send pages")
+    from chatops.runtime import make_worker, slack_notifier
+
     db = open_database(settings)
-    notifier = SlackNotifier.from_settings(
-        token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url
-    )
-    worker = Worker(db, notifier)
+    worker = make_worker(settings, db, slack_notifier(settings))
     if args.once:
-        print(f"{run_due(db, system_clock, notifier, worker_id=worker.worker_id)} done")
+        done = run_due(
+            db,
+            system_clock,
+            worker.notifier,
+            worker_id=worker.worker_id,
+            handoffs=worker.handoffs,
+            watch=worker.watch,
+        )
+        print(f"{done} done")
         return 0
 
     def _stop(_signum: int, _frame: FrameType | None) -> None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import literal_column, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel, col, select
 
@@ -49,8 +49,8 @@ def insert_ignore(session: Session, table: type[SQLModel], values: dict[str, Any
     bind = session.get_bind()
     dialect = postgresql if bind.dialect.name == "postgresql" else sqlite
     stmt = dialect.insert(table).values(**values).on_conflict_do_nothing()
-    result = session.execute(stmt)
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    # RETURNING, not rowcount: psycopg reports -1 (truthy) for a skipped ON CONFLICT insert.
+    return session.execute(stmt.returning(literal_column("1"))).first() is not None
 
 
 def queue(

@@ -31,8 +31,10 @@ from sqlalchemy import Engine, func, update
 from sqlmodel import Session, col, select
 
 from chatops import audit
+from chatops.actors import Actor
 from chatops.cases.service import open_cases
 from chatops.db import Database
+from chatops.errors import Refused
 from chatops.handoff import messages
 from chatops.handoff.models import (
     FINAL,
@@ -47,7 +49,6 @@ from chatops.handoff.outbox import cancel_pending, insert_ignore, queue
 from chatops.handoff.schedule import Boundary, Outgoing, boundaries, boundary_at, next_boundary
 from chatops.logs import correlated
 from chatops.rota_cache import compiled_rota
-from commands.context import Actor, Refused
 from rota.models import Member, Team
 from rota.resolve import CompiledRota, compile_rota
 from rota.store import load_rota

@@ -15,9 +15,8 @@ from chatops.cases import service
 from chatops.db import Database
 from chatops.escalation.models import Page, PageState
 from chatops.escalation.notifier import SlackNotifier
-from chatops.escalation.worker import run_due
 from commands.registry import dispatch
-from tests.escalation.world import ANN, BEN, CAT, CHANNEL, NOW, World, make_world
+from tests.escalation.world import ANN, BEN, CAT, CHANNEL, NOW, World, escalation_pass, make_world
 from tests.fakeslack import FakeSlack, fake_slack, ok, rate_limited, server_error
 
 __all__ = ["fake_slack"]  # the fixture, imported for pytest
@@ -30,7 +29,7 @@ def slack_world(db: Database, fake: FakeSlack) -> tuple[World, SlackNotifier]:
 
 
 def drain(world: World, notifier: SlackNotifier) -> None:
-    while run_due(world.db, world.clock, notifier, worker_id="w1"):
+    while escalation_pass(world.db, world.clock, notifier, worker_id="w1"):
         pass
 
 

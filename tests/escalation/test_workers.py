@@ -16,8 +16,8 @@ from chatops.db import Database, make_engine
 from chatops.escalation.models import EscalationTimer, Page, PageState, TimerState
 from chatops.escalation.notifier import ConsoleNotifier
 from chatops.escalation.pages import LEASE, claim_due_pages
-from chatops.escalation.worker import fire_due_timers, run_due
-from tests.escalation.world import ANN, BEN, CAT, CHANNEL, NOW, make_world
+from chatops.escalation.worker import fire_due_timers
+from tests.escalation.world import ANN, BEN, CAT, CHANNEL, NOW, escalation_pass, make_world
 from tests.fakeslack import FakeSlack, fake_slack
 
 __all__ = ["fake_slack"]
@@ -50,11 +50,11 @@ def test_worker_killed_mid_ladder_loses_nothing_and_doubles_nothing(db: Database
     db.dispose()
 
     fresh = Database(make_engine(_url(db)))  # a new process: new engine, new worker id
-    assert run_due(fresh, world.clock, sent, worker_id="B") == 0  # leases still held
+    assert escalation_pass(fresh, world.clock, sent, worker_id="B") == 0  # leases still held
     world.clock.advance(LEASE)
-    assert run_due(fresh, world.clock, sent, worker_id="B") == 2  # expired leases: retried
+    assert escalation_pass(fresh, world.clock, sent, worker_id="B") == 2  # expired leases: retried
     world.clock.advance(timedelta(minutes=5))
-    while run_due(fresh, world.clock, sent, worker_id="B"):
+    while escalation_pass(fresh, world.clock, sent, worker_id="B"):
         pass
     counted = Counter(s.channel for s in sent.sent)
     assert counted[ANN] == 1

@@ -265,3 +265,40 @@ def test_note_from_someone_off_call_goes_with_the_teams_next_handoff(db: Databas
     assert not dispatch("handoff note", world.context(CAT)).ok
     assert not dispatch("handoff frobnicate", world.context(CAT)).ok
     assert not dispatch("handoff accept", world.context(CAT)).ok
+
+
+def test_a_case_opened_before_the_incoming_accepts_pages_both(db: Database) -> None:
+    from chatops.escalation.pages import pages_of
+
+    world = _world(db)
+    _at(world, BOUNDARY + timedelta(minutes=2))
+    assert _held(world) == [ANN]
+    with world.db.transaction() as session:
+        case, _paging = cases.open_case(
+            session,
+            team_id=world.team_id,
+            actor=world.actor(CAT),
+            at=world.clock(),
+            case_type="harassment",
+            severity="sev2",
+            summary="threats in a talk page thread",
+        )
+        assert case.id is not None
+        paged = {p.recipient for p in pages_of(session, case_id=case.id) if p.kind == "dm"}
+    assert {ANN, BEN} <= paged  # the incoming, and the outgoing who still holds the pager
+
+    reply = dispatch("handoff accept", world.context(BEN))
+    assert reply.ok, reply.text
+    with world.db.transaction() as session:
+        later, _ = cases.open_case(
+            session,
+            team_id=world.team_id,
+            actor=world.actor(CAT),
+            at=world.clock(),
+            case_type="harassment",
+            severity="sev2",
+            summary="another one",
+        )
+        assert later.id is not None
+        paged_later = {p.recipient for p in pages_of(session, case_id=later.id) if p.kind == "dm"}
+    assert BEN in paged_later and ANN not in paged_later

@@ -1,0 +1,75 @@
+"""A team's rota file as the application reads it: the rota plus its escalation policies.
+
+The rota engine (`rota/`) validates the rota; the `policies:` section is validated here against
+that rota, because policies belong to escalation. Import saves both in one transaction with
+their audit events; export writes both back, so a file round-trips through the database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import yaml
+from sqlmodel import Session
+
+from chatops import audit
+from chatops.escalation.policy import PolicyError, PolicySpec, parse_policies, policy_to_data
+from chatops.escalation.store import load_policies, save_policies
+from rota.models import Team
+from rota.spec import RotaSpec
+from rota.store import load_rota, save_rota
+from rota.yamlio import RotaError, dump_rota_yaml, read_rota_document
+
+
+@dataclass(frozen=True)
+class RotaFile:
+    spec: RotaSpec
+    policies: list[PolicySpec] | None  # None: the file has no policies section
+
+
+def load_rota_file(source: str | Path) -> RotaFile:
+    """Read and validate a rota file; every problem comes back as one `RotaError`."""
+    spec, extensions = read_rota_document(source)
+    if "policies" not in extensions:
+        return RotaFile(spec, None)
+    try:
+        return RotaFile(spec, parse_policies(extensions["policies"], spec))
+    except PolicyError as error:
+        raise RotaError(list(error.messages)) from None
+
+
+def import_rota_file(
+    session: Session, rota_file: RotaFile, *, actor: str, at: datetime, detail: dict[str, object]
+) -> Team:
+    """Replace the team's rota (and its policies when the file has some), audited."""
+    team = save_rota(session, rota_file.spec)
+    assert team.id is not None
+    audit.record(
+        session,
+        at=at,
+        actor=actor,
+        action="rota.import",
+        subject=f"team:{team.name}",
+        team_id=team.id,
+        detail={"members": len(rota_file.spec.members), **detail},
+    )
+    if rota_file.policies is not None:
+        save_policies(session, team_id=team.id, policies=rota_file.policies, actor=actor, at=at)
+    return team
+
+
+def export_rota_file(session: Session, team: Team) -> str:
+    """The team's rota file: the rota, then its own policies (none when it uses the default)."""
+    assert team.id is not None
+    text = dump_rota_yaml(load_rota(session, team))
+    policies = load_policies(session, team_id=team.id)
+    if policies:
+        text += yaml.safe_dump(
+            {"policies": [policy_to_data(p) for p in policies]},
+            sort_keys=False,
+            allow_unicode=True,
+            width=100,
+        )
+    return text
