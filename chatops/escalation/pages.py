@@ -23,15 +23,13 @@ from sqlmodel import Session, col, select
 from chatops.audit import AuditEvent
 from chatops.db import Database
 from chatops.escalation.models import Page, PageKind, PageState
+from chatops.leases import claim_due_rows
 from chatops.logs import correlation_id
 from commands.blocks import Block
 from rota.models import UTCDateTime
 
 #: How long a claim lasts; a claimed page not settled by then is sent again.
 LEASE = timedelta(seconds=60)
-#: Retry delays after a failure that gave no Retry-After: 5 s, 10 s, 20 s, … up to 5 minutes.
-FIRST_RETRY = timedelta(seconds=5)
-MAX_RETRY = timedelta(minutes=5)
 
 
 def add_page(
@@ -116,27 +114,15 @@ def claim_due_pages(
     """Claim up to `limit` due pages (pending, or sending with an expired lease)."""
     lease_until = now + lease
     with db.transaction() as session:
-        ids = list(
-            session.exec(
-                select(Page.id)
-                .where(col(Page.due_at) <= now)
-                .order_by(col(Page.due_at), col(Page.id))
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            )
-        )
-        if not ids:
-            return []
-        rows = session.execute(
-            update(Page)
-            .where(col(Page.id).in_(ids))
-            .values(
-                state=PageState.sending.value,
-                attempts=col(Page.attempts) + 1,
-                claimed_by=worker_id,
-                due_at=lease_until,
-            )
-            .returning(
+        rows = claim_due_rows(
+            session,
+            Page,
+            now=now,
+            worker_id=worker_id,
+            limit=limit,
+            lease_until=lease_until,
+            sending=PageState.sending.value,
+            returning=(
                 col(Page.id),
                 col(Page.attempts),
                 col(Page.team_id),
@@ -145,8 +131,8 @@ def claim_due_pages(
                 col(Page.recipient),
                 col(Page.text),
                 col(Page.blocks),
-            )
-        ).all()
+            ),
+        )
     return sorted((Claim.from_row(r, lease_until) for r in rows), key=lambda c: c.id)
 
 
@@ -231,11 +217,6 @@ def settle_delivered(
             ),
         )
     return True
-
-
-def retry_delay(attempts: int) -> timedelta:
-    """Exponential backoff after `attempts` failed tries, capped."""
-    return min(FIRST_RETRY * (2 ** max(attempts - 1, 0)), MAX_RETRY)
 
 
 def settle_failed(

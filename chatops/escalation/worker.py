@@ -33,7 +33,6 @@ from chatops.escalation.pages import (
     Claim,
     claim_due_pages,
     release,
-    retry_delay,
     settle_delivered,
     settle_failed,
 )
@@ -42,6 +41,7 @@ from chatops.handoff.service import DEFAULT as DEFAULT_HANDOFFS
 from chatops.handoff.service import HandoffSettings
 from chatops.handoff.service import next_due as next_handoff_due
 from chatops.handoff.watch import DEFAULT_WATCH, WatchSettings
+from chatops.leases import retry_at
 from chatops.logs import correlated
 from commands.reply import Reply
 from rota.models import Team
@@ -163,17 +163,14 @@ def _send_one(
                 log.warning("page sent after its claim expired", extra={"page": claim.id})
             log.debug("page delivered", extra={"page": claim.id, "attempt": claim.attempts})
             return None
-        if outcome.retry_after is not None:
-            retry_at = now + timedelta(seconds=outcome.retry_after)
-        else:
-            retry_at = now + retry_delay(claim.attempts)
+        retry = retry_at(outcome, attempts=claim.attempts, now=now)
         settle_failed(
             connection,
             claim=claim,
             worker_id=worker_id,
             at=now,
             error=outcome.error or "unknown",
-            retry_at=retry_at,
+            retry_at=retry,
         )
         log.warning(
             "page not delivered; will retry",
@@ -182,10 +179,10 @@ def _send_one(
                 "case_id": claim.case_id,
                 "attempt": claim.attempts,
                 "error": outcome.error,
-                "retry_at": retry_at.isoformat(),
+                "retry_at": retry.isoformat(),
             },
         )
-        return retry_at if outcome.retry_after is not None else None
+        return retry if outcome.retry_after is not None else None
 
 
 def run_due(

@@ -20,13 +20,14 @@ from typing import Any
 
 from sqlalchemy import literal_column, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session, SQLModel, col, select
+from sqlmodel import Session, SQLModel, col
 
 from chatops import audit
 from chatops.db import Database
 from chatops.escalation.notifier import Notifier
-from chatops.escalation.pages import LEASE, retry_delay
+from chatops.escalation.pages import LEASE
 from chatops.handoff.models import Handoff, HandoffMessage, MessageKind, MessageState
+from chatops.leases import claim_due_rows, retry_at
 from chatops.logs import correlated
 from commands.blocks import Block
 
@@ -117,27 +118,15 @@ def claim(
     """Claim up to `limit` due messages (pending, or sending with an expired lease)."""
     lease_until = now + lease
     with db.transaction() as session:
-        ids = list(
-            session.exec(
-                select(HandoffMessage.id)
-                .where(col(HandoffMessage.due_at) <= now)
-                .order_by(col(HandoffMessage.due_at), col(HandoffMessage.id))
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            )
-        )
-        if not ids:
-            return []
-        rows = session.execute(
-            update(HandoffMessage)
-            .where(col(HandoffMessage.id).in_(ids))
-            .values(
-                state=MessageState.sending.value,
-                attempts=col(HandoffMessage.attempts) + 1,
-                claimed_by=worker_id,
-                due_at=lease_until,
-            )
-            .returning(
+        rows = claim_due_rows(
+            session,
+            HandoffMessage,
+            now=now,
+            worker_id=worker_id,
+            limit=limit,
+            lease_until=lease_until,
+            sending=MessageState.sending.value,
+            returning=(
                 col(HandoffMessage.id),
                 col(HandoffMessage.attempts),
                 col(HandoffMessage.team_id),
@@ -146,8 +135,8 @@ def claim(
                 col(HandoffMessage.recipient),
                 col(HandoffMessage.text),
                 col(HandoffMessage.blocks),
-            )
-        ).all()
+            ),
+        )
     claims = [
         Claim(r[0], r[1], r[2], r[3], r[4], r[5], r[6], json.loads(r[7]), lease_until) for r in rows
     ]
@@ -266,17 +255,14 @@ def _send_one(
             if not settle_sent(db, claim=claim, worker_id=worker_id, at=now, message_ts=outcome.ts):
                 log.warning("handoff message sent after its claim expired", extra={"id": claim.id})
             return None
-        wait = outcome.retry_after
-        retry_at = now + (
-            timedelta(seconds=wait) if wait is not None else retry_delay(claim.attempts)
-        )
+        retry = retry_at(outcome, attempts=claim.attempts, now=now)
         settle_failed(
             db,
             claim=claim,
             worker_id=worker_id,
             at=now,
             error=outcome.error or "unknown",
-            retry_at=retry_at,
+            retry_at=retry,
         )
         log.warning(
             "handoff message not delivered; will retry",
@@ -285,7 +271,7 @@ def _send_one(
                 "kind": claim.kind,
                 "attempt": claim.attempts,
                 "error": outcome.error,
-                "retry_at": retry_at.isoformat(),
+                "retry_at": retry.isoformat(),
             },
         )
-        return retry_at if wait is not None else None
+        return retry if outcome.retry_after is not None else None
