@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from chatops.logs import correlated, correlation_id
 from commands.context import Context, Refused, UsageError
@@ -20,6 +21,9 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[list[str], Context], Reply]
 ActionHandler = Callable[[str, Context], Reply]
+FormValues = dict[str, dict[str, Any]]
+FormHandler = Callable[[FormValues, Context], Reply]
+FormCheck = Callable[[FormValues], dict[str, str]]
 
 
 @dataclass(frozen=True)
@@ -34,8 +38,17 @@ class Verb:
     subverbs: tuple[str, ...] = field(default=())
 
 
+@dataclass(frozen=True)
+class Form:
+    """A submitted form: `check` is pure (answered inline, at once); `handler` does the work."""
+
+    handler: FormHandler
+    check: FormCheck
+
+
 VERBS: dict[str, Verb] = {}
 ACTIONS: dict[str, ActionHandler] = {}
+FORMS: dict[str, Form] = {}
 
 
 def verb(
@@ -62,6 +75,16 @@ def action(action_id: str) -> Callable[[ActionHandler], ActionHandler]:
 
     def register(handler: ActionHandler) -> ActionHandler:
         ACTIONS[action_id] = handler
+        return handler
+
+    return register
+
+
+def form(callback_id: str, *, check: FormCheck) -> Callable[[FormHandler], FormHandler]:
+    """Register the handler of a submitted form (`callback_id`) and its pure input check."""
+
+    def register(handler: FormHandler) -> FormHandler:
+        FORMS[callback_id] = Form(handler, check)
         return handler
 
     return register
@@ -128,3 +151,25 @@ def dispatch_action(action_id: str, value: str, ctx: Context, *, cid: str | None
             return not_a_member(ctx)
         log.info("action", extra={"action": action_id, "actor": ctx.actor.slack_id})
         return _guarded(lambda: handler(value, ctx), None)
+
+
+def form_errors(callback_id: str, values: FormValues) -> dict[str, str]:
+    """Mistakes in a submitted form by input (block id); {} when it may be submitted."""
+    _load_verbs()
+    found = FORMS.get(callback_id)
+    return found.check(values) if found is not None else {}
+
+
+def dispatch_form(
+    callback_id: str, values: FormValues, ctx: Context, *, cid: str | None = None
+) -> Reply:
+    """Run a submitted form; checked against permissions exactly like a typed command."""
+    _load_verbs()
+    with correlated(cid):
+        found = FORMS.get(callback_id)
+        if found is None:
+            return error_reply("this form is no longer supported")
+        if ctx.actor is None:
+            return not_a_member(ctx)
+        log.info("form", extra={"form": callback_id, "actor": ctx.actor.slack_id})
+        return _guarded(lambda: found.handler(values, ctx), None)

@@ -260,6 +260,8 @@ class FakeSlack:
                 return {"ok": True, "message_ts": ts}
             case "views.publish":
                 return {"ok": True, "view": {"id": "V0FAKE", "type": "home"}}
+            case "views.open":
+                return {"ok": True, "view": {"id": "V0MODAL", "type": "modal"}}
             case "conversations.open":
                 users = str(a.get("users", "U0"))
                 return {"ok": True, "channel": {"id": "D" + users.split(",")[0][1:9]}}

@@ -96,6 +96,38 @@ def block_action(
     return urlencode({"payload": json.dumps(payload)}).encode(), "application/x-www-form-urlencoded"
 
 
+def view_submission(
+    callback_id: str,
+    values: dict[str, dict[str, Any]],
+    *,
+    user_id: str,
+    private_metadata: str = "",
+) -> tuple[bytes, str]:
+    """A submitted modal (`view.state.values`), as the form body Slack posts (`payload=<json>`)."""
+    payload: dict[str, Any] = {
+        "type": "view_submission",
+        "team": {"id": TEAM_ID, "domain": "fake"},
+        "user": {"id": user_id, "username": user_id.lower(), "team_id": TEAM_ID},
+        "api_app_id": "A0APP",
+        "token": "legacy-unused",
+        "trigger_id": "4.5.6",
+        "view": {
+            "id": "V0MODAL",
+            "team_id": TEAM_ID,
+            "type": "modal",
+            "callback_id": callback_id,
+            "private_metadata": private_metadata,
+            "blocks": [],
+            "state": {"values": values},
+            "hash": "1700000000.abc",
+            "app_id": "A0APP",
+            "bot_id": "B0BOT",
+        },
+        "response_urls": [],
+    }
+    return urlencode({"payload": json.dumps(payload)}).encode(), "application/x-www-form-urlencoded"
+
+
 def app_home_opened(user_id: str, tab: str = "home") -> tuple[bytes, str]:
     """An Events API callback for a user opening the App Home."""
     body = {

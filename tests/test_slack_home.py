@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from sqlmodel import select
+
 from chatops.db import Database
+from chatops.escalation.models import Page, PageKind
 from rota.resolve import compile_rota
 from rota.spec import MemberSpec, RestrictionSpec, RotaSpec, RotationSpec, TeamSpec, Weekday
 from rota.timefmt import fmt_local
@@ -82,3 +85,51 @@ def test_home_of_a_stranger_is_only_the_way_in(sqlite_db: Database, fake_slack: 
     assert "Type `/ts help`" in home
     assert "Your next shifts" not in home
     assert "On call now" not in home
+
+
+def _paged(db: Database) -> set[str]:
+    with db.transaction() as session:
+        pages = session.exec(select(Page).where(Page.kind == PageKind.dm.value)).all()
+        return {p.recipient for p in pages}
+
+
+def _home_number(served: Served, user: str, n: int) -> str:
+    """The text of the `n`-th App Home published (1-based), opened now by `user`."""
+    assert served.open_home(user).status == 200
+    published = served.fake.wait_for("views.publish", count=n)[n - 1]
+    assert published.args["user_id"] == user
+    return texts(published.json_arg("view")["blocks"])
+
+
+def test_home_lists_my_open_cases_and_hides_restricted_text(
+    sqlite_db: Database, fake_slack: FakeSlack
+) -> None:
+    with serve(sqlite_db, fake_slack) as served:
+        for rid, line in (
+            ("c1", "case open harassment sev3 Doxxing thread"),
+            ("c2", 'case open self-harm sev2 Goodbye note details:"wiki Y"'),
+            ("c3", "case open other sev4 Old report"),
+        ):  # one at a time, so the case numbers follow this order
+            served.command(line, rid=rid)
+            assert served.answer(rid)["text"].startswith(":white_check_mark: Opened")
+        paged = _paged(sqlite_db)
+        assert AMIRA not in paged, "Amira reports; someone on call is paged"
+        responder = sorted(paged)[0]
+        helper = next(m.id for m in example_rota().members if m.id not in paged | {AMIRA})
+        served.command(f"case assign TS-2027-0001 <@{helper}>", rid="a")
+        served.command("case resolve TS-2027-0003", rid="r")
+        assert served.answer("a")["text"].endswith(f"assigned to <@{helper}>.")
+        assert served.answer("r")["text"].startswith(":white_check_mark: TS-2027-0003 is resolved")
+
+        theirs = _home_number(served, responder, 1)
+        helpers = _home_number(served, helper, 2)
+        reporters = _home_number(served, AMIRA, 3)
+
+    assert "*Your open cases*\n" in theirs
+    assert "*TS-2027-0001 · harassment · sev3* — open: Doxxing thread" in theirs
+    assert "*TS-2027-0002 · self-harm · sev2* — :lock: restricted" in theirs
+    assert "Goodbye" not in theirs and "wiki Y" not in theirs
+    assert "TS-2027-0003" not in theirs  # resolved
+    assert "*Your open cases*\n*TS-2027-0001 · harassment · sev3* — open: Doxxing" in helpers
+    assert "TS-2027-0002" not in helpers
+    assert "*Your open cases*\nNo open cases assigned to you or paging you." in reporters

@@ -279,6 +279,51 @@ def reassign(
     return case
 
 
+def take(session: Session, *, team_id: int, actor: Actor | None, key: str, at: datetime) -> Case:
+    """The Take case button: the clicker becomes the assignee, and an open case is acknowledged.
+
+    Anyone in the team who may see the case may take it (a restricted one: `has_access`), so a
+    responder can pick up work without asking a manager to reassign it. One audit event says
+    both what changed hands and whether the ladder stopped.
+    """
+    team = _team(session, team_id)
+    who = _require_member(session, team, actor)
+    case = get_case(session, team_id=team_id, key=key, for_update=True)
+    if case.status == CaseStatus.resolved:
+        raise Refused(f"{case.key} is resolved; there is nothing to take")
+    if not has_access(session, case=case, actor=who):
+        raise Refused(
+            f"{case.key} is restricted, so only the people it was given to can take it; "
+            "ask a manager to assign it to you"
+        )
+    acknowledging = case.status == CaseStatus.open
+    if case.assignee == who.slack_id and not acknowledging:
+        raise Refused(f"{case.key} is already yours")
+    assert case.id is not None
+    before = case.assignee
+    cancelled = 0
+    if before != who.slack_id:
+        case.assignee = who.slack_id
+        add_event(
+            session, case=case, at=at, actor=who.slack_id, kind="assigned", assignee=who.slack_id
+        )
+    if acknowledging:
+        case.status = CaseStatus.acknowledged.value
+        case.acknowledged_at, case.acknowledged_by = at, who.slack_id
+        cancelled = timers.cancel(session, case_id=case.id)
+        add_event(session, case=case, at=at, actor=who.slack_id, kind="acknowledged")
+    audit.record(
+        session,
+        at=at,
+        actor=who.slack_id,
+        action="case.take",
+        subject=case.key,
+        team_id=team_id,
+        detail={"from": before, "acknowledged": acknowledging, "timers_cancelled": cancelled},
+    )
+    return case
+
+
 def add_note(
     session: Session, *, team_id: int, actor: Actor | None, key: str, at: datetime, text: str
 ) -> CaseEvent:
@@ -392,6 +437,22 @@ def show(
         pages=pages_of(session, case_id=case.id),
         next_escalation=timer.due_at if timer else None,
         level=ladder.steps_of(case)[case.step].level,
+    )
+
+
+def open_cases_for(session: Session, *, team_id: int, slack_id: str) -> list[Case]:
+    """The unresolved cases assigned to a member or for which they were paged (by DM)."""
+    paged = select(Page.case_id).where(Page.kind == PageKind.dm.value, Page.recipient == slack_id)
+    return list(
+        session.exec(
+            select(Case)
+            .where(
+                Case.team_id == team_id,
+                Case.status != CaseStatus.resolved.value,
+                (col(Case.assignee) == slack_id) | col(Case.id).in_(paged),
+            )
+            .order_by(col(Case.id))
+        )
     )
 
 

@@ -11,6 +11,7 @@ from commands.blocks import Block, actions, button, context, fields, section
 
 ACK_ACTION = "case.ack"
 ESCALATE_ACTION = "case.escalate"
+TAKE_ACTION = "case.take"
 
 _ROLE_LINE = {
     "responder": "You are paged",
@@ -30,10 +31,12 @@ def level_name(level: str) -> str:
     return level
 
 
-def _buttons(key: str) -> Block:
+def _buttons(key: str, *, take: bool = False) -> Block:
+    """Acknowledge and Escalate; channel posts add Take case, since anyone there may pick it up."""
     return actions(
         button("Acknowledge", ACK_ACTION, key, style="primary"),
         button("Escalate", ESCALATE_ACTION, key, style="danger"),
+        *([button("Take case", TAKE_ACTION, key)] if take else []),
     )
 
 
@@ -92,5 +95,5 @@ def channel_post(
         blocks.append(section(summary))
     if reason:
         blocks.append(context(reason))
-    blocks.append(_buttons(key))
+    blocks.append(_buttons(key, take=True))
     return text if restricted else f"{text}\n{summary}", blocks

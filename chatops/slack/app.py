@@ -37,7 +37,8 @@ from chatops.slack import render
 from chatops.slack.home import DEFAULT_SECTIONS
 from commands.blocks import Block
 from commands.context import Clock, Context
-from commands.registry import dispatch, dispatch_action
+from commands.forms import form_for_command
+from commands.registry import FormValues, dispatch, dispatch_action, dispatch_form, form_errors
 from commands.reply import Reply, internal_error_reply
 from rota.store import UnknownTeam, find_team
 
@@ -47,6 +48,8 @@ SLASH_COMMAND = "/ts"
 EVENTS_PATH = "/slack/events"
 # Every action id: buttons are told apart by `commands.registry.ACTIONS`, not by Bolt.
 ANY_ACTION = re.compile(r".+")
+# Every modal's callback_id: forms are told apart by `commands.registry.FORMS`.
+ANY_FORM = re.compile(r".+")
 WEB_API_TIMEOUT_S = 15
 _CID = "chatops_cid"
 
@@ -192,6 +195,7 @@ class _Listeners:
         app.command(SLASH_COMMAND)(ack=_ack, lazy=[self.run_command])
         app.action(ANY_ACTION)(ack=_ack, lazy=[self.run_action])
         app.event("app_home_opened")(ack=_ack, lazy=[self.publish_home])
+        app.view(ANY_FORM)(ack=self.check_form, lazy=[self.run_form])
 
     # -- middleware -------------------------------------------------------------------------
 
@@ -216,6 +220,9 @@ class _Listeners:
         channel = body.get("channel_id")
         response_url = body.get("response_url")
         with correlated(cid):
+            # First, before any database work: a trigger id works once and only for 3 seconds.
+            if self.open_form(body, client):
+                return
             try:
                 ctx = self.context_for(body.get("user_id", ""), channel)
                 reply = (
@@ -259,6 +266,51 @@ class _Listeners:
             else:
                 log.warning("button press has nowhere to answer", extra={"ok": reply.ok})
             self.post_all(client, reply.posts, post_to, response_url, cid)
+
+    def check_form(self, ack: Ack, body: dict[str, Any]) -> None:
+        """Answer a modal submission at once: mistakes inline under their inputs, else close it.
+
+        The check is pure (no database), so it fits in Slack's 3 seconds.
+        """
+        view = body.get("view") or {}
+        try:
+            errors = form_errors(str(view.get("callback_id", "")), _form_values(view))
+        except Exception:
+            log.exception("form check failed")
+            errors = {}  # close the modal; the lazy half answers with a reference
+        if errors:
+            ack(response_action="errors", errors=errors)
+        else:
+            ack()
+
+    def run_form(self, body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+        """Run a submitted modal: the answer goes to the submitter by DM, posts to the channel."""
+        cid = context.get(_CID) or new_correlation_id()
+        view = body.get("view") or {}
+        callback_id = str(view.get("callback_id", ""))
+        values = _form_values(view)
+        user = str((body.get("user") or {}).get("id", ""))
+        # Where the form was asked for: the fallback channel, as for the typed command.
+        channel = str(view.get("private_metadata") or "") or None
+        with correlated(cid):
+            try:
+                if form_errors(callback_id, values):
+                    return  # answered inline by `check_form`; the modal is still open
+                ctx = self.context_for(user, channel)
+                reply = (
+                    dispatch_form(callback_id, values, ctx, cid=cid)
+                    if isinstance(ctx, Context)
+                    else ctx
+                )
+                post_to = ctx.channel if isinstance(ctx, Context) else channel
+            except Exception:
+                log.exception("form submission failed outside its handler")
+                reply, post_to = internal_error_reply(cid), None
+            try:
+                client.chat_postMessage(channel=user, text=reply.text, blocks=reply.blocks)
+            except Exception as error:
+                log.warning("form answer DM failed", extra={"error": _slack_error(error)})
+            self.post_all(client, reply.posts, post_to, None, cid)
 
     def publish_home(self, event: dict[str, Any], client: WebClient, context: BoltContext) -> None:
         """Publish the App Home tab; a failing section is left out rather than failing the tab."""
@@ -318,6 +370,24 @@ class _Listeners:
             log.exception("app home: cannot resolve the member")
             return None
         return ctx if isinstance(ctx, Context) else None
+
+    def open_form(self, body: dict[str, Any], client: WebClient) -> bool:
+        """Open the modal a command line stands for (`case open` alone); False: run it typed.
+
+        When Slack refuses (an expired trigger id), the typed command's answer follows instead.
+        """
+        view = form_for_command(
+            str(body.get("text", "")), private_metadata=str(body.get("channel_id") or "")
+        )
+        trigger_id = body.get("trigger_id")
+        if view is None or not trigger_id:
+            return False
+        try:
+            client.views_open(trigger_id=trigger_id, view=view)
+        except Exception as error:
+            log.warning("views.open failed", extra={"error": _slack_error(error)})
+            return False
+        return True
 
     def send(self, response_url: str | None, payload: dict[str, Any]) -> bool:
         """POST to a response_url with retries; failures are logged (by status), never raised."""
@@ -395,6 +465,12 @@ def _action_value(action: dict[str, Any]) -> str:
         return str(action["value"])
     selected = action.get("selected_option") or {}
     return str(selected.get("value", ""))
+
+
+def _form_values(view: dict[str, Any]) -> FormValues:
+    """A submitted view's input values (block id → action id → state)."""
+    values = (view.get("state") or {}).get("values") or {}
+    return values if isinstance(values, dict) else {}
 
 
 def _request_kind(body: dict[str, Any]) -> str:

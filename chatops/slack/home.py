@@ -2,8 +2,8 @@
 
 Each section is computed for the member who opened the tab, in their own zone, from the same
 rota the commands read. A member unknown to the bot gets only the base view (the sections
-return nothing for them). Open cases are not shown yet: `chatops.cases.service` lists a team's
-open cases but has no per-member listing to build "my cases" on.
+return nothing for them). The tab is private to its viewer, yet a restricted case still shows
+only its id, type and severity there, as in a channel: details stay behind `/ts case show`.
 """
 
 from __future__ import annotations
@@ -11,13 +11,44 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 
-from commands.blocks import Block, context, divider, section
+from chatops.cases import service
+from chatops.escalation.messages import headline
+from commands.blocks import Block, context, divider, section, truncate
 from commands.context import Context
 from commands.rota_view import local, mention, team_rota
 from rota.coverage import affected_members, coverage_gaps, gap_local_times
 
 MY_SHIFTS_DAYS = 7
 MY_SHIFTS_MAX = 10
+MY_CASES_MAX = 10
+CASE_SUMMARY_MAX = 120
+
+
+def my_open_cases(ctx: Context) -> list[Block]:
+    """The unresolved cases assigned to the viewer or that paged them: what they still owe."""
+    if ctx.actor is None:
+        return []
+    with ctx.db.transaction() as session:
+        cases = service.open_cases_for(session, team_id=ctx.team_id, slack_id=ctx.actor.slack_id)
+    if not cases:
+        body = "No open cases assigned to you or paging you."
+    else:
+        body = "\n".join(
+            f"*{headline(c.key, c.type, c.severity)}* — "
+            + (
+                ":lock: restricted"
+                if c.restricted
+                else f"{c.status}: {truncate(c.summary, CASE_SUMMARY_MAX)}"
+            )
+            for c in cases[:MY_CASES_MAX]
+        )
+        if len(cases) > MY_CASES_MAX:
+            body += f"\n… and {len(cases) - MY_CASES_MAX} more (`/ts case list`)"
+    return [
+        divider(),
+        section(f"*Your open cases*\n{body}"),
+        context("Details: `/ts case show TS-…` (views of restricted cases are recorded)."),
+    ]
 
 
 def my_next_shifts(ctx: Context) -> list[Block]:
@@ -95,6 +126,7 @@ def next_coverage_gap(ctx: Context) -> list[Block]:
 
 
 DEFAULT_SECTIONS: tuple[Callable[[Context], Sequence[Block]], ...] = (
+    my_open_cases,
     my_next_shifts,
     on_call_now,
     next_coverage_gap,

@@ -11,11 +11,12 @@ from collections.abc import Callable
 from chatops.cases import service
 from chatops.cases.models import SEVERITY_MEANING, CaseType, Severity
 from chatops.escalation.ladder import Paging
-from chatops.escalation.messages import headline
+from chatops.escalation.messages import TAKE_ACTION, headline
+from commands import forms
 from commands.blocks import context, fields, header, section
 from commands.context import Context, UsageError
 from commands.parsing import suggest
-from commands.registry import verb
+from commands.registry import action, form, verb
 from commands.reply import Reply
 from commands.rota_view import local, mention, resolve_member, team_rota
 
@@ -72,6 +73,12 @@ def _open(args: list[str], ctx: Context) -> Reply:
             options[name.lower()] = value
         else:
             words.append(word)
+    if not args:
+        raise UsageError(
+            "a case needs a type, a severity and a summary (in Slack, `/ts case open` alone "
+            "opens a form)",
+            OPEN_USAGE,
+        )
     if len(words) < 3:
         raise UsageError("a case needs a type, a severity and a summary", OPEN_USAGE)
     kind, severity, summary = words[0].lower(), words[1].lower(), " ".join(words[2:])
@@ -91,20 +98,40 @@ def _open(args: list[str], ctx: Context) -> Reply:
             raise UsageError("restricted: takes yes or no", OPEN_USAGE)
         restricted = flag == "yes"
     language = options.get("lang") or None
-    if language is not None and not (
-        2 <= len(language) <= 8 and language.replace("-", "").isalpha()
-    ):
+    if language is not None and not forms.valid_language(language):
         raise UsageError(f"`lang:{language}` is not a language code like ar or pt-BR", OPEN_USAGE)
+    return open_case_reply(
+        ctx,
+        case_type=kind,
+        severity=severity,
+        summary=summary,
+        details=options.get("details", ""),
+        language=language,
+        restricted=restricted,
+    )
+
+
+def open_case_reply(
+    ctx: Context,
+    *,
+    case_type: str,
+    severity: str,
+    summary: str,
+    details: str = "",
+    language: str | None = None,
+    restricted: bool | None = None,
+) -> Reply:
+    """Open a case and say whom it paged: the one path for the typed command and the form."""
     with ctx.db.transaction() as session:
         case, paging = service.open_case(
             session,
             team_id=ctx.team_id,
             actor=ctx.actor,
             at=ctx.clock(),
-            case_type=kind,
+            case_type=case_type,
             severity=severity,
             summary=summary,
-            details=options.get("details", ""),
+            details=details,
             language=language,
             restricted=restricted,
         )
@@ -114,6 +141,40 @@ def _open(args: list[str], ctx: Context) -> Reply:
     )
     text = f":white_check_mark: Opened *{title}*. {paging_line(paging, ctx)}{restricted_note}"
     return Reply(text=text)
+
+
+@form(forms.CASE_OPEN_FORM, check=forms.case_form_errors)
+def case_open_form(values: forms.FormValues, ctx: Context) -> Reply:
+    """The Slack modal's submission, opened exactly as `/ts case open …` would."""
+    submitted, errors = forms.read_case_form(values)
+    if submitted is None:
+        # Normally answered inline before the modal closed; say it anyway rather than drop it.
+        raise UsageError("; ".join(errors.values()), OPEN_USAGE)
+    return open_case_reply(
+        ctx,
+        case_type=submitted.case_type,
+        severity=submitted.severity,
+        summary=submitted.summary,
+        details=submitted.details,
+        language=submitted.language,
+        restricted=submitted.restricted,
+    )
+
+
+@action(TAKE_ACTION)
+def take_button(value: str, ctx: Context) -> Reply:
+    """Take case: the clicker gets the case (acknowledged if still open); the channel is told."""
+    with ctx.db.transaction() as session:
+        case = service.take(
+            session, team_id=ctx.team_id, actor=ctx.actor, key=value, at=ctx.clock()
+        )
+    who = mention(case.assignee or "")
+    post = Reply(
+        text=f":raised_hand: {headline(case.key, case.type, case.severity)} taken by {who}."
+    )
+    return Reply(
+        text=f":raised_hand: {case.key} is yours now; its escalation is stopped.", posts=[post]
+    )
 
 
 def _show(args: list[str], ctx: Context) -> Reply:

@@ -148,4 +148,5 @@ def test_unrestricted_channel_post_carries_the_summary_only(
     assert [e["action_id"] for e in channel.json_arg("blocks")[-1]["elements"]] == [
         "case.ack",
         "case.escalate",
+        "case.take",
     ]
