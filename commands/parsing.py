@@ -26,6 +26,17 @@ def mention_id(token: str) -> str | None:
     return match.group(1) if match else None
 
 
+def refuse_near_option(word: str, known: set[str] | frozenset[str]) -> None:
+    """A `key:value` word whose key is a near miss of a known option is a typo, not free text:
+    `rotaton:emea` must not silently become part of a reason."""
+    key, sep, _ = word.partition(":")
+    if not sep or not key.isalpha() or key.lower() in known:
+        return
+    hint = suggest(key.lower(), sorted(known))
+    if hint:
+        raise UsageError(f"unknown option `{key}:`{hint.replace('`?', ':`?')}")
+
+
 def suggest(word: str, choices: list[str]) -> str:
     """A ' (did you mean …?)' suffix, or '' when nothing is close."""
     close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)

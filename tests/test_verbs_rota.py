@@ -126,3 +126,25 @@ def test_times_are_read_in_the_askers_zone_with_the_dst_rules(
 def test_a_naive_iso_time_is_refused(ctx: Context) -> None:
     with pytest.raises(UsageError, match="has no offset"):
         parse_when("2027-03-20T12:00", ctx, now=NOW)
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ("shifts dayz:3", "unknown option `dayz:` (did you mean `days:`?)"),
+        (
+            "rota override @amira 2027-03-21 08:00 to 2027-03-21 18:00 rotaton:emea",
+            "unknown option `rotaton:` (did you mean `rotation:`?)",
+        ),
+        (
+            "case open harassment sev3 abuse lnag:fr",
+            "unknown option `lnag:` (did you mean `lang:`?)",
+        ),
+    ],
+)
+def test_a_mistyped_option_gets_did_you_mean_and_changes_nothing(
+    ctx: Context, line: str, reason: str
+) -> None:
+    reply = dispatch(line, ctx)
+    assert not reply.ok
+    assert reply.text.splitlines()[0] == f":warning: {reason}"

@@ -15,7 +15,7 @@ from chatops.escalation.messages import TAKE_ACTION, headline
 from commands import forms
 from commands.blocks import context, fields, header, section
 from commands.context import Context, UsageError
-from commands.parsing import suggest
+from commands.parsing import refuse_near_option, suggest
 from commands.registry import action, form, verb
 from commands.reply import Reply
 from commands.rota_view import local, mention, resolve_member, team_rota
@@ -64,14 +64,18 @@ def paging_line(paging: Paging, ctx: Context) -> str:
     return line
 
 
+OPEN_OPTIONS = frozenset({"lang", "details", "restricted"})
+
+
 def _open(args: list[str], ctx: Context) -> Reply:
     options: dict[str, str] = {}
     words: list[str] = []
     for word in args:
         name, sep, value = word.partition(":")
-        if sep and name.lower() in {"lang", "details", "restricted"}:
+        if sep and name.lower() in OPEN_OPTIONS:
             options[name.lower()] = value
         else:
+            refuse_near_option(word, OPEN_OPTIONS)
             words.append(word)
     if not args:
         raise UsageError(

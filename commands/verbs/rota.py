@@ -15,7 +15,7 @@ from chatops import rota_service
 from chatops.rota_service import Plan, Proposal
 from commands.blocks import actions, button, context, header, section
 from commands.context import Context, UsageError
-from commands.parsing import mention_id, suggest
+from commands.parsing import mention_id, refuse_near_option, suggest
 from commands.registry import action, verb
 from commands.reply import Reply, Visibility
 from commands.rota_view import local, mention, resolve_member, shift_line, team_rota
@@ -144,6 +144,7 @@ def _options(words: list[str], known: set[str]) -> tuple[dict[str, str], bool, s
         elif word.lower() == "force":
             force = True
         else:
+            refuse_near_option(word, known | {"force"})
             reason.append(word)
     return options, force, " ".join(reason)
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from commands.blocks import context, header, section
 from commands.context import Context, UsageError
-from commands.parsing import mention_id
+from commands.parsing import mention_id, refuse_near_option
 from commands.registry import verb
 from commands.reply import Reply
 from commands.rota_view import local, mention, team_rota
@@ -38,6 +38,7 @@ def shifts(args: list[str], ctx: Context) -> Reply:
         elif (slack_id := mention_id(arg)) is not None:
             member = slack_id
         else:
+            refuse_near_option(arg, {"days"})
             raise UsageError(f"unexpected `{arg}`", USAGE)
     rota = team_rota(ctx)
     if member is not None and member not in {m.id for m in rota.spec.members}:
