@@ -136,7 +136,6 @@ def test_load_sums_to_the_shift_hours(tmp_path: Path) -> None:
 def test_ical_parses_back_with_every_shift(tmp_path: Path) -> None:
     result = chatops("rota", "ical", str(EXAMPLE), *WEEK, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "\r\n" in result.stdout or result.stdout.count("BEGIN:VEVENT") > 0
     calendar = icalendar.Calendar.from_ical(result.stdout)
     events = list(calendar.walk("VEVENT"))
     spec = load_rota_yaml(EXAMPLE)
@@ -202,3 +201,22 @@ def test_a_bad_policy_is_refused_with_its_path(tmp_path: Path) -> None:
     result = chatops("rota", "check", str(bad), *WEEK, cwd=tmp_path)
     assert result.returncode == 2
     assert "policies[0].levels[1].targets[0]: unknown rotation 'night'" in result.stderr
+
+
+def test_ical_lines_end_in_crlf_and_fold_at_75_octets() -> None:
+    from rota.ical import shifts_calendar
+    from rota.resolve import Shift
+
+    spec = load_rota_yaml(EXAMPLE)
+    long_name = spec.members[0].model_copy(update={"name": "Ωmega " * 20})
+    spec = spec.model_copy(update={"members": (long_name, *spec.members[1:])})
+    start = datetime(2027, 3, 20, tzinfo=UTC)
+    shift = Shift(long_name.id, "emea", start, start + timedelta(hours=8), "rotation", "primary")
+    text = shifts_calendar(spec, [shift], stamp=start)
+    raw = text.encode()
+    assert raw.endswith(b"\r\n") and b"\n" not in raw.replace(b"\r\n", b"")
+    lines = raw.split(b"\r\n")[:-1]
+    assert all(len(line) <= 75 for line in lines)
+    assert any(line.startswith(b" ") for line in lines)  # the summary was folded
+    event = next(iter(icalendar.Calendar.from_ical(text).walk("VEVENT")))
+    assert str(event["SUMMARY"]) == f"On call: {long_name.name} — emea"
