@@ -8,14 +8,20 @@ to be claimed again when its lease ends, so at most the one message in flight go
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import update
 from sqlmodel import Session, SQLModel, col, select
 
-from chatops.escalation.notifier import Outcome
+from chatops.clock import Clock
+from chatops.escalation.notifier import Notifier, Outcome
+from chatops.logs import correlated
+from commands.blocks import Block
+
+log = logging.getLogger(__name__)
 
 #: Backoff after a failure without Retry-After: 5 s, 10 s, 20 s … at most 5 minutes.
 FIRST_RETRY = timedelta(seconds=5)
@@ -60,6 +66,56 @@ def claim_due_rows(
         )
         .returning(*returning)
     ).all()
+
+
+class Claimed(Protocol):
+    """What a claimed outbox row carries for sending (claims are frozen, so read-only)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def attempts(self) -> int: ...
+    @property
+    def recipient(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def blocks(self) -> list[Block]: ...
+
+
+def send_claimed(
+    claim: Claimed,
+    *,
+    notifier: Notifier,
+    clock: Clock,
+    settle_sent: Callable[[datetime, str | None], bool],
+    settle_failed: Callable[[datetime, str, datetime], object],
+    what: str,
+    log_extra: dict[str, Any],
+) -> datetime | None:
+    """Send one claimed row and settle it: sent only on Slack's ok, otherwise due again later.
+
+    Returns the retry instant after a 429 (so the caller hands its batch back until then).
+    """
+    with correlated():
+        outcome = notifier.send(channel=claim.recipient, text=claim.text, blocks=claim.blocks)
+        now = clock()
+        if outcome.ok:
+            if not settle_sent(now, outcome.ts):
+                log.warning(f"{what} sent after its claim expired", extra=log_extra)
+            return None
+        retry = retry_at(outcome, attempts=claim.attempts, now=now)
+        settle_failed(now, outcome.error or "unknown", retry)
+        log.warning(
+            f"{what} not delivered; will retry",
+            extra={
+                **log_extra,
+                "attempt": claim.attempts,
+                "error": outcome.error,
+                "retry_at": retry.isoformat(),
+            },
+        )
+        return retry if outcome.retry_after is not None else None
 
 
 def retry_delay(attempts: int) -> timedelta:

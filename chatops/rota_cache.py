@@ -13,7 +13,6 @@ from weakref import WeakKeyDictionary
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from chatops.db import Database
 from rota.models import Team
 from rota.resolve import CompiledRota, compile_rota
 from rota.store import UnknownTeam, load_rota
@@ -22,13 +21,17 @@ _caches: WeakKeyDictionary[Engine, dict[int, tuple[int, CompiledRota]]] = WeakKe
 _lock = threading.Lock()
 
 
-def compiled_rota(db: Database, session: Session, team_id: int) -> CompiledRota:
-    """The team's rota, compiled, as of this session's view of the database."""
+def compiled_rota(session: Session, team_id: int) -> CompiledRota:
+    """The team's rota, compiled, as of this session's view of the database.
+
+    Cached per engine (one per process and database), so replicas and tests never share one.
+    """
     team = session.get(Team, team_id)
     if team is None:
         raise UnknownTeam(f"team {team_id} is no longer in the database")
+    engine = session.get_bind().engine
     with _lock:
-        entries = _caches.setdefault(db.engine, {})
+        entries = _caches.setdefault(engine, {})
         hit = entries.get(team_id)
     if hit is not None and hit[0] == team.rota_version:
         return hit[1]

@@ -17,7 +17,7 @@ def team_rota(ctx: Context) -> CompiledRota:
     """The team's rota as the engine reads it (compiled once per distinct rota)."""
     with ctx.db.transaction() as session:
         try:
-            return compiled_rota(ctx.db, session, ctx.team_id)
+            return compiled_rota(session, ctx.team_id)
         except UnknownTeam:
             raise Refused(f"the team {ctx.team_name!r} is no longer in the database") from None
 

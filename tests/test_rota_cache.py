@@ -21,9 +21,9 @@ def test_a_save_on_another_replica_is_seen_at_once(db: Database, database_url: s
     assert team.id is not None
     other = Database(make_engine(database_url))  # a second process's engine, same database
     with other.transaction() as session:
-        first = compiled_rota(other, session, team.id)
+        first = compiled_rota(session, team.id)
     with other.transaction() as session:
-        assert compiled_rota(other, session, team.id) is first  # unchanged: reused
+        assert compiled_rota(session, team.id) is first  # unchanged: reused
     with db.transaction() as session:
         stored = session.get(Team, team.id)
         assert stored is not None
@@ -33,7 +33,7 @@ def test_a_save_on_another_replica_is_seen_at_once(db: Database, database_url: s
         )
         save_rota(session, covered)
     with other.transaction() as session:
-        fresh = compiled_rota(other, session, team.id)
+        fresh = compiled_rota(session, team.id)
     assert fresh is not first
     assert [s.member for s in fresh.on_call(AT) if s.rotation == "emea"] == ["U01OCHEN00"]
     other.dispose()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session, col, select
 
@@ -51,6 +52,36 @@ def _require_member(session: Session, team: Team, actor: Actor | None) -> Actor:
     if actor is None or _member(session, team, actor.slack_id) is None:
         raise Refused(f"only members of the {team.name} team can do that")
     return actor
+
+
+def _member_and_case(
+    session: Session, team_id: int, actor: Actor | None, key: str
+) -> tuple[Team, Actor, Case]:
+    """The team, the acting member (refused if not one) and the case, locked for a change."""
+    team = _team(session, team_id)
+    who = _require_member(session, team, actor)
+    return team, who, get_case(session, team_id=team_id, key=key, for_update=True)
+
+
+def _audit(
+    session: Session,
+    case: Case,
+    *,
+    who: Actor,
+    at: datetime,
+    action: str,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    """The case's audit event, in the same transaction as the change (ids and counts only)."""
+    audit.record(
+        session,
+        at=at,
+        actor=who.slack_id,
+        action=action,
+        subject=case.key,
+        team_id=case.team_id,
+        detail=detail,
+    )
 
 
 def get_case(session: Session, *, team_id: int, key: str, for_update: bool = False) -> Case:
@@ -117,13 +148,12 @@ def open_case(
     session.add(case)
     session.flush()
     add_event(session, case=case, at=at, actor=who.slack_id, kind="opened", policy=policy.name)
-    audit.record(
+    _audit(
         session,
+        case,
+        who=who,
         at=at,
-        actor=who.slack_id,
         action="case.open",
-        subject=case.key,
-        team_id=team_id,
         detail={
             "type": case.type,
             "severity": case.severity,
@@ -142,9 +172,7 @@ def acknowledge(
     session: Session, *, team_id: int, actor: Actor | None, key: str, at: datetime
 ) -> Case:
     """Stop the ladder: the case is taken. The acknowledger becomes the assignee if none."""
-    team = _team(session, team_id)
-    who = _require_member(session, team, actor)
-    case = get_case(session, team_id=team_id, key=key, for_update=True)
+    _, who, case = _member_and_case(session, team_id, actor, key)
     if case.status == CaseStatus.resolved:
         raise Refused(f"{case.key} is resolved; there is nothing to acknowledge")
     if case.status == CaseStatus.acknowledged:
@@ -155,13 +183,12 @@ def acknowledge(
     case.assignee = case.assignee or who.slack_id
     cancelled = timers.cancel(session, case_id=case.id)
     add_event(session, case=case, at=at, actor=who.slack_id, kind="acknowledged")
-    audit.record(
+    _audit(
         session,
+        case,
+        who=who,
         at=at,
-        actor=who.slack_id,
         action="case.acknowledge",
-        subject=case.key,
-        team_id=team_id,
         detail={"timers_cancelled": cancelled, "assignee": case.assignee},
     )
     return case
@@ -182,9 +209,7 @@ def escalate(
 
     The case is open again until someone acknowledges, and the ladder's timer restarts.
     """
-    team = _team(session, team_id)
-    who = _require_member(session, team, actor)
-    case = get_case(session, team_id=team_id, key=key, for_update=True)
+    team, who, case = _member_and_case(session, team_id, actor, key)
     if case.status == CaseStatus.resolved:
         raise Refused(f"{case.key} is resolved; open a new case instead of escalating")
     assert case.id is not None
@@ -204,13 +229,12 @@ def escalate(
     add_event(
         session, case=case, at=at, actor=who.slack_id, kind="escalated", text=reason, **detail
     )
-    audit.record(
+    _audit(
         session,
+        case,
+        who=who,
         at=at,
-        actor=who.slack_id,
         action="case.escalate",
-        subject=case.key,
-        team_id=team_id,
         detail={**detail, "with_reason": bool(reason)},
     )
     # The reason is typed text: on a restricted case it stays in the timeline, out of messages.
@@ -254,9 +278,7 @@ def reassign(
     session: Session, *, team_id: int, actor: Actor | None, key: str, at: datetime, assignee: str
 ) -> Case:
     """Give the case to another member: the assignee, the reporter or a manager may."""
-    team = _team(session, team_id)
-    who = _require_member(session, team, actor)
-    case = get_case(session, team_id=team_id, key=key, for_update=True)
+    team, who, case = _member_and_case(session, team_id, actor, key)
     if case.status == CaseStatus.resolved:
         raise Refused(f"{case.key} is resolved; it cannot be reassigned")
     if not (who.is_manager or who.slack_id in {case.assignee, case.reporter}):
@@ -267,14 +289,8 @@ def reassign(
         raise Refused(f"{case.key} is already assigned to <@{assignee}>")
     before, case.assignee = case.assignee, assignee
     add_event(session, case=case, at=at, actor=who.slack_id, kind="assigned", assignee=assignee)
-    audit.record(
-        session,
-        at=at,
-        actor=who.slack_id,
-        action="case.assign",
-        subject=case.key,
-        team_id=team_id,
-        detail={"from": before, "to": assignee},
+    _audit(
+        session, case, who=who, at=at, action="case.assign", detail={"from": before, "to": assignee}
     )
     return case
 
@@ -286,9 +302,7 @@ def take(session: Session, *, team_id: int, actor: Actor | None, key: str, at: d
     responder can pick up work without asking a manager to reassign it. One audit event says
     both what changed hands and whether the ladder stopped.
     """
-    team = _team(session, team_id)
-    who = _require_member(session, team, actor)
-    case = get_case(session, team_id=team_id, key=key, for_update=True)
+    _, who, case = _member_and_case(session, team_id, actor, key)
     if case.status == CaseStatus.resolved:
         raise Refused(f"{case.key} is resolved; there is nothing to take")
     if not has_access(session, case=case, actor=who):
@@ -312,13 +326,12 @@ def take(session: Session, *, team_id: int, actor: Actor | None, key: str, at: d
         case.acknowledged_at, case.acknowledged_by = at, who.slack_id
         cancelled = timers.cancel(session, case_id=case.id)
         add_event(session, case=case, at=at, actor=who.slack_id, kind="acknowledged")
-    audit.record(
+    _audit(
         session,
+        case,
+        who=who,
         at=at,
-        actor=who.slack_id,
         action="case.take",
-        subject=case.key,
-        team_id=team_id,
         detail={"from": before, "acknowledged": acknowledging, "timers_cancelled": cancelled},
     )
     return case
@@ -328,23 +341,13 @@ def add_note(
     session: Session, *, team_id: int, actor: Actor | None, key: str, at: datetime, text: str
 ) -> CaseEvent:
     """Add a note to the timeline; on a restricted case only those it was given to may."""
-    team = _team(session, team_id)
-    who = _require_member(session, team, actor)
-    case = get_case(session, team_id=team_id, key=key, for_update=True)
+    _, who, case = _member_and_case(session, team_id, actor, key)
     if not text.strip():
         raise Refused("the note is empty")
     if not has_access(session, case=case, actor=who):
         raise Refused(f"{case.key} is restricted; only the people it was given to can add notes")
     event = add_event(session, case=case, at=at, actor=who.slack_id, kind="note", text=text.strip())
-    audit.record(
-        session,
-        at=at,
-        actor=who.slack_id,
-        action="case.note",
-        subject=case.key,
-        team_id=team_id,
-        detail={"length": len(text.strip())},
-    )
+    _audit(session, case, who=who, at=at, action="case.note", detail={"length": len(text.strip())})
     return event
 
 
@@ -358,9 +361,7 @@ def resolve(
     reason: str = "",
 ) -> Case:
     """Close the case: every timer and every unsent page is cancelled."""
-    team = _team(session, team_id)
-    who = _require_member(session, team, actor)
-    case = get_case(session, team_id=team_id, key=key, for_update=True)
+    _, who, case = _member_and_case(session, team_id, actor, key)
     if case.status == CaseStatus.resolved:
         raise Refused(f"{case.key} is already resolved")
     if not (who.is_manager or who.slack_id in {case.assignee, case.reporter}):
@@ -371,13 +372,12 @@ def resolve(
     cancelled_timers = timers.cancel(session, case_id=case.id)
     cancelled_pages = cancel_pending_pages(session, case_id=case.id)
     add_event(session, case=case, at=at, actor=who.slack_id, kind="resolved", text=reason)
-    audit.record(
+    _audit(
         session,
+        case,
+        who=who,
         at=at,
-        actor=who.slack_id,
         action="case.resolve",
-        subject=case.key,
-        team_id=team_id,
         detail={"timers_cancelled": cancelled_timers, "pages_cancelled": cancelled_pages},
     )
     return case
@@ -421,14 +421,7 @@ def show(
     assert case.id is not None
     visible = has_access(session, case=case, actor=who)
     if case.restricted and visible:
-        audit.record(
-            session,
-            at=at,
-            actor=who.slack_id,
-            action="case.view_restricted",
-            subject=case.key,
-            team_id=team_id,
-        )
+        _audit(session, case, who=who, at=at, action="case.view_restricted")
     timer = timers.pending_timer(session, case_id=case.id)
     return CaseView(
         case=case,

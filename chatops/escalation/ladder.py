@@ -22,6 +22,7 @@ from chatops.escalation.models import Page, PageKind
 from chatops.escalation.pages import add_page
 from chatops.escalation.policy import PolicySpec, Step, ladder
 from chatops.escalation.targets import Roster, find_advisor, load_roster, resolve_targets, speaks
+from commands.blocks import Block
 from rota.models import Team
 
 log = logging.getLogger(__name__)
@@ -182,6 +183,25 @@ def _send(
                     kind="no_speaker",
                     language=case.language,
                 )
+
+    case_id = case.id
+
+    def page(kind: PageKind, role: str, recipient: str, text: str, blocks: list[Block]) -> None:
+        add_page(
+            session,
+            team_id=case.team_id,
+            case_id=case_id,
+            batch=batch,
+            step=paging.step,
+            level=paging.level,
+            kind=kind,
+            role=role,
+            recipient=recipient,
+            text=text,
+            blocks=blocks,
+            at=at,
+        )
+
     for person, role in recipients:
         text, blocks = messages.direct_message(
             key=case.key,
@@ -194,20 +214,7 @@ def _send(
             role=role,
             reason=reason,
         )
-        add_page(
-            session,
-            team_id=case.team_id,
-            case_id=case.id,
-            batch=batch,
-            step=paging.step,
-            level=paging.level,
-            kind=PageKind.dm,
-            role=role,
-            recipient=person,
-            text=text,
-            blocks=blocks,
-            at=at,
-        )
+        page(PageKind.dm, role, person, text, blocks)
         add_event(
             session,
             case=case,
@@ -230,17 +237,4 @@ def _send(
             reason=reason,
             opened=opened,
         )
-        add_page(
-            session,
-            team_id=case.team_id,
-            case_id=case.id,
-            batch=batch,
-            step=paging.step,
-            level=paging.level,
-            kind=PageKind.channel,
-            role="announcement",
-            recipient=team.channel,
-            text=text,
-            blocks=blocks,
-            at=at,
-        )
+        page(PageKind.channel, "announcement", team.channel, text, blocks)

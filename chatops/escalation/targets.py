@@ -14,10 +14,9 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from chatops.escalation.policy import TargetSpec
+from chatops.rota_cache import compiled_rota
 from rota.models import Member, Team
-from rota.resolve import on_call
-from rota.spec import RotaSpec
-from rota.store import load_rota
+from rota.resolve import CompiledRota
 
 
 @dataclass(frozen=True)
@@ -55,14 +54,19 @@ class Resolution:
     gap: bool = False  # some rotation target exists but nobody is on call in it
 
 
-def _engine_on_call(spec: RotaSpec, at: datetime) -> list[OnCall]:
+def _engine_on_call(rota: CompiledRota, at: datetime) -> list[OnCall]:
     """The only call into the rota engine."""
-    return [OnCall(s.member, s.rotation, s.layer) for s in on_call(spec, at)]
+    return [OnCall(s.member, s.rotation, s.layer) for s in rota.on_call(at)]
+
+
+def _team_rota(session: Session, team: Team) -> CompiledRota:
+    assert team.id is not None
+    return compiled_rota(session, team.id)
 
 
 def on_call_now(session: Session, team: Team, at: datetime) -> list[OnCall]:
     """Who is on call at `at`, per rotation."""
-    return _engine_on_call(load_rota(session, team), at)
+    return _engine_on_call(_team_rota(session, team), at)
 
 
 def on_call_slack_ids(session: Session, team: Team, rotation_name: str, at: datetime) -> list[str]:
@@ -73,8 +77,8 @@ def load_roster(session: Session, team: Team, at: datetime) -> Roster:
     members = list(
         session.exec(select(Member).where(Member.team_id == team.id).order_by(col(Member.position)))
     )
-    spec = load_rota(session, team)
-    on_call_now = _engine_on_call(spec, at)
+    rota = _team_rota(session, team)
+    on_call_now = _engine_on_call(rota, at)
     # An outgoing responder whose incoming has not accepted the handoff yet stays on call.
     from chatops.handoff.service import holdovers  # imported here: handoff reads cases
 
@@ -83,7 +87,7 @@ def load_roster(session: Session, team: Team, at: datetime) -> Roster:
         entry = OnCall(held.slack_id, held.rotation, held.layer)
         if entry not in on_call_now:
             on_call_now.append(entry)
-    return Roster(members, on_call_now, {r.name: r.layer for r in spec.rotations})
+    return Roster(members, on_call_now, {r.name: r.layer for r in rota.spec.rotations})
 
 
 def resolve_targets(roster: Roster, targets: Iterable[TargetSpec]) -> Resolution:

@@ -41,7 +41,7 @@ from chatops.handoff.service import DEFAULT as DEFAULT_HANDOFFS
 from chatops.handoff.service import HandoffSettings
 from chatops.handoff.service import next_due as next_handoff_due
 from chatops.handoff.watch import DEFAULT_WATCH, WatchSettings
-from chatops.leases import retry_at
+from chatops.leases import send_claimed
 from chatops.logs import correlated
 from commands.reply import Reply
 from rota.models import Team
@@ -153,36 +153,19 @@ def _send_one(
     connection: Connection, *, claim: Claim, clock: Clock, notifier: Notifier, worker_id: str
 ) -> datetime | None:
     """Send one claimed page and settle it; returns the retry instant after a 429."""
-    with correlated():
-        outcome = notifier.send(channel=claim.recipient, text=claim.text, blocks=claim.blocks)
-        now = clock()
-        if outcome.ok:
-            if not settle_delivered(
-                connection, claim=claim, worker_id=worker_id, at=now, message_ts=outcome.ts
-            ):
-                log.warning("page sent after its claim expired", extra={"page": claim.id})
-            log.debug("page delivered", extra={"page": claim.id, "attempt": claim.attempts})
-            return None
-        retry = retry_at(outcome, attempts=claim.attempts, now=now)
-        settle_failed(
-            connection,
-            claim=claim,
-            worker_id=worker_id,
-            at=now,
-            error=outcome.error or "unknown",
-            retry_at=retry,
-        )
-        log.warning(
-            "page not delivered; will retry",
-            extra={
-                "page": claim.id,
-                "case_id": claim.case_id,
-                "attempt": claim.attempts,
-                "error": outcome.error,
-                "retry_at": retry.isoformat(),
-            },
-        )
-        return retry if outcome.retry_after is not None else None
+    return send_claimed(
+        claim,
+        notifier=notifier,
+        clock=clock,
+        settle_sent=lambda at, ts: settle_delivered(
+            connection, claim=claim, worker_id=worker_id, at=at, message_ts=ts
+        ),
+        settle_failed=lambda at, error, retry: settle_failed(
+            connection, claim=claim, worker_id=worker_id, at=at, error=error, retry_at=retry
+        ),
+        what="page",
+        log_extra={"page": claim.id, "case_id": claim.case_id},
+    )
 
 
 def run_due(

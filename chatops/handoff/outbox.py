@@ -27,8 +27,7 @@ from chatops.db import Database
 from chatops.escalation.notifier import Notifier
 from chatops.escalation.pages import LEASE
 from chatops.handoff.models import Handoff, HandoffMessage, MessageKind, MessageState
-from chatops.leases import claim_due_rows, retry_at
-from chatops.logs import correlated
+from chatops.leases import claim_due_rows, send_claimed
 from commands.blocks import Block
 
 log = logging.getLogger(__name__)
@@ -248,30 +247,16 @@ def _send_one(
     db: Database, *, claim: Claim, clock: Clock, notifier: Notifier, worker_id: str
 ) -> datetime | None:
     """Send one claimed message and settle it; the retry instant after a 429, else None."""
-    with correlated():
-        outcome = notifier.send(channel=claim.recipient, text=claim.text, blocks=claim.blocks)
-        now = clock()
-        if outcome.ok:
-            if not settle_sent(db, claim=claim, worker_id=worker_id, at=now, message_ts=outcome.ts):
-                log.warning("handoff message sent after its claim expired", extra={"id": claim.id})
-            return None
-        retry = retry_at(outcome, attempts=claim.attempts, now=now)
-        settle_failed(
-            db,
-            claim=claim,
-            worker_id=worker_id,
-            at=now,
-            error=outcome.error or "unknown",
-            retry_at=retry,
-        )
-        log.warning(
-            "handoff message not delivered; will retry",
-            extra={
-                "id": claim.id,
-                "kind": claim.kind,
-                "attempt": claim.attempts,
-                "error": outcome.error,
-                "retry_at": retry.isoformat(),
-            },
-        )
-        return retry if outcome.retry_after is not None else None
+    return send_claimed(
+        claim,
+        notifier=notifier,
+        clock=clock,
+        settle_sent=lambda at, ts: settle_sent(
+            db, claim=claim, worker_id=worker_id, at=at, message_ts=ts
+        ),
+        settle_failed=lambda at, error, retry: settle_failed(
+            db, claim=claim, worker_id=worker_id, at=at, error=error, retry_at=retry
+        ),
+        what="handoff message",
+        log_extra={"id": claim.id, "kind": claim.kind},
+    )

@@ -26,8 +26,9 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Engine, func, update
+from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from chatops import audit
@@ -50,8 +51,7 @@ from chatops.handoff.schedule import Boundary, Outgoing, boundaries, boundary_at
 from chatops.logs import correlated
 from chatops.rota_cache import compiled_rota
 from rota.models import Member, Team
-from rota.resolve import CompiledRota, compile_rota
-from rota.store import load_rota
+from rota.resolve import CompiledRota
 
 log = logging.getLogger(__name__)
 
@@ -93,12 +93,8 @@ def team_rota(session: Session, team: Team, rotas: Rotas | None = None) -> Compi
     if rotas is not None and team.id in rotas:
         return rotas[team.id]
     assert team.id is not None
-    bind = session.get_bind()
-    if isinstance(bind, Engine):  # the process-wide cache, keyed on the team's rota_version
-        rota = compiled_rota(Database(bind), session, team.id)
-    else:
-        rota = compile_rota(load_rota(session, team))
-    if rotas is not None and team.id is not None:
+    rota = compiled_rota(session, team.id)  # the process-wide cache, keyed on rota_version
+    if rotas is not None:
         rotas[team.id] = rota
     return rota
 
@@ -325,13 +321,12 @@ def _close(session: Session, h: Handoff, state: HandoffState, now: datetime) -> 
     h.state, h.due_at = state.value, None
     session.add(h)
     cancelled = cancel_pending(session, handoff_id=h.id)
-    audit.record(
+    _audit(
         session,
+        h,
         at=now,
         actor="system",
         action=f"handoff.{state.value}",
-        subject=f"handoff:{h.id}",
-        team_id=h.team_id,
         detail={"rotation": h.rotation, "at": h.at, "cancelled_messages": cancelled},
     )
 
@@ -352,6 +347,21 @@ def managers(members: dict[str, Member]) -> list[str]:
     """Managers; a team with none falls back to its admins (as escalation does)."""
     found = [s for s, m in members.items() if m.role == "manager"]
     return found or [s for s, m in members.items() if m.role == "admin"]
+
+
+def _audit(
+    session: Session, h: Handoff, *, at: datetime, actor: str, action: str, detail: dict[str, Any]
+) -> None:
+    """The handoff's audit event, in the same transaction as its state change."""
+    audit.record(
+        session,
+        at=at,
+        actor=actor,
+        action=action,
+        subject=f"handoff:{h.id}",
+        team_id=h.team_id,
+        detail=detail,
+    )
 
 
 def _remind(session: Session, h: Handoff, rota: CompiledRota, now: datetime) -> None:
@@ -377,13 +387,12 @@ def _remind(session: Session, h: Handoff, rota: CompiledRota, now: datetime) -> 
         at=now,
     )
     h.reminded_at = now
-    audit.record(
+    _audit(
         session,
+        h,
         at=now,
         actor="system",
         action="handoff.reminded",
-        subject=f"handoff:{h.id}",
-        team_id=h.team_id,
         detail={"rotation": h.rotation, "incoming": h.incoming},
     )
 
@@ -457,13 +466,12 @@ def post(
     else:
         h.due_at = None
     session.add(h)
-    audit.record(
+    _audit(
         session,
+        h,
         at=now,
         actor=actor,
         action="handoff.posted",
-        subject=f"handoff:{h.id}",
-        team_id=h.team_id,
         detail={
             "rotation": h.rotation,
             "at": h.at,
@@ -505,13 +513,12 @@ def _escalate(session: Session, h: Handoff, now: datetime) -> None:
         )
     h.state, h.escalated_at, h.due_at = HandoffState.escalated.value, now, None
     session.add(h)
-    audit.record(
+    _audit(
         session,
+        h,
         at=now,
         actor="system",
         action="handoff.escalated",
-        subject=f"handoff:{h.id}",
-        team_id=h.team_id,
         detail={"rotation": h.rotation, "paged": [p for p, _ in recipients]},
     )
 
@@ -583,13 +590,12 @@ def accept(
     h.state = HandoffState.accepted.value
     h.due_at = h.at if h.posted_at is None else None
     session.add(h)
-    audit.record(
+    _audit(
         session,
+        h,
         at=at,
         actor=who.slack_id,
         action="handoff.accepted",
-        subject=f"handoff:{h.id}",
-        team_id=team_id,
         detail={"rotation": h.rotation, "at": h.at, "late": late, "early": at < h.at},
     )
     return h
