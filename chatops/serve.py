@@ -33,7 +33,7 @@ from slack_sdk.errors import SlackApiError
 from chatops.clock import Clock, system_clock
 from chatops.db import Database
 from chatops.settings import Settings
-from chatops.slack.app import EVENTS_PATH, BotIdentity, build_web_client, create_app
+from chatops.slack.app import EVENTS_PATH, BotIdentity, build_web_client, serving_app
 from chatops.slack.http import SlackHttpServer
 
 log = logging.getLogger(__name__)
@@ -119,18 +119,20 @@ def serve(
                 "slack token accepted",
                 extra={"team_id": identity.team_id, "bot_user_id": identity.user_id},
             )
-            app = create_app(
+            served = serving_app(
                 settings, db, client=build_web_client(settings), clock=clock, identity=identity
             )
             threads = _start_worker(run_worker if worker else None, stop)
             try:
                 if settings.socket_mode:
                     return _serve_socket_mode(
-                        app, settings, where, backoff, stop, max_attempts, interruptible
+                        served.app, settings, where, backoff, stop, max_attempts, interruptible
                     )
-                return _serve_http(app, port, stop, on_listening, interruptible)
+                return _serve_http(served.app, port, stop, on_listening, interruptible)
             finally:
                 stop.set()
+                # Requests have stopped coming: let the work processes answer what they hold.
+                served.close()
                 for thread in threads:
                     thread.join(timeout=10)
         except _Fatal as error:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import threading
 import time
 from collections import defaultdict, deque
@@ -122,6 +123,16 @@ class FakeSlack:
         )
         self._thread.start()
         return self
+
+    def lower_priority(self, nice: int) -> None:
+        """Run the server's threads at a lower CPU priority (Linux: nice is per thread).
+
+        For benchmarks on one machine: the real Slack does not share our CPUs, so its stand-in
+        should not take them from the process being measured. Threads started for connections
+        inherit the serving thread's priority.
+        """
+        assert self._thread is not None and self._thread.native_id is not None
+        os.setpriority(os.PRIO_PROCESS, self._thread.native_id, nice)
 
     def stop(self) -> None:
         if self._server is not None:

@@ -20,6 +20,9 @@ NAMES = [
     "PORT",
     "CHATOPS_CHECK_HORIZON_DAYS",
     "CHATOPS_RUN_WORKER",
+    "CHATOPS_WORK_PROCESSES",
+    "CHATOPS_WORK_THREADS",
+    "CHATOPS_WORK_NICE",
     "CHATOPS_ADMIN_CONTACT",
     "CHATOPS_HANDOFF_REMINDER",
     "CHATOPS_HANDOFF_ACCEPT_WITHIN",
@@ -119,3 +122,13 @@ def test_the_example_file_itself_loads_as_console_mode(tmp_path: Path) -> None:
     settings = load_settings(example)
     assert settings.team is None
     assert not settings.slack_enabled
+
+
+def test_work_process_settings_are_bounded_and_named(tmp_path: Path) -> None:
+    env = tmp_path / ".env"
+    env.write_text("CHATOPS_WORK_PROCESSES=0\nCHATOPS_WORK_NICE=19\n")
+    settings = load_settings(env)
+    assert (settings.work_processes, settings.work_threads, settings.work_nice) == (0, 4, 19)
+    env.write_text("CHATOPS_WORK_NICE=20\n")
+    with pytest.raises(SettingsError, match=r"^CHATOPS_WORK_NICE: "):
+        load_settings(env)

@@ -1,8 +1,9 @@
 """The Bolt app: `/ts`, buttons and App Home, all answered through `commands.registry`.
 
-Every listener acknowledges at once and does the slow part (database, Web API) in a Bolt lazy
-listener, so Slack's 3-second limit holds whatever the database or Slack itself are doing.
-Answers go back through `response_url`; `Reply.posts` go to the team channel. One correlation id
+Every listener acknowledges at once and hands the slow part (database, Web API) to a Bolt lazy
+listener, which runs it here or passes it to a work process (`chatops.slack.offload`), so Slack's
+3-second limit holds whatever the database or Slack itself are doing. Answers go back through
+`response_url`; `Reply.posts` go to the team channel. One correlation id
 per request ties the log lines to the reference a user is shown when something fails, and no
 traceback ever reaches Slack. The command text is never logged: it may carry restricted details.
 """
@@ -13,6 +14,7 @@ import logging
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, BoltResponse
@@ -29,12 +31,13 @@ from slack_sdk.web import SlackResponse
 from slack_sdk.webhook import WebhookClient
 
 from chatops.clock import system_clock
-from chatops.db import Database
-from chatops.logs import correlated, new_correlation_id
+from chatops.db import Database, make_engine
+from chatops.logs import configure_logging, correlated, new_correlation_id
 from chatops.members import actor_for_slack_id
 from chatops.settings import Settings
 from chatops.slack import render
 from chatops.slack.home import DEFAULT_SECTIONS
+from chatops.slack.offload import InThread, Job, JobRunner, SlowHalves, WorkProcesses
 from commands.blocks import Block
 from commands.context import Clock, Context
 from commands.forms import form_for_command
@@ -105,14 +108,80 @@ def create_app(
     process_before_response: bool = False,
     home_sections: Sequence[HomeSection] | None = None,
 ) -> App:
-    """Build the Bolt app for one team; no globals, so tests and replicas each build their own.
+    """Build the Bolt app for one team, its slow halves run in the serving process.
 
-    Authorization is a local function instead of Bolt's token check: Bolt would otherwise call
-    `auth.test` on the first request, inside the 3-second window. `serve()` checks the token at
-    startup and passes what it learnt as `identity`. Listeners get a per-request client holding
-    the bot token; `app.client` itself holds none (Bolt warns when both a token and `authorize`
-    are given), so code outside a request uses its own `build_web_client(settings)`.
+    No globals, so tests and replicas each build their own. `serving_app` is the same app with
+    the slow halves in work processes, as `chatops serve` runs it.
     `home_sections` defaults to `chatops.slack.home.DEFAULT_SECTIONS`; `()` gives the bare tab.
+    """
+    return _assemble(
+        settings,
+        db,
+        client=client,
+        clock=clock,
+        team_name=team_name,
+        identity=identity,
+        process_before_response=process_before_response,
+        home_sections=home_sections,
+        work_processes=0,
+    ).app
+
+
+@dataclass(frozen=True)
+class ServingApp:
+    """The Bolt app and where its slow halves run; `close()` lets the work processes finish."""
+
+    app: App
+    work: SlowHalves
+
+    def close(self) -> None:
+        self.work.close()
+
+
+def serving_app(
+    settings: Settings,
+    db: Database,
+    *,
+    client: WebClient | None = None,
+    clock: Clock = system_clock,
+    identity: BotIdentity | None = None,
+) -> ServingApp:
+    """The app as `chatops serve` runs it: `CHATOPS_WORK_PROCESSES` processes do the slow halves.
+
+    Work processes read the system clock, so an injected clock keeps the work in this process.
+    """
+    processes = settings.work_processes if clock is system_clock else 0
+    return _assemble(
+        settings,
+        db,
+        client=client,
+        clock=clock,
+        team_name=None,
+        identity=identity,
+        process_before_response=False,
+        home_sections=None,
+        work_processes=processes,
+    )
+
+
+def _assemble(
+    settings: Settings,
+    db: Database,
+    *,
+    client: WebClient | None,
+    clock: Clock,
+    team_name: str | None,
+    identity: BotIdentity | None,
+    process_before_response: bool,
+    home_sections: Sequence[HomeSection] | None,
+    work_processes: int,
+) -> ServingApp:
+    """Authorization is a local function instead of Bolt's token check.
+
+    Bolt would otherwise call `auth.test` on the first request, inside the 3-second window.
+    `serve()` checks the token at startup and passes what it learnt as `identity`. `app.client`
+    holds no token (Bolt warns when both a token and `authorize` are given); the listeners use
+    their own client holding it.
     """
     web = client or build_web_client(settings)
     bot_token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
@@ -135,28 +204,57 @@ def create_app(
 
     app = App(
         name="chatops",
-        client=_without_token(web),
+        client=_with_token(web, None),
         signing_secret=signing_secret,
         authorize=authorize,
         # Socket Mode requests are not signed; HTTP ones always are.
         request_verification_enabled=not settings.socket_mode,
         process_before_response=process_before_response,
     )
+    sections = tuple(DEFAULT_SECTIONS if home_sections is None else home_sections)
+    name = team_name or settings.team
     listeners = _Listeners(
         settings=settings,
         db=db,
+        web=_with_token(web, bot_token or web.token),
         clock=clock,
-        team_name=team_name or settings.team,
-        home_sections=tuple(DEFAULT_SECTIONS if home_sections is None else home_sections),
+        team_name=name,
+        home_sections=sections,
     )
-    listeners.register(app)
-    return app
+    work: SlowHalves = (
+        WorkProcesses(
+            partial(_work_process_runner, settings, name, sections),
+            fallback=listeners,
+            processes=work_processes,
+            threads=settings.work_threads,
+            nice=settings.work_nice,
+        )
+        if work_processes > 0
+        else InThread(listeners)
+    )
+    _BoltSide(listeners, work).register(app, lazy=process_before_response)
+    return ServingApp(app=app, work=work)
 
 
-def _without_token(client: WebClient) -> WebClient:
-    """The same client settings (URL, retries, timeout) minus the token, which `authorize` gives."""
+def _work_process_runner(
+    settings: Settings, team_name: str | None, home_sections: tuple[HomeSection, ...]
+) -> JobRunner:
+    """The listeners a work process runs jobs with: its own logging, engine and Web API client."""
+    configure_logging(settings.log_level, settings.log_format)
+    return _Listeners(
+        settings=settings,
+        db=Database(make_engine(settings.database_url)),
+        web=build_web_client(settings),
+        clock=system_clock,
+        team_name=team_name,
+        home_sections=home_sections,
+    )
+
+
+def _with_token(client: WebClient, token: str | None) -> WebClient:
+    """The same client settings (URL, retries, timeout) with `token` (None: `authorize` adds it)."""
     return WebClient(
-        token=None,
+        token=token,
         base_url=client.base_url,
         timeout=client.timeout,
         ssl=client.ssl,
@@ -172,32 +270,35 @@ def _ack(ack: Ack) -> None:
     ack()
 
 
-class _Listeners:
-    """The listeners of one app, holding what they use instead of reaching for globals."""
+class _BoltSide:
+    """The Bolt side: tag the request, acknowledge, and hand the slow half to `work`.
 
-    def __init__(
-        self,
-        *,
-        settings: Settings,
-        db: Database,
-        clock: Clock,
-        team_name: str | None,
-        home_sections: tuple[HomeSection, ...],
-    ) -> None:
-        self.settings = settings
-        self.db = db
-        self.clock = clock
-        self.team_name = team_name
-        self.home_sections = home_sections
+    Served normally, each listener acknowledges and then submits its job from Bolt's listener
+    thread: the answer to Slack leaves as soon as `ack()` is called, and no copy of the request
+    is made. With `process_before_response` (function-as-a-service hosts, where nothing may run
+    after the answer) the jobs are Bolt lazy listeners instead.
+    """
 
-    def register(self, app: App) -> None:
+    def __init__(self, listeners: _Listeners, work: SlowHalves) -> None:
+        self.listeners = listeners
+        self.work = work
+
+    def register(self, app: App, *, lazy: bool) -> None:
         app.use(self.tag_request)
-        app.command(SLASH_COMMAND)(ack=_ack, lazy=[self.run_command])
-        app.action(ANY_ACTION)(ack=_ack, lazy=[self.run_action])
-        app.event("app_home_opened")(ack=_ack, lazy=[self.publish_home])
-        app.view(ANY_FORM)(ack=self.check_form, lazy=[self.run_form])
+        if lazy:
+            app.command(SLASH_COMMAND)(ack=_ack, lazy=[self.command])
+            app.action(ANY_ACTION)(ack=_ack, lazy=[self.action])
+            app.event("app_home_opened")(ack=_ack, lazy=[self.home])
+            app.view(ANY_FORM)(ack=self.listeners.check_form, lazy=[self.form])
+            return
+        app.command(SLASH_COMMAND)(_acked(self.command))
+        app.action(ANY_ACTION)(_acked(self.action))
+        app.event("app_home_opened")(self.home)  # Bolt acknowledges events itself
+        app.view(ANY_FORM)(self.form_now)
 
-    # -- middleware -------------------------------------------------------------------------
+    def form_now(self, ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
+        if self.listeners.check_form(ack, body):
+            self.form(body, context)
 
     def tag_request(
         self, body: dict[str, Any], context: BoltContext, next_: Callable[[], BoltResponse]
@@ -212,17 +313,94 @@ class _Listeners:
             )
         return next_()
 
+    def command(self, body: dict[str, Any], context: BoltContext) -> None:
+        cid = _cid(context)
+        # A modal is opened here, not in a work process: a trigger id works only for 3 seconds.
+        with correlated(cid):
+            if self.listeners.open_form(body):
+                return
+        self.work.submit(Job("command", body, cid))
+
+    def action(self, body: dict[str, Any], context: BoltContext) -> None:
+        self.work.submit(Job("action", body, _cid(context)))
+
+    def form(self, body: dict[str, Any], context: BoltContext) -> None:
+        self.work.submit(Job("form", body, _cid(context)))
+
+    def home(self, event: dict[str, Any], context: BoltContext) -> None:
+        self.work.submit(Job("home", event, _cid(context)))
+
+
+def _acked(submit: Callable[[dict[str, Any], BoltContext], None]) -> Callable[..., None]:
+    """A listener that acknowledges, then submits the job (Bolt passes arguments by name)."""
+
+    def listener(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
+        ack()
+        submit(body, context)
+
+    return listener
+
+
+def _cid(context: BoltContext) -> str:
+    return str(context.get(_CID) or new_correlation_id())
+
+
+class _Listeners:
+    """The slow halves of one app, holding what they use instead of reaching for globals.
+
+    They take plain payloads, not Bolt objects, so a work process can run them too.
+    """
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        db: Database,
+        web: WebClient,
+        clock: Clock,
+        team_name: str | None,
+        home_sections: tuple[HomeSection, ...],
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.web = web
+        self.clock = clock
+        self.team_name = team_name
+        self.home_sections = home_sections
+
+    def run_job(self, job: Job) -> None:
+        run = {
+            "command": self.run_command,
+            "action": self.run_action,
+            "form": self.run_form,
+            "home": self.publish_home,
+        }[job.kind]
+        run(job.payload, job.cid)
+
+    def job_lost(self, job: Job) -> None:
+        """Tell the asker that their job died with its work process (it may have taken effect)."""
+        with correlated(job.cid):
+            text = (
+                ":x: The bot stopped while doing this, so it may or may not have taken effect: "
+                f"check before trying again. Quote reference `{job.cid}` when you report it."
+            )
+            if job.kind in ("command", "action"):
+                self.send(
+                    job.payload.get("response_url"),
+                    {"response_type": "ephemeral", "replace_original": False, "text": text},
+                )
+            elif job.kind == "form":
+                user = str((job.payload.get("user") or {}).get("id", ""))
+                if user:
+                    self.web.chat_postMessage(channel=user, text=text)
+
     # -- the slow halves ----------------------------------------------------------------------
 
-    def run_command(self, body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+    def run_command(self, body: dict[str, Any], cid: str) -> None:
         """Run one `/ts` line and answer it; never raises, never shows a traceback."""
-        cid = context.get(_CID) or new_correlation_id()
         channel = body.get("channel_id")
         response_url = body.get("response_url")
         with correlated(cid):
-            # First, before any database work: a trigger id works once and only for 3 seconds.
-            if self.open_form(body, client):
-                return
             try:
                 ctx = self.context_for(body.get("user_id", ""), channel)
                 reply = (
@@ -235,11 +413,10 @@ class _Listeners:
                 log.exception("slash command failed outside its handler")
                 reply, post_to = internal_error_reply(cid), None
             self.send(response_url, render.command_response(reply))
-            self.post_all(client, reply.posts, post_to, response_url, cid)
+            self.post_all(reply.posts, post_to, response_url, cid)
 
-    def run_action(self, body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+    def run_action(self, body: dict[str, Any], cid: str) -> None:
         """Run one button press: update the message in place, or answer only the clicker."""
-        cid = context.get(_CID) or new_correlation_id()
         action = (body.get("actions") or [{}])[0]
         channel = (body.get("channel") or {}).get("id")
         message_ts = (body.get("container") or {}).get("message_ts")
@@ -262,15 +439,15 @@ class _Listeners:
             if response_url:
                 self.send(response_url, render.action_response(reply))
             elif channel and message_ts:
-                self.answer_without_response_url(client, reply, channel, message_ts, user)
+                self.answer_without_response_url(reply, channel, message_ts, user)
             else:
                 log.warning("button press has nowhere to answer", extra={"ok": reply.ok})
-            self.post_all(client, reply.posts, post_to, response_url, cid)
+            self.post_all(reply.posts, post_to, response_url, cid)
 
-    def check_form(self, ack: Ack, body: dict[str, Any]) -> None:
+    def check_form(self, ack: Ack, body: dict[str, Any]) -> bool:
         """Answer a modal submission at once: mistakes inline under their inputs, else close it.
 
-        The check is pure (no database), so it fits in Slack's 3 seconds.
+        The check is pure (no database), so it fits in Slack's 3 seconds. True: run the form.
         """
         view = body.get("view") or {}
         try:
@@ -280,12 +457,12 @@ class _Listeners:
             errors = {}  # close the modal; the lazy half answers with a reference
         if errors:
             ack(response_action="errors", errors=errors)
-        else:
-            ack()
+            return False
+        ack()
+        return True
 
-    def run_form(self, body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
+    def run_form(self, body: dict[str, Any], cid: str) -> None:
         """Run a submitted modal: the answer goes to the submitter by DM, posts to the channel."""
-        cid = context.get(_CID) or new_correlation_id()
         view = body.get("view") or {}
         callback_id = str(view.get("callback_id", ""))
         values = _form_values(view)
@@ -307,16 +484,15 @@ class _Listeners:
                 log.exception("form submission failed outside its handler")
                 reply, post_to = internal_error_reply(cid), None
             try:
-                client.chat_postMessage(channel=user, text=reply.text, blocks=reply.blocks)
+                self.web.chat_postMessage(channel=user, text=reply.text, blocks=reply.blocks)
             except Exception as error:
                 log.warning("form answer DM failed", extra={"error": _slack_error(error)})
-            self.post_all(client, reply.posts, post_to, None, cid)
+            self.post_all(reply.posts, post_to, None, cid)
 
-    def publish_home(self, event: dict[str, Any], client: WebClient, context: BoltContext) -> None:
+    def publish_home(self, event: dict[str, Any], cid: str) -> None:
         """Publish the App Home tab; a failing section is left out rather than failing the tab."""
         if event.get("tab", "home") != "home":
             return
-        cid = context.get(_CID) or new_correlation_id()
         user = str(event.get("user", ""))
         with correlated(cid):
             sections: list[Sequence[Block]] = []
@@ -329,7 +505,7 @@ class _Listeners:
                         name = getattr(build, "__name__", type(build).__name__)
                         log.exception("app home section failed", extra={"section": name})
             try:
-                client.views_publish(user_id=user, view=render.home_view(sections))
+                self.web.views_publish(user_id=user, view=render.home_view(sections))
             except Exception as error:
                 log.warning("views.publish failed", extra={"error": _slack_error(error)})
 
@@ -371,7 +547,7 @@ class _Listeners:
             return None
         return ctx if isinstance(ctx, Context) else None
 
-    def open_form(self, body: dict[str, Any], client: WebClient) -> bool:
+    def open_form(self, body: dict[str, Any]) -> bool:
         """Open the modal a command line stands for (`case open` alone); False: run it typed.
 
         When Slack refuses (an expired trigger id), the typed command's answer follows instead.
@@ -383,7 +559,7 @@ class _Listeners:
         if view is None or not trigger_id:
             return False
         try:
-            client.views_open(trigger_id=trigger_id, view=view)
+            self.web.views_open(trigger_id=trigger_id, view=view)
         except Exception as error:
             log.warning("views.open failed", extra={"error": _slack_error(error)})
             return False
@@ -409,7 +585,6 @@ class _Listeners:
 
     def post_all(
         self,
-        client: WebClient,
         posts: Sequence[Reply],
         channel: str | None,
         response_url: str | None,
@@ -424,7 +599,7 @@ class _Listeners:
                 failed.append("no channel")
                 continue
             try:
-                client.chat_postMessage(channel=channel, text=post.text, blocks=post.blocks)
+                self.web.chat_postMessage(channel=channel, text=post.text, blocks=post.blocks)
             except Exception as error:
                 failed.append(_slack_error(error))
                 log.warning("channel post failed", extra={"channel": channel, "error": failed[-1]})
@@ -443,16 +618,16 @@ class _Listeners:
             )
 
     def answer_without_response_url(
-        self, client: WebClient, reply: Reply, channel: str, message_ts: str, user: str
+        self, reply: Reply, channel: str, message_ts: str, user: str
     ) -> None:
         """Some surfaces give no response_url: update or answer through the Web API instead."""
         try:
             if render.replaces_original(reply):
-                client.chat_update(
+                self.web.chat_update(
                     channel=channel, ts=message_ts, text=reply.text, blocks=reply.blocks
                 )
             else:
-                client.chat_postEphemeral(
+                self.web.chat_postEphemeral(
                     channel=channel, user=user, text=reply.text, blocks=reply.blocks
                 )
         except Exception as error:
