@@ -1,8 +1,9 @@
 """The verbs of `/ts` and the one entry point that runs them: `dispatch`.
 
 Every transport (Slack, the console, tests) calls `dispatch(text, ctx)`, so a command behaves the
-same everywhere. Mistakes become one-line replies; internal errors are logged with a correlation
-id that the user is given instead of a traceback.
+same everywhere. A line is tokenized, its verb found, its words parsed into that verb's typed
+`Command`, and only then run. Mistakes become one-line replies; internal errors are logged with a
+correlation id that the user is given instead of a traceback.
 """
 
 from __future__ import annotations
@@ -10,20 +11,23 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from chatops.logs import correlated, correlation_id
+from commands.command import Command
 from commands.context import Context, Refused, UsageError
 from commands.parsing import suggest, tokenize
 from commands.reply import Reply, error_reply, internal_error_reply
 
 log = logging.getLogger(__name__)
 
+Parse = Callable[[list[str], Context], Command]
 Handler = Callable[[list[str], Context], Reply]
 ActionHandler = Callable[[str, Context], Reply]
 FormValues = dict[str, dict[str, Any]]
 FormHandler = Callable[[FormValues, Context], Reply]
 FormCheck = Callable[[FormValues], dict[str, str]]
+Registered = TypeVar("Registered", bound="type[Command] | Handler")
 
 
 @dataclass(frozen=True)
@@ -31,7 +35,7 @@ class Verb:
     name: str
     summary: str
     usage: str
-    handler: Handler
+    parse: Parse
     examples: tuple[str, ...] = ()
     details: str = ""
     members_only: bool = True
@@ -51,6 +55,33 @@ ACTIONS: dict[str, ActionHandler] = {}
 FORMS: dict[str, Form] = {}
 
 
+class Words(Command):
+    """The words of a verb registered as a plain `handler(args, ctx)`, which reads them itself.
+
+    Kept so a test or a quick experiment can add a verb without a model; every verb of the
+    product has its own typed `Command`.
+    """
+
+    words: tuple[str, ...]
+    handler: Handler
+
+    @classmethod
+    def parse(cls, args: list[str], ctx: Context) -> Words:
+        raise TypeError("Words are built by `verb` for a plain handler")
+
+    def run(self, ctx: Context) -> Reply:
+        return self.handler(list(self.words), ctx)
+
+
+def _parser(target: type[Command] | Handler) -> Parse:
+    """How a verb reads its words: its `Command`'s parse, or untyped `Words` for a function."""
+    if not isinstance(target, type):
+        return lambda args, ctx: Words(words=tuple(args), handler=target)
+    if not issubclass(target, Command):
+        raise TypeError(f"{target.__name__} is not a Command: it cannot be a verb")
+    return target.parse
+
+
 def verb(
     name: str,
     *,
@@ -60,12 +91,14 @@ def verb(
     details: str = "",
     members_only: bool = True,
     subverbs: tuple[str, ...] = (),
-) -> Callable[[Handler], Handler]:
-    """Register a handler as the verb `name`."""
+) -> Callable[[Registered], Registered]:
+    """Register the verb `name`: a `Command` class (its `parse` reads the words), or a plain
+    `handler(args, ctx)` that reads them itself."""
 
-    def register(handler: Handler) -> Handler:
-        VERBS[name] = Verb(name, summary, usage, handler, examples, details, members_only, subverbs)
-        return handler
+    def register(target: Registered) -> Registered:
+        parse = _parser(target)
+        VERBS[name] = Verb(name, summary, usage, parse, examples, details, members_only, subverbs)
+        return target
 
     return register
 
@@ -117,6 +150,14 @@ def _guarded(run: Callable[[], Reply], usage: str | None) -> Reply:
         return internal_error_reply(correlation_id() or "?")
 
 
+def _parse_and_run(found: Verb, args: list[str], ctx: Context) -> Reply:
+    command = found.parse(args, ctx)
+    log.info(
+        "command", extra={"verb": found.name, "actor": ctx.actor.slack_id if ctx.actor else None}
+    )
+    return command.run(ctx)
+
+
 def dispatch(text: str, ctx: Context, *, cid: str | None = None) -> Reply:
     """Run one `/ts` line (without the `/ts`) for `ctx.actor`."""
     _load_verbs()
@@ -134,10 +175,7 @@ def dispatch(text: str, ctx: Context, *, cid: str | None = None) -> Reply:
             )
         if found.members_only and ctx.actor is None:
             return not_a_member(ctx)
-        log.info(
-            "command", extra={"verb": name, "actor": ctx.actor.slack_id if ctx.actor else None}
-        )
-        return _guarded(lambda: found.handler(args, ctx), found.usage)
+        return _guarded(lambda: _parse_and_run(found, args, ctx), found.usage)
 
 
 def dispatch_action(action_id: str, value: str, ctx: Context, *, cid: str | None = None) -> Reply:

@@ -6,8 +6,13 @@ does) live in `chatops.handoff.service`.
 
 from __future__ import annotations
 
+from typing import Self
+
+from pydantic import Field
+
 from chatops.handoff import service
 from chatops.handoff.messages import ACCEPT_ACTION
+from commands.command import Command
 from commands.context import Context, UsageError
 from commands.registry import action, verb
 from commands.reply import Reply
@@ -35,68 +40,101 @@ NOTE_USAGE = "/ts handoff note <text…>"
     ),
     subverbs=("accept", "note"),
 )
-def handoff(args: list[str], ctx: Context) -> Reply:
-    if not args:
-        return _post_now(ctx)
-    sub, rest = args[0].lower(), args[1:]
-    if sub == "accept":
-        if rest:
+class HandoffCommand(Command):
+    """A `/ts handoff …` line: alone it posts your handoff now, else `accept` or `note`."""
+
+    @classmethod
+    def parse(cls, args: list[str], ctx: Context) -> HandoffCommand:
+        if not args:
+            return HandoffPost()
+        sub = SUBVERBS.get(args[0].lower())
+        if sub is None:
+            raise UsageError(f"unknown `handoff {args[0]}`", USAGE)
+        return sub.parse(args[1:], ctx)
+
+
+class HandoffPost(HandoffCommand):
+    """The outgoing responder posts their handoff before the boundary."""
+
+    @classmethod
+    def parse(cls, args: list[str], ctx: Context) -> Self:
+        if args:
+            raise UsageError(f"unexpected `{' '.join(args)}`", USAGE)
+        return cls()
+
+    def run(self, ctx: Context) -> Reply:
+        with ctx.db.transaction() as session:
+            h = service.post_now(session, team_id=ctx.team_id, actor=ctx.actor, at=ctx.clock())
+        return Reply(
+            text=f":arrows_counterclockwise: Your *{h.rotation}* handoff to "
+            f"{mention(h.incoming)} (at {local(ctx, h.at)}) is being posted in the team channel. "
+            "You stay on call until they accept."
+        )
+
+
+class HandoffAccept(HandoffCommand):
+    """`handoff_id` None: the handoff coming to the asker (typed); a button names its own."""
+
+    handoff_id: int | None = None
+
+    @classmethod
+    def parse(cls, args: list[str], ctx: Context) -> Self:
+        if args:
             raise UsageError("accept takes nothing more", USAGE)
-        return accept(None, ctx)
-    if sub == "note":
-        if not rest:
+        return cls()
+
+    def run(self, ctx: Context) -> Reply:
+        now = ctx.clock()
+        with ctx.db.transaction() as session:
+            h = service.accept(
+                session, team_id=ctx.team_id, actor=ctx.actor, at=now, handoff_id=self.handoff_id
+            )
+        going = ", ".join(mention(m) for m, _, _ in service.outgoing_of(h)) or "nobody"
+        late = " (after the deadline)" if h.escalated_at is not None else ""
+        when = "from" if now >= h.at else f"at {local(ctx, h.at)} from"
+        post = Reply(
+            text=f":white_check_mark: {mention(h.incoming)} accepted the *{h.rotation}* handoff "
+            f"from {going}{late}."
+        )
+        return Reply(
+            text=f":white_check_mark: You take over *{h.rotation}* {when} {going}.", posts=[post]
+        )
+
+
+class HandoffNote(HandoffCommand):
+    """A note for the next handoff where the asker goes off call (posted in the channel)."""
+
+    text: str = Field(repr=False)
+
+    @classmethod
+    def parse(cls, args: list[str], ctx: Context) -> Self:
+        if not args:
             raise UsageError("a note needs some text", NOTE_USAGE)
-        return _note(" ".join(rest), ctx)
-    raise UsageError(f"unknown `handoff {args[0]}`", USAGE)
+        return cls(text=" ".join(args))
+
+    def run(self, ctx: Context) -> Reply:
+        with ctx.db.transaction() as session:
+            note, target = service.add_note(
+                session, team_id=ctx.team_id, actor=ctx.actor, at=ctx.clock(), text=self.text
+            )
+        if note.rotation is not None and target is not None:
+            where = f"your *{target.rotation}* handoff at {local(ctx, target.at)}"
+        elif target is not None:
+            where = f"the team's next handoff (*{target.rotation}* at {local(ctx, target.at)})"
+        else:
+            where = "the team's next handoff"
+        return Reply(
+            text=f":memo: Noted for {where}. It will be posted in the team channel: "
+            "name restricted cases by id only."
+        )
+
+
+SUBVERBS: dict[str, type[HandoffCommand]] = {"accept": HandoffAccept, "note": HandoffNote}
 
 
 @action(ACCEPT_ACTION)
 def accept_button(value: str, ctx: Context) -> Reply:
+    """The button names the very handoff it was posted for."""
     if not value.isdigit():
         raise UsageError("this button does not name a handoff")
-    return accept(int(value), ctx)
-
-
-def accept(handoff_id: int | None, ctx: Context) -> Reply:
-    now = ctx.clock()
-    with ctx.db.transaction() as session:
-        h = service.accept(
-            session, team_id=ctx.team_id, actor=ctx.actor, at=now, handoff_id=handoff_id
-        )
-    going = ", ".join(mention(m) for m, _, _ in service.outgoing_of(h)) or "nobody"
-    late = " (after the deadline)" if h.escalated_at is not None else ""
-    when = "from" if now >= h.at else f"at {local(ctx, h.at)} from"
-    post = Reply(
-        text=f":white_check_mark: {mention(h.incoming)} accepted the *{h.rotation}* handoff "
-        f"from {going}{late}."
-    )
-    return Reply(
-        text=f":white_check_mark: You take over *{h.rotation}* {when} {going}.", posts=[post]
-    )
-
-
-def _note(text: str, ctx: Context) -> Reply:
-    with ctx.db.transaction() as session:
-        note, target = service.add_note(
-            session, team_id=ctx.team_id, actor=ctx.actor, at=ctx.clock(), text=text
-        )
-    if note.rotation is not None and target is not None:
-        where = f"your *{target.rotation}* handoff at {local(ctx, target.at)}"
-    elif target is not None:
-        where = f"the team's next handoff (*{target.rotation}* at {local(ctx, target.at)})"
-    else:
-        where = "the team's next handoff"
-    return Reply(
-        text=f":memo: Noted for {where}. It will be posted in the team channel: "
-        "name restricted cases by id only."
-    )
-
-
-def _post_now(ctx: Context) -> Reply:
-    with ctx.db.transaction() as session:
-        h = service.post_now(session, team_id=ctx.team_id, actor=ctx.actor, at=ctx.clock())
-    return Reply(
-        text=f":arrows_counterclockwise: Your *{h.rotation}* handoff to {mention(h.incoming)} "
-        f"(at {local(ctx, h.at)}) is being posted in the team channel. You stay on call until "
-        "they accept."
-    )
+    return HandoffAccept(handoff_id=int(value)).run(ctx)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Self
+
 from commands.blocks import context, fields, header, section
+from commands.command import Command
 from commands.context import Context, UsageError
 from commands.parsing import suggest
 from commands.registry import VERBS, verb
@@ -18,24 +21,38 @@ USAGE = "/ts help [command]"
     examples=("/ts help", "/ts help escalate"),
     members_only=False,
 )
-def help_verb(args: list[str], ctx: Context) -> Reply:
-    if len(args) > 1:
-        raise UsageError("help takes at most one command name")
-    if args:
-        return _one(args[0].lower())
-    rows = [f"`/ts {v.name}` — {v.summary}" for v in sorted(VERBS.values(), key=lambda v: v.name)]
-    blocks = [
-        header("/ts — Trust & Safety on-call"),
-        section("\n".join(rows)),
-        context("Type `/ts help <command>` for its usage and examples."),
-    ]
-    return Reply(text="\n".join(["/ts commands:", *rows]), blocks=blocks)
+class Help(Command):
+    """`topic` None: every command; else a registered verb's name (checked when read)."""
+
+    topic: str | None = None
+
+    @classmethod
+    def parse(cls, args: list[str], ctx: Context) -> Self:
+        if len(args) > 1:
+            raise UsageError("help takes at most one command name")
+        if not args:
+            return cls()
+        name = args[0].lower()
+        if name not in VERBS:
+            raise UsageError(f"no command `{name}`{suggest(name, sorted(VERBS))}")
+        return cls(topic=name)
+
+    def run(self, ctx: Context) -> Reply:
+        if self.topic is not None:
+            return _one(self.topic)
+        rows = [
+            f"`/ts {v.name}` — {v.summary}" for v in sorted(VERBS.values(), key=lambda v: v.name)
+        ]
+        blocks = [
+            header("/ts — Trust & Safety on-call"),
+            section("\n".join(rows)),
+            context("Type `/ts help <command>` for its usage and examples."),
+        ]
+        return Reply(text="\n".join(["/ts commands:", *rows]), blocks=blocks)
 
 
 def _one(name: str) -> Reply:
-    found = VERBS.get(name)
-    if found is None:
-        raise UsageError(f"no command `{name}`{suggest(name, sorted(VERBS))}")
+    found = VERBS[name]
     pairs = [("Usage", f"`{found.usage}`")]
     if found.examples:
         pairs.append(("Examples", "\n".join(f"`{e}`" for e in found.examples)))

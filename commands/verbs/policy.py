@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Self
+
 from chatops.escalation.policy import PolicySpec, ladder
 from chatops.escalation.store import effective_policies
 from commands.blocks import context, header, section
+from commands.command import Command
 from commands.context import Context, UsageError
 from commands.registry import verb
 from commands.reply import Reply
@@ -20,22 +23,29 @@ USAGE = "/ts policy show"
     details="Policies are part of the rota file (`policies:`); admins change them by importing it.",
     subverbs=("show",),
 )
-def policy(args: list[str], ctx: Context) -> Reply:
-    if [a.lower() for a in args] not in ([], ["show"]):
-        raise UsageError(f"unknown policy action `{' '.join(args)}`", USAGE)
-    with ctx.db.transaction() as session:
-        policies, built_in = effective_policies(session, team_id=ctx.team_id)
-    blocks = [header(f"Escalation policies of {ctx.team_name}")]
-    lines: list[str] = []
-    for p in policies:
-        text = describe(p)
-        blocks.append(section(text))
-        lines.append(text)
-    if built_in:
-        note = "The team defines no policy: these built-in ones apply."
-        blocks.append(context(note))
-        lines.append(note)
-    return Reply(text="\n".join(lines), blocks=blocks)
+class PolicyShow(Command):
+    """`show` is the only policy action (and the one meant when none is named)."""
+
+    @classmethod
+    def parse(cls, args: list[str], ctx: Context) -> Self:
+        if [a.lower() for a in args] not in ([], ["show"]):
+            raise UsageError(f"unknown policy action `{' '.join(args)}`", USAGE)
+        return cls()
+
+    def run(self, ctx: Context) -> Reply:
+        with ctx.db.transaction() as session:
+            policies, built_in = effective_policies(session, team_id=ctx.team_id)
+        blocks = [header(f"Escalation policies of {ctx.team_name}")]
+        lines: list[str] = []
+        for p in policies:
+            text = describe(p)
+            blocks.append(section(text))
+            lines.append(text)
+        if built_in:
+            note = "The team defines no policy: these built-in ones apply."
+            blocks.append(context(note))
+            lines.append(note)
+        return Reply(text="\n".join(lines), blocks=blocks)
 
 
 def describe(policy: PolicySpec) -> str:

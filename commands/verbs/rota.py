@@ -7,13 +7,16 @@ minute uncovered in the horizon; an admin may force it, which is audited.
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from datetime import timedelta
+from typing import Any, ClassVar, Self
 
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 
 from chatops import rota_service
 from chatops.rota_service import Plan, Proposal
 from commands.blocks import actions, button, context, header, section
+from commands.command import Command, SlackId, UtcDatetime
 from commands.context import Context, UsageError
 from commands.parsing import mention_id, refuse_near_option, suggest
 from commands.registry import action, verb
@@ -35,6 +38,7 @@ USAGES = {
 }
 USAGE = "/ts rota show|check|override|swap|add|remove|set-handoff …"
 MAX_PREVIEW_LINES = 20
+MAX_CHECK_DAYS = 366
 
 
 @verb(
@@ -54,82 +58,106 @@ MAX_PREVIEW_LINES = 20
     + "\nEdits show a preview with Confirm / Cancel; times are read in your own zone.",
     subverbs=tuple(USAGES),
 )
-def rota(args: list[str], ctx: Context) -> Reply:
-    if not args:
-        raise UsageError("which rota action?", USAGE)
-    sub, rest = args[0].lower(), args[1:]
-    handler = _SUBVERBS.get(sub)
-    if handler is None:
-        raise UsageError(f"unknown rota action `{sub}`{suggest(sub, list(USAGES))}", USAGE)
-    try:
-        return handler(rest, ctx)
-    except UsageError as error:
-        raise UsageError(error.reason, error.usage or USAGES[sub]) from None
+class RotaCommand(Command):
+    """A `/ts rota …` line; its parse picks the action, whose usage a mistake is shown with."""
+
+    @classmethod
+    def parse(cls, args: list[str], ctx: Context) -> RotaCommand:
+        if not args:
+            raise UsageError("which rota action?", USAGE)
+        sub, rest = args[0].lower(), args[1:]
+        found = SUBVERBS.get(sub)
+        if found is None:
+            raise UsageError(f"unknown rota action `{sub}`{suggest(sub, list(USAGES))}", USAGE)
+        try:
+            return found.parse(rest, ctx)
+        except UsageError as error:
+            raise UsageError(error.reason, error.usage or USAGES[sub]) from None
 
 
-def _show(args: list[str], ctx: Context) -> Reply:
-    if args:
-        raise UsageError(f"unexpected `{' '.join(args)}`")
-    compiled = team_rota(ctx)
-    spec = compiled.spec
-    now = ctx.clock()
-    current = {s.rotation: s for s in compiled.on_call(now)}
-    blocks = [header(f"{spec.team.name} rota")]
-    for r in spec.rotations:
-        windows = ", ".join(
-            f"{'/'.join(d.value for d in w.days)} {w.start:%H:%M}–{w.end:%H:%M}"
-            for w in r.restrictions
-        )
-        on = current.get(r.name)
-        lines = [
-            f"*{r.name}* ({r.layer}) — {r.tz}, hands off at `{r.handoff}`"
-            + (f", every {r.shift_length} handoffs" if r.shift_length > 1 else ""),
-            "Order: " + ", ".join(mention(p) for p in r.participants),
-            f"Windows: {windows}" if windows else "Covers all day",
-            f"Now: {mention(on.member)} until {local(ctx, on.end)}" if on else "Now: nobody",
-        ]
-        blocks.append(section("\n".join(lines)))
-    upcoming = [o for o in spec.overrides if o.end > now]
-    if upcoming:
-        blocks.append(
-            section(
-                "*Overrides*\n"
-                + "\n".join(
-                    f"{mention(o.member)} on {o.rotation or 'the team'}: "
-                    f"{local(ctx, o.start)} → {local(ctx, o.end)}"
-                    + (f" — {o.reason}" if o.reason else "")
-                    for o in upcoming[:15]
+class RotaShow(RotaCommand):
+    @classmethod
+    def parse(cls, args: list[str], ctx: Context) -> Self:
+        if args:
+            raise UsageError(f"unexpected `{' '.join(args)}`")
+        return cls()
+
+    def run(self, ctx: Context) -> Reply:
+        compiled = team_rota(ctx)
+        spec = compiled.spec
+        now = ctx.clock()
+        current = {s.rotation: s for s in compiled.on_call(now)}
+        blocks = [header(f"{spec.team.name} rota")]
+        for r in spec.rotations:
+            windows = ", ".join(
+                f"{'/'.join(d.value for d in w.days)} {w.start:%H:%M}–{w.end:%H:%M}"
+                for w in r.restrictions
+            )
+            on = current.get(r.name)
+            lines = [
+                f"*{r.name}* ({r.layer}) — {r.tz}, hands off at `{r.handoff}`"
+                + (f", every {r.shift_length} handoffs" if r.shift_length > 1 else ""),
+                "Order: " + ", ".join(mention(p) for p in r.participants),
+                f"Windows: {windows}" if windows else "Covers all day",
+                f"Now: {mention(on.member)} until {local(ctx, on.end)}" if on else "Now: nobody",
+            ]
+            blocks.append(section("\n".join(lines)))
+        upcoming = [o for o in spec.overrides if o.end > now]
+        if upcoming:
+            blocks.append(
+                section(
+                    "*Overrides*\n"
+                    + "\n".join(
+                        f"{mention(o.member)} on {o.rotation or 'the team'}: "
+                        f"{local(ctx, o.start)} → {local(ctx, o.end)}"
+                        + (f" — {o.reason}" if o.reason else "")
+                        for o in upcoming[:15]
+                    )
                 )
             )
-        )
-    blocks.append(context(f"Times in {ctx.actor.tz if ctx.actor else 'UTC'}."))
-    return Reply(text=f"{spec.team.name} rota: {len(spec.rotations)} rotations", blocks=blocks)
+        blocks.append(context(f"Times in {ctx.actor.tz if ctx.actor else 'UTC'}."))
+        return Reply(text=f"{spec.team.name} rota: {len(spec.rotations)} rotations", blocks=blocks)
 
 
-def _check(args: list[str], ctx: Context) -> Reply:
-    days = ctx.horizon_days
-    for arg in args:
-        if arg.lower().startswith("days:") and arg[5:].isdigit() and 1 <= int(arg[5:]) <= 366:
-            days = int(arg[5:])
-        else:
-            raise UsageError(f"unexpected `{arg}` (days:N takes 1 to 366)")
-    compiled = team_rota(ctx)
-    start = ctx.clock()
-    gaps = coverage_gaps(compiled, start, start + timedelta(days=days))
-    if not gaps:
+class RotaCheck(RotaCommand):
+    """Coverage over the next `days` days (the team's horizon unless typed)."""
+
+    days: int = Field(ge=1)
+
+    @classmethod
+    def parse(cls, args: list[str], ctx: Context) -> Self:
+        days = ctx.horizon_days
+        for arg in args:
+            value = arg[5:]
+            if (
+                arg.lower().startswith("days:")
+                and value.isdigit()
+                and 1 <= int(value) <= MAX_CHECK_DAYS
+            ):
+                days = int(value)
+            else:
+                raise UsageError(f"unexpected `{arg}` (days:N takes 1 to {MAX_CHECK_DAYS})")
+        return cls(days=days)
+
+    def run(self, ctx: Context) -> Reply:
+        days = self.days
+        compiled = team_rota(ctx)
+        start = ctx.clock()
+        gaps = coverage_gaps(compiled, start, start + timedelta(days=days))
+        if not gaps:
+            return Reply(
+                text=f":white_check_mark: Covered: no uncovered minute in the next {days} days.",
+            )
+        shown = [describe_gap(compiled, g) for g in gaps[:10]]
+        more = f"\n… and {len(gaps) - 10} more" if len(gaps) > 10 else ""
         return Reply(
-            text=f":white_check_mark: Covered: no uncovered minute in the next {days} days.",
+            text=f":rotating_light: {len(gaps)} coverage gap(s) in the next {days} days",
+            blocks=[
+                header(f"{len(gaps)} coverage gap(s) in the next {days} days"),
+                section("```" + "\n".join(shown) + more + "```"),
+                context("Each gap in UTC, then in each affected member's local time."),
+            ],
         )
-    shown = [describe_gap(compiled, g) for g in gaps[:10]]
-    more = f"\n… and {len(gaps) - 10} more" if len(gaps) > 10 else ""
-    return Reply(
-        text=f":rotating_light: {len(gaps)} coverage gap(s) in the next {days} days",
-        blocks=[
-            header(f"{len(gaps)} coverage gap(s) in the next {days} days"),
-            section("```" + "\n".join(shown) + more + "```"),
-            context("Each gap in UTC, then in each affected member's local time."),
-        ],
-    )
 
 
 def _options(words: list[str], known: set[str]) -> tuple[dict[str, str], bool, str]:
@@ -149,114 +177,218 @@ def _options(words: list[str], known: set[str]) -> tuple[dict[str, str], bool, s
     return options, force, " ".join(reason)
 
 
-def _override(args: list[str], ctx: Context) -> Reply:
-    assert ctx.actor is not None
-    if not args:
-        raise UsageError("who covers?")
-    spec = team_rota(ctx).spec
-    member = resolve_member(args[0], spec)
-    start, end, rest = parse_span(args[1:], ctx)
-    options, force, reason = _options(rest, {"rotation"})
-    params = {
-        "member": member,
-        "start": start.isoformat(),
-        "end": end.isoformat(),
-        "rotation": options.get("rotation"),
-        "reason": reason,
-    }
-    where = f"on {options['rotation']}" if options.get("rotation") else "team-wide"
-    summary = f"{mention(member)} covers {where} {local(ctx, start)} → {local(ctx, end)}"
-    return _preview(ctx, Proposal("override", params, ctx.actor.slack_id, force=force), summary)
+class RotaEdit(RotaCommand):
+    """An edit is never applied when typed: it is previewed, and Confirm carries its
+    `Proposal` (plain JSON in the button) back to `rota_service`."""
+
+    kind: ClassVar[str]
+    force: bool = False
+
+    @abstractmethod
+    def params(self) -> dict[str, Any]:
+        """The proposal's JSON-able parameters, as `rota_service` reads them."""
+
+    @abstractmethod
+    def summary(self, ctx: Context) -> str:
+        """One line saying what the edit does, times in the asker's zone."""
+
+    def run(self, ctx: Context) -> Reply:
+        assert ctx.actor is not None
+        proposal = Proposal(self.kind, self.params(), ctx.actor.slack_id, force=self.force)
+        return _preview(ctx, proposal, self.summary(ctx))
 
 
-def _swap(args: list[str], ctx: Context) -> Reply:
-    assert ctx.actor is not None
-    if len(args) < 2:
-        raise UsageError("a swap needs two members")
-    spec = team_rota(ctx).spec
-    first, second = resolve_member(args[0], spec), resolve_member(args[1], spec)
-    start, end, rest = parse_span(args[2:], ctx)
-    _, force, reason = _options(rest, set())
-    params = {
-        "first": first,
-        "second": second,
-        "start": start.isoformat(),
-        "end": end.isoformat(),
-        "reason": reason,
-    }
-    summary = (
-        f"{mention(first)} and {mention(second)} swap shifts "
-        f"{local(ctx, start)} → {local(ctx, end)}"
-    )
-    return _preview(ctx, Proposal("swap", params, ctx.actor.slack_id, force=force), summary)
+class RotaOverride(RotaEdit):
+    """`member` covers from `start` to `end`: on `rotation`, or team-wide when it is None."""
+
+    kind: ClassVar[str] = "override"
+    member: SlackId
+    start: UtcDatetime
+    end: UtcDatetime
+    rotation: str | None = None
+    reason: str = ""
+
+    @classmethod
+    def parse(cls, args: list[str], ctx: Context) -> Self:
+        if not args:
+            raise UsageError("who covers?")
+        member = resolve_member(args[0], team_rota(ctx).spec)
+        start, end, rest = parse_span(args[1:], ctx)
+        options, force, reason = _options(rest, {"rotation"})
+        return cls(
+            member=member,
+            start=start,
+            end=end,
+            rotation=options.get("rotation"),
+            reason=reason,
+            force=force,
+        )
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "member": self.member,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "rotation": self.rotation,
+            "reason": self.reason,
+        }
+
+    def summary(self, ctx: Context) -> str:
+        where = f"on {self.rotation}" if self.rotation else "team-wide"
+        span = f"{local(ctx, self.start)} → {local(ctx, self.end)}"
+        return f"{mention(self.member)} covers {where} {span}"
 
 
-def _add(args: list[str], ctx: Context) -> Reply:
-    assert ctx.actor is not None
-    if len(args) < 3 or args[1].lower() != "to":
-        raise UsageError("say whom to add to which rotation")
-    spec = team_rota(ctx).spec
-    options, force, extra = _options(args[3:], {"tz", "name", "lang", "role"})
-    if extra:
-        raise UsageError(f"unexpected `{extra}`")
-    new_member = None
-    member = mention_id(args[0]) or resolve_member(args[0], spec)
-    if member not in {m.id for m in spec.members}:
-        if "tz" not in options:
-            raise UsageError(
-                f"{mention(member)} is new to {spec.team.name}; give their zone, e.g. "
-                "tz:Europe/Paris"
-            )
-        try:
-            new_member = MemberSpec(
-                id=member,
-                name=options.get("name", member),
-                tz=options["tz"],
-                languages=tuple(x for x in options.get("lang", "en").split(",") if x),
-                role=Role(options.get("role", "responder")),
-            )
-        except (ValidationError, ValueError) as error:
-            reason = (
-                "; ".join(validation_messages(error))
-                if isinstance(error, ValidationError)
-                else str(error)
-            )
-            raise UsageError(reason) from None
-    params = {
-        "member": member,
-        "rotation": args[2],
-        "new_member": new_member.model_dump(by_alias=True, mode="json") if new_member else None,
-    }
-    summary = f"add {mention(member)} to the end of {args[2]}" + (
-        f" (new member, {new_member.tz})" if new_member else ""
-    )
-    return _preview(ctx, Proposal("add", params, ctx.actor.slack_id, force=force), summary)
+class RotaSwap(RotaEdit):
+    """`first` and `second` exchange their shifts from `start` to `end`."""
+
+    kind: ClassVar[str] = "swap"
+    first: SlackId
+    second: SlackId
+    start: UtcDatetime
+    end: UtcDatetime
+    reason: str = ""
+
+    @classmethod
+    def parse(cls, args: list[str], ctx: Context) -> Self:
+        if len(args) < 2:
+            raise UsageError("a swap needs two members")
+        spec = team_rota(ctx).spec
+        first, second = resolve_member(args[0], spec), resolve_member(args[1], spec)
+        start, end, rest = parse_span(args[2:], ctx)
+        _, force, reason = _options(rest, set())
+        return cls(first=first, second=second, start=start, end=end, reason=reason, force=force)
+
+    def params(self) -> dict[str, Any]:
+        return {
+            "first": self.first,
+            "second": self.second,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "reason": self.reason,
+        }
+
+    def summary(self, ctx: Context) -> str:
+        return (
+            f"{mention(self.first)} and {mention(self.second)} swap shifts "
+            f"{local(ctx, self.start)} → {local(ctx, self.end)}"
+        )
 
 
-def _remove(args: list[str], ctx: Context) -> Reply:
-    assert ctx.actor is not None
-    if len(args) < 3 or args[1].lower() != "from":
-        raise UsageError("say whom to remove from which rotation")
-    spec = team_rota(ctx).spec
-    member = resolve_member(args[0], spec)
-    _, force, extra = _options(args[3:], set())
-    if extra:
-        raise UsageError(f"unexpected `{extra}`")
-    params = {"member": member, "rotation": args[2]}
-    summary = f"remove {mention(member)} from {args[2]}"
-    return _preview(ctx, Proposal("remove", params, ctx.actor.slack_id, force=force), summary)
+class RotaAdd(RotaEdit):
+    """`member` joins the end of `rotation`; `new_member` when they are new to the team."""
+
+    kind: ClassVar[str] = "add"
+    member: SlackId
+    rotation: str
+    new_member: MemberSpec | None = None
+
+    @classmethod
+    def parse(cls, args: list[str], ctx: Context) -> Self:
+        if len(args) < 3 or args[1].lower() != "to":
+            raise UsageError("say whom to add to which rotation")
+        spec = team_rota(ctx).spec
+        options, force, extra = _options(args[3:], {"tz", "name", "lang", "role"})
+        if extra:
+            raise UsageError(f"unexpected `{extra}`")
+        new_member = None
+        member = mention_id(args[0]) or resolve_member(args[0], spec)
+        if member not in {m.id for m in spec.members}:
+            if "tz" not in options:
+                raise UsageError(
+                    f"{mention(member)} is new to {spec.team.name}; give their zone, e.g. "
+                    "tz:Europe/Paris"
+                )
+            new_member = _new_member(member, options)
+        return cls(member=member, rotation=args[2], new_member=new_member, force=force)
+
+    def params(self) -> dict[str, Any]:
+        new = self.new_member
+        return {
+            "member": self.member,
+            "rotation": self.rotation,
+            "new_member": new.model_dump(by_alias=True, mode="json") if new else None,
+        }
+
+    def summary(self, ctx: Context) -> str:
+        new = f" (new member, {self.new_member.tz})" if self.new_member else ""
+        return f"add {mention(self.member)} to the end of {self.rotation}{new}"
 
 
-def _set_handoff(args: list[str], ctx: Context) -> Reply:
-    assert ctx.actor is not None
-    if len(args) < 2:
-        raise UsageError("say which rotation and its new cron rule (quoted)")
-    _, force, extra = _options(args[2:], set())
-    if extra:
-        raise UsageError(f"unexpected `{extra}`; quote the cron rule")
-    params = {"rotation": args[0], "cron": args[1]}
-    summary = f"{args[0]} hands off at `{args[1]}` (in its own zone)"
-    return _preview(ctx, Proposal("set-handoff", params, ctx.actor.slack_id, force=force), summary)
+def _new_member(member: str, options: dict[str, str]) -> MemberSpec:
+    """A newcomer as the rota file would hold them; its own rules say what is wrong."""
+    try:
+        return MemberSpec(
+            id=member,
+            name=options.get("name", member),
+            tz=options["tz"],
+            languages=tuple(x for x in options.get("lang", "en").split(",") if x),
+            role=Role(options.get("role", "responder")),
+        )
+    except ValidationError as error:
+        raise UsageError("; ".join(validation_messages(error))) from None
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+
+
+class RotaRemove(RotaEdit):
+    kind: ClassVar[str] = "remove"
+    member: SlackId
+    rotation: str
+
+    @classmethod
+    def parse(cls, args: list[str], ctx: Context) -> Self:
+        if len(args) < 3 or args[1].lower() != "from":
+            raise UsageError("say whom to remove from which rotation")
+        member = resolve_member(args[0], team_rota(ctx).spec)
+        _, force, extra = _options(args[3:], set())
+        if extra:
+            raise UsageError(f"unexpected `{extra}`")
+        return cls(member=member, rotation=args[2], force=force)
+
+    def params(self) -> dict[str, Any]:
+        return {"member": self.member, "rotation": self.rotation}
+
+    def summary(self, ctx: Context) -> str:
+        return f"remove {mention(self.member)} from {self.rotation}"
+
+
+class RotaSetHandoff(RotaEdit):
+    """`rotation` hands off by `cron`, in its own zone.
+
+    The rule stays text here: the rota file's own validation judges it with the whole new rota,
+    and says what is wrong in the words a manager sees when importing the file.
+    """
+
+    kind: ClassVar[str] = "set-handoff"
+    rotation: str
+    cron: str
+
+    @classmethod
+    def parse(cls, args: list[str], ctx: Context) -> Self:
+        if len(args) < 2:
+            raise UsageError("say which rotation and its new cron rule (quoted)")
+        _, force, extra = _options(args[2:], set())
+        if extra:
+            raise UsageError(f"unexpected `{extra}`; quote the cron rule")
+        return cls(rotation=args[0], cron=args[1], force=force)
+
+    def params(self) -> dict[str, Any]:
+        return {"rotation": self.rotation, "cron": self.cron}
+
+    def summary(self, ctx: Context) -> str:
+        return f"{self.rotation} hands off at `{self.cron}` (in its own zone)"
+
+
+SUBVERBS: dict[str, type[RotaCommand]] = {
+    "show": RotaShow,
+    "check": RotaCheck,
+    "override": RotaOverride,
+    "swap": RotaSwap,
+    "add": RotaAdd,
+    "remove": RotaRemove,
+    "set-handoff": RotaSetHandoff,
+}
 
 
 def _preview(ctx: Context, proposal: Proposal, summary: str) -> Reply:
@@ -330,14 +462,3 @@ def confirm(value: str, ctx: Context) -> Reply:
 @action("rota_cancel")
 def cancel(value: str, ctx: Context) -> Reply:
     return Reply(text="Cancelled: the rota is unchanged.")
-
-
-_SUBVERBS = {
-    "show": _show,
-    "check": _check,
-    "override": _override,
-    "swap": _swap,
-    "add": _add,
-    "remove": _remove,
-    "set-handoff": _set_handoff,
-}

@@ -7,8 +7,11 @@ gets the requester's rotation shifts in that window (coverage re-proved at that 
 
 from __future__ import annotations
 
+from typing import Self
+
 from chatops import swaps
 from commands.blocks import actions, button, context, section
+from commands.command import Command, UtcDatetime
 from commands.context import Context, Refused, UsageError
 from commands.parsing import suggest
 from commands.registry import action, verb
@@ -38,54 +41,71 @@ MAX_LINES = 15
     ),
     subverbs=tuple(USAGES),
 )
-def swap(args: list[str], ctx: Context) -> Reply:
-    if not args:
-        raise UsageError("which swap action?", USAGE)
-    sub = args[0].lower()
-    if sub not in USAGES:
-        raise UsageError(f"unknown swap action `{sub}`{suggest(sub, list(USAGES))}", USAGE)
-    return _request(args[1:], ctx)
+class SwapCommand(Command):
+    """A `/ts swap …` line; `request` is its one action so far."""
+
+    @classmethod
+    def parse(cls, args: list[str], ctx: Context) -> SwapCommand:
+        if not args:
+            raise UsageError("which swap action?", USAGE)
+        sub = args[0].lower()
+        if sub not in USAGES:
+            raise UsageError(f"unknown swap action `{sub}`{suggest(sub, list(USAGES))}", USAGE)
+        return SwapRequest.parse(args[1:], ctx)
 
 
-def _request(args: list[str], ctx: Context) -> Reply:
-    start, end, rest = parse_span(args, ctx)
-    reason = " ".join(rest)
-    opened = swaps.request_swap(
-        ctx.db,
-        team_id=ctx.team_id,
-        actor=ctx.actor,
-        start=start,
-        end=end,
-        reason=reason,
-        now=ctx.clock(),
-    )
-    request = opened.request
-    spec = team_rota(ctx).spec
-    lines = [shift_line(spec, s, "•") for s in opened.shifts[:MAX_LINES]]
-    if len(opened.shifts) > MAX_LINES:
-        lines.append(f"… and {len(opened.shifts) - MAX_LINES} more")
-    asks = (
-        f":raising_hand: {mention(request.requester)} asks someone to take their shifts "
-        f"from {local(ctx, start)} to {local(ctx, end)}" + (f" — {reason}" if reason else "")
-    )
-    post = Reply(
-        text=asks,
-        blocks=[
-            section(asks),
-            section("\n".join(lines)),
-            context("The first member who can take it without leaving a gap gets these shifts."),
-            actions(button("Take", TAKE, str(request.id), style="primary")),
-        ],
-        visibility=Visibility.in_channel,
-    )
-    where = f"<#{ctx.channel}>" if ctx.channel and ctx.channel.startswith("C") else "the team"
-    return Reply(
-        text=(
-            f":incoming_envelope: Your swap request ({len(opened.shifts)} shift(s)) is posted to "
-            f"{where}; you will be mentioned there when someone takes it."
-        ),
-        posts=[post],
-    )
+class SwapRequest(SwapCommand):
+    """The asker's shifts from `start` to `end` (read in their zone), offered to the team."""
+
+    start: UtcDatetime
+    end: UtcDatetime
+    reason: str = ""
+
+    @classmethod
+    def parse(cls, args: list[str], ctx: Context) -> Self:
+        start, end, rest = parse_span(args, ctx)
+        return cls(start=start, end=end, reason=" ".join(rest))
+
+    def run(self, ctx: Context) -> Reply:
+        start, end, reason = self.start, self.end, self.reason
+        opened = swaps.request_swap(
+            ctx.db,
+            team_id=ctx.team_id,
+            actor=ctx.actor,
+            start=start,
+            end=end,
+            reason=reason,
+            now=ctx.clock(),
+        )
+        request = opened.request
+        spec = team_rota(ctx).spec
+        lines = [shift_line(spec, s, "•") for s in opened.shifts[:MAX_LINES]]
+        if len(opened.shifts) > MAX_LINES:
+            lines.append(f"… and {len(opened.shifts) - MAX_LINES} more")
+        asks = (
+            f":raising_hand: {mention(request.requester)} asks someone to take their shifts "
+            f"from {local(ctx, start)} to {local(ctx, end)}" + (f" — {reason}" if reason else "")
+        )
+        post = Reply(
+            text=asks,
+            blocks=[
+                section(asks),
+                section("\n".join(lines)),
+                context(
+                    "The first member who can take it without leaving a gap gets these shifts."
+                ),
+                actions(button("Take", TAKE, str(request.id), style="primary")),
+            ],
+            visibility=Visibility.in_channel,
+        )
+        where = f"<#{ctx.channel}>" if ctx.channel and ctx.channel.startswith("C") else "the team"
+        return Reply(
+            text=(
+                f":incoming_envelope: Your swap request ({len(opened.shifts)} shift(s)) is "
+                f"posted to {where}; you will be mentioned there when someone takes it."
+            ),
+            posts=[post],
+        )
 
 
 @action(TAKE)

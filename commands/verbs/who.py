@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Self
+
 from commands.blocks import context, header, section
+from commands.command import Command, UtcDatetime
 from commands.context import Context, UsageError
 from commands.registry import verb
 from commands.reply import Reply
@@ -19,38 +22,47 @@ USAGE = "/ts who [at <time>]"
     examples=("/ts who", "/ts who at tomorrow 09:00", "/ts who at 2027-03-14 02:30"),
     details="Times are read and shown in your own time zone.",
 )
-def who(args: list[str], ctx: Context) -> Reply:
-    now = ctx.clock()
-    if args and args[0].lower() == "at":
-        args = args[1:]
+class Who(Command):
+    """`at` None means now: the moment the reply is made, so it is worded "now"."""
+
+    at: UtcDatetime | None = None
+
+    @classmethod
+    def parse(cls, args: list[str], ctx: Context) -> Self:
         if not args:
+            return cls()
+        if args[0].lower() != "at":
+            raise UsageError(f"unexpected `{' '.join(args)}`", USAGE)
+        if len(args) == 1:
             raise UsageError("`at` needs a time, e.g. `tomorrow 09:00`", USAGE)
-        at = parse_when(" ".join(args), ctx, now=now)
-    elif args:
-        raise UsageError(f"unexpected `{' '.join(args)}`", USAGE)
-    else:
-        at = now
-    rota = team_rota(ctx)
-    shifts = rota.on_call(at)
-    when = "now" if at == now else local(ctx, at)
-    if not shifts:
-        text = (
-            f":rotating_light: Nobody is on call {when}: pages go to the managers. "
-            "Run `/ts rota check` to see the gap."
+        now = ctx.clock()
+        at = parse_when(" ".join(args[1:]), ctx, now=now)
+        return cls(at=None if at == now else at)
+
+    def run(self, ctx: Context) -> Reply:
+        now = ctx.clock()
+        at = now if self.at is None else self.at
+        rota = team_rota(ctx)
+        shifts = rota.on_call(at)
+        when = "now" if at == now else local(ctx, at)
+        if not shifts:
+            text = (
+                f":rotating_light: Nobody is on call {when}: pages go to the managers. "
+                "Run `/ts rota check` to see the gap."
+            )
+            return Reply(text=text)
+        names = {m.id: m.name for m in rota.spec.members}
+        lines = [
+            f"*{s.rotation or 'team-wide cover'}* — {mention(s.member)} until {local(ctx, s.end)}"
+            + (" _(override)_" if s.source == "override" else "")
+            for s in shifts
+        ]
+        plain = [f"{s.rotation or 'team-wide'}: {names.get(s.member, s.member)}" for s in shifts]
+        return Reply(
+            text=f"On call {when}: " + "; ".join(plain),
+            blocks=[
+                header(f"On call {when}"),
+                section("\n".join(lines)),
+                context(f"Times in {ctx.actor.tz if ctx.actor else 'UTC'}."),
+            ],
         )
-        return Reply(text=text)
-    names = {m.id: m.name for m in rota.spec.members}
-    lines = [
-        f"*{s.rotation or 'team-wide cover'}* — {mention(s.member)} until {local(ctx, s.end)}"
-        + (" _(override)_" if s.source == "override" else "")
-        for s in shifts
-    ]
-    plain = [f"{s.rotation or 'team-wide'}: {names.get(s.member, s.member)}" for s in shifts]
-    return Reply(
-        text=f"On call {when}: " + "; ".join(plain),
-        blocks=[
-            header(f"On call {when}"),
-            section("\n".join(lines)),
-            context(f"Times in {ctx.actor.tz if ctx.actor else 'UTC'}."),
-        ],
-    )
