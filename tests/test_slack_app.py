@@ -459,3 +459,16 @@ def test_health_probe_and_unknown_paths(
 
     assert get(base + "/healthz").status == 200
     assert get(base + "/nope").status == 404
+
+
+def test_startup_does_not_warn_about_the_token_in_the_environment(
+    sqlite_db: Database,
+    fake_slack: FakeSlack,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # How `chatops serve` usually runs: SLACK_BOT_TOKEN is in the environment, which Bolt reads.
+    monkeypatch.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)
+    with caplog.at_level(logging.DEBUG, logger="slack_bolt"):
+        create_app(make_settings(fake_slack), sqlite_db)
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []

@@ -56,6 +56,20 @@ ANY_FORM = re.compile(r".+")
 WEB_API_TIMEOUT_S = 15
 _CID = "chatops_cid"
 
+
+class _TokenNotes(logging.Filter):
+    """Drops Bolt's startup note that SLACK_BOT_TOKEN in the environment goes unused.
+
+    That is by design here (`authorize` hands out the token), and a warning at every start
+    would teach operators to ignore warnings.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token`" not in record.getMessage()
+
+
+logging.getLogger("slack_bolt.App").addFilter(_TokenNotes())
+
 HomeSection = Callable[[Context], Sequence[Block]]
 """A part of the App Home tab, computed for the member who opened it (later features add these)."""
 
