@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import update
+from sqlalchemy import Connection, update
 from sqlmodel import Session, SQLModel, col, select
 
 from chatops.clock import Clock
@@ -29,7 +29,7 @@ LONGEST_RETRY = timedelta(minutes=5)
 
 
 def claim_due_rows(
-    session: Session,
+    session: Session | Connection,
     table: type[SQLModel],
     *,
     now: datetime,
@@ -41,23 +41,23 @@ def claim_due_rows(
 ) -> Sequence[Any]:
     """Claim up to `limit` rows of `table` due at `now`; returns the `returning` columns.
 
-    `table` has `id`, `due_at` (NULL when final), `state`, `attempts` and `claimed_by`.
+    `table` has `id`, `due_at` (NULL when final), `state`, `attempts` and `claimed_by`. One
+    statement: the locked selection is a CTE (evaluated once) that the update joins. Rows are
+    taken in `due_at` order, ties in index order: ordering ties by id as well would make
+    PostgreSQL sort every due row (its index has `due_at` only) when a backlog shares one instant.
     """
     table_: Any = table
-    ids = list(
-        session.exec(
-            select(table_.id)
-            .where(col(table_.due_at) <= now)
-            .order_by(col(table_.due_at), col(table_.id))
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
+    due = (
+        select(table_.id)
+        .where(col(table_.due_at) <= now)
+        .order_by(col(table_.due_at))
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .cte("due")
     )
-    if not ids:
-        return []
     return session.execute(
         update(table_)
-        .where(col(table_.id).in_(ids))
+        .where(col(table_.id) == due.c.id)
         .values(
             state=sending,
             attempts=col(table_.attempts) + 1,
@@ -65,6 +65,7 @@ def claim_due_rows(
             due_at=lease_until,
         )
         .returning(*returning)
+        .execution_options(synchronize_session=False)
     ).all()
 
 

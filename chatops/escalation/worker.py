@@ -128,7 +128,7 @@ def deliver_due_pages(
     with db.engine.connect() as connection:
         while attempted < limit:
             claims = claim_due_pages(
-                db, now=clock(), worker_id=worker_id, limit=min(BATCH, limit - attempted)
+                connection, now=clock(), worker_id=worker_id, limit=min(BATCH, limit - attempted)
             )
             if not claims:
                 break
