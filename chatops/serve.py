@@ -4,6 +4,10 @@ Startup is where operators meet the bot first, so it must explain itself in one 
 unreachable Slack is retried with capped, jittered exponential backoff and one stderr line per
 attempt (a bot that starts before the network comes up must not crash-loop); a refused token ends
 with one line naming the variable and exit code 2. Ctrl-C and SIGTERM stop cleanly with exit 0.
+
+Over Socket Mode the connection is then watched: one lost without a close frame (a reset, a
+network cut short) or gone silent is replaced the same way, since every minute without it is a
+minute in which nobody can page the on-call person from Slack.
 """
 
 from __future__ import annotations
@@ -25,8 +29,8 @@ from typing import TypeVar
 from urllib.error import URLError
 from urllib.parse import urlsplit
 
+import websocket
 from slack_bolt import App
-from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
@@ -35,6 +39,7 @@ from chatops.db import Database
 from chatops.settings import Settings
 from chatops.slack.app import EVENTS_PATH, BotIdentity, build_web_client, serving_app
 from chatops.slack.http import SlackHttpServer
+from chatops.slack.socket_mode import SocketModeClient
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +47,7 @@ EXIT_OK = 0
 EXIT_GAVE_UP = 1
 EXIT_CONFIG = 2
 STARTUP_TIMEOUT_S = 10
+_WATCH_S = 0.1  # how often serve() looks at the stop event while connected
 # Slack's answers meaning "this token is wrong", as opposed to "Slack is having a bad day".
 _REFUSED_TOKEN = {"invalid_auth", "not_authed", "account_inactive", "token_revoked"}
 _T = TypeVar("_T")
@@ -174,35 +180,43 @@ def _serve_socket_mode(
     max_attempts: int | None,
     interruptible: threading.Event,
 ) -> int:
+    """Connect, then keep a connection: a lost, silent or refreshed one is replaced with backoff."""
     assert settings.slack_app_token is not None
-    # The handler reuses app.client, so apps.connections.open goes to SLACK_API_URL as well.
-    handler = SocketModeHandler(app, app_token=settings.slack_app_token.get_secret_value())
+    # apps.connections.open once per attempt, bounded and quiet: the loop here paces attempts.
+    client = SocketModeClient(
+        app, settings.slack_app_token.get_secret_value(), _startup_client(settings)
+    )
 
     def connect() -> bool:
-        # The builtin client logs and swallows WebSocket failures, so ask it whether it worked.
+        url = _checked(client.new_url, "SLACK_APP_TOKEN", where)
         try:
-            _checked(
-                lambda: handler.client.connect_to_new_endpoint(force=True), "SLACK_APP_TOKEN", where
-            )
-        except (_Fatal, _Unreachable):
-            raise
-        except Exception as error:  # the WebSocket handshake has its own error types
-            raise _Unreachable(f"WebSocket: {type(error).__name__}") from None
-        if not handler.client.is_connected():
-            raise _Unreachable("WebSocket connection failed")
+            client.open(url)
+        except (websocket.WebSocketException, OSError) as error:
+            raise _Unreachable(_websocket_reason(error)) from None
         return True
 
     try:
-        if _until_reachable(
+        if not _until_reachable(
             connect, where=where, backoff=backoff, stop=stop, max_attempts=max_attempts
         ):
-            log.info("connected to Slack over Socket Mode")
-            _wait(stop, interruptible)
-            log.info("stopped")
-            return EXIT_OK
-        return EXIT_OK if stop.is_set() else EXIT_GAVE_UP
+            return EXIT_OK if stop.is_set() else EXIT_GAVE_UP
+        log.info("connected to Slack over Socket Mode")
+        interruptible.clear()  # from here signals only set `stop`, as in `_wait`
+        while not stop.is_set():
+            if not client.attention.wait(_WATCH_S):
+                continue
+            client.attention.clear()  # before looking: what happens from here on is noticed
+            if client.is_connected() and not client.refresh_asked():
+                continue  # what asked has been replaced already
+            if not _until_reachable(
+                connect, where=where, backoff=backoff, stop=stop, max_attempts=max_attempts
+            ):
+                return EXIT_OK if stop.is_set() else EXIT_GAVE_UP
+            log.info("connected to Slack over Socket Mode again")
+        log.info("stopped")
+        return EXIT_OK
     finally:
-        handler.close()
+        client.close()
 
 
 def _until_reachable(
@@ -283,6 +297,20 @@ def _network_reason(error: BaseException) -> str:
     if isinstance(reason, OSError):
         return _os_reason(reason)
     return str(reason) or type(reason).__name__
+
+
+def _websocket_reason(error: Exception) -> str:
+    if isinstance(error, websocket.WebSocketBadStatusException):
+        return f"WebSocket: HTTP {error.status_code}"
+    if isinstance(error, websocket.WebSocketTimeoutException):
+        return "WebSocket: timed out"
+    if isinstance(error, websocket.WebSocketAddressException):
+        return "WebSocket: host name not found"
+    if isinstance(error, websocket.WebSocketConnectionClosedException):
+        return "WebSocket: connection closed"
+    if isinstance(error, OSError):
+        return f"WebSocket: {_network_reason(error)}"
+    return f"WebSocket: {type(error).__name__}"
 
 
 def _os_reason(error: OSError) -> str:
