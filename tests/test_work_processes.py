@@ -131,6 +131,28 @@ def test_a_killed_work_process_is_replaced_and_only_its_unfinished_jobs_are_repo
     assert len(lost.lost) == 2  # the job that finished before the crash was never reported
 
 
+def test_a_stalled_work_process_never_holds_up_the_submitter(
+    start: Callable[..., tuple[WorkProcesses, LostJobs]], tmp_path: Path
+) -> None:
+    """Submitting happens in the listener threads that acknowledge Slack: it must never block."""
+    pool, lost = start(processes=1, threads=2)
+    pool.submit(Job("command", {"n": -1}, cid="warm"))
+    until(lambda: len(done(tmp_path)) == 1, "the process to start")
+    [pid] = pool.pids()
+    assert pid is not None
+    os.kill(pid, signal.SIGSTOP)  # it reads nothing now: its pipe fills after a few jobs
+    try:
+        padding = "x" * 8_000
+        started = time.monotonic()
+        for n in range(100):  # 800 kB, far more than a pipe holds
+            pool.submit(Job("command", {"n": n, "padding": padding}, cid=f"cid-{n}"))
+        assert time.monotonic() - started < 1.0
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    until(lambda: len(done(tmp_path)) == 101, "every job, once the process runs again")
+    assert lost.lost == []
+
+
 def test_close_lets_held_jobs_finish(
     start: Callable[..., tuple[WorkProcesses, LostJobs]], tmp_path: Path
 ) -> None:

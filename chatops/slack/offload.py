@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 JobKind = Literal["command", "action", "form", "home"]
 #: How long `close()` lets work processes finish what they hold before stopping them.
 CLOSE_GRACE_S = 10.0
+#: How often finished job ids are collected (a process's pipe holds thousands of them).
+_COLLECT_S = 0.2
 
 
 @dataclass(frozen=True)
@@ -133,7 +135,11 @@ class WorkProcesses:
         return _Slot(process=process, jobs=jobs, finished=finished)
 
     def submit(self, job: Job) -> None:
-        """Hand a job to the least busy work process; never waits for the job itself."""
+        """Hand a job to the least busy work process; never waits, whatever the process does.
+
+        The queue's own thread writes to the process, so a busy or stuck process can never
+        block the serving process's listener threads (and with them the acknowledgements).
+        """
         with self._lock:
             slot = min(self._slots, key=lambda s: len(s.pending))
             numbered = Job(kind=job.kind, payload=job.payload, cid=job.cid, id=next(self._ids))
@@ -150,19 +156,22 @@ class WorkProcesses:
             return [slot.process.pid for slot in self._slots]
 
     def _supervise(self) -> None:
-        """Collect finished job ids; replace a process that died and answer for what it held."""
+        """Replace a process that died and answer for what it held; collect finished job ids.
+
+        It wakes for deaths only: finished ids are collected in bulk every `_COLLECT_S` (and
+        before a dead process's jobs are counted), not one wake-up per job in the serving
+        process, whose CPU belongs to the acknowledgements.
+        """
         while not self._closing.is_set():
             with self._lock:
                 slots = list(self._slots)
-            watched: dict[Any, _Slot] = {}
+            sentinels = {slot.process.sentinel: slot for slot in slots}
+            died = wait(list(sentinels), timeout=_COLLECT_S)
             for slot in slots:
-                watched[slot.finished] = slot
-                watched[slot.process.sentinel] = slot
-            for ready in wait(list(watched), timeout=0.5):
-                slot = watched[ready]
                 self._collect(slot)
-                if ready == slot.process.sentinel and not self._closing.is_set():
-                    self._replace(slot)
+            for sentinel in died:
+                if isinstance(sentinel, int) and not self._closing.is_set():
+                    self._replace(sentinels[sentinel])
 
     def _collect(self, slot: _Slot) -> None:
         try:
@@ -179,6 +188,7 @@ class WorkProcesses:
                 return
             lost = list(dead.pending.values())
             self._slots[self._slots.index(dead)] = self._start_slot()
+        _discard(dead.jobs)
         dead.finished.close()
         log.error(
             "work process died; its jobs are answered as failed",
@@ -192,6 +202,8 @@ class WorkProcesses:
 
     def close(self) -> None:
         """Let every process finish the jobs it holds (up to a grace period), then stop it."""
+        if self._closing.is_set():
+            return  # closed already
         self._closing.set()
         self._supervisor.join(timeout=2)
         with self._lock:
@@ -204,6 +216,7 @@ class WorkProcesses:
                 slot.process.terminate()
                 slot.process.join(timeout=2)
             self._collect(slot)
+            _discard(slot.jobs)
             slot.finished.close()
             if slot.pending:
                 log.warning("work stopped with jobs unfinished", extra={"jobs": len(slot.pending)})
@@ -240,3 +253,12 @@ def _work_process(
         while (job := jobs.get()) is not None:
             pool.submit(run, job)
     report.close()
+
+
+def _discard(jobs: Queue[Job | None]) -> None:
+    """Drop a queue whose process is gone: what it still holds is answered for, not delivered.
+
+    Without `cancel_join_thread` its thread could block this process's exit on a full pipe.
+    """
+    jobs.cancel_join_thread()
+    jobs.close()
