@@ -11,7 +11,8 @@ the same run.
 `chatops serve` acknowledges, then hands the work to its work processes (`CHATOPS_WORK_PROCESSES`,
 default 2, at a lower CPU priority); the last row runs the work in threads of the serving
 process instead (`CHATOPS_WORK_PROCESSES=0`), to show what that costs the acknowledgements.
-Between scenarios the previous one's answers are awaited, so none bleeds into the next.
+Between scenarios the previous one's answers are awaited, so none bleeds into the next. One more
+row drives `/ts who` from 200 clients, for "well under 3 s at any load" (no baseline there).
 Target (not asserted): p99 ≤ 1.3 × the bare app's p99; Slack's own limit is 3 s.
 """
 
@@ -45,6 +46,7 @@ from tests.served import BOT_TOKEN, LUKAS, PRIYA, SECRET
 from tests.teams import example_team_context
 
 CLIENTS = 50
+HEAVY_CLIENTS = 200  # "well under 3 s at any load": four times the load, once
 REQUESTS = 1_000  # per scenario
 TIME_LIMIT_S = 60.0  # per scenario: stop sending after this, report what was measured
 DRAIN_LIMIT_S = 120.0
@@ -63,8 +65,8 @@ class Load:
     failed: int = 0  # refused or reset connections, timeouts, non-200 answers
 
 
-def _client_process(url: str, text: str, response_urls: list[str], out: Any) -> None:
-    """The load, in its own process as Slack is: CLIENTS threads, one timed request each."""
+def _client_process(url: str, text: str, response_urls: list[str], clients: int, out: Any) -> None:
+    """The load, in its own process as Slack is: `clients` threads, one timed request each."""
     from tests.slackhttp import post, slash_command
 
     if _CLIENT_CPUS:
@@ -89,17 +91,17 @@ def _client_process(url: str, text: str, response_urls: list[str], out: Any) -> 
             else:
                 load.failed += 1
 
-    with ThreadPoolExecutor(max_workers=CLIENTS) as pool:
+    with ThreadPoolExecutor(max_workers=clients) as pool:
         list(pool.map(one, response_urls))
     out.put((load.latencies, load.failed))
 
 
-def _load(url: str, fake: FakeSlack, text: str, tag: str) -> Load:
+def _load(url: str, fake: FakeSlack, text: str, tag: str, clients: int = CLIENTS) -> Load:
     """REQUESTS commands from a client process; the acknowledgement latency of each."""
     ctx = mp.get_context("spawn")
     out = ctx.Queue()
     urls = [fake.response_url(f"{tag}-{i}") for i in range(REQUESTS)]
-    process = ctx.Process(target=_client_process, args=(url, text, urls, out))
+    process = ctx.Process(target=_client_process, args=(url, text, urls, clients, out))
     process.start()
     latencies, failed = out.get(timeout=TIME_LIMIT_S + 60)
     process.join(timeout=10)
@@ -277,6 +279,9 @@ def _run() -> list[tuple[str, str]]:
                 load = _load(ours.url, fake, text, f"s{i}")
                 waited = _drain(fake, f"s{i}", len(load.latencies))
                 rows.append(_row(label, load, base_p99, answered_after=waited))
+            heavy = _load(ours.url, fake, "who", "heavy", clients=HEAVY_CLIENTS)
+            waited = _drain(fake, "heavy", len(heavy.latencies))
+            rows.append(_row("/ts who", heavy, None, answered_after=waited, clients=HEAVY_CLIENTS))
             ours.stop()
             servers.remove(ours)
 
@@ -297,9 +302,15 @@ def _run() -> list[tuple[str, str]]:
 
 
 def _row(
-    label: str, load: Load, base_p99: float, *, answered_after: float | None = None
+    label: str,
+    load: Load,
+    base_p99: float | None,
+    *,
+    answered_after: float | None = None,
+    clients: int = CLIENTS,
 ) -> tuple[str, str]:
-    measured = f"{label}: ack latency, {CLIENTS} clients"
+    """One scenario's figures; `base_p99` None: no baseline at this load."""
+    measured = f"{label}: ack latency, {clients} clients"
     failed = f", {load.failed} failed" if load.failed else ""
     if not load.latencies:
         return (measured, f"no request answered{failed}")
@@ -309,9 +320,10 @@ def _row(
         if answered_after is not None
         else ""
     )
+    ratio = f", p99 {p99 / base_p99:.2f}× bare" if base_p99 else ""
     return (
         measured,
-        f"p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms, p99 {p99 / base_p99:.2f}× bare "
+        f"p50 {p50 * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms{ratio} "
         f"({len(load.latencies)} answered{failed}; "
         f"mean {statistics.fmean(load.latencies) * 1000:.1f} ms{drained})",
     )

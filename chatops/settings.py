@@ -50,7 +50,7 @@ class Settings(BaseSettings):
     run_worker: bool = Field(default=True, alias="CHATOPS_RUN_WORKER")
     work_processes: int = Field(default=2, ge=0, le=64, alias="CHATOPS_WORK_PROCESSES")
     work_threads: int = Field(default=4, ge=1, le=64, alias="CHATOPS_WORK_THREADS")
-    work_nice: int = Field(default=10, ge=0, le=19, alias="CHATOPS_WORK_NICE")
+    work_nice: int = Field(default=19, ge=0, le=19, alias="CHATOPS_WORK_NICE")
     handoff_reminder: str = Field(default="15m", alias="CHATOPS_HANDOFF_REMINDER")
     handoff_accept_within: str = Field(default="10m", alias="CHATOPS_HANDOFF_ACCEPT_WITHIN")
     handoff_catch_up: str = Field(default="2h", alias="CHATOPS_HANDOFF_CATCH_UP")
