@@ -1,8 +1,8 @@
 """The Bolt app: `/ts`, buttons and App Home, all answered through `commands.registry`.
 
-Every listener acknowledges at once and hands the slow part (database, Web API) to a Bolt lazy
-listener, which runs it here or passes it to a work process (`chatops.slack.offload`), so Slack's
-3-second limit holds whatever the database or Slack itself are doing. Answers go back through
+Every listener acknowledges at once, then hands the slow part (database, Web API) on: to a thread
+of the serving process, or to a work process (`chatops.slack.offload`), so Slack's 3-second limit
+holds whatever the database or Slack itself are doing. Answers go back through
 `response_url`; `Reply.posts` go to the team channel. One correlation id
 per request ties the log lines to the reference a user is shown when something fails, and no
 traceback ever reaches Slack. The command text is never logged: it may carry restricted details.
