@@ -95,6 +95,7 @@ class FakeSlack:
         self._scripts: dict[str, deque[Scripted]] = defaultdict(deque)
         self._delays: dict[str, float] = {}
         self._ts = itertools.count(1)
+        self.connections = 0  # TCP connections accepted, to see whether clients reuse them
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -105,6 +106,14 @@ class FakeSlack:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in separate writes; without this a kept-open connection
+            # waits out the client's delayed ACK (40 ms) on every answer, as Slack's servers do not.
+            disable_nagle_algorithm = True
+
+            def setup(self) -> None:
+                super().setup()
+                with fake._lock:
+                    fake.connections += 1
 
             def do_POST(self) -> None:
                 fake._handle(self)

@@ -1,4 +1,5 @@
-"""Sending a page: to Slack through slack_sdk's WebClient, or to a list for the console.
+"""Sending a page: to Slack over a kept-open connection (or slack_sdk's WebClient), or to a list
+for the console.
 
 A notifier makes exactly one attempt and reports what happened; retrying is the worker's job,
 through the database, so a retry survives a restart. Only Slack's `ok: true` counts as delivered.
@@ -6,14 +7,17 @@ through the database, so a retry survives a restart. Only Slack's `ok: true` cou
 
 from __future__ import annotations
 
+import http.client
 import logging
 import threading
+import urllib.request
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from chatops.escalation.webapi import Answer, KeepAliveWebApi
 from commands.blocks import Block
 from commands.reply import Reply
 
@@ -49,14 +53,23 @@ def _header(headers: Any, name: str) -> str | None:
 class SlackNotifier:
     """Pages through `chat.postMessage` (a user id as channel opens the DM)."""
 
-    def __init__(self, client: WebClient) -> None:
+    def __init__(self, client: WebClient | KeepAliveWebApi) -> None:
         self.client = client
 
     @classmethod
     def from_settings(cls, *, token: str, base_url: str, timeout: int = 10) -> SlackNotifier:
-        return cls(WebClient(token=token, base_url=base_url, timeout=timeout))
+        """The kept-open connection, unless a proxy is configured: slack_sdk honours those."""
+        if _proxied():
+            return cls(WebClient(token=token, base_url=base_url, timeout=timeout))
+        return cls(KeepAliveWebApi(token=token, base_url=base_url, timeout=timeout))
 
     def send(self, *, channel: str, text: str, blocks: list[Block]) -> Outcome:
+        if isinstance(self.client, KeepAliveWebApi):
+            payload = {"channel": channel, "text": text, "blocks": blocks}
+            try:
+                return _from_answer(self.client.post("chat.postMessage", payload))
+            except (OSError, http.client.HTTPException) as error:
+                return Outcome(ok=False, error=type(error).__name__)  # retried, never lost
         try:
             response = self.client.chat_postMessage(channel=channel, text=text, blocks=blocks)
         except SlackApiError as error:
@@ -68,6 +81,35 @@ class SlackNotifier:
         return Outcome(ok=False, error=str(response.get("error") or "not ok"))
 
 
+def _proxied() -> bool:
+    proxies = urllib.request.getproxies()
+    return bool(proxies.get("https") or proxies.get("http"))
+
+
+def _from_answer(answer: Answer) -> Outcome:
+    """Slack's answer as an Outcome, read exactly as `_from_error` reads slack_sdk's errors."""
+    code = answer.body.get("error") if answer.body is not None else None
+    if answer.status == 429:
+        return Outcome(
+            ok=False,
+            error=str(code or "ratelimited"),
+            retry_after=_retry_after(answer.headers.get("retry-after")),
+        )
+    if answer.status != 200:  # the body may be an HTML error page: keep the status only
+        return Outcome(ok=False, error=f"http {answer.status}")
+    if answer.body is not None and answer.body.get("ok") is True:
+        ts = answer.body.get("ts")
+        return Outcome(ok=True, ts=str(ts) if ts is not None else None)
+    return Outcome(ok=False, error=str(code or "not ok"))
+
+
+def _retry_after(raw: str | None) -> float:
+    try:
+        return max(float(raw), 0.0) if raw is not None else 1.0
+    except ValueError:
+        return 1.0
+
+
 def _from_error(error: SlackApiError) -> Outcome:
     response = error.response
     status = getattr(response, "status_code", None)
@@ -75,11 +117,7 @@ def _from_error(error: SlackApiError) -> Outcome:
     code = data.get("error") if isinstance(data, dict) else None
     if status == 429:
         raw = _header(getattr(response, "headers", None), "Retry-After")
-        try:
-            wait = max(float(raw), 0.0) if raw is not None else 1.0
-        except ValueError:
-            wait = 1.0
-        return Outcome(ok=False, error=code or "ratelimited", retry_after=wait)
+        return Outcome(ok=False, error=code or "ratelimited", retry_after=_retry_after(raw))
     if status != 200:  # the body may be an HTML error page: keep the status only
         return Outcome(ok=False, error=f"http {status}")
     return Outcome(ok=False, error=str(code or "not ok"))

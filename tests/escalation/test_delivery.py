@@ -1,4 +1,8 @@
-"""Pages through slack_sdk to the fake Slack Web API: retries, Retry-After, and privacy."""
+"""Pages to the fake Slack Web API: retries, Retry-After, and privacy.
+
+Every test runs with both transports: the kept-open connection the worker uses, and slack_sdk's
+WebClient (used when a proxy is configured).
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from chatops.cases import service
 from chatops.db import Database
 from chatops.escalation.models import Page, PageState
 from chatops.escalation.notifier import SlackNotifier
+from chatops.escalation.webapi import KeepAliveWebApi
 from commands.registry import dispatch
 from tests.escalation.world import ANN, BEN, CAT, CHANNEL, NOW, World, escalation_pass, make_world
 from tests.fakeslack import FakeSlack, fake_slack, ok, rate_limited, server_error
@@ -22,10 +27,19 @@ from tests.fakeslack import FakeSlack, fake_slack, ok, rate_limited, server_erro
 __all__ = ["fake_slack"]  # the fixture, imported for pytest
 
 
-def slack_world(db: Database, fake: FakeSlack) -> tuple[World, SlackNotifier]:
+@pytest.fixture(params=["keep-alive", "slack_sdk"])
+def transport(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def slack_world(db: Database, fake: FakeSlack, transport: str) -> tuple[World, SlackNotifier]:
     world = make_world(db)
-    notifier = SlackNotifier(WebClient(token="xoxb-test", base_url=fake.api_url))
-    return world, notifier
+    client = (
+        KeepAliveWebApi(token="xoxb-test", base_url=fake.api_url)
+        if transport == "keep-alive"
+        else WebClient(token="xoxb-test", base_url=fake.api_url)
+    )
+    return world, SlackNotifier(client)
 
 
 def drain(world: World, notifier: SlackNotifier) -> None:
@@ -38,9 +52,9 @@ def dm_calls(fake: FakeSlack, who: str) -> int:
 
 
 def test_429_then_500_then_ok_delivers_once_and_late(
-    sqlite_db: Database, fake_slack: FakeSlack
+    sqlite_db: Database, fake_slack: FakeSlack, transport: str
 ) -> None:
-    world, notifier = slack_world(sqlite_db, fake_slack)
+    world, notifier = slack_world(sqlite_db, fake_slack, transport)
     fake_slack.script("chat.postMessage", rate_limited(30), server_error(500))
     dispatch("case open harassment sev1 Pile-on", world.context(ANN))
     drain(world, notifier)
@@ -76,10 +90,12 @@ def test_429_then_500_then_ok_delivers_once_and_late(
         assert [json.loads(r.detail)["error"] for r in retries] == ["ratelimited", "http 500"]
 
 
-def test_ok_false_is_not_delivered(sqlite_db: Database, fake_slack: FakeSlack) -> None:
+def test_ok_false_is_not_delivered(
+    sqlite_db: Database, fake_slack: FakeSlack, transport: str
+) -> None:
     from tests.fakeslack import error
 
-    world, notifier = slack_world(sqlite_db, fake_slack)
+    world, notifier = slack_world(sqlite_db, fake_slack, transport)
     fake_slack.script("chat.postMessage", error("channel_not_found"), ok())
     dispatch("case open harassment sev1 Pile-on", world.context(ANN))
     drain(world, notifier)
@@ -100,10 +116,10 @@ SECRET_REASON = "school-name-REASON-5512"
 
 
 def test_restricted_case_text_never_reaches_a_channel_or_a_log(
-    sqlite_db: Database, fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture
+    sqlite_db: Database, fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture, transport: str
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    world, notifier = slack_world(sqlite_db, fake_slack)
+    world, notifier = slack_world(sqlite_db, fake_slack, transport)
     opened = dispatch(
         f'case open child-safety sev1 {SECRET_SUMMARY} details:"{SECRET_DETAILS}"',
         world.context(ANN),
@@ -137,9 +153,9 @@ def test_restricted_case_text_never_reaches_a_channel_or_a_log(
 
 
 def test_unrestricted_channel_post_carries_the_summary_only(
-    sqlite_db: Database, fake_slack: FakeSlack
+    sqlite_db: Database, fake_slack: FakeSlack, transport: str
 ) -> None:
-    world, notifier = slack_world(sqlite_db, fake_slack)
+    world, notifier = slack_world(sqlite_db, fake_slack, transport)
     dispatch('case open harassment sev2 Pile-on details:"private-ish"', world.context(ANN))
     drain(world, notifier)
     channel = fake_slack.calls_to("chat.postMessage")[-1]
