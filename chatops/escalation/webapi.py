@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import platform
 import ssl
 import threading
 import time
@@ -18,9 +19,12 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from chatops import __version__
+
 #: A connection idle longer than this is not reused: servers close idle ones, and a request
 #: written to a connection the server has just closed leaves in doubt whether it arrived.
 IDLE_S = 4.0
+USER_AGENT = f"chatops/{__version__} Python/{platform.python_version()}"
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,7 @@ class KeepAliveWebApi:
         headers = {
             "Content-Type": "application/json; charset=utf-8",
             "Authorization": f"Bearer {self._token}",
+            "User-Agent": USER_AGENT,
         }
         connection = self._connection()
         try:

@@ -40,6 +40,7 @@ def test_consecutive_pages_share_one_connection_and_carry_the_token(
     calls = fake_slack.calls_to("chat.postMessage")
     assert [c.args["channel"] for c in calls] == [f"U{n}" for n in range(5)]
     assert {c.token for c in calls} == {"xoxb-kept"}
+    assert calls[0].headers["user-agent"].startswith("chatops/")
     assert calls[0].args["blocks"] == BLOCKS
 
 
