@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Connection, update
 from sqlmodel import Session, SQLModel, col, select
@@ -23,6 +23,8 @@ from commands.blocks import Block
 
 log = logging.getLogger(__name__)
 
+#: Stop sending a claimed batch this long before its lease ends (the rest is handed back).
+LEASE_MARGIN = timedelta(seconds=20)
 #: Backoff after a failure without Retry-After: 5 s, 10 s, 20 s … at most 5 minutes.
 FIRST_RETRY = timedelta(seconds=5)
 LONGEST_RETRY = timedelta(minutes=5)
@@ -82,6 +84,48 @@ class Claimed(Protocol):
     def text(self) -> str: ...
     @property
     def blocks(self) -> list[Block]: ...
+
+
+class Leased(Protocol):
+    @property
+    def lease_until(self) -> datetime: ...
+
+
+_L = TypeVar("_L", bound=Leased)
+
+
+def deliver_claimed(
+    *,
+    claim: Callable[[datetime, int], Sequence[_L]],
+    send: Callable[[_L], datetime | None],
+    release: Callable[[Sequence[_L], datetime], object],
+    clock: Clock,
+    limit: int,
+    batch: int,
+) -> int:
+    """Claim (`claim(now, n)`) and send up to `limit` due rows; how many were attempted.
+
+    A claim too near the end of its lease is handed back unsent, with the rest of its batch:
+    once the lease ends another worker may take it, and sending it now could double it. When
+    `send` returns a retry instant (a 429), the rest of the batch waits until then and the pass
+    ends.
+    """
+    attempted = 0
+    while attempted < limit:
+        claims = claim(clock(), min(batch, limit - attempted))
+        if not claims:
+            break
+        for i, claimed in enumerate(claims):
+            now = clock()
+            if now >= claimed.lease_until - LEASE_MARGIN:
+                release(claims[i:], now)
+                break
+            attempted += 1
+            retry_at = send(claimed)
+            if retry_at is not None:
+                release(claims[i + 1 :], retry_at)
+                return attempted
+    return attempted
 
 
 def send_claimed(

@@ -72,10 +72,9 @@ class KeepAliveWebApi:
         except BaseException:
             self._drop()
             raise
-        if response.will_close:
-            self._drop()
-        else:
-            self._local.used = time.monotonic()
+        # A response that closes the connection is handled by http.client: the next request
+        # opens a new one on the same object.
+        self._local.used = time.monotonic()
         answer_headers = {k.lower(): v for k, v in response.getheaders()}
         return Answer(status=response.status, headers=answer_headers, body=_json(raw))
 

@@ -41,7 +41,7 @@ from chatops.handoff.service import DEFAULT as DEFAULT_HANDOFFS
 from chatops.handoff.service import HandoffSettings
 from chatops.handoff.service import next_due as next_handoff_due
 from chatops.handoff.watch import DEFAULT_WATCH, WatchSettings
-from chatops.leases import send_claimed
+from chatops.leases import deliver_claimed, send_claimed
 from chatops.logs import correlated
 from commands.reply import Reply
 from rota.models import Team
@@ -52,8 +52,6 @@ Clock = Callable[[], datetime]
 
 #: Pages claimed per transaction. Small enough that a batch is sent well within its lease.
 BATCH = 50
-#: Stop sending a claimed batch this long before its lease ends (the rest is handed back).
-LEASE_MARGIN = timedelta(seconds=20)
 #: Longest sleep between passes, so rows written by other processes are seen soon.
 MAX_SLEEP = 5.0
 
@@ -120,33 +118,20 @@ def _minutes(wait: timedelta | None) -> str:
 def deliver_due_pages(
     db: Database, *, clock: Clock, notifier: Notifier, worker_id: str, limit: int
 ) -> int:
-    """Claim and send up to `limit` due pages; returns how many were attempted.
-
-    A 429 puts that page and the rest of the batch back until Retry-After and ends the pass.
-    """
-    attempted = 0
+    """Claim and send up to `limit` due pages on one connection; how many were attempted."""
     with db.engine.connect() as connection:
-        while attempted < limit:
-            claims = claim_due_pages(
-                connection, now=clock(), worker_id=worker_id, limit=min(BATCH, limit - attempted)
-            )
-            if not claims:
-                break
-            for i, claim in enumerate(claims):
-                now = clock()
-                if now >= claim.lease_until - LEASE_MARGIN:
-                    release(connection, claims=claims[i:], worker_id=worker_id, due_at=now)
-                    break
-                attempted += 1
-                retry_at = _send_one(
-                    connection, claim=claim, clock=clock, notifier=notifier, worker_id=worker_id
-                )
-                if retry_at is not None:  # rate limited: hand the rest back, end the pass
-                    release(
-                        connection, claims=claims[i + 1 :], worker_id=worker_id, due_at=retry_at
-                    )
-                    return attempted
-    return attempted
+        return deliver_claimed(
+            claim=lambda now, n: claim_due_pages(connection, now=now, worker_id=worker_id, limit=n),
+            send=lambda claim: _send_one(
+                connection, claim=claim, clock=clock, notifier=notifier, worker_id=worker_id
+            ),
+            release=lambda claims, due_at: release(
+                connection, claims=list(claims), worker_id=worker_id, due_at=due_at
+            ),
+            clock=clock,
+            limit=limit,
+            batch=BATCH,
+        )
 
 
 def _send_one(

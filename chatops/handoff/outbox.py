@@ -27,7 +27,7 @@ from chatops.db import Database
 from chatops.escalation.notifier import Notifier
 from chatops.escalation.pages import LEASE
 from chatops.handoff.models import Handoff, HandoffMessage, MessageKind, MessageState
-from chatops.leases import claim_due_rows, send_claimed
+from chatops.leases import claim_due_rows, deliver_claimed, send_claimed
 from commands.blocks import Block
 
 log = logging.getLogger(__name__)
@@ -36,8 +36,6 @@ Clock = Callable[[], datetime]
 
 #: Messages claimed per transaction.
 BATCH = 25
-#: Stop sending a claimed batch this long before its lease ends (the rest is handed back).
-LEASE_MARGIN = timedelta(seconds=20)
 
 
 def insert_ignore(session: Session, table: type[SQLModel], values: dict[str, Any]) -> bool:
@@ -221,26 +219,17 @@ def release(db: Database, *, claims: list[Claim], worker_id: str, due_at: dateti
 def deliver_due(
     db: Database, *, clock: Clock, notifier: Notifier, worker_id: str, limit: int
 ) -> int:
-    """Claim and send up to `limit` due messages; returns how many were attempted.
-
-    A 429 hands that message and the rest of the batch back until Retry-After and ends the pass.
-    """
-    attempted = 0
-    while attempted < limit:
-        claims = claim(db, now=clock(), worker_id=worker_id, limit=min(BATCH, limit - attempted))
-        if not claims:
-            break
-        for i, c in enumerate(claims):
-            now = clock()
-            if now >= c.lease_until - LEASE_MARGIN:
-                release(db, claims=claims[i:], worker_id=worker_id, due_at=now)
-                break
-            attempted += 1
-            retry_at = _send_one(db, claim=c, clock=clock, notifier=notifier, worker_id=worker_id)
-            if retry_at is not None:
-                release(db, claims=claims[i + 1 :], worker_id=worker_id, due_at=retry_at)
-                return attempted
-    return attempted
+    """Claim and send up to `limit` due messages; how many were attempted (`deliver_claimed`)."""
+    return deliver_claimed(
+        claim=lambda now, n: claim(db, now=now, worker_id=worker_id, limit=n),
+        send=lambda c: _send_one(db, claim=c, clock=clock, notifier=notifier, worker_id=worker_id),
+        release=lambda claims, due_at: release(
+            db, claims=list(claims), worker_id=worker_id, due_at=due_at
+        ),
+        clock=clock,
+        limit=limit,
+        batch=BATCH,
+    )
 
 
 def _send_one(
