@@ -9,7 +9,7 @@ reference ceiling of about 1,350 calls/s was measured; from a process of its own
 (about 1,600–1,750 calls/s seen), so the ratios are against that shared-process ceiling.
 Every page is settled in its own durable transaction before the next is sent (invariant 4), so
 one worker pays a database round trip and a WAL flush per page that the bare loop does not.
-The worker sends over a kept-open connection (`chatops.escalation.webapi`) where slack_sdk opens
+The worker sends over a kept-open connection (`chatops.outbox.webapi`) where slack_sdk opens
 one per call, so it is also compared with a bare loop on that same connection: that ratio is
 what the claims and settles cost, the first is the issue's target.
 """
@@ -35,11 +35,11 @@ from sqlalchemy.engine import make_url
 from chatops.cases.models import Case
 from chatops.db import Database, make_engine, normalise_url
 from chatops.escalation.models import Page
-from chatops.escalation.notifier import SlackNotifier
-from chatops.escalation.webapi import KeepAliveWebApi
-from chatops.escalation.worker import next_due, run_due
-from chatops.handoff.watch import WatchSettings
-from chatops.migrate import upgrade
+from chatops.oncall.watch import WatchSettings
+from chatops.outbox.notifier import SlackNotifier
+from chatops.outbox.webapi import KeepAliveWebApi
+from chatops.schema.migrate import upgrade
+from chatops.worker import next_due, run_due
 from rota.models import Team
 
 PAGES = 10_000

@@ -39,7 +39,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from chatops.db import Database, make_engine
-from chatops.migrate import upgrade
+from chatops.schema.migrate import upgrade
 from commands.registry import dispatch
 from tests.fakeslack import RESPONSE_URL, FakeSlack
 from tests.served import BOT_TOKEN, LUKAS, PRIYA, SECRET

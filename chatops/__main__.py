@@ -1,5 +1,5 @@
 """`python -m chatops` is the `chatops` command."""
 
-from chatops.cli import main
+from chatops.cli.main import main
 
 raise SystemExit(main())

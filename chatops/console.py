@@ -12,13 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, TextIO
 
+from chatops.blockkit import Block, Reply
 from chatops.clock import ManualClock, parse_duration
 from chatops.db import Database
-from chatops.members import actor_from_member, find_member, team_members
-from commands.blocks import Block
+from chatops.team import actor_from_member, find_member, team_members
 from commands.context import Context
 from commands.registry import dispatch, dispatch_action
-from commands.reply import Reply
 from rota.models import Team
 
 CONSOLE_HELP = """console commands:

@@ -14,8 +14,8 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
+from chatops.blockkit import Reply
 from commands.context import Context, UsageError
-from commands.reply import Reply
 
 
 class Command(BaseModel):

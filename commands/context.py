@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from chatops.actors import Actor
 from chatops.clock import Clock
 from chatops.db import Database
 from chatops.errors import Refused
+from chatops.team import Actor
 
 __all__ = ["Actor", "Clock", "Context", "Refused", "UsageError"]
 

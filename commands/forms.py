@@ -1,6 +1,6 @@
 """Forms: the modal that `/ts case open` alone opens in Slack, and reading what was submitted.
 
-Transport-neutral data like `commands.blocks`: the Slack adapter only opens the view and hands
+Transport-neutral data like `chatops.blockkit`: the Slack adapter only opens the view and hands
 the submitted values back. Checking is pure (no database) so the adapter can answer mistakes
 inline within Slack's 3 seconds; the case is opened later by the same code as the typed command.
 """
@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from chatops.blockkit import Block, truncate
 from chatops.cases.models import RESTRICTED_BY_DEFAULT, SEVERITY_MEANING, CaseType, Severity
-from commands.blocks import Block, truncate
 from commands.registry import FormValues
 
 CASE_OPEN_FORM = "case_open"

@@ -13,11 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from chatops.blockkit import Reply, error_reply, internal_error_reply
 from chatops.logs import correlated, correlation_id
 from commands.command import Command
 from commands.context import Context, Refused, UsageError
 from commands.parsing import suggest, tokenize
-from commands.reply import Reply, error_reply, internal_error_reply
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from chatops.rota_cache import compiled_rota
+from chatops.oncall.cache import compiled_rota
 from commands.context import Context, Refused, UsageError
 from commands.parsing import mention_id
 from rota.resolve import CompiledRota, Shift

@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from chatops.db import Database, make_engine, normalise_url
-from chatops.migrate import upgrade
+from chatops.schema.migrate import upgrade
 
 POSTGRES_URL = os.environ.get(
     "CHATOPS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from chatops.clock import ManualClock
 from chatops.db import Database
-from chatops.members import actor_for_slack_id
+from chatops.team import actor_for_slack_id
 from commands.context import Context
 from rota.store import save_rota
 from rota.yamlio import load_rota_yaml

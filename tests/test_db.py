@@ -10,7 +10,7 @@ from sqlmodel import select
 
 from chatops import audit
 from chatops.db import Database, DatabaseError, check_reachable, describe, make_engine
-from chatops.migrate import current_revision, head_revision, is_current, upgrade
+from chatops.schema.migrate import current_revision, head_revision, is_current, upgrade
 from rota.models import Team
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from chatops.clock import ManualClock
-from chatops.leases import LEASE_MARGIN, deliver_claimed
+from chatops.outbox.delivery import LEASE_MARGIN, deliver_claimed
 
 T0 = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=60)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from chatops.db import Database, make_engine
-from chatops.rota_cache import compiled_rota
+from chatops.oncall.cache import compiled_rota
 from rota.edits import add_override
 from rota.models import Team
 from rota.store import load_rota, save_rota

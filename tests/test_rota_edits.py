@@ -10,12 +10,12 @@ import pytest
 from sqlmodel import col, select
 
 from chatops.audit import AuditEvent
+from chatops.blockkit import Reply
 from chatops.clock import ManualClock
 from chatops.db import Database
-from chatops.members import actor_for_slack_id
+from chatops.team import actor_for_slack_id
 from commands.context import Context
 from commands.registry import dispatch, dispatch_action
-from commands.reply import Reply
 from rota.models import Team
 from rota.spec import RotaSpec
 from rota.store import load_rota, save_rota

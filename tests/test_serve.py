@@ -18,8 +18,8 @@ import pytest
 from pydantic import SecretStr
 
 from chatops.db import Database
-from chatops.serve import Backoff, serve
 from chatops.settings import Settings
+from chatops.slack.serve import Backoff, serve
 from tests.fakeslack import FakeSlack, Scripted, error, rate_limited, server_error
 from tests.fakeslack import fake_slack as fake_slack  # the fixture
 from tests.slackhttp import get

@@ -13,6 +13,7 @@ import pytest
 from pydantic import SecretStr
 
 import chatops.slack.app as slack_app
+from chatops.blockkit import Reply, Visibility
 from chatops.db import Database
 from chatops.logs import correlation_id
 from chatops.settings import Settings
@@ -20,7 +21,6 @@ from chatops.slack import create_app
 from chatops.slack.http import SlackHttpServer
 from commands.context import Context, Refused
 from commands.registry import ACTIONS, VERBS, action, verb
-from commands.reply import Reply, Visibility
 from rota.spec import MemberSpec, Role, RotaSpec, RotationSpec, TeamSpec
 from rota.store import save_rota
 from tests.fakeslack import RESPONSE_URL, FakeSlack, error, rate_limited

@@ -16,7 +16,7 @@ from sqlmodel import select
 
 from chatops.cases.models import SEVERITY_MEANING, Case, CaseType, Severity
 from chatops.db import Database
-from chatops.escalation.notifier import SlackNotifier
+from chatops.outbox.notifier import SlackNotifier
 from commands.forms import CASE_OPEN_FORM, OPTION_TEXT_MAX
 from commands.registry import dispatch
 from tests.escalation.world import escalation_pass, make_world

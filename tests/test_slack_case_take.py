@@ -5,7 +5,7 @@ from __future__ import annotations
 from slack_sdk import WebClient
 
 from chatops.db import Database
-from chatops.escalation.notifier import SlackNotifier
+from chatops.outbox.notifier import SlackNotifier
 from tests.escalation.world import escalation_pass
 from tests.fakeslack import FakeSlack
 from tests.fakeslack import fake_slack as fake_slack  # the fixture

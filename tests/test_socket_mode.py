@@ -31,7 +31,7 @@ import chatops.slack.socket_mode
 from chatops.cases.models import Case
 from chatops.clock import Clock, ManualClock, system_clock
 from chatops.db import Database
-from chatops.serve import serve
+from chatops.slack.serve import serve
 from commands.forms import CASE_OPEN_FORM
 from rota.store import save_rota
 from tests.fakeslack import RESPONSE_URL, FakeSlack, delayed, ok, server_error

@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import select
 
-from chatops import swaps
 from chatops.audit import AuditEvent
 from chatops.db import Database
 from chatops.errors import Refused
-from chatops.members import actor_for_slack_id
+from chatops.oncall import swaps
+from chatops.team import actor_for_slack_id
 from commands.context import Actor, Context
 from commands.registry import dispatch, dispatch_action
 from rota.cover import cover, covered_shifts

@@ -15,7 +15,6 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from chatops import audit
-from chatops.actors import Actor
 from chatops.cases.ids import next_case_key, normalise_key
 from chatops.cases.models import (
     RESTRICTED_BY_DEFAULT,
@@ -29,9 +28,10 @@ from chatops.cases.timeline import add_event, events
 from chatops.errors import Refused
 from chatops.escalation import ladder, timers
 from chatops.escalation.models import Page, PageKind
-from chatops.escalation.pages import cancel_pending_pages, pages_of
 from chatops.escalation.policy import ADMINS_LEVEL
 from chatops.escalation.store import policy_for_case
+from chatops.outbox.pages import cancel_pending_pages, pages_of
+from chatops.team import Actor
 from rota.models import Member, Team
 
 

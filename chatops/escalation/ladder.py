@@ -15,14 +15,14 @@ from datetime import datetime
 from sqlmodel import Session, select
 
 from chatops import audit
+from chatops.blockkit import Block
 from chatops.cases.models import Case
 from chatops.cases.timeline import add_event
 from chatops.escalation import messages, timers
 from chatops.escalation.models import Page, PageKind
-from chatops.escalation.pages import add_page
 from chatops.escalation.policy import PolicySpec, Step, ladder
 from chatops.escalation.targets import Roster, find_advisor, load_roster, resolve_targets, speaks
-from commands.blocks import Block
+from chatops.outbox.pages import add_page
 from rota.models import Team
 
 log = logging.getLogger(__name__)

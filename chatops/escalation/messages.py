@@ -7,7 +7,7 @@ the view. Unrestricted cases show their summary; details never leave `/ts case s
 
 from __future__ import annotations
 
-from commands.blocks import Block, actions, button, context, fields, section
+from chatops.blockkit import Block, actions, button, context, fields, section
 
 ACK_ACTION = "case.ack"
 ESCALATE_ACTION = "case.escalate"

@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from chatops.escalation.policy import TargetSpec
-from chatops.rota_cache import compiled_rota
+from chatops.oncall.cache import compiled_rota
 from rota.models import Member, Team
 from rota.resolve import CompiledRota
 

@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from chatops.blockkit import Block, actions, button, context, header, section, truncate
 from chatops.cases.models import Case
 from chatops.escalation.messages import headline
-from commands.blocks import Block, actions, button, context, header, section, truncate
 from rota.timefmt import fmt_local, fmt_utc
 
 ACCEPT_ACTION = "handoff.accept"

@@ -12,7 +12,7 @@ Life of a boundary (one `Handoff` row, unique per team, rotation and instant):
    channel post (at it), then, if still unaccepted at `accept_by`, the escalation DMs to the
    outgoing responders and the managers. Each step queues its outbox messages and moves the
    row's state in the same transaction, so a step happens exactly once; the outbox then
-   delivers them (see `chatops.handoff.outbox`).
+   delivers them (see `chatops.outbox.handoff_messages`).
 3. The incoming accepts (button or `/ts handoff accept`), before or after the deadline; until
    then the outgoing responders are `holdovers`: still on call for new cases.
 
@@ -32,7 +32,6 @@ from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from chatops import audit
-from chatops.actors import Actor
 from chatops.cases.service import open_cases
 from chatops.db import Database
 from chatops.errors import Refused
@@ -46,10 +45,11 @@ from chatops.handoff.models import (
     HandoffState,
     MessageKind,
 )
-from chatops.handoff.outbox import cancel_pending, insert_ignore, queue
 from chatops.handoff.schedule import Boundary, Outgoing, boundaries, boundary_at, next_boundary
 from chatops.logs import correlated
-from chatops.rota_cache import compiled_rota
+from chatops.oncall.cache import compiled_rota
+from chatops.outbox.handoff_messages import cancel_pending, insert_ignore, queue
+from chatops.team import Actor
 from rota.models import Member, Team
 from rota.resolve import CompiledRota
 

@@ -30,19 +30,18 @@ from slack_sdk.http_retry.builtin_handlers import (
 from slack_sdk.web import SlackResponse
 from slack_sdk.webhook import WebhookClient
 
+from chatops.blockkit import Block, Reply, internal_error_reply
 from chatops.clock import system_clock
 from chatops.db import Database, make_engine
 from chatops.logs import configure_logging, correlated, new_correlation_id
-from chatops.members import actor_for_slack_id
 from chatops.settings import Settings
 from chatops.slack import render
 from chatops.slack.home import DEFAULT_SECTIONS
 from chatops.slack.offload import InThread, Job, JobRunner, SlowHalves, WorkProcesses
-from commands.blocks import Block
+from chatops.team import actor_for_slack_id
 from commands.context import Clock, Context
 from commands.forms import form_for_command
 from commands.registry import FormValues, dispatch, dispatch_action, dispatch_form, form_errors
-from commands.reply import Reply, internal_error_reply
 from rota.store import UnknownTeam, find_team
 
 log = logging.getLogger(__name__)

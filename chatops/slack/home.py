@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 
+from chatops.blockkit import Block, context, divider, section, truncate
 from chatops.cases import service
 from chatops.escalation.messages import headline
-from commands.blocks import Block, context, divider, section, truncate
 from commands.context import Context
 from commands.rota_view import local, mention, team_rota
 from rota.coverage import affected_members, coverage_gaps, gap_local_times

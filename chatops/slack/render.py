@@ -8,8 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from commands.blocks import Block, context, header, section
-from commands.reply import Reply, Visibility
+from chatops.blockkit import Block, Reply, Visibility, context, header, section
 
 # App Home views hold at most 100 blocks (messages 50, which `Reply` already enforces).
 MAX_HOME_BLOCKS = 100

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Self
 
+from chatops.blockkit import Reply
 from chatops.cases import service
 from chatops.escalation.messages import ACK_ACTION, headline
 from commands.command import Command
 from commands.context import Context, UsageError
 from commands.registry import action, verb
-from commands.reply import Reply
 from commands.rota_view import mention
 from commands.verbs.case import CaseKey, case_word, known_key
 

@@ -10,18 +10,17 @@ from typing import Annotated, Self
 
 from pydantic import AfterValidator, Field
 
+from chatops.blockkit import Reply, context, fields, header, section
 from chatops.cases import service
 from chatops.cases.ids import KEY_PATTERN
 from chatops.cases.models import SEVERITY_MEANING, CaseType, Severity
 from chatops.escalation.ladder import Paging
 from chatops.escalation.messages import TAKE_ACTION, headline
 from commands import forms
-from commands.blocks import context, fields, header, section
 from commands.command import Command, SlackId
 from commands.context import Context, Refused, UsageError
 from commands.parsing import refuse_near_option, suggest
 from commands.registry import action, form, verb
-from commands.reply import Reply
 from commands.rota_view import local, mention, resolve_member, team_rota
 
 OPEN_USAGE = '/ts case open <type> <sev1-4> <summary…> [lang:xx] [details:"…"]'

@@ -6,12 +6,12 @@ from typing import Self
 
 from pydantic import Field
 
+from chatops.blockkit import Reply
 from chatops.cases import service
 from chatops.escalation.messages import ESCALATE_ACTION
 from commands.command import Command, SlackId
 from commands.context import Context, UsageError
 from commands.registry import action, verb
-from commands.reply import Reply
 from commands.verbs.case import CaseKey, case_word, known_key, member_arg, paging_line
 
 USAGE = "/ts escalate TS-YYYY-NNNN [to @member | level N] [reason…]"

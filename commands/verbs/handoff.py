@@ -10,12 +10,12 @@ from typing import Self
 
 from pydantic import Field
 
+from chatops.blockkit import Reply
 from chatops.handoff import service
 from chatops.handoff.messages import ACCEPT_ACTION
 from commands.command import Command
 from commands.context import Context, UsageError
 from commands.registry import action, verb
-from commands.reply import Reply
 from commands.rota_view import local, mention
 
 USAGE = "/ts handoff [accept | note <text…>]"

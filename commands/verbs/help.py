@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import Self
 
-from commands.blocks import context, fields, header, section
+from chatops.blockkit import Reply, context, fields, header, section
 from commands.command import Command
 from commands.context import Context, UsageError
 from commands.parsing import suggest
 from commands.registry import VERBS, verb
-from commands.reply import Reply
 
 USAGE = "/ts help [command]"
 

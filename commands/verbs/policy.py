@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Self
 
+from chatops.blockkit import Reply, context, header, section
 from chatops.escalation.policy import PolicySpec, ladder
 from chatops.escalation.store import effective_policies
-from commands.blocks import context, header, section
 from commands.command import Command
 from commands.context import Context, UsageError
 from commands.registry import verb
-from commands.reply import Reply
 
 USAGE = "/ts policy show"
 

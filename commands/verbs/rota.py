@@ -13,14 +13,13 @@ from typing import Any, ClassVar, Self
 
 from pydantic import Field, ValidationError
 
-from chatops import rota_service
-from chatops.rota_service import Plan, Proposal
-from commands.blocks import actions, button, context, header, section
+from chatops.blockkit import Reply, Visibility, actions, button, context, header, section
+from chatops.oncall import edits as rota_service
+from chatops.oncall.edits import Plan, Proposal
 from commands.command import Command, SlackId, UtcDatetime
 from commands.context import Context, UsageError
 from commands.parsing import mention_id, refuse_near_option, suggest
 from commands.registry import action, verb
-from commands.reply import Reply, Visibility
 from commands.rota_view import local, mention, resolve_member, shift_line, team_rota
 from commands.timeparse import parse_span
 from rota.coverage import coverage_gaps, describe_gap

@@ -7,12 +7,11 @@ from typing import Self
 
 from pydantic import Field
 
-from commands.blocks import context, header, section
+from chatops.blockkit import Reply, context, header, section
 from commands.command import Command, SlackId
 from commands.context import Context, UsageError
 from commands.parsing import mention_id, refuse_near_option
 from commands.registry import verb
-from commands.reply import Reply
 from commands.rota_view import local, mention, team_rota
 
 USAGE = "/ts shifts [@member] [days:N]"

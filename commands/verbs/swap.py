@@ -2,20 +2,20 @@
 
 The request goes to the team channel with a Take button; the first eligible member to press it
 gets the requester's rotation shifts in that window (coverage re-proved at that moment, see
-`chatops.swaps`). Any member may ask and take; no manager is needed for a one-for-one handover.
+`chatops.oncall.swaps`). Any member may ask and take; no manager is needed for a one-for-one
+handover.
 """
 
 from __future__ import annotations
 
 from typing import Self
 
-from chatops import swaps
-from commands.blocks import actions, button, context, section
+from chatops.blockkit import Reply, Visibility, actions, button, context, section
+from chatops.oncall import swaps
 from commands.command import Command, UtcDatetime
 from commands.context import Context, Refused, UsageError
 from commands.parsing import suggest
 from commands.registry import action, verb
-from commands.reply import Reply, Visibility
 from commands.rota_view import local, mention, shift_line, team_rota
 from commands.timeparse import parse_span
 from rota.timefmt import fmt_local

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Self
 
-from commands.blocks import context, header, section
+from chatops.blockkit import Reply, context, header, section
 from commands.command import Command, UtcDatetime
 from commands.context import Context, UsageError
 from commands.registry import verb
-from commands.reply import Reply
 from commands.rota_view import local, mention, team_rota
 from commands.timeparse import parse_when
 

@@ -12,10 +12,10 @@ import pytest
 from sqlmodel import select
 
 from chatops.audit import AuditEvent
+from chatops.blockkit import Reply
 from chatops.cases.models import Case
 from chatops.db import Database
 from commands.registry import dispatch, dispatch_action
-from commands.reply import Reply
 from tests.escalation.world import (
     ANN,
     BEN,

@@ -12,13 +12,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import Field, ValidationError
 
+from chatops.blockkit import Reply
 from chatops.cases.models import CaseType, Severity
 from chatops.db import Database
 from commands.command import Command
 from commands.context import Context, Refused, UsageError
 from commands.parsing import tokenize
 from commands.registry import VERBS, Verb, Words, dispatch, verb
-from commands.reply import Reply
 from commands.verbs.ack import Ack
 from commands.verbs.case import OPEN_USAGE, CaseCommand, CaseList, CaseOpen, CaseShow
 from commands.verbs.escalate import Escalate

@@ -18,8 +18,8 @@ from chatops.audit import AuditEvent
 from chatops.cases import service
 from chatops.db import Database
 from chatops.escalation.models import Page, PageState
-from chatops.escalation.notifier import SlackNotifier
-from chatops.escalation.webapi import KeepAliveWebApi
+from chatops.outbox.notifier import SlackNotifier
+from chatops.outbox.webapi import KeepAliveWebApi
 from commands.registry import dispatch
 from tests.escalation.world import ANN, BEN, CAT, CHANNEL, NOW, World, escalation_pass, make_world
 from tests.fakeslack import FakeSlack, fake_slack, ok, rate_limited, server_error

@@ -18,8 +18,8 @@ from bench.bench_pages import seed_due_pages
 from chatops.audit import AuditEvent
 from chatops.db import Database
 from chatops.escalation.models import Page, PageState
-from chatops.escalation.pages import Claim, claim_due_pages, settle_delivered, settle_failed
 from chatops.logs import correlated
+from chatops.outbox.pages import Claim, claim_due_pages, settle_delivered, settle_failed
 from tests.escalation.world import NOW
 
 LATER = NOW + timedelta(seconds=3)

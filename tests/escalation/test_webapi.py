@@ -8,8 +8,8 @@ import time
 import pytest
 from slack_sdk import WebClient
 
-from chatops.escalation.notifier import Outcome, SlackNotifier
-from chatops.escalation.webapi import KeepAliveWebApi
+from chatops.outbox.notifier import Outcome, SlackNotifier
+from chatops.outbox.webapi import KeepAliveWebApi
 from tests.fakeslack import (
     FakeSlack,
     Scripted,

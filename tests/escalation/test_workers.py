@@ -13,10 +13,10 @@ from bench.bench_pages import run_workers, seed_due_pages
 from chatops.audit import AuditEvent
 from chatops.cases import service
 from chatops.db import Database, make_engine
+from chatops.escalation.firing import fire_due_timers
 from chatops.escalation.models import EscalationTimer, Page, PageState, TimerState
-from chatops.escalation.notifier import ConsoleNotifier
-from chatops.escalation.pages import LEASE, claim_due_pages
-from chatops.escalation.worker import fire_due_timers
+from chatops.outbox.notifier import ConsoleNotifier
+from chatops.outbox.pages import LEASE, claim_due_pages
 from tests.escalation.world import ANN, BEN, CAT, CHANNEL, NOW, escalation_pass, make_world
 from tests.fakeslack import FakeSlack, fake_slack
 
@@ -125,7 +125,7 @@ def test_fifty_concurrent_opens_get_fifty_distinct_ids(db: Database) -> None:
 def test_three_postgres_workers_send_each_of_1000_pages_exactly_once(
     postgres_url: str, fake_slack: FakeSlack
 ) -> None:
-    from chatops.migrate import upgrade
+    from chatops.schema.migrate import upgrade
 
     db = Database(make_engine(postgres_url))
     upgrade(db.engine)
@@ -143,7 +143,7 @@ def test_three_postgres_workers_send_each_of_1000_pages_exactly_once(
 
 
 def test_console_notifier_collects_what_the_console_prints(sqlite_db: Database) -> None:
-    from chatops.escalation.worker import console_hook
+    from chatops.worker import console_hook
 
     world = make_world(sqlite_db)
     notifier = ConsoleNotifier()

@@ -19,10 +19,10 @@ from chatops.cases.models import Case, CaseEvent
 from chatops.clock import Clock, ManualClock
 from chatops.db import Database
 from chatops.escalation.models import EscalationTimer, Page
-from chatops.escalation.notifier import ConsoleNotifier, Notifier
-from chatops.escalation.worker import run_due
-from chatops.handoff.watch import WatchSettings
-from chatops.members import actor_for_slack_id
+from chatops.oncall.watch import WatchSettings
+from chatops.outbox.notifier import ConsoleNotifier, Notifier
+from chatops.team import actor_for_slack_id
+from chatops.worker import run_due
 from commands.context import Actor, Context
 from rota.spec import MemberSpec, Role, RotaSpec, RotationSpec, TeamSpec
 from rota.store import save_rota

@@ -14,11 +14,11 @@ from sqlmodel import col, select
 from chatops.audit import AuditEvent
 from chatops.cases import service as cases
 from chatops.db import Database
-from chatops.escalation.notifier import ConsoleNotifier
-from chatops.handoff import outbox
+from chatops.outbox import handoff_messages as outbox
 from chatops.handoff.messages import ACCEPT_ACTION
 from chatops.handoff.models import HandoffState, MessageKind, MessageState
 from chatops.handoff.service import HandoffSettings, fire_due, holdovers, plan_all
+from chatops.outbox.notifier import ConsoleNotifier
 from commands.registry import dispatch, dispatch_action
 from rota.spec import OverrideSpec
 from tests.handoff.world import ANN, BEN, CAT, CHANNEL, EVE, World, daily_team, make_world
@@ -146,7 +146,7 @@ def test_slack_failure_is_retried_and_posted_once_on_ok(db: Database) -> None:
         def send(self, *, channel: str, text: str, blocks: list[dict[str, object]]):  # type: ignore[no-untyped-def,override]
             if self.failures:
                 self.failures -= 1
-                from chatops.escalation.notifier import Outcome
+                from chatops.outbox.notifier import Outcome
 
                 return Outcome(ok=False, error="internal_error")
             return super().send(channel=channel, text=text, blocks=blocks)
@@ -268,7 +268,7 @@ def test_note_from_someone_off_call_goes_with_the_teams_next_handoff(db: Databas
 
 
 def test_a_case_opened_before_the_incoming_accepts_pages_both(db: Database) -> None:
-    from chatops.escalation.pages import pages_of
+    from chatops.outbox.pages import pages_of
 
     world = _world(db)
     _at(world, BOUNDARY + timedelta(minutes=2))

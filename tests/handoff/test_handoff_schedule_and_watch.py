@@ -10,12 +10,12 @@ from sqlmodel import select
 
 from chatops.clock import ManualClock
 from chatops.db import Database, make_engine
-from chatops.escalation.notifier import ConsoleNotifier
 from chatops.handoff.models import CoverageWatchRun
-from chatops.handoff.runner import run_handoffs_due
 from chatops.handoff.schedule import boundaries
-from chatops.handoff.watch import WatchSettings, firings
-from chatops.migrate import upgrade
+from chatops.oncall.watch import WatchSettings, firings
+from chatops.outbox.notifier import ConsoleNotifier
+from chatops.schema.migrate import upgrade
+from chatops.worker import run_handoffs_due
 from rota.resolve import compile_rota
 from rota.spec import MemberSpec, OverrideSpec, RotaSpec, RotationSpec, TeamSpec
 from tests.handoff.world import ANN, BEN, CAT, EVE, World, daily_team, make_world

@@ -14,12 +14,12 @@ from sqlmodel import col, select
 
 from chatops.clock import ManualClock
 from chatops.db import Database
-from chatops.escalation.notifier import ConsoleNotifier, Sent
 from chatops.handoff.models import Handoff, HandoffMessage
-from chatops.handoff.runner import next_wakeup, run_handoffs_due
 from chatops.handoff.service import HandoffSettings, Rotas
-from chatops.handoff.watch import WatchSettings
-from chatops.members import actor_for_slack_id
+from chatops.oncall.watch import WatchSettings
+from chatops.outbox.notifier import ConsoleNotifier, Sent
+from chatops.team import actor_for_slack_id
+from chatops.worker import next_wakeup, run_handoffs_due
 from commands.context import Actor, Context
 from rota.models import Team
 from rota.spec import MemberSpec, OverrideSpec, Role, RotaSpec, RotationSpec, TeamSpec

@@ -19,10 +19,10 @@ from sqlalchemy import update
 from sqlmodel import Field, Session, SQLModel, col
 
 from chatops import audit
-from chatops.actors import Actor
 from chatops.db import Database
 from chatops.errors import Refused
-from chatops.rota_service import Plan, Proposal
+from chatops.oncall.edits import Plan, Proposal
+from chatops.team import Actor
 from rota import edits
 from rota.cover import cover, covered_shifts
 from rota.edits import EditError

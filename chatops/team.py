@@ -1,11 +1,40 @@
-"""Who is asking: Slack user ids and console names mapped to team members."""
+"""The team as the services see it: who is acting, its members and roles, and the rules on them.
+
+Every service asks here "which team", "is this a member", "who are the managers", so those rules
+exist once (docs/architecture.md, "Team and roles").
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
 from sqlmodel import Session, col, select
 
-from chatops.actors import Actor
 from rota.models import Member, Team
+
+
+@dataclass(frozen=True)
+class Actor:
+    """A member of the team, with the role that decides what they may do."""
+
+    member_id: int
+    slack_id: str
+    name: str
+    tz: str
+    role: str
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.tz)
+
+    @property
+    def is_manager(self) -> bool:
+        return self.role in {"manager", "admin"}
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
 
 
 def actor_from_member(member: Member) -> Actor:

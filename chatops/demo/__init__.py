@@ -6,10 +6,10 @@ from datetime import datetime
 from pathlib import Path
 
 from chatops.db import Database
-from chatops.rota_file import import_rota_file, load_rota_file
+from chatops.oncall.files import import_rota_file, load_rota_file
 from rota.models import Team
 
-DEMO_FILE = Path(__file__).resolve().parent.parent / "examples" / "follow-the-sun.yaml"
+DEMO_FILE = Path(__file__).resolve().with_name("follow-the-sun.yaml")
 
 TOUR = """Welcome to the chatops console: you are {name} ({role}, {tz}) on the {team} team.
 Try:

@@ -23,11 +23,13 @@ from sqlalchemy.exc import InvalidRequestError
 from sqlmodel import Session, col, select
 
 from chatops.audit import AuditEvent
+from chatops.blockkit import Block
+from chatops.clock import Clock
 from chatops.db import Database
 from chatops.escalation.models import Page, PageKind, PageState
-from chatops.leases import claim_due_rows
 from chatops.logs import correlation_id
-from commands.blocks import Block
+from chatops.outbox.delivery import claim_due_rows, deliver_claimed, send_claimed
+from chatops.outbox.notifier import Notifier
 from rota.models import UTCDateTime
 
 #: How long a claim lasts; a claimed page not settled by then is sent again.
@@ -345,3 +347,45 @@ def release(
 
 def pages_of(session: Session, *, case_id: int) -> list[Page]:
     return list(session.exec(select(Page).where(Page.case_id == case_id).order_by(col(Page.id))))
+
+
+#: Pages claimed per transaction. Small enough that a batch is sent well within its lease.
+BATCH = 50
+
+
+def deliver_due_pages(
+    db: Database, *, clock: Clock, notifier: Notifier, worker_id: str, limit: int
+) -> int:
+    """Claim and send up to `limit` due pages on one connection; how many were attempted."""
+    with db.engine.connect() as connection:
+        return deliver_claimed(
+            claim=lambda now, n: claim_due_pages(connection, now=now, worker_id=worker_id, limit=n),
+            send=lambda claim: _send_one(
+                connection, claim=claim, clock=clock, notifier=notifier, worker_id=worker_id
+            ),
+            release=lambda claims, due_at: release(
+                connection, claims=list(claims), worker_id=worker_id, due_at=due_at
+            ),
+            clock=clock,
+            limit=limit,
+            batch=BATCH,
+        )
+
+
+def _send_one(
+    connection: Connection, *, claim: Claim, clock: Clock, notifier: Notifier, worker_id: str
+) -> datetime | None:
+    """Send one claimed page and settle it; returns the retry instant after a 429."""
+    return send_claimed(
+        claim,
+        notifier=notifier,
+        clock=clock,
+        settle_sent=lambda at, ts: settle_delivered(
+            connection, claim=claim, worker_id=worker_id, at=at, message_ts=ts
+        ),
+        settle_failed=lambda at, error, retry: settle_failed(
+            connection, claim=claim, worker_id=worker_id, at=at, error=error, retry_at=retry
+        ),
+        what="page",
+        log_extra={"page": claim.id, "case_id": claim.case_id},
+    )

@@ -1,6 +1,6 @@
 """The handoff outbox: messages queued with the state change, then claimed, sent and settled.
 
-The same discipline as `chatops.escalation.pages` (whose lease and backoff it reuses), for
+The same discipline as `chatops.outbox.pages` (whose lease and backoff it reuses), for
 messages that belong to no case: `claim` moves due rows to "sending" in one short transaction
 (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite's BEGIN IMMEDIATE serialises a single worker),
 bumps `attempts` (the fencing token) and sets `due_at` to the lease's end; the Slack call
@@ -23,12 +23,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel, col
 
 from chatops import audit
+from chatops.blockkit import Block
 from chatops.db import Database
-from chatops.escalation.notifier import Notifier
-from chatops.escalation.pages import LEASE
 from chatops.handoff.models import Handoff, HandoffMessage, MessageKind, MessageState
-from chatops.leases import claim_due_rows, deliver_claimed, send_claimed
-from commands.blocks import Block
+from chatops.outbox.delivery import claim_due_rows, deliver_claimed, send_claimed
+from chatops.outbox.notifier import Notifier
+from chatops.outbox.pages import LEASE
 
 log = logging.getLogger(__name__)
 

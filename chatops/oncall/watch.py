@@ -22,8 +22,8 @@ from chatops import audit
 from chatops.db import Database
 from chatops.handoff import messages
 from chatops.handoff.models import CoverageWatchRun, MessageKind
-from chatops.handoff.outbox import insert_ignore, queue
 from chatops.handoff.service import managers, members_by_slack_id, team_rota
+from chatops.outbox.handoff_messages import insert_ignore, queue
 from rota.coverage import coverage_gaps, describe_gap
 from rota.handoffs import cron_walls
 from rota.models import Team

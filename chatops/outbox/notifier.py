@@ -17,9 +17,8 @@ from typing import Any, Protocol
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from chatops.escalation.webapi import Answer, KeepAliveWebApi
-from commands.blocks import Block
-from commands.reply import Reply
+from chatops.blockkit import Block, Reply
+from chatops.outbox.webapi import Answer, KeepAliveWebApi
 
 log = logging.getLogger(__name__)
 

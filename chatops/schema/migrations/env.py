@@ -1,11 +1,11 @@
-"""Alembic environment: runs on the connection `chatops.migrate` hands over."""
+"""Alembic environment: runs on the connection `chatops.schema.migrate` hands over."""
 
 from __future__ import annotations
 
 from alembic import context
 from sqlmodel import SQLModel
 
-import chatops.tables  # noqa: F401  (registers every table on SQLModel.metadata)
+import chatops.schema.tables  # noqa: F401  (registers every table on SQLModel.metadata)
 from chatops.db import make_engine
 
 config = context.config

@@ -1,10 +1,10 @@
 """Imports every table module so that `SQLModel.metadata` holds the whole schema."""
 
 from chatops import audit
-from chatops import swaps as swaps
 from chatops.cases import models as cases  # noqa: F401
 from chatops.escalation import models as escalation  # noqa: F401
 from chatops.handoff import models as handoff  # noqa: F401
+from chatops.oncall import swaps as swaps
 from rota import models
 
 __all__ = ["audit", "models"]

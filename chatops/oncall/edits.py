@@ -16,9 +16,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from chatops import audit
-from chatops.actors import Actor
 from chatops.db import Database
 from chatops.errors import Refused
+from chatops.team import Actor
 from rota import edits
 from rota.coverage import describe_gap
 from rota.edits import EditError, EditImpact

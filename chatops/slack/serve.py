@@ -321,7 +321,7 @@ def _os_reason(error: OSError) -> str:
 
 def _startup_client(settings: Settings) -> WebClient:
     """A client with no retries and a quiet logger: the loop above reports and paces attempts."""
-    quiet = logging.Logger("chatops.serve.startup", level=logging.CRITICAL + 1)
+    quiet = logging.Logger("chatops.slack.serve.startup", level=logging.CRITICAL + 1)
     quiet.propagate = False
     quiet.addHandler(logging.NullHandler())
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None

@@ -15,8 +15,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from chatops.cli import (
-    EXTENSIONS,
+from chatops.cli.common import (
     CliError,
     Subcommands,
     open_database,
@@ -24,7 +23,7 @@ from chatops.cli import (
     usage_of,
 )
 from chatops.clock import system_clock
-from chatops.rota_file import export_rota_file, import_rota_file, load_rota_file
+from chatops.oncall.files import export_rota_file, import_rota_file, load_rota_file
 from chatops.settings import Settings
 from rota.coverage import coverage_gaps, describe_gap
 from rota.ical import shifts_calendar
@@ -43,7 +42,8 @@ class RotaInputError(CliError):
     """Invalid rota input: printed as its path-named lines, exit 2."""
 
 
-def _add(sub: Subcommands) -> None:
+def add(sub: Subcommands) -> None:
+    """`chatops rota …`: its actions, each with its own options."""
     rota = sub.add_parser("rota", help="the rota: import, export, check, who, shifts, load, ical")
     verbs = rota.add_subparsers(dest="rota_command", metavar="ACTION", parser_class=type(rota))
     rota.set_defaults(func=lambda _a, _s: usage_of(rota))
@@ -90,9 +90,6 @@ def _file_and_window(p: argparse.ArgumentParser, *, json_flag: bool = True) -> N
     p.add_argument("--to", dest="end", help="ISO instant (default: from + the check horizon)")
     if json_flag:
         p.add_argument("--json", action="store_true", help="machine-readable output")
-
-
-EXTENSIONS.append(_add)
 
 
 @contextmanager

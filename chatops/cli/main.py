@@ -1,4 +1,4 @@
-"""The `chatops` command line: serve, console, demo, db upgrade (and later rota, worker, audit).
+"""The `chatops` command line: run, serve, console, demo, db upgrade, worker and rota.
 
 Operator mistakes (a bad option, a wrong setting, an unreachable database) end with one line on
 standard error and exit code 2: never a traceback.
@@ -9,33 +9,31 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Callable, Sequence
-from datetime import datetime
-from typing import NoReturn
+from collections.abc import Sequence
 
 from chatops import __version__
+from chatops.cli import rota as rota_cli
+from chatops.cli import worker as worker_cli
+from chatops.cli.common import (
+    EXIT_USAGE,
+    CliError,
+    Parser,
+    open_database,
+    parse_instant,
+    usage_of,
+)
 from chatops.clock import ManualClock, system_clock
-from chatops.db import Database, DatabaseError, check_reachable, describe
+from chatops.db import DatabaseError, describe
 from chatops.logs import configure_logging
 from chatops.settings import Settings, SettingsError, load_settings
 
-EXIT_USAGE = 2
 log = logging.getLogger("chatops")
 
 
-class CliError(Exception):
-    """Ends the program with one line and exit code 2."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see {self.prog} --help)\n")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="chatops", description="Trust & Safety on-call bot for Slack.")
+    parser = Parser(prog="chatops", description="Trust & Safety on-call bot for Slack.")
     parser.add_argument("--version", action="version", version=f"chatops {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
 
     run = sub.add_parser("run", help="Slack when tokens are set, otherwise the demo console")
     run.set_defaults(func=cmd_run)
@@ -54,53 +52,18 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(func=cmd_demo)
 
     db = sub.add_parser("db", help="database schema")
-    db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", parser_class=_Parser)
+    db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", parser_class=Parser)
     upgrade = db_sub.add_parser("upgrade", help="create or migrate the schema to the latest")
     upgrade.set_defaults(func=cmd_db_upgrade)
     db.set_defaults(func=lambda _a, _s: usage_of(db))
 
-    for extend in EXTENSIONS:
-        extend(sub)
+    rota_cli.add(sub)
+    worker_cli.add(sub)
     return parser
 
 
-Subcommands = argparse._SubParsersAction
-EXTENSIONS: list[Callable[[Subcommands], None]] = []
-
-
-def usage_of(parser: argparse.ArgumentParser) -> int:
-    """A command group typed without its action: show its help, exit 2."""
-    parser.print_help(sys.stderr)
-    return EXIT_USAGE
-
-
-def parse_instant(text: str, what: str = "time") -> datetime:
-    """An ISO 8601 instant with an offset or Z; a naive one is refused, not guessed."""
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise CliError(f"{what}: {text!r} is not an ISO 8601 instant") from None
-    if value.tzinfo is None:
-        raise CliError(f"{what}: {text!r} has no UTC offset; add Z or +HH:MM")
-    return value
-
-
-def open_database(settings: Settings, *, require_current: bool = True) -> Database:
-    """The database, reachable and (unless upgrading) at the latest schema."""
-    from chatops.migrate import is_current
-
-    db = Database.from_url(settings.database_url)
-    check_reachable(db.engine)
-    if require_current and not is_current(db.engine):
-        raise CliError(
-            f"the database at {describe(settings.database_url)} is not at the latest schema; "
-            "run `chatops db upgrade`"
-        )
-    return db
-
-
 def cmd_db_upgrade(_args: argparse.Namespace, settings: Settings) -> int:
-    from chatops.migrate import upgrade
+    from chatops.schema.migrate import upgrade
 
     db = open_database(settings, require_current=False)
     upgrade(db.engine)
@@ -119,7 +82,7 @@ def cmd_demo(_args: argparse.Namespace, settings: Settings) -> int:
 def cmd_console(args: argparse.Namespace, settings: Settings, *, tour: bool = False) -> int:
     from chatops.console import Console
     from chatops.demo import TOUR
-    from chatops.members import actor_from_member, default_console_member, find_member
+    from chatops.team import actor_from_member, default_console_member, find_member
     from commands.context import Context
     from rota.store import UnknownTeam, find_team
 
@@ -137,7 +100,7 @@ def cmd_console(args: argparse.Namespace, settings: Settings, *, tour: bool = Fa
         )
         if member is None:
             raise CliError(f"--as: no single member of {team.name} matches {args.as_member!r}")
-        from chatops.members import team_members
+        from chatops.team import team_members
 
         names = {m.slack_id: m.name for m in team_members(session, team)}
     assert team.id is not None
@@ -151,9 +114,8 @@ def cmd_console(args: argparse.Namespace, settings: Settings, *, tour: bool = Fa
         channel=team.channel,
         horizon_days=settings.check_horizon_days,
     )
-    from chatops.escalation.notifier import ConsoleNotifier
-    from chatops.escalation.worker import console_hook
-    from chatops.runtime import handoff_settings, watch_settings
+    from chatops.outbox.notifier import ConsoleNotifier
+    from chatops.worker import console_hook, handoff_settings, watch_settings
 
     console = Console(db=db, team=team, context=ctx, clock=clock, names=names)
     console.on_advance.append(
@@ -171,14 +133,14 @@ def cmd_console(args: argparse.Namespace, settings: Settings, *, tour: bool = Fa
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    from chatops.serve import serve
+    from chatops.slack.serve import serve
 
     if not settings.slack_enabled:
         raise CliError(
             "SLACK_BOT_TOKEN and SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP) "
             "must be set to serve Slack; `chatops console` needs neither"
         )
-    from chatops.runtime import run_worker_until
+    from chatops.worker import run_worker_until
 
     db = open_database(settings)
     worker = settings.run_worker and not args.no_worker
@@ -193,7 +155,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     """What `make run` does: migrate, then Slack if configured, else the demo console."""
-    from chatops.migrate import upgrade
+    from chatops.schema.migrate import upgrade
     from rota.store import UnknownTeam, find_team
 
     db = open_database(settings, require_current=False)
@@ -226,14 +188,7 @@ def _log_level(args: argparse.Namespace, settings: Settings) -> str:
     return "WARNING" if settings.log_level == "INFO" else settings.log_level
 
 
-def _load_extensions() -> None:
-    """Modules that add subcommands register themselves in EXTENSIONS when imported."""
-    import chatops.escalation.worker
-    import chatops.rota_cli  # noqa: F401
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    _load_extensions()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not hasattr(args, "func"):

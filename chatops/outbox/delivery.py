@@ -16,10 +16,10 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy import Connection, update
 from sqlmodel import Session, SQLModel, col, select
 
+from chatops.blockkit import Block
 from chatops.clock import Clock
-from chatops.escalation.notifier import Notifier, Outcome
 from chatops.logs import correlated
-from commands.blocks import Block
+from chatops.outbox.notifier import Notifier, Outcome
 
 log = logging.getLogger(__name__)
 
