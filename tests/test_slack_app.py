@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-import chatops.slack.app as slack_app
+import chatops.slack.listeners as slack_listeners
 from chatops.blockkit import Reply, Visibility
 from chatops.db import Database
 from chatops.logs import correlation_id
@@ -410,7 +410,7 @@ def test_adapter_failure_before_dispatch_also_gives_a_reference(
     def database_down(*_args: object, **_kwargs: object) -> None:
         raise ConnectionError("could not connect to server: secret-host")
 
-    monkeypatch.setattr(slack_app, "find_team", database_down)
+    monkeypatch.setattr(slack_listeners, "find_team", database_down)
 
     served.command("help")
 

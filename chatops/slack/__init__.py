@@ -1,4 +1,8 @@
-"""The Slack adapter: the Bolt app (`app`), its HTTP server (`http`) and payload shapes (`render`).
+"""The Slack adapter, the only package that speaks Slack.
+
+`app` assembles the Bolt app, `listeners` holds the slow halves that answer, `client` the Web API
+client, `http` and `socket_mode` the two transports, `serve` the long-running process, `offload`
+the work processes, `home` the App Home tab and `render` the payload shapes.
 
 Nothing below this package imports Slack: commands answer with transport-neutral `Reply` objects
 and this package turns them into Slack requests.

@@ -14,10 +14,10 @@ from sqlmodel import col, select
 from chatops.audit import AuditEvent
 from chatops.cases import service as cases
 from chatops.db import Database
-from chatops.outbox import handoff_messages as outbox
 from chatops.handoff.messages import ACCEPT_ACTION
 from chatops.handoff.models import HandoffState, MessageKind, MessageState
 from chatops.handoff.service import HandoffSettings, fire_due, holdovers, plan_all
+from chatops.outbox import handoff_messages as outbox
 from chatops.outbox.notifier import ConsoleNotifier
 from commands.registry import dispatch, dispatch_action
 from rota.spec import OverrideSpec
