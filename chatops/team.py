@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
+from chatops.errors import Refused
 from rota.models import Member, Team
 
 
@@ -49,9 +50,7 @@ def actor_from_member(member: Member) -> Actor:
 
 
 def actor_for_slack_id(session: Session, team: Team, slack_id: str) -> Actor | None:
-    member = session.exec(
-        select(Member).where(Member.team_id == team.id, Member.slack_id == slack_id)
-    ).first()
+    member = member_of(session, team, slack_id)
     return actor_from_member(member) if member else None
 
 
@@ -80,3 +79,38 @@ def default_console_member(session: Session, team: Team) -> Member | None:
             if m.role == role:
                 return m
     return None
+
+
+def members_by_slack_id(session: Session, team_id: int) -> dict[str, Member]:
+    rows = session.exec(
+        select(Member).where(Member.team_id == team_id).order_by(col(Member.position))
+    )
+    return {m.slack_id: m for m in rows}
+
+
+def managers(members: dict[str, Member]) -> list[str]:
+    """Managers; a team with none falls back to its admins (as escalation does)."""
+    found = [s for s, m in members.items() if m.role == "manager"]
+    return found or [s for s, m in members.items() if m.role == "admin"]
+
+
+def get_team(session: Session, team_id: int) -> Team:
+    """The team by id; a team deleted under a request is a refusal, not an internal error."""
+    team = session.get(Team, team_id)
+    if team is None:
+        raise Refused(f"no team with id {team_id}")
+    return team
+
+
+def member_of(session: Session, team: Team, slack_id: str) -> Member | None:
+    """The team's member with this Slack id, or None."""
+    return session.exec(
+        select(Member).where(Member.team_id == team.id, Member.slack_id == slack_id)
+    ).first()
+
+
+def require_member(session: Session, team: Team, actor: Actor | None) -> Actor:
+    """The actor, when they are a member of `team`; otherwise the one-line refusal."""
+    if actor is None or member_of(session, team, actor.slack_id) is None:
+        raise Refused(f"only members of the {team.name} team can do that")
+    return actor

@@ -24,14 +24,15 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from chatops.blockkit import Reply
+from chatops.cases.firing import fire_due_timers
 from chatops.clock import Clock, system_clock
 from chatops.db import Database
-from chatops.escalation.firing import fire_due_timers
 from chatops.escalation.models import EscalationTimer, Page
-from chatops.handoff.schedule import next_boundary
 from chatops.handoff.service import DEFAULT as DEFAULT_HANDOFFS
-from chatops.handoff.service import HandoffSettings, Rotas, fire_due, plan_all, team_rota
+from chatops.handoff.service import HandoffSettings, fire_due, plan_all
 from chatops.handoff.service import next_due as next_handoff_due
+from chatops.oncall.boundaries import next_boundary
+from chatops.oncall.cache import Rotas, team_rota
 from chatops.oncall.watch import DEFAULT_WATCH, WatchSettings, next_firing, run_watch
 from chatops.outbox.handoff_messages import deliver_due
 from chatops.outbox.notifier import ConsoleNotifier, Notifier, SlackNotifier

@@ -12,35 +12,19 @@ from enum import StrEnum
 from sqlalchemy import Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from chatops.casetypes import RESTRICTED_BY_DEFAULT, SEVERITY_MEANING, CaseType, Severity
 from rota.models import utc_column
 
-
-class CaseType(StrEnum):
-    threat_of_violence = "threat-of-violence"
-    self_harm = "self-harm"
-    terrorism = "terrorism"
-    child_safety = "child-safety"
-    harassment = "harassment"
-    event_safety = "event-safety"
-    other = "other"
-
-
-class Severity(StrEnum):
-    sev1 = "sev1"
-    sev2 = "sev2"
-    sev3 = "sev3"
-    sev4 = "sev4"
-
-
-SEVERITY_MEANING: dict[Severity, str] = {
-    Severity.sev1: "imminent risk to life or of serious physical harm: page now, around the clock",
-    Severity.sev2: "credible threat or serious harm likely within hours",
-    Severity.sev3: "harm possible; needs a responder within a day",
-    Severity.sev4: "routine: no time pressure, next working day",
-}
-
-#: Types whose cases are restricted unless the reporter says otherwise.
-RESTRICTED_BY_DEFAULT = frozenset({CaseType.child_safety, CaseType.self_harm})
+__all__ = [
+    "RESTRICTED_BY_DEFAULT",
+    "SEVERITY_MEANING",
+    "Case",
+    "CaseCounter",
+    "CaseEvent",
+    "CaseStatus",
+    "CaseType",
+    "Severity",
+]
 
 
 class CaseStatus(StrEnum):

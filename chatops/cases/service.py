@@ -15,6 +15,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from chatops import audit
+from chatops.cases import ladder, timers
 from chatops.cases.ids import next_case_key, normalise_key
 from chatops.cases.models import (
     RESTRICTED_BY_DEFAULT,
@@ -26,40 +27,20 @@ from chatops.cases.models import (
 )
 from chatops.cases.timeline import add_event, events
 from chatops.errors import Refused
-from chatops.escalation import ladder, timers
 from chatops.escalation.models import Page, PageKind
 from chatops.escalation.policy import ADMINS_LEVEL
 from chatops.escalation.store import policy_for_case
 from chatops.outbox.pages import cancel_pending_pages, pages_of
-from chatops.team import Actor
-from rota.models import Member, Team
-
-
-def _team(session: Session, team_id: int) -> Team:
-    team = session.get(Team, team_id)
-    if team is None:
-        raise Refused(f"no team with id {team_id}")
-    return team
-
-
-def _member(session: Session, team: Team, slack_id: str) -> Member | None:
-    return session.exec(
-        select(Member).where(Member.team_id == team.id, Member.slack_id == slack_id)
-    ).first()
-
-
-def _require_member(session: Session, team: Team, actor: Actor | None) -> Actor:
-    if actor is None or _member(session, team, actor.slack_id) is None:
-        raise Refused(f"only members of the {team.name} team can do that")
-    return actor
+from chatops.team import Actor, get_team, member_of, require_member
+from rota.models import Team
 
 
 def _member_and_case(
     session: Session, team_id: int, actor: Actor | None, key: str
 ) -> tuple[Team, Actor, Case]:
     """The team, the acting member (refused if not one) and the case, locked for a change."""
-    team = _team(session, team_id)
-    who = _require_member(session, team, actor)
+    team = get_team(session, team_id)
+    who = require_member(session, team, actor)
     return team, who, get_case(session, team_id=team_id, key=key, for_update=True)
 
 
@@ -126,8 +107,8 @@ def open_case(
     restricted: bool | None = None,
 ) -> tuple[Case, ladder.Paging]:
     """Open a case, page its policy's first level now and set the escalation timer."""
-    team = _team(session, team_id)
-    who = _require_member(session, team, actor)
+    team = get_team(session, team_id)
+    who = require_member(session, team, actor)
     kind, sev = parse_type(case_type), parse_severity(severity)
     if not summary.strip():
         raise Refused("a case needs a summary")
@@ -215,7 +196,7 @@ def escalate(
     assert case.id is not None
     steps = ladder.steps_of(case)
     if to_member is not None:
-        if _member(session, team, to_member) is None:
+        if member_of(session, team, to_member) is None:
             raise Refused(f"<@{to_member}> is not a member of the {team.name} team")
         target = None
     elif to_level is not None:
@@ -283,7 +264,7 @@ def reassign(
         raise Refused(f"{case.key} is resolved; it cannot be reassigned")
     if not (who.is_manager or who.slack_id in {case.assignee, case.reporter}):
         raise Refused(f"only the assignee, the reporter or a manager can reassign {case.key}")
-    if _member(session, team, assignee) is None:
+    if member_of(session, team, assignee) is None:
         raise Refused(f"<@{assignee}> is not a member of the {team.name} team")
     if assignee == case.assignee:
         raise Refused(f"{case.key} is already assigned to <@{assignee}>")
@@ -415,8 +396,8 @@ def show(
     session: Session, *, team_id: int, actor: Actor | None, key: str, at: datetime
 ) -> CaseView:
     """Read a case; a view of a restricted case's details is audited."""
-    team = _team(session, team_id)
-    who = _require_member(session, team, actor)
+    team = get_team(session, team_id)
+    who = require_member(session, team, actor)
     case = get_case(session, team_id=team_id, key=key)
     assert case.id is not None
     visible = has_access(session, case=case, actor=who)

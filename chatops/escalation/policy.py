@@ -24,7 +24,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from chatops.cases.models import CaseType, Severity
+from chatops.casetypes import CaseType, Severity
 from chatops.clock import parse_duration
 from rota.spec import RotaSpec
 from rota.yamlio import path_of

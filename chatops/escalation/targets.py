@@ -1,8 +1,8 @@
 """From a level's targets to Slack user ids, at an instant.
 
-This is the one place that asks the rota engine who is on call (`on_call_now`), so a change in
-the engine's names touches nothing else. Rotation and layer targets that exist but resolve to
-nobody are a *gap*: the caller then pages the managers instead (invariant 3).
+Who is on call comes from `chatops.oncall.now` (the engine plus holdovers). Rotation and layer
+targets that exist but resolve to nobody are a *gap*: the caller then pages the managers instead
+(invariant 3).
 """
 
 from __future__ import annotations
@@ -14,16 +14,9 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from chatops.escalation.policy import TargetSpec
-from chatops.oncall.cache import compiled_rota
+from chatops.oncall.cache import team_rota
+from chatops.oncall.now import OnCall, holdovers, on_call
 from rota.models import Member, Team
-from rota.resolve import CompiledRota
-
-
-@dataclass(frozen=True)
-class OnCall:
-    slack_id: str
-    rotation: str | None  # None for a team-wide override
-    layer: str
 
 
 @dataclass
@@ -54,34 +47,13 @@ class Resolution:
     gap: bool = False  # some rotation target exists but nobody is on call in it
 
 
-def _engine_on_call(rota: CompiledRota, at: datetime) -> list[OnCall]:
-    """The only call into the rota engine."""
-    return [OnCall(s.member, s.rotation, s.layer) for s in rota.on_call(at)]
-
-
-def _team_rota(session: Session, team: Team) -> CompiledRota:
-    assert team.id is not None
-    return compiled_rota(session, team.id)
-
-
-def on_call_now(session: Session, team: Team, at: datetime) -> list[OnCall]:
-    """Who is on call at `at`, per rotation."""
-    return _engine_on_call(_team_rota(session, team), at)
-
-
-def on_call_slack_ids(session: Session, team: Team, rotation_name: str, at: datetime) -> list[str]:
-    return [o.slack_id for o in on_call_now(session, team, at) if o.rotation == rotation_name]
-
-
 def load_roster(session: Session, team: Team, at: datetime) -> Roster:
     members = list(
         session.exec(select(Member).where(Member.team_id == team.id).order_by(col(Member.position)))
     )
-    rota = _team_rota(session, team)
-    on_call_now = _engine_on_call(rota, at)
+    rota = team_rota(session, team)
+    on_call_now = on_call(rota, at)
     # An outgoing responder whose incoming has not accepted the handoff yet stays on call.
-    from chatops.handoff.service import holdovers  # imported here: handoff reads cases
-
     assert team.id is not None
     for held in holdovers(session, team_id=team.id, at=at):
         entry = OnCall(held.slack_id, held.rotation, held.layer)

@@ -161,22 +161,3 @@ def escalation_dm(
             f"Still on call: {who}."
         )
     return text, [section(text)]
-
-
-def watch_dm(
-    *, team: str, days: int, gaps: Sequence[str], start: datetime, end: datetime
-) -> tuple[str, list[Block]]:
-    """The coverage watch's message to one manager: each gap in UTC and local times."""
-    if not gaps:
-        text = f":white_check_mark: {team}: no coverage gaps in the next {days} days."
-        return text, [section(text)]
-    text = f":warning: {team}: {len(gaps)} coverage gap(s) in the next {days} days"
-    blocks: list[Block] = [section(f"*{text}*")]
-    for gap in gaps[:45]:
-        blocks.append(section(f"```{truncate(gap, 2900)}```"))
-    if len(gaps) > 45:
-        blocks.append(context(f"… {len(gaps) - 45} more: `/ts rota check`"))
-    blocks.append(
-        context(f"Checked {fmt_utc(start)} – {fmt_utc(end)}. Fix with `/ts rota …` overrides.")
-    )
-    return text + "\n" + "\n".join(gaps), blocks

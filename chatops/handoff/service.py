@@ -36,20 +36,13 @@ from chatops.cases.service import open_cases
 from chatops.db import Database
 from chatops.errors import Refused
 from chatops.handoff import messages
-from chatops.handoff.models import (
-    FINAL,
-    UNACCEPTED,
-    Handoff,
-    HandoffMessage,
-    HandoffNote,
-    HandoffState,
-    MessageKind,
-)
-from chatops.handoff.schedule import Boundary, Outgoing, boundaries, boundary_at, next_boundary
+from chatops.handoff.models import HandoffMessage, HandoffNote, MessageKind
 from chatops.logs import correlated
-from chatops.oncall.cache import compiled_rota
+from chatops.oncall.boundaries import Boundary, Outgoing, boundaries, boundary_at, next_boundary
+from chatops.oncall.cache import Rotas, team_rota
+from chatops.oncall.models import FINAL, UNACCEPTED, Handoff, HandoffState
 from chatops.outbox.handoff_messages import cancel_pending, insert_ignore, queue
-from chatops.team import Actor
+from chatops.team import Actor, get_team, managers, members_by_slack_id, require_member
 from rota.models import Member, Team
 from rota.resolve import CompiledRota
 
@@ -74,38 +67,8 @@ class HandoffSettings:
 DEFAULT = HandoffSettings()
 
 
-@dataclass(frozen=True)
-class Holdover:
-    """An outgoing responder still on call because the incoming has not accepted yet."""
-
-    slack_id: str
-    rotation: str
-    layer: str
-    handoff_id: int
-
-
-#: Compiled rotas read once per worker pass, by team id (loading one costs milliseconds).
-Rotas = dict[int, CompiledRota]
-
-
-def team_rota(session: Session, team: Team, rotas: Rotas | None = None) -> CompiledRota:
-    """The team's rota, from `rotas` when this pass already read it."""
-    if rotas is not None and team.id in rotas:
-        return rotas[team.id]
-    assert team.id is not None
-    rota = compiled_rota(session, team.id)  # the process-wide cache, keyed on rota_version
-    if rotas is not None:
-        rotas[team.id] = rota
-    return rota
-
-
 def _outgoing_json(outgoing: Sequence[Outgoing]) -> str:
     return json.dumps([[o.member, o.rotation, o.off_at.isoformat()] for o in outgoing])
-
-
-def outgoing_of(handoff: Handoff) -> list[tuple[str, str, datetime]]:
-    """(slack id, rotation, off_at) of a handoff's outgoing responders."""
-    return [(m, r, datetime.fromisoformat(t)) for m, r, t in json.loads(handoff.outgoing)]
 
 
 def _first_due(b_at: datetime, settings: HandoffSettings) -> datetime:
@@ -331,22 +294,9 @@ def _close(session: Session, h: Handoff, state: HandoffState, now: datetime) -> 
     )
 
 
-def members_by_slack_id(session: Session, team_id: int) -> dict[str, Member]:
-    rows = session.exec(
-        select(Member).where(Member.team_id == team_id).order_by(col(Member.position))
-    )
-    return {m.slack_id: m for m in rows}
-
-
 def _person(members: dict[str, Member], slack_id: str) -> messages.Person:
     m = members.get(slack_id)
     return messages.Person(slack_id, m.tz if m else "UTC")
-
-
-def managers(members: dict[str, Member]) -> list[str]:
-    """Managers; a team with none falls back to its admins (as escalation does)."""
-    found = [s for s, m in members.items() if m.role == "manager"]
-    return found or [s for s, m in members.items() if m.role == "admin"]
 
 
 def _audit(
@@ -372,7 +322,7 @@ def _remind(session: Session, h: Handoff, rota: CompiledRota, now: datetime) -> 
         rotation=h.rotation,
         at=h.at,
         incoming=_person(members, h.incoming),
-        outgoing=[_person(members, m) for m, _, _ in outgoing_of(h)],
+        outgoing=[_person(members, m) for m, _, _ in h.outgoing_members()],
         open_cases=len(open_cases(session, team_id=h.team_id)),
     )
     queue(
@@ -426,7 +376,7 @@ def post(
         rotation=h.rotation,
         at=h.at,
         incoming=_person(members, h.incoming),
-        outgoing=[(_person(members, m), off) for m, _, off in outgoing_of(h)],
+        outgoing=[(_person(members, m), off) for m, _, off in h.outgoing_members()],
         cases=open_cases(session, team_id=h.team_id),
         notes=[(n.author, n.text) for n in notes],
         next_handoff=(nxt.rotation, nxt.at) if nxt else None,
@@ -476,7 +426,7 @@ def post(
             "rotation": h.rotation,
             "at": h.at,
             "incoming": h.incoming,
-            "outgoing": [m for m, _, _ in outgoing_of(h)],
+            "outgoing": [m for m, _, _ in h.outgoing_members()],
             "notes": len(notes),
             "late": now - h.at > LATE_AFTER,
         },
@@ -486,7 +436,7 @@ def post(
 def _escalate(session: Session, h: Handoff, now: datetime) -> None:
     assert h.id is not None
     members = members_by_slack_id(session, h.team_id)
-    outgoing = [m for m, _, _ in outgoing_of(h)]
+    outgoing = [m for m, _, _ in h.outgoing_members()]
     minutes = h.accept_within_s // 60
     recipients = [(m, True) for m in outgoing]
     recipients += [(m, False) for m in managers(members) if m not in outgoing and m != h.incoming]
@@ -526,19 +476,6 @@ def _escalate(session: Session, h: Handoff, now: datetime) -> None:
 # -- people ------------------------------------------------------------------------------------
 
 
-def _team(session: Session, team_id: int) -> Team:
-    team = session.get(Team, team_id)
-    if team is None:
-        raise Refused(f"no team with id {team_id}")
-    return team
-
-
-def _require_member(session: Session, team: Team, actor: Actor | None) -> Actor:
-    if actor is None or actor.slack_id not in members_by_slack_id(session, team.id or 0):
-        raise Refused(f"only members of the {team.name} team can do that")
-    return actor
-
-
 def acceptable(session: Session, *, team_id: int, slack_id: str, at: datetime) -> list[Handoff]:
     """Handoffs `slack_id` may accept now: theirs, not accepted, posted or already reminded."""
     rows = session.exec(
@@ -563,8 +500,8 @@ def accept(
     handoff_id: int | None = None,
 ) -> Handoff:
     """The incoming takes over (before the boundary, or after the deadline: late)."""
-    team = _team(session, team_id)
-    who = _require_member(session, team, actor)
+    team = get_team(session, team_id)
+    who = require_member(session, team, actor)
     if handoff_id is None:
         mine = acceptable(session, team_id=team_id, slack_id=who.slack_id, at=at)
         if not mine:
@@ -605,8 +542,8 @@ def add_note(
     session: Session, *, team_id: int, actor: Actor | None, at: datetime, text: str
 ) -> tuple[HandoffNote, Boundary | None]:
     """Keep a note for the next handoff where the author goes off (or the team's next one)."""
-    team = _team(session, team_id)
-    who = _require_member(session, team, actor)
+    team = get_team(session, team_id)
+    who = require_member(session, team, actor)
     body = text.strip()
     if not body:
         raise Refused("a note needs some text")
@@ -645,8 +582,8 @@ def post_now(
     settings: HandoffSettings = DEFAULT,
 ) -> Handoff:
     """The outgoing posts their next handoff message early (the boundary itself is unchanged)."""
-    team = _team(session, team_id)
-    who = _require_member(session, team, actor)
+    team = get_team(session, team_id)
+    who = require_member(session, team, actor)
     rota = team_rota(session, team)
     mine = {s.rotation for s in rota.on_call(at) if s.member == who.slack_id and s.rotation}
     if not mine:
@@ -662,27 +599,6 @@ def post_now(
         raise Refused(f"that handoff is over ({h.state})")
     post(session, handoff=h, team=team, rota=rota, now=at, actor=who.slack_id)
     return h
-
-
-def holdovers(session: Session, *, team_id: int, at: datetime) -> list[Holdover]:
-    """Outgoing responders still on call at `at` because their incoming has not accepted.
-
-    For the pager's target resolution: they are paged for new cases alongside the incoming.
-    """
-    rows = session.exec(
-        select(Handoff).where(
-            Handoff.team_id == team_id,
-            col(Handoff.state).in_([s.value for s in UNACCEPTED]),
-            col(Handoff.at) <= at,
-        )
-    )
-    out: list[Holdover] = []
-    for h in rows:
-        assert h.id is not None
-        for member, _, _ in outgoing_of(h):
-            if member != h.incoming:
-                out.append(Holdover(member, h.rotation, h.layer, h.id))
-    return out
 
 
 def next_due(db: Database) -> datetime | None:

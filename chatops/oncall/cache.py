@@ -39,3 +39,18 @@ def compiled_rota(session: Session, team_id: int) -> CompiledRota:
     with _lock:
         entries[team_id] = (team.rota_version, compiled)
     return compiled
+
+
+#: Compiled rotas read once per worker pass, by team id (loading one costs milliseconds).
+Rotas = dict[int, CompiledRota]
+
+
+def team_rota(session: Session, team: Team, rotas: Rotas | None = None) -> CompiledRota:
+    """The team's rota, from `rotas` when this pass already read it."""
+    if rotas is not None and team.id in rotas:
+        return rotas[team.id]
+    assert team.id is not None
+    rota = compiled_rota(session, team.id)  # the process-wide cache, keyed on rota_version
+    if rotas is not None:
+        rotas[team.id] = rota
+    return rota

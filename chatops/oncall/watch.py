@@ -12,6 +12,7 @@ does not exist happens at the transition; a repeated one happens once).
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -19,14 +20,17 @@ from croniter import croniter
 from sqlmodel import Session, col, select
 
 from chatops import audit
+from chatops.blockkit import Block, context, section, truncate
 from chatops.db import Database
-from chatops.handoff import messages
-from chatops.handoff.models import CoverageWatchRun, MessageKind
-from chatops.handoff.service import managers, members_by_slack_id, team_rota
+from chatops.handoff.models import MessageKind
+from chatops.oncall.cache import team_rota
+from chatops.oncall.models import CoverageWatchRun
 from chatops.outbox.handoff_messages import insert_ignore, queue
+from chatops.team import managers, members_by_slack_id
 from rota.coverage import coverage_gaps, describe_gap
 from rota.handoffs import cron_walls
 from rota.models import Team
+from rota.timefmt import fmt_utc
 from rota.wallclock import from_ts, to_ts, wall_to_ts, zone
 
 log = logging.getLogger(__name__)
@@ -99,7 +103,7 @@ def run_team(
     run.gaps = len(gaps)
     session.add(run)
     if gaps or not settings.quiet:
-        text, blocks = messages.watch_dm(
+        text, blocks = watch_dm(
             team=team.name, days=settings.days, gaps=described, start=now, end=end
         )
         for manager in managers(members_by_slack_id(session, team.id)):
@@ -169,3 +173,22 @@ def next_firing(db: Database, *, now: datetime, settings: WatchSettings) -> date
         if (f := firings(settings.cron, tz, now + timedelta(seconds=1), now + timedelta(days=8)))
     ]
     return min(found) if found else None
+
+
+def watch_dm(
+    *, team: str, days: int, gaps: Sequence[str], start: datetime, end: datetime
+) -> tuple[str, list[Block]]:
+    """The coverage watch's message to one manager: each gap in UTC and local times."""
+    if not gaps:
+        text = f":white_check_mark: {team}: no coverage gaps in the next {days} days."
+        return text, [section(text)]
+    text = f":warning: {team}: {len(gaps)} coverage gap(s) in the next {days} days"
+    blocks: list[Block] = [section(f"*{text}*")]
+    for gap in gaps[:45]:
+        blocks.append(section(f"```{truncate(gap, 2900)}```"))
+    if len(gaps) > 45:
+        blocks.append(context(f"… {len(gaps) - 45} more: `/ts rota check`"))
+    blocks.append(
+        context(f"Checked {fmt_utc(start)} – {fmt_utc(end)}. Fix with `/ts rota …` overrides.")
+    )
+    return text + "\n" + "\n".join(gaps), blocks

@@ -25,7 +25,8 @@ from sqlmodel import Session, SQLModel, col
 from chatops import audit
 from chatops.blockkit import Block
 from chatops.db import Database
-from chatops.handoff.models import Handoff, HandoffMessage, MessageKind, MessageState
+from chatops.handoff.models import HandoffMessage, MessageKind, MessageState
+from chatops.oncall.models import Handoff
 from chatops.outbox.delivery import claim_due_rows, deliver_claimed, send_claimed
 from chatops.outbox.notifier import Notifier
 from chatops.outbox.pages import LEASE

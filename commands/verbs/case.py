@@ -13,8 +13,8 @@ from pydantic import AfterValidator, Field
 from chatops.blockkit import Reply, context, fields, header, section
 from chatops.cases import service
 from chatops.cases.ids import KEY_PATTERN
+from chatops.cases.ladder import Paging
 from chatops.cases.models import SEVERITY_MEANING, CaseType, Severity
-from chatops.escalation.ladder import Paging
 from chatops.escalation.messages import TAKE_ACTION, headline
 from commands import forms
 from commands.command import Command, SlackId

@@ -89,7 +89,7 @@ class HandoffAccept(HandoffCommand):
             h = service.accept(
                 session, team_id=ctx.team_id, actor=ctx.actor, at=now, handoff_id=self.handoff_id
             )
-        going = ", ".join(mention(m) for m, _, _ in service.outgoing_of(h)) or "nobody"
+        going = ", ".join(mention(m) for m, _, _ in h.outgoing_members()) or "nobody"
         late = " (after the deadline)" if h.escalated_at is not None else ""
         when = "from" if now >= h.at else f"at {local(ctx, h.at)} from"
         post = Reply(

@@ -16,10 +16,10 @@ from sqlmodel import select
 from chatops.audit import AuditEvent
 from chatops.blockkit import Reply
 from chatops.cases.models import Case
+from chatops.cases.timers import pending_timer
 from chatops.db import Database
 from chatops.escalation.messages import TAKE_ACTION
 from chatops.escalation.models import Page, PageKind
-from chatops.escalation.timers import pending_timer
 from commands.registry import dispatch, dispatch_action
 from tests.escalation.world import ANN, BEN, CAT, EVE, World, counts, make_world, snapshot
 

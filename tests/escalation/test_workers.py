@@ -12,8 +12,8 @@ from sqlmodel import select
 from bench.bench_pages import run_workers, seed_due_pages
 from chatops.audit import AuditEvent
 from chatops.cases import service
+from chatops.cases.firing import fire_due_timers
 from chatops.db import Database, make_engine
-from chatops.escalation.firing import fire_due_timers
 from chatops.escalation.models import EscalationTimer, Page, PageState, TimerState
 from chatops.outbox.notifier import ConsoleNotifier
 from chatops.outbox.pages import LEASE, claim_due_pages

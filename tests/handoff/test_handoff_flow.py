@@ -15,8 +15,10 @@ from chatops.audit import AuditEvent
 from chatops.cases import service as cases
 from chatops.db import Database
 from chatops.handoff.messages import ACCEPT_ACTION
-from chatops.handoff.models import HandoffState, MessageKind, MessageState
-from chatops.handoff.service import HandoffSettings, fire_due, holdovers, plan_all
+from chatops.handoff.models import MessageKind, MessageState
+from chatops.handoff.service import HandoffSettings, fire_due, plan_all
+from chatops.oncall.models import HandoffState
+from chatops.oncall.now import holdovers
 from chatops.outbox import handoff_messages as outbox
 from chatops.outbox.notifier import ConsoleNotifier
 from commands.registry import dispatch, dispatch_action
@@ -248,7 +250,7 @@ def test_an_unaccepted_handoff_lapses_when_the_next_is_posted(db: Database) -> N
     world.run_until(BOUNDARY + timedelta(days=1))
     assert _held(world) == [BEN]  # Ben → Ann on the 21st awaits; the 20th (escalated) lapsed
     with db.transaction() as session:
-        from chatops.handoff.models import Handoff
+        from chatops.oncall.models import Handoff
 
         rows = session.exec(select(Handoff).order_by(col(Handoff.at))).all()
     assert [r.state for r in rows if r.rotation == "primary"] == ["lapsed", "awaiting"]

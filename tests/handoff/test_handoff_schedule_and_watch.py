@@ -10,8 +10,8 @@ from sqlmodel import select
 
 from chatops.clock import ManualClock
 from chatops.db import Database, make_engine
-from chatops.handoff.models import CoverageWatchRun
-from chatops.handoff.schedule import boundaries
+from chatops.oncall.boundaries import boundaries
+from chatops.oncall.models import CoverageWatchRun
 from chatops.oncall.watch import WatchSettings, firings
 from chatops.outbox.notifier import ConsoleNotifier
 from chatops.schema.migrate import upgrade

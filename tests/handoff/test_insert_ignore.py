@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from chatops.db import Database
-from chatops.handoff.models import CoverageWatchRun
+from chatops.oncall.models import CoverageWatchRun
 from chatops.outbox.handoff_messages import insert_ignore
 from chatops.worker import run_due
 from tests.escalation.world import make_world

@@ -14,8 +14,10 @@ from sqlmodel import col, select
 
 from chatops.clock import ManualClock
 from chatops.db import Database
-from chatops.handoff.models import Handoff, HandoffMessage
-from chatops.handoff.service import HandoffSettings, Rotas
+from chatops.handoff.models import HandoffMessage
+from chatops.handoff.service import HandoffSettings
+from chatops.oncall.cache import Rotas
+from chatops.oncall.models import Handoff
 from chatops.oncall.watch import WatchSettings
 from chatops.outbox.notifier import ConsoleNotifier, Sent
 from chatops.team import actor_for_slack_id

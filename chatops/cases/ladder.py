@@ -16,9 +16,10 @@ from sqlmodel import Session, select
 
 from chatops import audit
 from chatops.blockkit import Block
+from chatops.cases import timers
 from chatops.cases.models import Case
 from chatops.cases.timeline import add_event
-from chatops.escalation import messages, timers
+from chatops.escalation import messages
 from chatops.escalation.models import Page, PageKind
 from chatops.escalation.policy import PolicySpec, Step, ladder
 from chatops.escalation.targets import Roster, find_advisor, load_roster, resolve_targets, speaks

@@ -10,10 +10,10 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
+from chatops.cases import ladder, timers
 from chatops.cases.models import CaseStatus
 from chatops.cases.timeline import add_event
 from chatops.db import Database
-from chatops.escalation import ladder, timers
 from chatops.logs import correlated
 from rota.models import Team
 
