@@ -13,8 +13,9 @@ Life of a boundary (one `Handoff` row, unique per team, rotation and instant):
    outgoing responders and the managers. Each step queues its outbox messages and moves the
    row's state in the same transaction, so a step happens exactly once; the outbox then
    delivers them (see `chatops.outbox.handoff_messages`).
-3. The incoming accepts (button or `/ts handoff accept`), before or after the deadline; until
-   then the outgoing responders are `holdovers`: still on call for new cases.
+3. The incoming accepts (button or `/ts handoff accept`, in `chatops.handoff.verbs`), before or
+   after the deadline; until then the outgoing responders are `holdovers`: still on call for new
+   cases (`chatops.oncall.now`).
 
 Every change writes its audit event in its transaction. Note texts never reach audit or logs.
 """
@@ -34,7 +35,6 @@ from sqlmodel import Session, col, select
 from chatops import audit
 from chatops.cases.service import open_cases
 from chatops.db import Database
-from chatops.errors import Refused
 from chatops.handoff import messages
 from chatops.handoff.models import HandoffMessage, HandoffNote, MessageKind
 from chatops.logs import correlated
@@ -42,7 +42,7 @@ from chatops.oncall.boundaries import Boundary, Outgoing, boundaries, boundary_a
 from chatops.oncall.cache import Rotas, team_rota
 from chatops.oncall.models import FINAL, UNACCEPTED, Handoff, HandoffState
 from chatops.outbox.handoff_messages import cancel_pending, insert_ignore, queue
-from chatops.team import Actor, get_team, managers, members_by_slack_id, require_member
+from chatops.team import managers, members_by_slack_id
 from rota.models import Member, Team
 from rota.resolve import CompiledRota
 
@@ -284,7 +284,7 @@ def _close(session: Session, h: Handoff, state: HandoffState, now: datetime) -> 
     h.state, h.due_at = state.value, None
     session.add(h)
     cancelled = cancel_pending(session, handoff_id=h.id)
-    _audit(
+    audit_handoff(
         session,
         h,
         at=now,
@@ -299,7 +299,7 @@ def _person(members: dict[str, Member], slack_id: str) -> messages.Person:
     return messages.Person(slack_id, m.tz if m else "UTC")
 
 
-def _audit(
+def audit_handoff(
     session: Session, h: Handoff, *, at: datetime, actor: str, action: str, detail: dict[str, Any]
 ) -> None:
     """The handoff's audit event, in the same transaction as its state change."""
@@ -337,7 +337,7 @@ def _remind(session: Session, h: Handoff, rota: CompiledRota, now: datetime) -> 
         at=now,
     )
     h.reminded_at = now
-    _audit(
+    audit_handoff(
         session,
         h,
         at=now,
@@ -416,7 +416,7 @@ def post(
     else:
         h.due_at = None
     session.add(h)
-    _audit(
+    audit_handoff(
         session,
         h,
         at=now,
@@ -463,7 +463,7 @@ def _escalate(session: Session, h: Handoff, now: datetime) -> None:
         )
     h.state, h.escalated_at, h.due_at = HandoffState.escalated.value, now, None
     session.add(h)
-    _audit(
+    audit_handoff(
         session,
         h,
         at=now,
@@ -471,134 +471,6 @@ def _escalate(session: Session, h: Handoff, now: datetime) -> None:
         action="handoff.escalated",
         detail={"rotation": h.rotation, "paged": [p for p, _ in recipients]},
     )
-
-
-# -- people ------------------------------------------------------------------------------------
-
-
-def acceptable(session: Session, *, team_id: int, slack_id: str, at: datetime) -> list[Handoff]:
-    """Handoffs `slack_id` may accept now: theirs, not accepted, posted or already reminded."""
-    rows = session.exec(
-        select(Handoff)
-        .where(
-            Handoff.team_id == team_id,
-            Handoff.incoming == slack_id,
-            col(Handoff.accepted_at).is_(None),
-            col(Handoff.state).in_([HandoffState.scheduled.value, *(s.value for s in UNACCEPTED)]),
-        )
-        .order_by(col(Handoff.at))
-    )
-    return [h for h in rows if h.posted_at is not None or h.reminded_at is not None]
-
-
-def accept(
-    session: Session,
-    *,
-    team_id: int,
-    actor: Actor | None,
-    at: datetime,
-    handoff_id: int | None = None,
-) -> Handoff:
-    """The incoming takes over (before the boundary, or after the deadline: late)."""
-    team = get_team(session, team_id)
-    who = require_member(session, team, actor)
-    if handoff_id is None:
-        mine = acceptable(session, team_id=team_id, slack_id=who.slack_id, at=at)
-        if not mine:
-            raise Refused("you have no handoff waiting for you to accept")
-        handoff_id = mine[0].id
-    h = session.exec(
-        select(Handoff)
-        .where(Handoff.id == handoff_id, Handoff.team_id == team_id)
-        .with_for_update()
-    ).first()
-    if h is None:
-        raise Refused("that handoff no longer exists")
-    if h.incoming != who.slack_id:
-        raise Refused(f"this handoff is <@{h.incoming}>'s to accept, not yours")
-    if h.accepted_at is not None:
-        raise Refused("you have already accepted this handoff")
-    if h.state in {s.value for s in FINAL}:
-        raise Refused(f"this handoff is over ({h.state}); nothing to accept")
-    if h.posted_at is None and h.reminded_at is None:
-        raise Refused("this handoff has not started yet; accept it when you are reminded")
-    late = h.escalated_at is not None
-    h.accepted_at, h.accepted_by = at, who.slack_id
-    h.state = HandoffState.accepted.value
-    h.due_at = h.at if h.posted_at is None else None
-    session.add(h)
-    _audit(
-        session,
-        h,
-        at=at,
-        actor=who.slack_id,
-        action="handoff.accepted",
-        detail={"rotation": h.rotation, "at": h.at, "late": late, "early": at < h.at},
-    )
-    return h
-
-
-def add_note(
-    session: Session, *, team_id: int, actor: Actor | None, at: datetime, text: str
-) -> tuple[HandoffNote, Boundary | None]:
-    """Keep a note for the next handoff where the author goes off (or the team's next one)."""
-    team = get_team(session, team_id)
-    who = require_member(session, team, actor)
-    body = text.strip()
-    if not body:
-        raise Refused("a note needs some text")
-    if len(body) > NOTE_MAX:
-        raise Refused(f"a note holds at most {NOTE_MAX} characters (this one has {len(body)})")
-    rota = team_rota(session, team)
-    target = next_boundary(rota, at, outgoing=who.slack_id)
-    if target is None or not any(s.member == who.slack_id for s in rota.on_call(at)):
-        target = next_boundary(rota, at)
-        rotation = None
-    else:
-        rotation = target.rotation
-    note = HandoffNote(
-        team_id=team_id, author=who.slack_id, rotation=rotation, text=body, created_at=at
-    )
-    session.add(note)
-    session.flush()
-    audit.record(
-        session,
-        at=at,
-        actor=who.slack_id,
-        action="handoff.note",
-        subject=f"handoff_note:{note.id}",
-        team_id=team_id,
-        detail={"rotation": rotation, "length": len(body)},
-    )
-    return note, target
-
-
-def post_now(
-    session: Session,
-    *,
-    team_id: int,
-    actor: Actor | None,
-    at: datetime,
-    settings: HandoffSettings = DEFAULT,
-) -> Handoff:
-    """The outgoing posts their next handoff message early (the boundary itself is unchanged)."""
-    team = get_team(session, team_id)
-    who = require_member(session, team, actor)
-    rota = team_rota(session, team)
-    mine = {s.rotation for s in rota.on_call(at) if s.member == who.slack_id and s.rotation}
-    if not mine:
-        raise Refused("you are not on call, so you have no handoff to post")
-    target = next_boundary(rota, at, outgoing=who.slack_id)
-    if target is None:
-        raise Refused("you have no handoff coming in the next weeks")
-    h = materialise(session, team_id=team_id, boundary=target, now=at, settings=settings)
-    h = session.exec(select(Handoff).where(Handoff.id == h.id).with_for_update()).one()
-    if h.posted_at is not None:
-        raise Refused(f"the {h.rotation} handoff was already posted")
-    if h.state in {s.value for s in FINAL}:
-        raise Refused(f"that handoff is over ({h.state})")
-    post(session, handoff=h, team=team, rota=rota, now=at, actor=who.slack_id)
-    return h
 
 
 def next_due(db: Database) -> datetime | None:

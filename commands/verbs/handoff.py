@@ -11,7 +11,7 @@ from typing import Self
 from pydantic import Field
 
 from chatops.blockkit import Reply
-from chatops.handoff import service
+from chatops.handoff import verbs as service
 from chatops.handoff.messages import ACCEPT_ACTION
 from commands.command import Command
 from commands.context import Context, UsageError
