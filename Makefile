@@ -22,11 +22,12 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/pytest -n 2 -q
 
-## lint: ruff, formatting and mypy
+## lint: ruff, formatting, mypy and the import contracts (lint-imports)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 ## bench: benchmarks; figures printed and written to bench/RESULTS.md
 bench: $(STAMP)

@@ -123,11 +123,6 @@ def form(callback_id: str, *, check: FormCheck) -> Callable[[FormHandler], FormH
     return register
 
 
-def _load_verbs() -> None:
-    # Importing the package registers every verb module.
-    import commands.verbs  # noqa: F401
-
-
 def not_a_member(ctx: Context) -> Reply:
     return Reply(
         text=(
@@ -160,7 +155,6 @@ def _parse_and_run(found: Verb, args: list[str], ctx: Context) -> Reply:
 
 def dispatch(text: str, ctx: Context, *, cid: str | None = None) -> Reply:
     """Run one `/ts` line (without the `/ts`) for `ctx.actor`."""
-    _load_verbs()
     with correlated(cid):
         try:
             words = tokenize(text) or ["help"]
@@ -180,7 +174,6 @@ def dispatch(text: str, ctx: Context, *, cid: str | None = None) -> Reply:
 
 def dispatch_action(action_id: str, value: str, ctx: Context, *, cid: str | None = None) -> Reply:
     """Run a button press; checked against permissions exactly like a typed command."""
-    _load_verbs()
     with correlated(cid):
         handler = ACTIONS.get(action_id)
         if handler is None:
@@ -193,7 +186,6 @@ def dispatch_action(action_id: str, value: str, ctx: Context, *, cid: str | None
 
 def form_errors(callback_id: str, values: FormValues) -> dict[str, str]:
     """Mistakes in a submitted form by input (block id); {} when it may be submitted."""
-    _load_verbs()
     found = FORMS.get(callback_id)
     return found.check(values) if found is not None else {}
 
@@ -202,7 +194,6 @@ def dispatch_form(
     callback_id: str, values: FormValues, ctx: Context, *, cid: str | None = None
 ) -> Reply:
     """Run a submitted form; checked against permissions exactly like a typed command."""
-    _load_verbs()
     with correlated(cid):
         found = FORMS.get(callback_id)
         if found is None:

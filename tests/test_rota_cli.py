@@ -11,7 +11,7 @@ import icalendar
 import pytest
 
 from chatops.db import Database
-from chatops.oncall.files import load_rota_file
+from chatops.teamfile import load_rota_file
 from rota.coverage import coverage_gaps
 from rota.resolve import compile_rota
 from rota.store import find_team, load_rota, save_rota

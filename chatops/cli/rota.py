@@ -23,8 +23,8 @@ from chatops.cli.common import (
     usage_of,
 )
 from chatops.clock import system_clock
-from chatops.oncall.files import export_rota_file, import_rota_file, load_rota_file
 from chatops.settings import Settings
+from chatops.teamfile import export_rota_file, import_rota_file, load_rota_file
 from rota.coverage import coverage_gaps, describe_gap
 from rota.ical import shifts_calendar
 from rota.load import load

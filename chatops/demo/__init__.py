@@ -6,7 +6,7 @@ from datetime import datetime
 from pathlib import Path
 
 from chatops.db import Database
-from chatops.oncall.files import import_rota_file, load_rota_file
+from chatops.teamfile import import_rota_file, load_rota_file
 from rota.models import Team
 
 DEMO_FILE = Path(__file__).resolve().with_name("follow-the-sun.yaml")

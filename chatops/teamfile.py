@@ -1,4 +1,6 @@
-"""A team's rota file as the application reads it: the rota plus its escalation policies.
+"""A team's file as the application reads it: the rota plus its escalation policies.
+
+It sits above `chatops.oncall` and `chatops.escalation` because it spans both.
 
 The rota engine (`rota/`) validates the rota; the `policies:` section is validated here against
 that rota, because policies belong to escalation. Import saves both in one transaction with
