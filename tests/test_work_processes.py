@@ -246,3 +246,43 @@ def test_an_asker_whose_work_process_died_is_told_and_the_next_command_works(
     served.command("help ack", user=LUKAS, rid="after")
     assert "/ts ack" in served.answer("after", timeout=WAIT_S)["text"]
     assert work.pids() != [victim]
+
+
+#: One line per verb family, each with what its answer must say when run in a work process.
+#: `{key}` is the case the first line opens.
+VERB_FAMILIES = [
+    ("case open harassment sev3 Threats in a talk page", r"Opened \*TS-\d{4}-\d{4}"),
+    ("help", r"/ts commands"),
+    ("who", r"On call now"),
+    ("shifts", r"shift\(s\) in the next 7 days"),
+    ("policy", r"\(built-in\)"),
+    ("rota check", r"Covered|gap"),
+    ("case show {key}", r"{key}"),
+    ("escalate {key} level 2 need a second pair of eyes", r"Escalated {key}"),
+    ("ack {key}", r"acknowledged {key}"),
+    ("handoff note watch the talk page", r"Noted for|no handoff"),
+    ("swap request tomorrow 08:00 to tomorrow 18:00 dentist", r"swap request|no shift"),
+    ("case resolve {key} done", r"{key} is resolved"),
+]
+
+
+def test_every_verb_family_runs_in_the_production_default_work_processes(
+    sqlite_db: Database,
+    sqlite_url: str,
+    served_with_work: Callable[[Database, str], tuple[Served, WorkProcesses]],
+) -> None:
+    """The production default (work processes, the system clock) answers every verb family."""
+    served, work = served_with_work(sqlite_db, sqlite_url)
+    key = ""
+    for n, (line, expected) in enumerate(VERB_FAMILIES):
+        rid = f"family-{n}"
+        acked = served.command(line.replace("{key}", key), user=LUKAS, rid=rid)
+        assert acked.status == 200 and acked.elapsed < 1.0, line
+        text = served.answer(rid, timeout=WAIT_S)["text"]
+        assert "Something went wrong" not in text, (line, text)
+        assert re.search(expected.replace("{key}", re.escape(key)), text), (line, text)
+        if not key:
+            found = re.search(r"TS-\d{4}-\d{4}", text)
+            assert found is not None
+            key = found.group(0)
+    assert os.getpid() not in work.pids()
