@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 
 from chatops.errors import Refused
 from rota.models import Member, Team
+from rota.spec import Role
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,7 @@ class Actor:
     slack_id: str
     name: str
     tz: str
-    role: str
+    role: Role
 
     @property
     def zone(self) -> ZoneInfo:
@@ -31,11 +32,11 @@ class Actor:
 
     @property
     def is_manager(self) -> bool:
-        return self.role in {"manager", "admin"}
+        return self.role in {Role.manager, Role.admin}
 
     @property
     def is_admin(self) -> bool:
-        return self.role == "admin"
+        return self.role is Role.admin
 
 
 def actor_from_member(member: Member) -> Actor:
@@ -45,7 +46,7 @@ def actor_from_member(member: Member) -> Actor:
         slack_id=member.slack_id,
         name=member.name,
         tz=member.tz,
-        role=member.role,
+        role=Role(member.role),
     )
 
 
@@ -74,7 +75,7 @@ def find_member(session: Session, team: Team, who: str) -> Member | None:
 def default_console_member(session: Session, team: Team) -> Member | None:
     """The console acts as the first manager (then admin, then anyone) unless told otherwise."""
     members = team_members(session, team)
-    for role in ("manager", "admin", "responder"):
+    for role in (Role.manager, Role.admin, Role.responder):
         for m in members:
             if m.role == role:
                 return m
@@ -90,8 +91,8 @@ def members_by_slack_id(session: Session, team_id: int) -> dict[str, Member]:
 
 def managers(members: dict[str, Member]) -> list[str]:
     """Managers; a team with none falls back to its admins (as escalation does)."""
-    found = [s for s, m in members.items() if m.role == "manager"]
-    return found or [s for s, m in members.items() if m.role == "admin"]
+    found = [s for s, m in members.items() if m.role == Role.manager]
+    return found or [s for s, m in members.items() if m.role == Role.admin]
 
 
 def get_team(session: Session, team_id: int) -> Team:

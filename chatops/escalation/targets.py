@@ -17,6 +17,7 @@ from chatops.escalation.policy import TargetSpec
 from chatops.oncall.cache import team_rota
 from chatops.oncall.now import OnCall, holdovers, on_call
 from rota.models import Member, Team
+from rota.spec import Role
 
 
 @dataclass
@@ -27,15 +28,15 @@ class Roster:
     on_call: list[OnCall]
     rotations: dict[str, str]  # rotation name → layer
 
-    def with_role(self, role: str) -> list[str]:
+    def with_role(self, role: Role) -> list[str]:
         return [m.slack_id for m in self.members if m.role == role]
 
     def managers(self) -> list[str]:
         """Managers; a team with none falls back to its admins, so somebody is always named."""
-        return self.with_role("manager") or self.with_role("admin")
+        return self.with_role(Role.manager) or self.with_role(Role.admin)
 
     def admins(self) -> list[str]:
-        return self.with_role("admin") or self.with_role("manager")
+        return self.with_role(Role.admin) or self.with_role(Role.manager)
 
     def member(self, slack_id: str) -> Member | None:
         return next((m for m in self.members if m.slack_id == slack_id), None)
