@@ -10,6 +10,7 @@ from chatops.cases import service
 from chatops.escalation.messages import ESCALATE_ACTION
 from commands.command import Command, SlackId
 from commands.context import Context, UsageError
+from commands.parsing import verbatim
 from commands.registry import action, verb
 from commands.reply import Reply
 from commands.verbs.case import CaseKey, case_word, known_key, member_arg, paging_line
@@ -56,7 +57,7 @@ class Escalate(Command):
                 raise UsageError("`level` needs a number (or admins)", USAGE)
             to_level, rest = rest[1].lower(), rest[2:]
         return cls(
-            key=known_key(word), to_level=to_level, to_member=to_member, reason=" ".join(rest)
+            key=known_key(word), to_level=to_level, to_member=to_member, reason=verbatim(rest)
         )
 
     def run(self, ctx: Context) -> Reply:

@@ -14,6 +14,7 @@ from chatops.handoff import service
 from chatops.handoff.messages import ACCEPT_ACTION
 from commands.command import Command
 from commands.context import Context, UsageError
+from commands.parsing import verbatim
 from commands.registry import action, verb
 from commands.reply import Reply
 from commands.rota_view import local, mention
@@ -110,7 +111,7 @@ class HandoffNote(HandoffCommand):
     def parse(cls, args: list[str], ctx: Context) -> Self:
         if not args:
             raise UsageError("a note needs some text", NOTE_USAGE)
-        return cls(text=" ".join(args))
+        return cls(text=verbatim(args))
 
     def run(self, ctx: Context) -> Reply:
         with ctx.db.transaction() as session:

@@ -18,7 +18,7 @@ from chatops.rota_service import Plan, Proposal
 from commands.blocks import actions, button, context, header, section
 from commands.command import Command, SlackId, UtcDatetime
 from commands.context import Context, UsageError
-from commands.parsing import mention_id, refuse_near_option, suggest
+from commands.parsing import Token, mention_id, read_options, suggest
 from commands.registry import action, verb
 from commands.reply import Reply, Visibility
 from commands.rota_view import local, mention, resolve_member, shift_line, team_rota
@@ -161,20 +161,9 @@ class RotaCheck(RotaCommand):
 
 
 def _options(words: list[str], known: set[str]) -> tuple[dict[str, str], bool, str]:
-    """Split `key:value` options and the `force` flag from the free-text reason."""
-    options: dict[str, str] = {}
-    force = False
-    reason: list[str] = []
-    for word in words:
-        key, sep, value = word.partition(":")
-        if sep and key.lower() in known:
-            options[key.lower()] = value
-        elif word.lower() == "force":
-            force = True
-        else:
-            refuse_near_option(word, known | {"force"})
-            reason.append(word)
-    return options, force, " ".join(reason)
+    """`key:value` options and the `force` flag around the reason, which is kept as typed."""
+    read = read_options(words, known, {"force"})
+    return read.values, "force" in read.flags, read.text
 
 
 class RotaEdit(RotaCommand):
@@ -368,6 +357,8 @@ class RotaSetHandoff(RotaEdit):
     def parse(cls, args: list[str], ctx: Context) -> Self:
         if len(args) < 2:
             raise UsageError("say which rotation and its new cron rule (quoted)")
+        if isinstance(args[1], Token) and args[1].unclosed:
+            raise UsageError("the quote around the cron rule is never closed")
         _, force, extra = _options(args[2:], set())
         if extra:
             raise UsageError(f"unexpected `{extra}`; quote the cron rule")
