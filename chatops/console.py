@@ -17,6 +17,7 @@ from chatops.db import Database
 from chatops.members import actor_from_member, find_member, team_members
 from commands.blocks import Block
 from commands.context import Context
+from commands.names import NameNotFound
 from commands.registry import dispatch, dispatch_action
 from commands.reply import Reply
 from rota.models import Team
@@ -102,11 +103,12 @@ class Console:
 
     def _switch(self, who: str) -> None:
         with self.db.transaction() as session:
-            member = find_member(session, self.team, who) if who else None
             names = ", ".join(m.name for m in team_members(session, self.team))
-        if member is None:
-            self.print(f"no single member matches {who!r}; members: {names}")
-            return
+            try:
+                member = find_member(session, self.team, who)
+            except NameNotFound as error:
+                self.print(f"{error}; members: {names}")
+                return
         self.context = replace(self.context, actor=actor_from_member(member))
         self.print(f"(now acting as {member.name}, {member.role}, {member.tz})")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlmodel import Session, col, select
 
 from chatops.actors import Actor
+from commands.names import match
 from rota.models import Member, Team
 
 
@@ -32,15 +33,10 @@ def team_members(session: Session, team: Team) -> list[Member]:
     )
 
 
-def find_member(session: Session, team: Team, who: str) -> Member | None:
-    """A member by Slack id, exact name, or a unique case-insensitive name prefix."""
-    members = team_members(session, team)
-    for m in members:
-        if who in (m.slack_id, m.name):
-            return m
-    folded = who.casefold()
-    matches = [m for m in members if m.name.casefold().startswith(folded)]
-    return matches[0] if len(matches) == 1 else None
+def find_member(session: Session, team: Team, who: str) -> Member:
+    """The member `who` names, read as `/ts` reads names (`sofia`, `@Sofía Martínez`, an id);
+    `NameNotFound` says in one line why nobody, or not just one, matched."""
+    return match(who, team_members(session, team), team=team.name)
 
 
 def default_console_member(session: Session, team: Team) -> Member | None:

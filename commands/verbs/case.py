@@ -22,7 +22,7 @@ from commands.context import Context, Refused, UsageError
 from commands.parsing import read_options, suggest, verbatim
 from commands.registry import action, form, verb
 from commands.reply import Reply
-from commands.rota_view import local, mention, resolve_member, team_rota
+from commands.rota_view import local, mention, read_member, team_rota
 
 OPEN_USAGE = '/ts case open <type> <sev1-4> <summary…> [lang:xx] [details:"…"]'
 USAGE = "/ts case open|show|note|assign|resolve|list …"
@@ -81,11 +81,10 @@ def known_key(word: str) -> str:
     return word
 
 
-def member_arg(ctx: Context, token: str) -> str:
-    """A mention or @name as a Slack id (a mention of an outsider is refused by the service)."""
-    return resolve_member(
-        token if token.startswith(("<", "@")) else "@" + token, team_rota(ctx).spec
-    )
+def member_words(ctx: Context, words: list[str]) -> tuple[str, int]:
+    """The member named at the start of `words` (a mention, `@Sofía Martínez`, `sofia`) as a
+    Slack id, and the words it took; a mention of an outsider is refused by the service."""
+    return read_member(words, team_rota(ctx).spec)
 
 
 def paging_line(paging: Paging, ctx: Context) -> str:
@@ -342,9 +341,11 @@ class CaseAssign(CaseCommand):
     def parse(cls, args: list[str], ctx: Context) -> Self:
         usage = SUBVERB_USAGE["assign"]
         word = case_word(args, usage)
-        if len(args) != 2:
+        if len(args) < 2:
             raise UsageError("name one member to assign the case to", usage)
-        assignee = member_arg(ctx, args[1])
+        assignee, used = member_words(ctx, args[1:])
+        if used != len(args) - 1:
+            raise UsageError("name one member to assign the case to", usage)
         return cls(key=known_key(word), assignee=assignee)
 
     def run(self, ctx: Context) -> Reply:

@@ -13,7 +13,7 @@ from commands.context import Context, UsageError
 from commands.parsing import verbatim
 from commands.registry import action, verb
 from commands.reply import Reply
-from commands.verbs.case import CaseKey, case_word, known_key, member_arg, paging_line
+from commands.verbs.case import CaseKey, case_word, known_key, member_words, paging_line
 
 USAGE = "/ts escalate TS-YYYY-NNNN [to @member | level N] [reason…]"
 
@@ -51,7 +51,8 @@ class Escalate(Command):
             if not rest:
                 raise UsageError("`to` needs a member or a level", USAGE)
             if rest[0].lower() != "level":
-                to_member, rest = member_arg(ctx, rest[0]), rest[1:]
+                to_member, used = member_words(ctx, rest)
+                rest = rest[used:]
         if rest and rest[0].lower() == "level":
             if len(rest) < 2:
                 raise UsageError("`level` needs a number (or admins)", USAGE)

@@ -18,10 +18,10 @@ from chatops.rota_service import Plan, Proposal
 from commands.blocks import actions, button, context, header, section
 from commands.command import Command, SlackId, UtcDatetime
 from commands.context import Context, UsageError
-from commands.parsing import Token, mention_id, read_options, suggest
+from commands.parsing import Token, read_options, suggest
 from commands.registry import action, verb
 from commands.reply import Reply, Visibility
-from commands.rota_view import local, mention, resolve_member, shift_line, team_rota
+from commands.rota_view import local, mention, read_member, shift_line, team_rota
 from commands.timeparse import parse_span
 from rota.coverage import coverage_gaps, describe_gap
 from rota.spec import MemberSpec, Role
@@ -201,8 +201,8 @@ class RotaOverride(RotaEdit):
     def parse(cls, args: list[str], ctx: Context) -> Self:
         if not args:
             raise UsageError("who covers?")
-        member = resolve_member(args[0], team_rota(ctx).spec)
-        start, end, rest = parse_span(args[1:], ctx)
+        member, used = read_member(args, team_rota(ctx).spec)
+        start, end, rest = parse_span(args[used:], ctx)
         options, force, reason = _options(rest, {"rotation"})
         return cls(
             member=member,
@@ -243,8 +243,11 @@ class RotaSwap(RotaEdit):
         if len(args) < 2:
             raise UsageError("a swap needs two members")
         spec = team_rota(ctx).spec
-        first, second = resolve_member(args[0], spec), resolve_member(args[1], spec)
-        start, end, rest = parse_span(args[2:], ctx)
+        first, used = read_member(args, spec)
+        if used == len(args):
+            raise UsageError("a swap needs two members")
+        second, more = read_member(args[used:], spec)
+        start, end, rest = parse_span(args[used + more :], ctx)
         _, force, reason = _options(rest, set())
         return cls(first=first, second=second, start=start, end=end, reason=reason, force=force)
 
@@ -274,14 +277,16 @@ class RotaAdd(RotaEdit):
 
     @classmethod
     def parse(cls, args: list[str], ctx: Context) -> Self:
-        if len(args) < 3 or args[1].lower() != "to":
+        if len(args) < 3 or "to" not in [a.lower() for a in args[1:]]:
             raise UsageError("say whom to add to which rotation")
         spec = team_rota(ctx).spec
-        options, force, extra = _options(args[3:], {"tz", "name", "lang", "role"})
+        member, used = read_member(args, spec)
+        if len(args) < used + 2 or args[used].lower() != "to":
+            raise UsageError("say whom to add to which rotation")
+        options, force, extra = _options(args[used + 2 :], {"tz", "name", "lang", "role"})
         if extra:
             raise UsageError(f"unexpected `{extra}`")
         new_member = None
-        member = mention_id(args[0]) or resolve_member(args[0], spec)
         if member not in {m.id for m in spec.members}:
             if "tz" not in options:
                 raise UsageError(
@@ -289,7 +294,7 @@ class RotaAdd(RotaEdit):
                     "tz:Europe/Paris"
                 )
             new_member = _new_member(member, options)
-        return cls(member=member, rotation=args[2], new_member=new_member, force=force)
+        return cls(member=member, rotation=args[used + 1], new_member=new_member, force=force)
 
     def params(self) -> dict[str, Any]:
         new = self.new_member
@@ -327,13 +332,15 @@ class RotaRemove(RotaEdit):
 
     @classmethod
     def parse(cls, args: list[str], ctx: Context) -> Self:
-        if len(args) < 3 or args[1].lower() != "from":
+        if len(args) < 3 or "from" not in [a.lower() for a in args[1:]]:
             raise UsageError("say whom to remove from which rotation")
-        member = resolve_member(args[0], team_rota(ctx).spec)
-        _, force, extra = _options(args[3:], set())
+        member, used = read_member(args, team_rota(ctx).spec)
+        if len(args) < used + 2 or args[used].lower() != "from":
+            raise UsageError("say whom to remove from which rotation")
+        _, force, extra = _options(args[used + 2 :], set())
         if extra:
             raise UsageError(f"unexpected `{extra}`")
-        return cls(member=member, rotation=args[2], force=force)
+        return cls(member=member, rotation=args[used + 1], force=force)
 
     def params(self) -> dict[str, Any]:
         return {"member": self.member, "rotation": self.rotation}
