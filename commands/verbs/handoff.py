@@ -30,7 +30,7 @@ NOTE_USAGE = "/ts handoff note <text…>"
     examples=(
         "/ts handoff",
         "/ts handoff accept",
-        '/ts handoff note "TS-2027-0042 waits for the police callback, ref 7731"',
+        "/ts handoff note TS-2027-0042 waits for the police's callback, ref 7731",
     ),
     details=(
         "`/ts handoff` (outgoing): post the handoff message now instead of at the boundary. "

@@ -50,7 +50,7 @@ MAX_CHECK_DAYS = 366
         "/ts rota check days:14",
         "/ts rota override @amira tomorrow 08:00 to tomorrow 18:00 rotation:emea sick cover",
         "/ts rota swap @amira @lukas 2027-03-21 08:00 to 2027-03-22 08:00",
-        "/ts rota add @priya to apac",
+        "/ts rota add @mei to apac",
         "/ts rota remove @lukas from emea",
         '/ts rota set-handoff emea "0 9 * * mon"',
     ),
