@@ -30,7 +30,7 @@ from commands.verbs.swap import SwapCommand, SwapRequest
 from tests.teams import example_team_context
 
 NOW = datetime(2027, 3, 20, 12, 0, tzinfo=UTC)
-AMIRA, LUKAS = "U01AHADDAD", "U01LBECKER"
+LUKAS = "U01LBECKER"  # a manager of the demo team: rota edits preview for him
 
 
 @pytest.fixture
