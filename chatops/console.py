@@ -12,13 +12,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, TextIO
 
+from sqlmodel import Session
+
 from chatops.blockkit import Block, Reply
 from chatops.clock import ManualClock, parse_duration
 from chatops.db import Database
-from chatops.team import actor_from_member, find_member, team_members
+from chatops.team import actor_from_member, team_members
 from commands.context import Context
+from commands.names import NameNotFound, match
 from commands.registry import dispatch, dispatch_action
-from rota.models import Team
+from rota.models import Member, Team
 
 CONSOLE_HELP = """console commands:
   /ts …            run a command as in Slack (the leading /ts is optional)
@@ -101,11 +104,12 @@ class Console:
 
     def _switch(self, who: str) -> None:
         with self.db.transaction() as session:
-            member = find_member(session, self.team, who) if who else None
             names = ", ".join(m.name for m in team_members(session, self.team))
-        if member is None:
-            self.print(f"no single member matches {who!r}; members: {names}")
-            return
+            try:
+                member = find_member(session, self.team, who)
+            except NameNotFound as error:
+                self.print(f"{error}; members: {names}")
+                return
         self.context = replace(self.context, actor=actor_from_member(member))
         self.print(f"(now acting as {member.name}, {member.role}, {member.tz})")
 
@@ -160,3 +164,9 @@ class Console:
         return _MENTION.sub(
             lambda m: "@" + (m.group(2) or self.names.get(m.group(1), m.group(1))), text
         )
+
+
+def find_member(session: Session, team: Team, who: str) -> Member:
+    """The member `who` names, read as `/ts` reads names (`sofia`, `@Sofía Martínez`, an id);
+    `NameNotFound` says in one line why nobody, or not just one, matched."""
+    return match(who, team_members(session, team), team=team.name)

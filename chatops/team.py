@@ -61,17 +61,6 @@ def team_members(session: Session, team: Team) -> list[Member]:
     )
 
 
-def find_member(session: Session, team: Team, who: str) -> Member | None:
-    """A member by Slack id, exact name, or a unique case-insensitive name prefix."""
-    members = team_members(session, team)
-    for m in members:
-        if who in (m.slack_id, m.name):
-            return m
-    folded = who.casefold()
-    matches = [m for m in members if m.name.casefold().startswith(folded)]
-    return matches[0] if len(matches) == 1 else None
-
-
 def default_console_member(session: Session, team: Team) -> Member | None:
     """The console acts as the first manager (then admin, then anyone) unless told otherwise."""
     members = team_members(session, team)

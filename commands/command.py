@@ -38,6 +38,8 @@ class Command(BaseModel):
 
         `ctx` is there for what reading needs: the asker's zone and the clock for times, the
         team's rota for `@name`. A verb with sub-verbs returns the chosen sub-verb's model.
+        Typed words are `parsing.Token`s: free text is taken with `parsing.verbatim`, never
+        re-joined, so it stays exactly as typed.
         """
 
     @abstractmethod

@@ -1,9 +1,10 @@
 """The verbs of `/ts` and the one entry point that runs them: `dispatch`.
 
 Every transport (Slack, the console, tests) calls `dispatch(text, ctx)`, so a command behaves the
-same everywhere. A line is tokenized, its verb found, its words parsed into that verb's typed
-`Command`, and only then run. Mistakes become one-line replies; internal errors are logged with a
-correlation id that the user is given instead of a traceback.
+same everywhere. A line is tokenized (each word keeps its place in the line, for free text), its
+verb found, its words parsed into that verb's typed `Command`, and only then run. Mistakes become
+one-line replies; internal errors are logged with a correlation id that the user is given
+instead of a traceback.
 """
 
 from __future__ import annotations
@@ -156,10 +157,7 @@ def _parse_and_run(found: Verb, args: list[str], ctx: Context) -> Reply:
 def dispatch(text: str, ctx: Context, *, cid: str | None = None) -> Reply:
     """Run one `/ts` line (without the `/ts`) for `ctx.actor`."""
     with correlated(cid):
-        try:
-            words = tokenize(text) or ["help"]
-        except UsageError as error:
-            return error_reply(error.reason, "/ts help")
+        words: list[str] = list(tokenize(text)) or ["help"]
         name, args = words[0].lower(), words[1:]
         found = VERBS.get(name)
         if found is None:

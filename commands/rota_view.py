@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from chatops.oncall.cache import compiled_rota
 from commands.context import Context, Refused, UsageError
+from commands.names import NameNotFound, Person, match_words
 from commands.parsing import mention_id
 from rota.resolve import CompiledRota, Shift
 from rota.spec import RotaSpec
@@ -32,23 +34,26 @@ def mention(slack_id: str) -> str:
 
 
 def resolve_member(token: str, spec: RotaSpec) -> str:
-    """A Slack mention `<@U…>` or `@name` (a unique name prefix) to a member's Slack id."""
-    slack_id = mention_id(token)
+    """A member named by `token` (any form `commands.names` reads) as their Slack id.
+
+    A mention of someone outside the team is passed on as their id: the service, or `rota add`
+    for a newcomer, answers it in its own words.
+    """
+    return read_member([token], spec)[0]
+
+
+def read_member(words: Sequence[str], spec: RotaSpec) -> tuple[str, int]:
+    """The member named at the start of `words` as a Slack id, and how many words it took
+    (`@Sofía Martínez` is two); a name nobody or several answer to is a `UsageError`."""
+    slack_id = mention_id(words[0]) if words else None
     if slack_id is not None:
-        return slack_id
-    if not token.startswith("@") or len(token) < 2:
-        raise UsageError(f"`{token}` is not a member; mention them like @name")
-    wanted = token[1:].casefold()
-    exact = [m for m in spec.members if m.name.casefold() == wanted or m.id.casefold() == wanted]
-    if exact:
-        return exact[0].id
-    matches = [m for m in spec.members if m.name.casefold().startswith(wanted)]
-    if len(matches) == 1:
-        return matches[0].id
-    if not matches:
-        raise UsageError(f"nobody on {spec.team.name} is called `{token[1:]}`")
-    names = ", ".join(m.name for m in matches)
-    raise UsageError(f"`{token}` could be {names}; say which")
+        return slack_id, 1
+    people = [Person(m.id, m.name) for m in spec.members]
+    try:
+        person, used = match_words(words, people, team=spec.team.name)
+    except NameNotFound as error:
+        raise UsageError(str(error)) from error  # the cause tells unknown from ambiguous
+    return person.slack_id, used
 
 
 def shift_line(spec: RotaSpec, shift: Shift, sign: str) -> str:

@@ -21,6 +21,9 @@ def chatops(
 ) -> subprocess.CompletedProcess[str]:
     """Run `python -m chatops ARGS` with only the settings given in `env`."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith(_SETTINGS)}
+    # This checkout's code, as pytest's `pythonpath` gives the tests themselves: not whichever
+    # checkout happens to be installed (editable) in the environment.
+    clean["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), clean.get("PYTHONPATH")]))
     clean.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "chatops", *args],

@@ -80,10 +80,11 @@ def cmd_demo(_args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_console(args: argparse.Namespace, settings: Settings, *, tour: bool = False) -> int:
-    from chatops.console import Console
+    from chatops.console import Console, find_member
     from chatops.demo import TOUR
-    from chatops.team import actor_from_member, default_console_member, find_member
+    from chatops.team import actor_from_member, default_console_member
     from commands.context import Context
+    from commands.names import NameNotFound
     from rota.store import UnknownTeam, find_team
 
     db = open_database(settings)
@@ -93,11 +94,16 @@ def cmd_console(args: argparse.Namespace, settings: Settings, *, tour: bool = Fa
             team = find_team(session, settings.team)
         except UnknownTeam as error:
             raise CliError(f"{error} (try `chatops demo`)") from None
-        member = (
-            find_member(session, team, args.as_member)
-            if args.as_member
-            else default_console_member(session, team)
-        )
+        try:
+            member = (
+                find_member(session, team, args.as_member)
+                if args.as_member
+                else default_console_member(session, team)
+            )
+        except NameNotFound as error:
+            raise CliError(
+                f"--as: no single member of {team.name} matches {args.as_member!r}{error.hint}"
+            ) from None
         if member is None:
             raise CliError(f"--as: no single member of {team.name} matches {args.as_member!r}")
         from chatops.team import team_members

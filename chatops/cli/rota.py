@@ -25,6 +25,7 @@ from chatops.cli.common import (
 from chatops.clock import system_clock
 from chatops.settings import Settings
 from chatops.teamfile import export_rota_file, import_rota_file, load_rota_file
+from commands.names import NameNotFound, Person, UnknownName, match
 from rota.coverage import coverage_gaps, describe_gap
 from rota.ical import shifts_calendar
 from rota.load import load
@@ -126,12 +127,18 @@ def _window(args: argparse.Namespace, settings: Settings) -> tuple[datetime, dat
 
 
 def _member_id(spec: RotaSpec, who: str | None) -> str | None:
+    """`--member` read as `/ts` reads names: a Slack id, `Amira`, `sofia`, `"Sofía Martínez"`."""
     if who is None:
         return None
-    for m in spec.members:
-        if who in (m.id, m.name):
-            return m.id
-    raise CliError(f"--member: {who!r} is not a member of {spec.team.name}")
+    people = [Person(m.id, m.name) for m in spec.members]
+    try:
+        return match(who, people, team=spec.team.name).slack_id
+    except UnknownName as error:
+        raise CliError(
+            f"--member: {who!r} is not a member of {spec.team.name}{error.hint}"
+        ) from None
+    except NameNotFound as error:
+        raise CliError(f"--member: no single member matches {who!r}{error.hint}") from None
 
 
 def _print_json(data: Any) -> None:

@@ -19,9 +19,9 @@ from chatops.escalation.messages import TAKE_ACTION, headline
 from commands import forms
 from commands.command import Command, SlackId
 from commands.context import Context, Refused, UsageError
-from commands.parsing import refuse_near_option, suggest
+from commands.parsing import read_options, suggest, verbatim
 from commands.registry import action, form, verb
-from commands.rota_view import local, mention, resolve_member, team_rota
+from commands.rota_view import local, mention, read_member, team_rota
 
 OPEN_USAGE = '/ts case open <type> <sev1-4> <summary…> [lang:xx] [details:"…"]'
 USAGE = "/ts case open|show|note|assign|resolve|list …"
@@ -80,11 +80,10 @@ def known_key(word: str) -> str:
     return word
 
 
-def member_arg(ctx: Context, token: str) -> str:
-    """A mention or @name as a Slack id (a mention of an outsider is refused by the service)."""
-    return resolve_member(
-        token if token.startswith(("<", "@")) else "@" + token, team_rota(ctx).spec
-    )
+def member_words(ctx: Context, words: list[str]) -> tuple[str, int]:
+    """The member named at the start of `words` (a mention, `@Sofía Martínez`, `sofia`) as a
+    Slack id, and the words it took; a mention of an outsider is refused by the service."""
+    return read_member(words, team_rota(ctx).spec)
 
 
 def paging_line(paging: Paging, ctx: Context) -> str:
@@ -146,35 +145,29 @@ class CaseOpen(CaseCommand):
 
     @classmethod
     def parse(cls, args: list[str], ctx: Context) -> Self:
-        options: dict[str, str] = {}
-        words: list[str] = []
-        for word in args:
-            name, sep, value = word.partition(":")
-            if sep and name.lower() in OPEN_OPTIONS:
-                options[name.lower()] = value
-            else:
-                refuse_near_option(word, OPEN_OPTIONS)
-                words.append(word)
+        """`<type> <severity>`, then the summary exactly as typed, options before or after it."""
         if not args:
             raise UsageError(
                 "a case needs a type, a severity and a summary (in Slack, `/ts case open` alone "
                 "opens a form)",
                 OPEN_USAGE,
             )
-        if len(words) < 3:
+        if len(args) < 3:
             raise UsageError("a case needs a type, a severity and a summary", OPEN_USAGE)
-        kind, severity = words[0].lower(), words[1].lower()
+        kind, severity = args[0].lower(), args[1].lower()
         types = [t.value for t in CaseType]
         if kind not in types:
             raise UsageError(
-                f"unknown case type `{words[0]}`{suggest(kind, types)}; valid types: {TYPES}",
+                f"unknown case type `{args[0]}`{suggest(kind, types)}; valid types: {TYPES}",
                 OPEN_USAGE,
             )
         if severity not in {s.value for s in Severity}:
             valid = ", ".join(s.value for s in Severity)
-            raise UsageError(
-                f"unknown severity `{words[1]}`; valid severities: {valid}", OPEN_USAGE
-            )
+            raise UsageError(f"unknown severity `{args[1]}`; valid severities: {valid}", OPEN_USAGE)
+        read = read_options(args[2:], OPEN_OPTIONS)
+        if not read.text:
+            raise UsageError("a case needs a type, a severity and a summary", OPEN_USAGE)
+        options = read.values
         restricted = None
         if "restricted" in options:
             flag = options["restricted"].lower()
@@ -189,7 +182,7 @@ class CaseOpen(CaseCommand):
         return cls(
             case_type=CaseType(kind),
             severity=Severity(severity),
-            summary=" ".join(words[2:]),
+            summary=read.text,
             details=options.get("details", ""),
             language=language,
             restricted=restricted,
@@ -324,7 +317,7 @@ class CaseNote(CaseCommand):
         word = case_word(args, usage)
         if len(args) < 2:
             raise UsageError("the note is empty", usage)
-        return cls(key=known_key(word), text=" ".join(args[1:]))
+        return cls(key=known_key(word), text=verbatim(args[1:]))
 
     def run(self, ctx: Context) -> Reply:
         with ctx.db.transaction() as session:
@@ -347,9 +340,11 @@ class CaseAssign(CaseCommand):
     def parse(cls, args: list[str], ctx: Context) -> Self:
         usage = SUBVERB_USAGE["assign"]
         word = case_word(args, usage)
-        if len(args) != 2:
+        if len(args) < 2:
             raise UsageError("name one member to assign the case to", usage)
-        assignee = member_arg(ctx, args[1])
+        assignee, used = member_words(ctx, args[1:])
+        if used != len(args) - 1:
+            raise UsageError("name one member to assign the case to", usage)
         return cls(key=known_key(word), assignee=assignee)
 
     def run(self, ctx: Context) -> Reply:
@@ -373,7 +368,7 @@ class CaseResolve(CaseCommand):
     @classmethod
     def parse(cls, args: list[str], ctx: Context) -> Self:
         word = case_word(args, SUBVERB_USAGE["resolve"])
-        return cls(key=known_key(word), reason=" ".join(args[1:]))
+        return cls(key=known_key(word), reason=verbatim(args[1:]))
 
     def run(self, ctx: Context) -> Reply:
         with ctx.db.transaction() as session:

@@ -11,8 +11,9 @@ from chatops.cases import service
 from chatops.escalation.messages import ESCALATE_ACTION
 from commands.command import Command, SlackId
 from commands.context import Context, UsageError
+from commands.parsing import verbatim
 from commands.registry import action, verb
-from commands.verbs.case import CaseKey, case_word, known_key, member_arg, paging_line
+from commands.verbs.case import CaseKey, case_word, known_key, member_words, paging_line
 
 USAGE = "/ts escalate TS-YYYY-NNNN [to @member | level N] [reason…]"
 
@@ -50,13 +51,14 @@ class Escalate(Command):
             if not rest:
                 raise UsageError("`to` needs a member or a level", USAGE)
             if rest[0].lower() != "level":
-                to_member, rest = member_arg(ctx, rest[0]), rest[1:]
+                to_member, used = member_words(ctx, rest)
+                rest = rest[used:]
         if rest and rest[0].lower() == "level":
             if len(rest) < 2:
                 raise UsageError("`level` needs a number (or admins)", USAGE)
             to_level, rest = rest[1].lower(), rest[2:]
         return cls(
-            key=known_key(word), to_level=to_level, to_member=to_member, reason=" ".join(rest)
+            key=known_key(word), to_level=to_level, to_member=to_member, reason=verbatim(rest)
         )
 
     def run(self, ctx: Context) -> Reply:

@@ -15,6 +15,7 @@ from chatops.handoff import verbs as service
 from chatops.handoff.messages import ACCEPT_ACTION
 from commands.command import Command
 from commands.context import Context, UsageError
+from commands.parsing import verbatim
 from commands.registry import action, verb
 from commands.rota_view import local, mention
 
@@ -29,7 +30,7 @@ NOTE_USAGE = "/ts handoff note <text…>"
     examples=(
         "/ts handoff",
         "/ts handoff accept",
-        '/ts handoff note "TS-2027-0042 waits for the police callback, ref 7731"',
+        "/ts handoff note TS-2027-0042 waits for the police's callback, ref 7731",
     ),
     details=(
         "`/ts handoff` (outgoing): post the handoff message now instead of at the boundary. "
@@ -110,7 +111,7 @@ class HandoffNote(HandoffCommand):
     def parse(cls, args: list[str], ctx: Context) -> Self:
         if not args:
             raise UsageError("a note needs some text", NOTE_USAGE)
-        return cls(text=" ".join(args))
+        return cls(text=verbatim(args))
 
     def run(self, ctx: Context) -> Reply:
         with ctx.db.transaction() as session:

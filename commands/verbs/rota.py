@@ -18,9 +18,9 @@ from chatops.oncall import edits as rota_service
 from chatops.oncall.edits import Plan, Proposal
 from commands.command import Command, SlackId, UtcDatetime
 from commands.context import Context, UsageError
-from commands.parsing import mention_id, refuse_near_option, suggest
+from commands.parsing import Token, read_options, suggest
 from commands.registry import action, verb
-from commands.rota_view import local, mention, resolve_member, shift_line, team_rota
+from commands.rota_view import local, mention, read_member, shift_line, team_rota
 from commands.timeparse import parse_span
 from rota.coverage import coverage_gaps, describe_gap
 from rota.spec import MemberSpec, Role
@@ -49,7 +49,7 @@ MAX_CHECK_DAYS = 366
         "/ts rota check days:14",
         "/ts rota override @amira tomorrow 08:00 to tomorrow 18:00 rotation:emea sick cover",
         "/ts rota swap @amira @lukas 2027-03-21 08:00 to 2027-03-22 08:00",
-        "/ts rota add @priya to apac",
+        "/ts rota add @mei to apac",
         "/ts rota remove @lukas from emea",
         '/ts rota set-handoff emea "0 9 * * mon"',
     ),
@@ -160,20 +160,9 @@ class RotaCheck(RotaCommand):
 
 
 def _options(words: list[str], known: set[str]) -> tuple[dict[str, str], bool, str]:
-    """Split `key:value` options and the `force` flag from the free-text reason."""
-    options: dict[str, str] = {}
-    force = False
-    reason: list[str] = []
-    for word in words:
-        key, sep, value = word.partition(":")
-        if sep and key.lower() in known:
-            options[key.lower()] = value
-        elif word.lower() == "force":
-            force = True
-        else:
-            refuse_near_option(word, known | {"force"})
-            reason.append(word)
-    return options, force, " ".join(reason)
+    """`key:value` options and the `force` flag around the reason, which is kept as typed."""
+    read = read_options(words, known, {"force"})
+    return read.values, "force" in read.flags, read.text
 
 
 class RotaEdit(RotaCommand):
@@ -211,8 +200,8 @@ class RotaOverride(RotaEdit):
     def parse(cls, args: list[str], ctx: Context) -> Self:
         if not args:
             raise UsageError("who covers?")
-        member = resolve_member(args[0], team_rota(ctx).spec)
-        start, end, rest = parse_span(args[1:], ctx)
+        member, used = read_member(args, team_rota(ctx).spec)
+        start, end, rest = parse_span(args[used:], ctx)
         options, force, reason = _options(rest, {"rotation"})
         return cls(
             member=member,
@@ -253,8 +242,11 @@ class RotaSwap(RotaEdit):
         if len(args) < 2:
             raise UsageError("a swap needs two members")
         spec = team_rota(ctx).spec
-        first, second = resolve_member(args[0], spec), resolve_member(args[1], spec)
-        start, end, rest = parse_span(args[2:], ctx)
+        first, used = read_member(args, spec)
+        if used == len(args):
+            raise UsageError("a swap needs two members")
+        second, more = read_member(args[used:], spec)
+        start, end, rest = parse_span(args[used + more :], ctx)
         _, force, reason = _options(rest, set())
         return cls(first=first, second=second, start=start, end=end, reason=reason, force=force)
 
@@ -284,14 +276,16 @@ class RotaAdd(RotaEdit):
 
     @classmethod
     def parse(cls, args: list[str], ctx: Context) -> Self:
-        if len(args) < 3 or args[1].lower() != "to":
+        if len(args) < 3 or "to" not in [a.lower() for a in args[1:]]:
             raise UsageError("say whom to add to which rotation")
         spec = team_rota(ctx).spec
-        options, force, extra = _options(args[3:], {"tz", "name", "lang", "role"})
+        member, used = read_member(args, spec)
+        if len(args) < used + 2 or args[used].lower() != "to":
+            raise UsageError("say whom to add to which rotation")
+        options, force, extra = _options(args[used + 2 :], {"tz", "name", "lang", "role"})
         if extra:
             raise UsageError(f"unexpected `{extra}`")
         new_member = None
-        member = mention_id(args[0]) or resolve_member(args[0], spec)
         if member not in {m.id for m in spec.members}:
             if "tz" not in options:
                 raise UsageError(
@@ -299,7 +293,7 @@ class RotaAdd(RotaEdit):
                     "tz:Europe/Paris"
                 )
             new_member = _new_member(member, options)
-        return cls(member=member, rotation=args[2], new_member=new_member, force=force)
+        return cls(member=member, rotation=args[used + 1], new_member=new_member, force=force)
 
     def params(self) -> dict[str, Any]:
         new = self.new_member
@@ -337,13 +331,15 @@ class RotaRemove(RotaEdit):
 
     @classmethod
     def parse(cls, args: list[str], ctx: Context) -> Self:
-        if len(args) < 3 or args[1].lower() != "from":
+        if len(args) < 3 or "from" not in [a.lower() for a in args[1:]]:
             raise UsageError("say whom to remove from which rotation")
-        member = resolve_member(args[0], team_rota(ctx).spec)
-        _, force, extra = _options(args[3:], set())
+        member, used = read_member(args, team_rota(ctx).spec)
+        if len(args) < used + 2 or args[used].lower() != "from":
+            raise UsageError("say whom to remove from which rotation")
+        _, force, extra = _options(args[used + 2 :], set())
         if extra:
             raise UsageError(f"unexpected `{extra}`")
-        return cls(member=member, rotation=args[2], force=force)
+        return cls(member=member, rotation=args[used + 1], force=force)
 
     def params(self) -> dict[str, Any]:
         return {"member": self.member, "rotation": self.rotation}
@@ -367,6 +363,8 @@ class RotaSetHandoff(RotaEdit):
     def parse(cls, args: list[str], ctx: Context) -> Self:
         if len(args) < 2:
             raise UsageError("say which rotation and its new cron rule (quoted)")
+        if isinstance(args[1], Token) and args[1].unclosed:
+            raise UsageError("the quote around the cron rule is never closed")
         _, force, extra = _options(args[2:], set())
         if extra:
             raise UsageError(f"unexpected `{extra}`; quote the cron rule")

@@ -10,13 +10,26 @@ from pydantic import Field
 from chatops.blockkit import Reply, context, header, section
 from commands.command import Command, SlackId
 from commands.context import Context, UsageError
-from commands.parsing import mention_id, refuse_near_option
+from commands.names import UnknownName
+from commands.parsing import raw, refuse_near_option
 from commands.registry import verb
-from commands.rota_view import local, mention, team_rota
+from commands.rota_view import local, mention, read_member, team_rota
+from rota.spec import RotaSpec
 
 USAGE = "/ts shifts [@member] [days:N]"
 MAX_DAYS = 60
 MAX_LINES = 40
+
+
+def _member(words: list[str], spec: RotaSpec) -> tuple[str, int]:
+    """The member named at the start of `words`. A plain word that names nobody is just
+    unexpected (`everyone`); an `@name`, or a name several share, gets the matcher's answer."""
+    try:
+        return read_member(words, spec)
+    except UsageError as error:
+        if words[0].startswith(("@", "<")) or not isinstance(error.__cause__, UnknownName):
+            raise
+        raise UsageError(f"unexpected `{words[0]}`", USAGE) from None
 
 
 @verb(
@@ -37,7 +50,10 @@ class Shifts(Command):
         assert ctx.actor is not None
         member: str | None = ctx.actor.slack_id
         days = 7
-        for arg in args:
+        spec = team_rota(ctx).spec
+        at = 0
+        while at < len(args):
+            arg, at = args[at], at + 1
             if arg.lower().startswith("days:"):
                 value = arg[5:]
                 if not value.isdigit() or not 1 <= int(value) <= MAX_DAYS:
@@ -45,12 +61,11 @@ class Shifts(Command):
                 days = int(value)
             elif arg.lower() in {"all", "team"}:
                 member = None
-            elif (slack_id := mention_id(arg)) is not None:
-                member = slack_id
             else:
-                refuse_near_option(arg, {"days"})
-                raise UsageError(f"unexpected `{arg}`", USAGE)
-        if member is not None and member not in {m.id for m in team_rota(ctx).spec.members}:
+                refuse_near_option(raw(arg), {"days"})
+                member, used = _member(args[at - 1 :], spec)
+                at += used - 1
+        if member is not None and member not in {m.id for m in spec.members}:
             raise UsageError(f"{mention(member)} is not a member of {ctx.team_name}", USAGE)
         return cls(member=member, days=days)
 

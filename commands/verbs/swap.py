@@ -14,7 +14,7 @@ from chatops.blockkit import Reply, Visibility, actions, button, context, sectio
 from chatops.oncall import swaps
 from commands.command import Command, UtcDatetime
 from commands.context import Context, Refused, UsageError
-from commands.parsing import suggest
+from commands.parsing import suggest, verbatim
 from commands.registry import action, verb
 from commands.rota_view import local, mention, shift_line, team_rota
 from commands.timeparse import parse_span
@@ -64,7 +64,7 @@ class SwapRequest(SwapCommand):
     @classmethod
     def parse(cls, args: list[str], ctx: Context) -> Self:
         start, end, rest = parse_span(args, ctx)
-        return cls(start=start, end=end, reason=" ".join(rest))
+        return cls(start=start, end=end, reason=verbatim(rest))
 
     def run(self, ctx: Context) -> Reply:
         start, end, reason = self.start, self.end, self.reason

@@ -176,9 +176,7 @@ def test_the_post_carries_open_cases_notes_and_the_next_handoff(db: Database) ->
                 severity="sev2",
                 summary=summary,
             )
-    reply = dispatch(
-        'handoff note "TS-2027-0001 waits for the police callback"', world.context(ANN)
-    )
+    reply = dispatch("handoff note TS-2027-0001 waits for the police callback", world.context(ANN))
     assert reply.ok and "your *primary* handoff at 2027-03-20 10:00 CET" in reply.text
     _at(world, BOUNDARY)
     [post] = world.posts()
