@@ -15,7 +15,7 @@ from pydantic import Field, ValidationError
 
 from chatops.blockkit import Reply, Visibility, actions, button, context, header, section
 from chatops.oncall import edits as rota_service
-from chatops.oncall.edits import Plan, Proposal
+from chatops.oncall.edits import Plan
 from commands.command import Command, SlackId, UtcDatetime
 from commands.context import Context, UsageError
 from commands.parsing import mention_id, refuse_near_option, suggest
@@ -177,8 +177,8 @@ def _options(words: list[str], known: set[str]) -> tuple[dict[str, str], bool, s
 
 
 class RotaEdit(RotaCommand):
-    """An edit is never applied when typed: it is previewed, and Confirm carries its
-    `Proposal` (plain JSON in the button) back to `rota_service`."""
+    """An edit is never applied when typed: it is previewed and stored as a proposal, and
+    Confirm carries only the proposal's id back to `rota_service`."""
 
     kind: ClassVar[str]
     force: bool = False
@@ -192,9 +192,8 @@ class RotaEdit(RotaCommand):
         """One line saying what the edit does, times in the asker's zone."""
 
     def run(self, ctx: Context) -> Reply:
-        assert ctx.actor is not None
-        proposal = Proposal(self.kind, self.params(), ctx.actor.slack_id, force=self.force)
-        return _preview(ctx, proposal, self.summary(ctx))
+        edit = rota_service.parse_edit({"kind": self.kind, **self.params()})
+        return _preview(ctx, edit, self.force, self.summary(ctx))
 
 
 class RotaOverride(RotaEdit):
@@ -390,18 +389,19 @@ SUBVERBS: dict[str, type[RotaCommand]] = {
 }
 
 
-def _preview(ctx: Context, proposal: Proposal, summary: str) -> Reply:
+def _preview(ctx: Context, edit: rota_service.Edit, force: bool, summary: str) -> Reply:
     assert ctx.actor is not None
     plan = rota_service.preview(
         ctx.db,
         team_id=ctx.team_id,
-        proposal=proposal,
+        edit=edit,
+        force=force,
         actor=ctx.actor,
         now=ctx.clock(),
         horizon_days=ctx.horizon_days,
         contact=ctx.admin_contact,
     )
-    proposal = plan.proposal
+    assert plan.proposal is not None
     lines = _change_lines(plan)
     coverage = (
         f":warning: Forced: leaves {len(plan.impact.new_gaps)} gap(s); this will be audited.\n"
@@ -417,8 +417,8 @@ def _preview(ctx: Context, proposal: Proposal, summary: str) -> Reply:
             section("\n".join(lines) if lines else "No shift changes within the horizon."),
             context(coverage),
             actions(
-                button("Confirm", "rota_confirm", proposal.to_json(), style="primary"),
-                button("Cancel", "rota_cancel", proposal.to_json()),
+                button("Confirm", "rota_confirm", plan.proposal, style="primary"),
+                button("Cancel", "rota_cancel", plan.proposal),
             ),
         ],
     )
@@ -436,12 +436,12 @@ def _change_lines(plan: Plan) -> list[str]:
 
 @action("rota_confirm")
 def confirm(value: str, ctx: Context) -> Reply:
+    """The button's value is a stored proposal's id, nothing more: the service checks it."""
     assert ctx.actor is not None
-    proposal = Proposal.from_json(value)
     plan = rota_service.apply(
         ctx.db,
         team_id=ctx.team_id,
-        proposal=proposal,
+        proposal_id=value,
         actor=ctx.actor,
         now=ctx.clock(),
         horizon_days=ctx.horizon_days,
@@ -449,7 +449,7 @@ def confirm(value: str, ctx: Context) -> Reply:
     )
     changed = len(plan.impact.removed) + len(plan.impact.added)
     text = (
-        f":white_check_mark: Rota updated by {mention(ctx.actor.slack_id)}: {proposal.kind} "
+        f":white_check_mark: Rota updated by {mention(ctx.actor.slack_id)}: {plan.kind} "
         f"({changed} shift changes in the next {ctx.horizon_days} days)"
     )
     lines = _change_lines(plan)
@@ -460,4 +460,9 @@ def confirm(value: str, ctx: Context) -> Reply:
 
 @action("rota_cancel")
 def cancel(value: str, ctx: Context) -> Reply:
+    """Withdraw the proposal so its Confirm can no longer apply it."""
+    assert ctx.actor is not None
+    rota_service.cancel(
+        ctx.db, team_id=ctx.team_id, proposal_id=value, actor=ctx.actor, now=ctx.clock()
+    )
     return Reply(text="Cancelled: the rota is unchanged.")
