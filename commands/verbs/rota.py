@@ -26,39 +26,20 @@ from rota.coverage import coverage_gaps, describe_gap
 from rota.spec import MemberSpec, Role
 from rota.yamlio import validation_messages
 
-USAGES = {
-    "show": "/ts rota show",
-    "check": "/ts rota check [days:N]",
-    "override": "/ts rota override @member <from> to <to> [rotation:NAME] [force] [reason…]",
-    "swap": "/ts rota swap @member @member <from> to <to> [force] [reason…]",
-    "add": '/ts rota add @member to <rotation> [tz:ZONE name:"Full Name" lang:en,fr]',
-    "remove": "/ts rota remove @member from <rotation> [force]",
-    "set-handoff": '/ts rota set-handoff <rotation> "<cron>" [force]',
-}
 USAGE = "/ts rota show|check|override|swap|add|remove|set-handoff …"
 MAX_PREVIEW_LINES = 20
 MAX_CHECK_DAYS = 366
 
 
-@verb(
-    "rota",
-    summary="See the rota and its coverage; managers edit it (override, swap, add, remove …).",
-    usage=USAGE,
-    examples=(
-        "/ts rota show",
-        "/ts rota check days:14",
-        "/ts rota override @amira tomorrow 08:00 to tomorrow 18:00 rotation:emea sick cover",
-        "/ts rota swap @amira @lukas 2027-03-21 08:00 to 2027-03-22 08:00",
-        "/ts rota add @priya to apac",
-        "/ts rota remove @lukas from emea",
-        '/ts rota set-handoff emea "0 9 * * mon"',
-    ),
-    details="\n".join(f"`{u}`" for u in USAGES.values())
-    + "\nEdits show a preview with Confirm / Cancel; times are read in your own zone.",
-    subverbs=tuple(USAGES),
-)
 class RotaCommand(Command):
-    """A `/ts rota …` line; its parse picks the action, whose usage a mistake is shown with."""
+    """A `/ts rota …` line; its parse picks the action, whose usage a mistake is shown with.
+
+    Each action is a subclass naming itself (`name`, for an edit the kind of `rota_service.Edit`
+    it proposes) and its `usage`; `SUBVERBS` lists them once and everything else derives.
+    """
+
+    name: ClassVar[str]
+    usage: ClassVar[str]
 
     @classmethod
     def parse(cls, args: list[str], ctx: Context) -> RotaCommand:
@@ -75,6 +56,9 @@ class RotaCommand(Command):
 
 
 class RotaShow(RotaCommand):
+    name: ClassVar[str] = "show"
+    usage: ClassVar[str] = "/ts rota show"
+
     @classmethod
     def parse(cls, args: list[str], ctx: Context) -> Self:
         if args:
@@ -121,6 +105,8 @@ class RotaShow(RotaCommand):
 class RotaCheck(RotaCommand):
     """Coverage over the next `days` days (the team's horizon unless typed)."""
 
+    name: ClassVar[str] = "check"
+    usage: ClassVar[str] = "/ts rota check [days:N]"
     days: int = Field(ge=1)
 
     @classmethod
@@ -180,7 +166,6 @@ class RotaEdit(RotaCommand):
     """An edit is never applied when typed: it is previewed and stored as a proposal, and
     Confirm carries only the proposal's id back to `rota_service`."""
 
-    kind: ClassVar[str]
     force: bool = False
 
     @abstractmethod
@@ -192,14 +177,17 @@ class RotaEdit(RotaCommand):
         """One line saying what the edit does, times in the asker's zone."""
 
     def run(self, ctx: Context) -> Reply:
-        edit = rota_service.parse_edit({"kind": self.kind, **self.params()})
+        edit = rota_service.parse_edit({"kind": self.name, **self.params()})
         return _preview(ctx, edit, self.force, self.summary(ctx))
 
 
 class RotaOverride(RotaEdit):
     """`member` covers from `start` to `end`: on `rotation`, or team-wide when it is None."""
 
-    kind: ClassVar[str] = "override"
+    name: ClassVar[str] = "override"
+    usage: ClassVar[str] = (
+        "/ts rota override @member <from> to <to> [rotation:NAME] [force] [reason…]"
+    )
     member: SlackId
     start: UtcDatetime
     end: UtcDatetime
@@ -240,7 +228,8 @@ class RotaOverride(RotaEdit):
 class RotaSwap(RotaEdit):
     """`first` and `second` exchange their shifts from `start` to `end`."""
 
-    kind: ClassVar[str] = "swap"
+    name: ClassVar[str] = "swap"
+    usage: ClassVar[str] = "/ts rota swap @member @member <from> to <to> [force] [reason…]"
     first: SlackId
     second: SlackId
     start: UtcDatetime
@@ -276,7 +265,10 @@ class RotaSwap(RotaEdit):
 class RotaAdd(RotaEdit):
     """`member` joins the end of `rotation`; `new_member` when they are new to the team."""
 
-    kind: ClassVar[str] = "add"
+    name: ClassVar[str] = "add"
+    usage: ClassVar[str] = (
+        '/ts rota add @member to <rotation> [tz:ZONE name:"Full Name" lang:en,fr]'
+    )
     member: SlackId
     rotation: str
     new_member: MemberSpec | None = None
@@ -330,7 +322,9 @@ def _new_member(member: str, options: dict[str, str]) -> MemberSpec:
 
 
 class RotaRemove(RotaEdit):
-    kind: ClassVar[str] = "remove"
+    name: ClassVar[str] = "remove"
+    usage: ClassVar[str] = "/ts rota remove @member from <rotation> [force]"
+
     member: SlackId
     rotation: str
 
@@ -358,7 +352,8 @@ class RotaSetHandoff(RotaEdit):
     and says what is wrong in the words a manager sees when importing the file.
     """
 
-    kind: ClassVar[str] = "set-handoff"
+    name: ClassVar[str] = "set-handoff"
+    usage: ClassVar[str] = '/ts rota set-handoff <rotation> "<cron>" [force]'
     rotation: str
     cron: str
 
@@ -379,14 +374,29 @@ class RotaSetHandoff(RotaEdit):
 
 
 SUBVERBS: dict[str, type[RotaCommand]] = {
-    "show": RotaShow,
-    "check": RotaCheck,
-    "override": RotaOverride,
-    "swap": RotaSwap,
-    "add": RotaAdd,
-    "remove": RotaRemove,
-    "set-handoff": RotaSetHandoff,
+    c.name: c
+    for c in (RotaShow, RotaCheck, RotaOverride, RotaSwap, RotaAdd, RotaRemove, RotaSetHandoff)
 }
+USAGES = {name: command.usage for name, command in SUBVERBS.items()}
+
+# Registered once the actions exist, so that help lists each action's usage from its class.
+verb(
+    "rota",
+    summary="See the rota and its coverage; managers edit it (override, swap, add, remove …).",
+    usage=USAGE,
+    examples=(
+        "/ts rota show",
+        "/ts rota check days:14",
+        "/ts rota override @amira tomorrow 08:00 to tomorrow 18:00 rotation:emea sick cover",
+        "/ts rota swap @amira @lukas 2027-03-21 08:00 to 2027-03-22 08:00",
+        "/ts rota add @priya to apac",
+        "/ts rota remove @lukas from emea",
+        '/ts rota set-handoff emea "0 9 * * mon"',
+    ),
+    details="\n".join(f"`{u}`" for u in USAGES.values())
+    + "\nEdits show a preview with Confirm / Cancel; times are read in your own zone.",
+    subverbs=tuple(USAGES),
+)(RotaCommand)
 
 
 def _preview(ctx: Context, edit: rota_service.Edit, force: bool, summary: str) -> Reply:
