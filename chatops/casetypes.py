@@ -35,3 +35,15 @@ SEVERITY_MEANING: dict[Severity, str] = {
 
 #: Types whose cases are restricted unless the reporter says otherwise.
 RESTRICTED_BY_DEFAULT = frozenset({CaseType.child_safety, CaseType.self_harm})
+
+
+def group_problems(group_names: list[str]) -> list[str]:
+    """Path-named problems of a rota file's ``groups:``: each group is named after a case type
+    (its members review that type's restricted cases), so any other name is a typo."""
+    valid = ", ".join(t.value for t in CaseType)
+    known = {t.value for t in CaseType}
+    return [
+        f"groups.{name}: unknown case type '{name}'; valid types: {valid}"
+        for name in group_names
+        if name not in known
+    ]

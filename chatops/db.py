@@ -16,6 +16,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlmodel import Session, create_engine
 
+from chatops.errors import Refused
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
@@ -98,11 +100,23 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """Commit everything done in the block, or nothing when it raises."""
+        """Commit everything done in the block, or nothing when it raises.
+
+        A refusal that must still leave a trace (`Refused.keep`) gets it written in its own
+        transaction after the rollback, so the refused change itself never lands.
+        """
         with Session(self.engine, expire_on_commit=False) as session:
             try:
                 yield session
                 session.commit()
+            except Refused as refusal:
+                session.rollback()
+                keep, refusal.keep = refusal.keep, None  # once, even through nested scopes
+                if keep is not None:
+                    with Session(self.engine, expire_on_commit=False) as kept:
+                        keep(kept)
+                        kept.commit()
+                raise
             except BaseException:
                 session.rollback()
                 raise

@@ -2,6 +2,9 @@
 
 It sits above `chatops.oncall` and `chatops.escalation` because it spans both.
 
+Reviewer groups (`groups:`) are checked here too: the engine keeps them as named member lists,
+and only the application knows that each name must be a case type.
+
 The rota engine (`rota/`) validates the rota; the `policies:` section is validated here against
 that rota, because policies belong to escalation. Import saves both in one transaction with
 their audit events; export writes both back, so a file round-trips through the database.
@@ -17,6 +20,7 @@ import yaml
 from sqlmodel import Session
 
 from chatops import audit
+from chatops.casetypes import group_problems
 from chatops.escalation.policy import PolicyError, PolicySpec, parse_policies, policy_to_data
 from chatops.escalation.store import load_policies, save_policies
 from rota.models import Team
@@ -34,6 +38,9 @@ class RotaFile:
 def load_rota_file(source: str | Path) -> RotaFile:
     """Read and validate a rota file; every problem comes back as one `RotaError`."""
     spec, extensions = read_rota_document(source)
+    problems = group_problems([g.name for g in spec.groups])
+    if problems:
+        raise RotaError(problems)
     if "policies" not in extensions:
         return RotaFile(spec, None)
     try:

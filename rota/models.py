@@ -103,3 +103,20 @@ class Override(SQLModel, table=True):
     end: datetime = utc_column(nullable=False)
     reason: str = ""
     author: str | None = None
+
+
+class ReviewerGroupMember(SQLModel, table=True):
+    """One member of a team's reviewer group (rota file ``groups:``), in the file's order.
+
+    A group is named after the case type its members review; the engine stores the name as text
+    and the application says which names are case types.
+    """
+
+    __tablename__ = "reviewer_group_member"
+    __table_args__ = (UniqueConstraint("team_id", "name", "member_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: int = Field(foreign_key="team.id", index=True)
+    name: str
+    member_id: int = Field(foreign_key="member.id", index=True, ondelete="CASCADE")
+    position: int = 0

@@ -6,6 +6,7 @@ Every validation error names its path (``rotations[1].handoff``) so a manager ca
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, time
 from enum import StrEnum
 from typing import Annotated, Any
@@ -125,11 +126,23 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _display_name(value: str) -> str:
+    """Names are shown in Slack messages: markup there (``<!channel>``) would ping everyone."""
+    if any(c in value for c in "<>") or not value.isprintable():
+        raise PydanticCustomError(
+            "display_name", "a name cannot hold '<', '>' or control characters", {}
+        )
+    return value
+
+
+DisplayName = Annotated[str, AfterValidator(_display_name)]
+
+
 class MemberSpec(_Strict):
     """A person on the team, keyed by their Slack user id."""
 
     id: str = Field(min_length=1, description="Slack user id, e.g. U024BE7LH")
-    name: str = Field(min_length=1)
+    name: DisplayName = Field(min_length=1)
     tz: ZoneName = Field(description="IANA time zone, e.g. Europe/Berlin")
     languages: tuple[str, ...] = ("en",)
     role: Role = Role.responder
@@ -184,6 +197,25 @@ class TeamSpec(_Strict):
     required: int = Field(default=1, ge=1, description="members that must be on call at once")
 
 
+class GroupSpec(_Strict):
+    """A named group of members: who reviews the cases of one type (named after it).
+
+    The file writes groups as a mapping (``groups: {child-safety: [U…]}``); they are kept as a
+    tuple of these so that a rota stays hashable. Which names are case types is for the
+    application to say: the engine knows no case types.
+    """
+
+    name: str = Field(min_length=1)
+    members: tuple[str, ...] = ()
+
+
+def _groups(value: Any) -> Any:
+    """The file's ``{name: [ids]}`` mapping as GroupSpec data, in the file's order."""
+    if isinstance(value, Mapping):
+        return [{"name": k, "members": v} for k, v in value.items()]
+    return value
+
+
 class RotaSpec(_Strict):
     """A whole team's rota: the unit that is imported, exported, checked and resolved."""
 
@@ -191,6 +223,7 @@ class RotaSpec(_Strict):
     members: tuple[MemberSpec, ...]
     rotations: tuple[RotationSpec, ...]
     overrides: tuple[OverrideSpec, ...] = ()
+    groups: Annotated[tuple[GroupSpec, ...], BeforeValidator(_groups)] = ()
     # Escalation policies will join as ``policies: tuple[PolicySpec, ...] = ()``; their
     # reference checks go into ``reference_problems`` beside the ones below.
 
@@ -211,6 +244,10 @@ class RotaSpec(_Strict):
             if m.id == member_id:
                 return m
         raise KeyError(member_id)
+
+    def group(self, name: str) -> tuple[str, ...]:
+        """The members of group `name` (none when the rota has no such group)."""
+        return next((g.members for g in self.groups if g.name == name), ())
 
 
 def reference_problems(rota: RotaSpec) -> list[tuple[str, str]]:
@@ -239,4 +276,14 @@ def reference_problems(rota: RotaSpec) -> list[tuple[str, str]]:
             problems.append((f"overrides[{i}].member", f"'{o.member}' is not a member of the team"))
         if o.rotation is not None and o.rotation not in names:
             problems.append((f"overrides[{i}].rotation", f"unknown rotation '{o.rotation}'"))
+    groups: set[str] = set()
+    for g in rota.groups:
+        if g.name in groups:
+            problems.append((f"groups.{g.name}", f"duplicate group '{g.name}'"))
+        groups.add(g.name)
+        for j, member in enumerate(g.members):
+            if member not in ids:
+                problems.append(
+                    (f"groups.{g.name}[{j}]", f"'{member}' is not a member of the team")
+                )
     return problems

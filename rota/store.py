@@ -11,8 +11,17 @@ from datetime import time
 
 from sqlmodel import Session, col, delete, select
 
-from rota.models import Member, Override, Participant, Restriction, Rotation, Team
+from rota.models import (
+    Member,
+    Override,
+    Participant,
+    Restriction,
+    ReviewerGroupMember,
+    Rotation,
+    Team,
+)
 from rota.spec import (
+    GroupSpec,
     MemberSpec,
     OverrideSpec,
     RestrictionSpec,
@@ -124,6 +133,13 @@ def save_rota(session: Session, spec: RotaSpec) -> Team:
                 author=o.author,
             )
         )
+    for g in spec.groups:
+        for position, slack_id in enumerate(g.members):
+            session.add(
+                ReviewerGroupMember(
+                    team_id=team.id, name=g.name, member_id=by_slack[slack_id], position=position
+                )
+            )
     session.flush()
     return team
 
@@ -131,6 +147,7 @@ def save_rota(session: Session, spec: RotaSpec) -> Team:
 def _clear(session: Session, team_id: int) -> None:
     rotation_ids = list(session.exec(select(Rotation.id).where(Rotation.team_id == team_id)))
     session.exec(delete(Override).where(col(Override.team_id) == team_id))
+    session.exec(delete(ReviewerGroupMember).where(col(ReviewerGroupMember.team_id) == team_id))
     if rotation_ids:
         session.exec(delete(Participant).where(col(Participant.rotation_id).in_(rotation_ids)))
         session.exec(delete(Restriction).where(col(Restriction.rotation_id).in_(rotation_ids)))
@@ -186,6 +203,13 @@ def load_rota(session: Session, team: Team) -> RotaSpec:
         .where(Override.team_id == team.id)
         .order_by(col(Override.start), col(Override.id))
     )
+    grouped: dict[str, list[str]] = {}
+    for row in session.exec(
+        select(ReviewerGroupMember)
+        .where(ReviewerGroupMember.team_id == team.id)
+        .order_by(col(ReviewerGroupMember.id))
+    ):
+        grouped.setdefault(row.name, []).append(slack_of[row.member_id])
     return RotaSpec(
         team=TeamSpec(name=team.name, tz=team.tz, channel=team.channel, required=team.required),
         members=tuple(
@@ -210,4 +234,5 @@ def load_rota(session: Session, team: Team) -> RotaSpec:
             )
             for o in overrides
         ),
+        groups=tuple(GroupSpec(name=n, members=tuple(ids)) for n, ids in grouped.items()),
     )

@@ -172,4 +172,6 @@ def dump_rota_yaml(spec: RotaSpec) -> str:
     data = spec.model_dump(by_alias=True, exclude_defaults=True)
     # Keep required-but-defaulted shapes readable: the team block is always written in full.
     data["team"] = spec.team.model_dump(by_alias=True)
+    if "groups" in data:  # written as the file holds them: {name: [member ids]}
+        data["groups"] = {g.name: list(g.members) for g in spec.groups}
     return yaml.dump(_plain(data), Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)

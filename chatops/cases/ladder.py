@@ -130,9 +130,21 @@ def page_step(
 
 
 def page_member(
-    session: Session, *, case: Case, team: Team, member: str, at: datetime, actor: str, reason: str
+    session: Session,
+    *,
+    case: Case,
+    team: Team,
+    member: str,
+    at: datetime,
+    actor: str,
+    reason: str,
+    grants_access: bool,
 ) -> Paging:
-    """Page one member directly (an escalation to a person), keeping the ladder's timer."""
+    """Page one member directly (an escalation to a person), keeping the ladder's timer.
+
+    `grants_access` says whether the page gives its recipient a restricted case: only when
+    `actor` had access (need-to-know, `chatops.cases.access`).
+    """
     roster = load_roster(session, team, at)
     result = Paging(
         step=case.step, level=steps_of(case)[case.step].level, paged=[member], role="direct"
@@ -147,6 +159,7 @@ def page_member(
         reason=reason,
         actor=actor,
         opened=False,
+        grants_access=grants_access,
     )
     return result
 
@@ -162,8 +175,12 @@ def _send(
     reason: str,
     actor: str,
     opened: bool,
+    grants_access: bool = True,
 ) -> None:
-    """Add the DMs, the advisor and the channel post of one paging, and their timeline events."""
+    """Add the DMs, the advisor and the channel post of one paging, and their timeline events.
+
+    Every page row records who caused it (`actor`); a policy's pages give access to their case.
+    """
     assert case.id is not None
     case.pagings += 1
     batch = case.pagings
@@ -201,6 +218,8 @@ def _send(
             text=text,
             blocks=blocks,
             at=at,
+            paged_by=actor,
+            grants_access=grants_access,
         )
 
     for person, role in recipients:

@@ -15,7 +15,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from chatops import audit
-from chatops.cases import ladder, timers
+from chatops.cases import access, ladder, timers
 from chatops.cases.ids import next_case_key, normalise_key
 from chatops.cases.models import (
     RESTRICTED_BY_DEFAULT,
@@ -154,6 +154,7 @@ def acknowledge(
 ) -> Case:
     """Stop the ladder: the case is taken. The acknowledger becomes the assignee if none."""
     _, who, case = _member_and_case(session, team_id, actor, key)
+    access.require_access(session, case=case, actor=who, at=at, action="acknowledge")
     if case.status == CaseStatus.resolved:
         raise Refused(f"{case.key} is resolved; there is nothing to acknowledge")
     if case.status == CaseStatus.acknowledged:
@@ -188,9 +189,12 @@ def escalate(
 ) -> tuple[Case, ladder.Paging]:
     """Page the next level, a named level ("2", "admins") or one member, with a reason.
 
-    The case is open again until someone acknowledges, and the ladder's timer restarts.
+    The case is open again until someone acknowledges, and the ladder's timer restarts. On a
+    restricted case only those with access may escalate, so a member paged directly is given
+    access by someone who had it (never by themselves).
     """
     team, who, case = _member_and_case(session, team_id, actor, key)
+    access.require_access(session, case=case, actor=who, at=at, action="escalate")
     if case.status == CaseStatus.resolved:
         raise Refused(f"{case.key} is resolved; open a new case instead of escalating")
     assert case.id is not None
@@ -230,6 +234,7 @@ def escalate(
             at=at,
             actor=who.slack_id,
             reason=public,
+            grants_access=access.can_see(session, case=case, actor=who),
         )
         wait = steps[case.step].wait
         if wait is not None and case.step + 1 < len(steps):
@@ -260,6 +265,7 @@ def reassign(
 ) -> Case:
     """Give the case to another member: the assignee, the reporter or a manager may."""
     team, who, case = _member_and_case(session, team_id, actor, key)
+    access.require_access(session, case=case, actor=who, at=at, action="assign")
     if case.status == CaseStatus.resolved:
         raise Refused(f"{case.key} is resolved; it cannot be reassigned")
     if not (who.is_manager or who.slack_id in {case.assignee, case.reporter}):
@@ -279,18 +285,14 @@ def reassign(
 def take(session: Session, *, team_id: int, actor: Actor | None, key: str, at: datetime) -> Case:
     """The Take case button: the clicker becomes the assignee, and an open case is acknowledged.
 
-    Anyone in the team who may see the case may take it (a restricted one: `has_access`), so a
-    responder can pick up work without asking a manager to reassign it. One audit event says
-    both what changed hands and whether the ladder stopped.
+    Anyone in the team who may see the case may take it (a restricted one: `access.can_see`),
+    so a responder can pick up work without asking a manager to reassign it. One audit event
+    says both what changed hands and whether the ladder stopped.
     """
     _, who, case = _member_and_case(session, team_id, actor, key)
+    access.require_access(session, case=case, actor=who, at=at, action="take")
     if case.status == CaseStatus.resolved:
         raise Refused(f"{case.key} is resolved; there is nothing to take")
-    if not has_access(session, case=case, actor=who):
-        raise Refused(
-            f"{case.key} is restricted, so only the people it was given to can take it; "
-            "ask a manager to assign it to you"
-        )
     acknowledging = case.status == CaseStatus.open
     if case.assignee == who.slack_id and not acknowledging:
         raise Refused(f"{case.key} is already yours")
@@ -323,10 +325,9 @@ def add_note(
 ) -> CaseEvent:
     """Add a note to the timeline; on a restricted case only those it was given to may."""
     _, who, case = _member_and_case(session, team_id, actor, key)
+    access.require_access(session, case=case, actor=who, at=at, action="note")
     if not text.strip():
         raise Refused("the note is empty")
-    if not has_access(session, case=case, actor=who):
-        raise Refused(f"{case.key} is restricted; only the people it was given to can add notes")
     event = add_event(session, case=case, at=at, actor=who.slack_id, kind="note", text=text.strip())
     _audit(session, case, who=who, at=at, action="case.note", detail={"length": len(text.strip())})
     return event
@@ -343,6 +344,7 @@ def resolve(
 ) -> Case:
     """Close the case: every timer and every unsent page is cancelled."""
     _, who, case = _member_and_case(session, team_id, actor, key)
+    access.require_access(session, case=case, actor=who, at=at, action="resolve")
     if case.status == CaseStatus.resolved:
         raise Refused(f"{case.key} is already resolved")
     if not (who.is_manager or who.slack_id in {case.assignee, case.reporter}):
@@ -364,22 +366,6 @@ def resolve(
     return case
 
 
-def has_access(session: Session, *, case: Case, actor: Actor) -> bool:
-    """Who may read a restricted case: reporter, assignee, anyone paged, managers and admins."""
-    if not case.restricted or actor.is_manager:
-        return True
-    if actor.slack_id in {case.reporter, case.assignee}:
-        return True
-    paged = session.exec(
-        select(Page.id).where(
-            Page.case_id == case.id,
-            Page.kind == PageKind.dm.value,
-            Page.recipient == actor.slack_id,
-        )
-    ).first()
-    return paged is not None
-
-
 @dataclass
 class CaseView:
     """A case as one member may see it; `details_visible` False hides summary, details, notes."""
@@ -395,14 +381,15 @@ class CaseView:
 def show(
     session: Session, *, team_id: int, actor: Actor | None, key: str, at: datetime
 ) -> CaseView:
-    """Read a case; a view of a restricted case's details is audited."""
+    """Read a case; every look at a restricted case is audited, refused or not.
+
+    A member without access still sees what a channel sees (id, type, severity, status).
+    """
     team = get_team(session, team_id)
     who = require_member(session, team, actor)
     case = get_case(session, team_id=team_id, key=key)
     assert case.id is not None
-    visible = has_access(session, case=case, actor=who)
-    if case.restricted and visible:
-        _audit(session, case, who=who, at=at, action="case.view_restricted")
+    visible = access.record_view(session, case=case, actor=who, at=at)
     timer = timers.pending_timer(session, case_id=case.id)
     return CaseView(
         case=case,
@@ -415,7 +402,10 @@ def show(
 
 
 def open_cases_for(session: Session, *, team_id: int, slack_id: str) -> list[Case]:
-    """The unresolved cases assigned to a member or for which they were paged (by DM)."""
+    """The unresolved cases assigned to a member or for which they were paged (by DM).
+
+    Callers showing them filter restricted ones through `access.can_see`.
+    """
     paged = select(Page.case_id).where(Page.kind == PageKind.dm.value, Page.recipient == slack_id)
     return list(
         session.exec(

@@ -11,6 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import UniqueConstraint
+from sqlalchemy import true as sa_true
 from sqlmodel import Field, SQLModel
 
 from rota.models import utc_column
@@ -66,6 +67,11 @@ class Page(SQLModel, table=True):
     kind: str = PageKind.dm.value
     role: str = "responder"  # responder, advisor, fallback, direct, announcement
     recipient: str  # Slack user id, or the channel id for the announcement
+    # Who caused this page: a member's Slack id, or "system" for a timer. A direct page
+    # (role "direct") gives its recipient access to a restricted case only when whoever sent it
+    # had access themselves; ladder pages always do (the policy chose the recipient).
+    paged_by: str | None = None
+    grants_access: bool = Field(default=True, sa_column_kwargs={"server_default": sa_true()})
     text: str
     blocks: str = "[]"  # Block Kit JSON
     state: str = PageState.pending.value

@@ -1,67 +1,147 @@
-"""Rota edits as a service: plan an edit against the stored rota, then apply it atomically.
+"""Rota edits as a service: preview an edit against the stored rota, then apply it atomically.
 
-An edit travels as a `Proposal` (plain JSON, small enough for a Slack button's value), so the
-preview needs no pending-state table: Confirm re-plans the same proposal against the rota as it
-is then, refuses when the rota changed since the preview (`base` digest), re-checks coverage, and
-saves the new rota together with its audit event in one transaction (invariants 2 and 7).
-Permissions are checked here, not only in the command layer.
+A preview stores the edit as a `RotaProposal` row (author, the digest of the rota it was
+computed on, an expiry) and the Confirm button carries only the row's id: nothing a client
+sends back is trusted. Confirm is accepted once, from the author (or an admin), before expiry and
+while the rota is unchanged since the preview; it re-plans the stored edit, re-checks coverage,
+and saves the new rota with its audit event in one transaction (invariants 2 and 7).
+Permissions are checked here, not only in the command layer: only managers edit, only admins
+force a gap, and only admins grant or revoke the admin role.
+
+The kinds of edit are listed once, in `Edit`: each is a model that knows how to apply itself.
 """
 
 from __future__ import annotations
 
-import json
+import secrets
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from sqlalchemy import update
+from sqlmodel import Session, col
 
 from chatops import audit
 from chatops.db import Database
 from chatops.errors import Refused
+from chatops.oncall.proposals import PROPOSAL_TTL, RotaProposal
 from chatops.team import Actor
 from rota import edits
 from rota.coverage import describe_gap
 from rota.edits import EditError, EditImpact
 from rota.resolve import compile_rota
-from rota.spec import MemberSpec, RotaSpec
+from rota.spec import AwareDatetime, MemberSpec, Role, RotaSpec
 from rota.store import save_rota, team_rota
+from rota.yamlio import validation_messages
 
-KINDS = ("override", "swap", "add", "remove", "set-handoff")
+
+class _Edit(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def apply(self, spec: RotaSpec, author: str) -> RotaSpec:
+        """The rota after this edit (`EditError` when it cannot be made)."""
+        raise NotImplementedError
 
 
-@dataclass(frozen=True)
-class Proposal:
-    """One rota edit as asked: `kind` and its `params` (JSON-able), on top of rota `base`."""
+class OverrideEdit(_Edit):
+    kind: Literal["override"] = "override"
+    member: str
+    start: AwareDatetime
+    end: AwareDatetime
+    rotation: str | None = None
+    reason: str = ""
 
-    kind: str
-    params: dict[str, Any]
-    author: str
-    base: str = ""
-    force: bool = False
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"), sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str) -> Proposal:
-        data = json.loads(text)
-        return cls(
-            kind=str(data["kind"]),
-            params=dict(data["params"]),
-            author=str(data["author"]),
-            base=str(data.get("base", "")),
-            force=bool(data.get("force", False)),
+    def apply(self, spec: RotaSpec, author: str) -> RotaSpec:
+        return edits.add_override(
+            spec,
+            member=self.member,
+            start=self.start,
+            end=self.end,
+            rotation=self.rotation,
+            reason=self.reason,
+            author=author,
         )
+
+
+class SwapEdit(_Edit):
+    kind: Literal["swap"] = "swap"
+    first: str
+    second: str
+    start: AwareDatetime
+    end: AwareDatetime
+    reason: str = ""
+
+    def apply(self, spec: RotaSpec, author: str) -> RotaSpec:
+        return edits.swap(
+            spec,
+            first=self.first,
+            second=self.second,
+            start=self.start,
+            end=self.end,
+            reason=self.reason,
+            author=author,
+        )
+
+
+class AddEdit(_Edit):
+    kind: Literal["add"] = "add"
+    member: str
+    rotation: str
+    new_member: MemberSpec | None = None
+
+    def apply(self, spec: RotaSpec, author: str) -> RotaSpec:
+        return edits.add_participant(
+            spec, rotation=self.rotation, member=self.member, new_member=self.new_member
+        )
+
+
+class RemoveEdit(_Edit):
+    kind: Literal["remove"] = "remove"
+    member: str
+    rotation: str
+
+    def apply(self, spec: RotaSpec, author: str) -> RotaSpec:
+        return edits.remove_participant(spec, rotation=self.rotation, member=self.member)
+
+
+class SetHandoffEdit(_Edit):
+    kind: Literal["set-handoff"] = "set-handoff"
+    rotation: str
+    cron: str
+
+    def apply(self, spec: RotaSpec, author: str) -> RotaSpec:
+        return edits.set_handoff(spec, rotation=self.rotation, cron=self.cron)
+
+
+#: Every kind of rota edit, in one place.
+Edit = Annotated[
+    OverrideEdit | SwapEdit | AddEdit | RemoveEdit | SetHandoffEdit, Field(discriminator="kind")
+]
+_EDIT: TypeAdapter[Edit] = TypeAdapter(Edit)
+
+
+def parse_edit(data: dict[str, Any]) -> Edit:
+    """An edit from its kind and parameters; a bad one is refused in the rota file's words."""
+    try:
+        return _EDIT.validate_python(data)
+    except ValidationError as error:
+        raise Refused("; ".join(validation_messages(error))) from None
 
 
 @dataclass(frozen=True)
 class Plan:
+    """An edit worked out against a rota: the new rota and what changes in the horizon."""
+
     old: RotaSpec
     new: RotaSpec
     impact: EditImpact
     start: datetime
     end: datetime
-    proposal: Proposal = field(repr=False)
+    kind: str
+    force: bool = False
+    proposal: str | None = None  # the stored proposal's id, once previewed
 
     @property
     def gap_report(self) -> str:
@@ -69,63 +149,41 @@ class Plan:
         return "\n".join(describe_gap(compiled, gap) for gap in self.impact.new_gaps[:5])
 
 
-def _instant(value: str) -> datetime:
-    return datetime.fromisoformat(value)
-
-
-def _apply(spec: RotaSpec, p: Proposal) -> RotaSpec:
-    a = p.params
-    match p.kind:
-        case "override":
-            return edits.add_override(
-                spec,
-                member=a["member"],
-                start=_instant(a["start"]),
-                end=_instant(a["end"]),
-                rotation=a.get("rotation"),
-                reason=a.get("reason", ""),
-                author=p.author,
-            )
-        case "swap":
-            return edits.swap(
-                spec,
-                first=a["first"],
-                second=a["second"],
-                start=_instant(a["start"]),
-                end=_instant(a["end"]),
-                reason=a.get("reason", ""),
-                author=p.author,
-            )
-        case "add":
-            new = MemberSpec.model_validate(a["new_member"]) if a.get("new_member") else None
-            return edits.add_participant(
-                spec, rotation=a["rotation"], member=a["member"], new_member=new
-            )
-        case "remove":
-            return edits.remove_participant(spec, rotation=a["rotation"], member=a["member"])
-        case "set-handoff":
-            return edits.set_handoff(spec, rotation=a["rotation"], cron=a["cron"])
-    raise Refused(f"unknown rota edit '{p.kind}'")
-
-
 def require_manager(actor: Actor, contact: str) -> None:
     if not actor.is_manager:
         raise Refused(f"only managers can edit the rota; ask {contact}")
 
 
-def _plan(spec: RotaSpec, proposal: Proposal, now: datetime, horizon_days: int) -> Plan:
+def _plan(
+    spec: RotaSpec, edit: Edit, *, author: str, force: bool, now: datetime, horizon_days: int
+) -> Plan:
     try:
-        new = _apply(spec, proposal)
+        new = edit.apply(spec, author)
     except EditError as error:
         raise Refused(str(error)) from None
     end = now + timedelta(days=horizon_days)
-    return Plan(spec, new, edits.impact(spec, new, now, end), now, end, proposal)
+    return Plan(spec, new, edits.impact(spec, new, now, end), now, end, edit.kind, force)
+
+
+def admin_changes(old: RotaSpec, new: RotaSpec) -> list[str]:
+    """Members who gain or lose the admin role (joining as admin, or leaving as one)."""
+    before = {m.id: m.role for m in old.members}
+    after = {m.id: m.role for m in new.members}
+    return sorted(
+        m
+        for m in before.keys() | after.keys()
+        if (before.get(m) == Role.admin) != (after.get(m) == Role.admin)
+    )
 
 
 def _check(plan: Plan, actor: Actor, horizon_days: int) -> None:
-    if plan.proposal.force and not actor.is_admin:
+    changed = admin_changes(plan.old, plan.new)
+    if changed and not actor.is_admin:
+        who = ", ".join(f"<@{m}>" for m in changed)
+        raise Refused(f"only admins can grant or revoke the admin role ({who})")
+    if plan.force and not actor.is_admin:
         raise Refused("only admins can force a rota edit that leaves a gap")
-    if plan.impact.new_gaps and not (plan.proposal.force and actor.is_admin):
+    if plan.impact.new_gaps and not (plan.force and actor.is_admin):
         count = len(plan.impact.new_gaps)
         hint = (
             " An admin can force it by adding `force`."
@@ -142,53 +200,122 @@ def preview(
     db: Database,
     *,
     team_id: int,
-    proposal: Proposal,
+    edit: Edit,
+    force: bool,
     actor: Actor,
     now: datetime,
     horizon_days: int,
     contact: str,
 ) -> Plan:
-    """Plan an edit without changing anything; refuses edits that would open a gap."""
+    """Plan an edit and store it as a proposal for Confirm; refuses edits that open a gap."""
     require_manager(actor, contact)
     with db.transaction() as session:
-        _team, spec = team_rota(session, team_id)
-    proposal = Proposal(
-        proposal.kind, proposal.params, proposal.author, edits.digest(spec), proposal.force
+        team, spec = team_rota(session, team_id)
+        plan = _plan(
+            spec, edit, author=actor.slack_id, force=force, now=now, horizon_days=horizon_days
+        )
+        _check(plan, actor, horizon_days)
+        proposal = RotaProposal(
+            id=secrets.token_urlsafe(18),
+            team_id=team_id,
+            author=actor.slack_id,
+            base=edits.digest(spec),
+            kind=edit.kind,
+            edit=edit.model_dump_json(),
+            force=force,
+            created_at=now,
+            expires_at=now + PROPOSAL_TTL,
+        )
+        session.add(proposal)
+        audit.record(
+            session,
+            at=now,
+            actor=actor.slack_id,
+            action="proposal.create",
+            subject=f"team:{team.name}",
+            team_id=team_id,
+            detail={"proposal": proposal.id, "kind": edit.kind, "force": force},
+        )
+    return Plan(
+        plan.old, plan.new, plan.impact, plan.start, plan.end, plan.kind, force, proposal.id
     )
-    plan = _plan(spec, proposal, now, horizon_days)
-    _check(plan, actor, horizon_days)
-    return plan
+
+
+STALE = "this preview can no longer be confirmed ({why}); run the command again"
+
+
+def _usable(
+    session: Session, *, team_id: int, proposal_id: str, actor: Actor, now: datetime
+) -> RotaProposal:
+    """The stored proposal, if `actor` may still confirm (or cancel) it; otherwise Refused."""
+    proposal = session.get(RotaProposal, proposal_id, with_for_update=True)
+    if proposal is None or proposal.team_id != team_id:
+        raise Refused(STALE.format(why="there is no such preview"))
+    if proposal.author != actor.slack_id and not actor.is_admin:
+        raise Refused(
+            f"only <@{proposal.author}>, who asked for this change, or an admin "
+            "can confirm or cancel it"
+        )
+    if proposal.used_at is not None:
+        raise Refused(STALE.format(why=f"it was already {proposal.outcome or 'used'}"))
+    if now >= proposal.expires_at:
+        minutes = int(PROPOSAL_TTL.total_seconds() // 60)
+        raise Refused(STALE.format(why=f"previews expire after {minutes} minutes"))
+    return proposal
+
+
+def _use(
+    session: Session, proposal: RotaProposal, actor: Actor, now: datetime, outcome: str
+) -> None:
+    """Mark the proposal used, once: a second Confirm racing this one matches no row."""
+    result = session.connection().execute(
+        update(RotaProposal)
+        .where(col(RotaProposal.id) == proposal.id, col(RotaProposal.used_at).is_(None))
+        .values(used_at=now, used_by=actor.slack_id, outcome=outcome)
+    )
+    if result.rowcount != 1:
+        raise Refused(STALE.format(why="it was already used"))
 
 
 def apply(
     db: Database,
     *,
     team_id: int,
-    proposal: Proposal,
+    proposal_id: str,
     actor: Actor,
     now: datetime,
     horizon_days: int,
     contact: str,
     on_saved: Callable[[Plan], None] | None = None,
 ) -> Plan:
-    """Apply a previewed edit if the rota is unchanged since, and audit it in one transaction."""
+    """Apply a stored proposal if it is still good, and audit it in one transaction."""
     require_manager(actor, contact)
     with db.transaction() as session:
+        proposal = _usable(session, team_id=team_id, proposal_id=proposal_id, actor=actor, now=now)
         team, spec = team_rota(session, team_id, lock=True)
-        if proposal.base and proposal.base != edits.digest(spec):
+        if proposal.base != edits.digest(spec):
             raise Refused("the rota changed since this preview; run the command again")
-        plan = _plan(spec, proposal, now, horizon_days)
+        edit = _EDIT.validate_json(proposal.edit)  # written by `preview`, never by a client
+        plan = _plan(
+            spec,
+            edit,
+            author=proposal.author,
+            force=proposal.force,
+            now=now,
+            horizon_days=horizon_days,
+        )
         _check(plan, actor, horizon_days)
+        _use(session, proposal, actor, now, "applied")
         save_rota(session, plan.new)
         audit.record(
             session,
             at=now,
             actor=actor.slack_id,
-            action=f"rota.{proposal.kind}",
+            action=f"rota.{edit.kind}",
             subject=f"team:{team.name}",
             team_id=team.id,
             detail={
-                "params": proposal.params,
+                "params": edit.model_dump(mode="json", exclude={"kind"}),
                 "forced": bool(plan.impact.new_gaps),
                 "gaps": len(plan.impact.new_gaps),
                 "shifts_removed": len(plan.impact.removed),
@@ -198,3 +325,19 @@ def apply(
         if on_saved is not None:
             on_saved(plan)
     return plan
+
+
+def cancel(db: Database, *, team_id: int, proposal_id: str, actor: Actor, now: datetime) -> None:
+    """Withdraw a proposal so that no later Confirm can apply it (audited)."""
+    with db.transaction() as session:
+        proposal = _usable(session, team_id=team_id, proposal_id=proposal_id, actor=actor, now=now)
+        _use(session, proposal, actor, now, "cancelled")
+        audit.record(
+            session,
+            at=now,
+            actor=actor.slack_id,
+            action="proposal.cancel",
+            subject=f"proposal:{proposal.id}",
+            team_id=team_id,
+            detail={"kind": proposal.kind},
+        )

@@ -21,7 +21,7 @@ from sqlmodel import Field, Session, SQLModel, col
 from chatops import audit
 from chatops.db import Database
 from chatops.errors import Refused
-from chatops.oncall.edits import Plan, Proposal
+from chatops.oncall.edits import Plan
 from chatops.team import Actor
 from rota import edits
 from rota.cover import cover, covered_shifts
@@ -201,7 +201,7 @@ def take_swap(
             edits.impact(spec, new, now, check_end),
             now,
             check_end,
-            Proposal("cover", params, actor.slack_id, edits.digest(spec)),
+            "cover",
         )
         if plan.impact.new_gaps:
             count = len(plan.impact.new_gaps)

@@ -50,6 +50,8 @@ def add_page(
     text: str,
     blocks: list[Block],
     at: datetime,
+    paged_by: str | None = None,
+    grants_access: bool = True,
 ) -> Page:
     """A page due now, in the caller's transaction (so it exists iff the case change does)."""
     page = Page(
@@ -65,6 +67,8 @@ def add_page(
         blocks=json.dumps(blocks),
         due_at=at,
         created_at=at,
+        paged_by=paged_by,
+        grants_access=grants_access,
     )
     session.add(page)
     return page

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 from chatops.blockkit import Block, context, divider, section, truncate
-from chatops.cases import service
+from chatops.cases import access, service
 from chatops.escalation.messages import headline
 from commands.context import Context
 from commands.rota_view import local, mention, team_rota
@@ -25,11 +25,20 @@ CASE_SUMMARY_MAX = 120
 
 
 def my_open_cases(ctx: Context) -> list[Block]:
-    """The unresolved cases assigned to the viewer or that paged them: what they still owe."""
+    """The unresolved cases assigned to the viewer or that paged them: what they still owe.
+
+    A restricted case is listed only to those given it (`access.can_see`): a page sent by
+    someone without access does not put it on the viewer's home.
+    """
     if ctx.actor is None:
         return []
+    viewer = ctx.actor
     with ctx.db.transaction() as session:
-        cases = service.open_cases_for(session, team_id=ctx.team_id, slack_id=ctx.actor.slack_id)
+        cases = [
+            c
+            for c in service.open_cases_for(session, team_id=ctx.team_id, slack_id=viewer.slack_id)
+            if access.can_see(session, case=c, actor=viewer)
+        ]
     if not cases:
         body = "No open cases assigned to you or paging you."
     else:

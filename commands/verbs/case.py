@@ -11,7 +11,7 @@ from typing import Annotated, Self
 from pydantic import AfterValidator, Field
 
 from chatops.blockkit import Reply, context, fields, header, section
-from chatops.cases import service
+from chatops.cases import access, service
 from chatops.cases.ids import KEY_PATTERN
 from chatops.cases.ladder import Paging
 from chatops.cases.models import SEVERITY_MEANING, CaseType, Severity
@@ -294,9 +294,9 @@ class CaseShow(CaseCommand):
                     context(":lock: Restricted case: this view is recorded in the audit log.")
                 )
         else:
-            blocks.append(
-                section(":lock: Restricted case: only the people it was given to see it.")
-            )
+            refusal = access.REFUSAL.format(key=case.key)
+            blocks.append(section(f":lock: {refusal}"))
+            lines.append(refusal)
         timeline = [
             f"{local(ctx, e.at)} {e.kind}"
             + (f" by {mention(e.actor)}" if e.actor != "system" else "")

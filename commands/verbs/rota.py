@@ -15,7 +15,7 @@ from pydantic import Field, ValidationError
 
 from chatops.blockkit import Reply, Visibility, actions, button, context, header, section
 from chatops.oncall import edits as rota_service
-from chatops.oncall.edits import Plan, Proposal
+from chatops.oncall.edits import Plan
 from commands.command import Command, SlackId, UtcDatetime
 from commands.context import Context, UsageError
 from commands.parsing import Token, read_options, suggest
@@ -26,39 +26,20 @@ from rota.coverage import coverage_gaps, describe_gap
 from rota.spec import MemberSpec, Role
 from rota.yamlio import validation_messages
 
-USAGES = {
-    "show": "/ts rota show",
-    "check": "/ts rota check [days:N]",
-    "override": "/ts rota override @member <from> to <to> [rotation:NAME] [force] [reason…]",
-    "swap": "/ts rota swap @member @member <from> to <to> [force] [reason…]",
-    "add": '/ts rota add @member to <rotation> [tz:ZONE name:"Full Name" lang:en,fr]',
-    "remove": "/ts rota remove @member from <rotation> [force]",
-    "set-handoff": '/ts rota set-handoff <rotation> "<cron>" [force]',
-}
 USAGE = "/ts rota show|check|override|swap|add|remove|set-handoff …"
 MAX_PREVIEW_LINES = 20
 MAX_CHECK_DAYS = 366
 
 
-@verb(
-    "rota",
-    summary="See the rota and its coverage; managers edit it (override, swap, add, remove …).",
-    usage=USAGE,
-    examples=(
-        "/ts rota show",
-        "/ts rota check days:14",
-        "/ts rota override @amira tomorrow 08:00 to tomorrow 18:00 rotation:emea sick cover",
-        "/ts rota swap @amira @lukas 2027-03-21 08:00 to 2027-03-22 08:00",
-        "/ts rota add @mei to apac",
-        "/ts rota remove @lukas from emea",
-        '/ts rota set-handoff emea "0 9 * * mon"',
-    ),
-    details="\n".join(f"`{u}`" for u in USAGES.values())
-    + "\nEdits show a preview with Confirm / Cancel; times are read in your own zone.",
-    subverbs=tuple(USAGES),
-)
 class RotaCommand(Command):
-    """A `/ts rota …` line; its parse picks the action, whose usage a mistake is shown with."""
+    """A `/ts rota …` line; its parse picks the action, whose usage a mistake is shown with.
+
+    Each action is a subclass naming itself (`name`, for an edit the kind of `rota_service.Edit`
+    it proposes) and its `usage`; `SUBVERBS` lists them once and everything else derives.
+    """
+
+    name: ClassVar[str]
+    usage: ClassVar[str]
 
     @classmethod
     def parse(cls, args: list[str], ctx: Context) -> RotaCommand:
@@ -75,6 +56,9 @@ class RotaCommand(Command):
 
 
 class RotaShow(RotaCommand):
+    name: ClassVar[str] = "show"
+    usage: ClassVar[str] = "/ts rota show"
+
     @classmethod
     def parse(cls, args: list[str], ctx: Context) -> Self:
         if args:
@@ -121,6 +105,8 @@ class RotaShow(RotaCommand):
 class RotaCheck(RotaCommand):
     """Coverage over the next `days` days (the team's horizon unless typed)."""
 
+    name: ClassVar[str] = "check"
+    usage: ClassVar[str] = "/ts rota check [days:N]"
     days: int = Field(ge=1)
 
     @classmethod
@@ -166,10 +152,9 @@ def _options(words: list[str], known: set[str]) -> tuple[dict[str, str], bool, s
 
 
 class RotaEdit(RotaCommand):
-    """An edit is never applied when typed: it is previewed, and Confirm carries its
-    `Proposal` (plain JSON in the button) back to `rota_service`."""
+    """An edit is never applied when typed: it is previewed and stored as a proposal, and
+    Confirm carries only the proposal's id back to `rota_service`."""
 
-    kind: ClassVar[str]
     force: bool = False
 
     @abstractmethod
@@ -181,15 +166,17 @@ class RotaEdit(RotaCommand):
         """One line saying what the edit does, times in the asker's zone."""
 
     def run(self, ctx: Context) -> Reply:
-        assert ctx.actor is not None
-        proposal = Proposal(self.kind, self.params(), ctx.actor.slack_id, force=self.force)
-        return _preview(ctx, proposal, self.summary(ctx))
+        edit = rota_service.parse_edit({"kind": self.name, **self.params()})
+        return _preview(ctx, edit, self.force, self.summary(ctx))
 
 
 class RotaOverride(RotaEdit):
     """`member` covers from `start` to `end`: on `rotation`, or team-wide when it is None."""
 
-    kind: ClassVar[str] = "override"
+    name: ClassVar[str] = "override"
+    usage: ClassVar[str] = (
+        "/ts rota override @member <from> to <to> [rotation:NAME] [force] [reason…]"
+    )
     member: SlackId
     start: UtcDatetime
     end: UtcDatetime
@@ -230,7 +217,8 @@ class RotaOverride(RotaEdit):
 class RotaSwap(RotaEdit):
     """`first` and `second` exchange their shifts from `start` to `end`."""
 
-    kind: ClassVar[str] = "swap"
+    name: ClassVar[str] = "swap"
+    usage: ClassVar[str] = "/ts rota swap @member @member <from> to <to> [force] [reason…]"
     first: SlackId
     second: SlackId
     start: UtcDatetime
@@ -269,7 +257,10 @@ class RotaSwap(RotaEdit):
 class RotaAdd(RotaEdit):
     """`member` joins the end of `rotation`; `new_member` when they are new to the team."""
 
-    kind: ClassVar[str] = "add"
+    name: ClassVar[str] = "add"
+    usage: ClassVar[str] = (
+        '/ts rota add @member to <rotation> [tz:ZONE name:"Full Name" lang:en,fr]'
+    )
     member: SlackId
     rotation: str
     new_member: MemberSpec | None = None
@@ -325,7 +316,9 @@ def _new_member(member: str, options: dict[str, str]) -> MemberSpec:
 
 
 class RotaRemove(RotaEdit):
-    kind: ClassVar[str] = "remove"
+    name: ClassVar[str] = "remove"
+    usage: ClassVar[str] = "/ts rota remove @member from <rotation> [force]"
+
     member: SlackId
     rotation: str
 
@@ -355,7 +348,8 @@ class RotaSetHandoff(RotaEdit):
     and says what is wrong in the words a manager sees when importing the file.
     """
 
-    kind: ClassVar[str] = "set-handoff"
+    name: ClassVar[str] = "set-handoff"
+    usage: ClassVar[str] = '/ts rota set-handoff <rotation> "<cron>" [force]'
     rotation: str
     cron: str
 
@@ -378,28 +372,44 @@ class RotaSetHandoff(RotaEdit):
 
 
 SUBVERBS: dict[str, type[RotaCommand]] = {
-    "show": RotaShow,
-    "check": RotaCheck,
-    "override": RotaOverride,
-    "swap": RotaSwap,
-    "add": RotaAdd,
-    "remove": RotaRemove,
-    "set-handoff": RotaSetHandoff,
+    c.name: c
+    for c in (RotaShow, RotaCheck, RotaOverride, RotaSwap, RotaAdd, RotaRemove, RotaSetHandoff)
 }
+USAGES = {name: command.usage for name, command in SUBVERBS.items()}
+
+# Registered once the actions exist, so that help lists each action's usage from its class.
+verb(
+    "rota",
+    summary="See the rota and its coverage; managers edit it (override, swap, add, remove …).",
+    usage=USAGE,
+    examples=(
+        "/ts rota show",
+        "/ts rota check days:14",
+        "/ts rota override @amira tomorrow 08:00 to tomorrow 18:00 rotation:emea sick cover",
+        "/ts rota swap @amira @lukas 2027-03-21 08:00 to 2027-03-22 08:00",
+        "/ts rota add @mei to apac",
+        "/ts rota remove @lukas from emea",
+        '/ts rota set-handoff emea "0 9 * * mon"',
+    ),
+    details="\n".join(f"`{u}`" for u in USAGES.values())
+    + "\nEdits show a preview with Confirm / Cancel; times are read in your own zone.",
+    subverbs=tuple(USAGES),
+)(RotaCommand)
 
 
-def _preview(ctx: Context, proposal: Proposal, summary: str) -> Reply:
+def _preview(ctx: Context, edit: rota_service.Edit, force: bool, summary: str) -> Reply:
     assert ctx.actor is not None
     plan = rota_service.preview(
         ctx.db,
         team_id=ctx.team_id,
-        proposal=proposal,
+        edit=edit,
+        force=force,
         actor=ctx.actor,
         now=ctx.clock(),
         horizon_days=ctx.horizon_days,
         contact=ctx.admin_contact,
     )
-    proposal = plan.proposal
+    assert plan.proposal is not None
     lines = _change_lines(plan)
     coverage = (
         f":warning: Forced: leaves {len(plan.impact.new_gaps)} gap(s); this will be audited.\n"
@@ -415,8 +425,8 @@ def _preview(ctx: Context, proposal: Proposal, summary: str) -> Reply:
             section("\n".join(lines) if lines else "No shift changes within the horizon."),
             context(coverage),
             actions(
-                button("Confirm", "rota_confirm", proposal.to_json(), style="primary"),
-                button("Cancel", "rota_cancel", proposal.to_json()),
+                button("Confirm", "rota_confirm", plan.proposal, style="primary"),
+                button("Cancel", "rota_cancel", plan.proposal),
             ),
         ],
     )
@@ -434,12 +444,12 @@ def _change_lines(plan: Plan) -> list[str]:
 
 @action("rota_confirm")
 def confirm(value: str, ctx: Context) -> Reply:
+    """The button's value is a stored proposal's id, nothing more: the service checks it."""
     assert ctx.actor is not None
-    proposal = Proposal.from_json(value)
     plan = rota_service.apply(
         ctx.db,
         team_id=ctx.team_id,
-        proposal=proposal,
+        proposal_id=value,
         actor=ctx.actor,
         now=ctx.clock(),
         horizon_days=ctx.horizon_days,
@@ -447,7 +457,7 @@ def confirm(value: str, ctx: Context) -> Reply:
     )
     changed = len(plan.impact.removed) + len(plan.impact.added)
     text = (
-        f":white_check_mark: Rota updated by {mention(ctx.actor.slack_id)}: {proposal.kind} "
+        f":white_check_mark: Rota updated by {mention(ctx.actor.slack_id)}: {plan.kind} "
         f"({changed} shift changes in the next {ctx.horizon_days} days)"
     )
     lines = _change_lines(plan)
@@ -458,4 +468,9 @@ def confirm(value: str, ctx: Context) -> Reply:
 
 @action("rota_cancel")
 def cancel(value: str, ctx: Context) -> Reply:
+    """Withdraw the proposal so its Confirm can no longer apply it."""
+    assert ctx.actor is not None
+    rota_service.cancel(
+        ctx.db, team_id=ctx.team_id, proposal_id=value, actor=ctx.actor, now=ctx.clock()
+    )
     return Reply(text="Cancelled: the rota is unchanged.")

@@ -21,7 +21,7 @@ from chatops.db import Database
 from chatops.escalation.messages import TAKE_ACTION
 from chatops.escalation.models import Page, PageKind
 from commands.registry import dispatch, dispatch_action
-from tests.escalation.world import ANN, BEN, CAT, EVE, World, counts, make_world, snapshot
+from tests.escalation.world import ANN, BEN, CAT, DAN, EVE, World, counts, make_world, snapshot
 
 
 @pytest.fixture
@@ -106,13 +106,16 @@ def test_a_restricted_case_is_taken_only_by_those_it_was_given_to(world: World) 
 
     assert not refused.ok
     assert refused.text == (
-        ":warning: TS-2027-0001 is restricted, so only the people it was given to can take it; "
-        "ask a manager to assign it to you"
+        ":warning: TS-2027-0001 is restricted: you have not been given access; "
+        "ask the on-call responder or a manager"
     )
     assert "goodbye" not in refused.text
-    assert (counts(world.db), snapshot(world.db)) == (before, rows)
-    assert take(world, CAT).ok  # a manager may
-    assert case_row(world).assignee == CAT
+    # Nothing changes but the audit trail, which records the refused attempt (need-to-know).
+    assert snapshot(world.db) == rows
+    assert counts(world.db) == before | {"AuditEvent": before["AuditEvent"] + 1}
+    assert not take(world, CAT).ok  # a manager not given the case may not either
+    assert take(world, DAN).ok  # an admin may
+    assert case_row(world).assignee == DAN
 
 
 @pytest.mark.parametrize(

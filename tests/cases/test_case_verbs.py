@@ -77,9 +77,11 @@ def test_show_gives_details_to_the_reporter_and_hides_restricted_ones_from_other
     assert "goodbye" not in str([v.detail for v in views])
 
 
-def test_paged_people_and_managers_may_read_a_restricted_case(world: World) -> None:
+def test_paged_people_and_admins_may_read_a_restricted_case(world: World) -> None:
     run(world, "case open child-safety sev1 Material reported on Commons")
-    assert "Material reported" in run(world, "case show TS-2027-0001", who=CAT).text  # manager
+    # Need-to-know (issue #11): being a manager is not enough; an admin, or being paged, is.
+    assert "Material reported" not in run(world, "case show TS-2027-0001", who=CAT).text
+    assert "Material reported" in run(world, "case show TS-2027-0001", who=DAN).text  # admin
     assert "Material reported" in run(world, "case show TS-2027-0001", who=ANN).text  # reporter
     world.clock.advance(timedelta(minutes=5))
     world.tick()
