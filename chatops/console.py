@@ -157,6 +157,8 @@ class Console:
 
     def _plain(self, text: str) -> str:
         text = _BOLD.sub(r"\1", text)
-        return _MENTION.sub(
+        text = _MENTION.sub(
             lambda m: "@" + (m.group(2) or self.names.get(m.group(1), m.group(1))), text
         )
+        # Slack shows its three escapes as the characters; so does the console.
+        return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from chatops import blockkit
+from chatops.blockkit import quote_input, user_text
 from chatops.oncall.cache import compiled_rota
 from commands.context import Context, Refused, UsageError
 from commands.parsing import mention_id
@@ -19,7 +21,9 @@ def team_rota(ctx: Context) -> CompiledRota:
         try:
             return compiled_rota(session, ctx.team_id)
         except UnknownTeam:
-            raise Refused(f"the team {ctx.team_name!r} is no longer in the database") from None
+            raise Refused(
+                f"the team '{user_text(ctx.team_name)}' is no longer in the database"
+            ) from None
 
 
 def local(ctx: Context, instant: datetime) -> str:
@@ -27,8 +31,7 @@ def local(ctx: Context, instant: datetime) -> str:
     return fmt_local(instant, ctx.actor.tz if ctx.actor else "UTC")
 
 
-def mention(slack_id: str) -> str:
-    return f"<@{slack_id}>"
+mention = blockkit.mention
 
 
 def resolve_member(token: str, spec: RotaSpec) -> str:
@@ -37,7 +40,7 @@ def resolve_member(token: str, spec: RotaSpec) -> str:
     if slack_id is not None:
         return slack_id
     if not token.startswith("@") or len(token) < 2:
-        raise UsageError(f"`{token}` is not a member; mention them like @name")
+        raise UsageError(f"`{quote_input(token)}` is not a member; mention them like @name")
     wanted = token[1:].casefold()
     exact = [m for m in spec.members if m.name.casefold() == wanted or m.id.casefold() == wanted]
     if exact:
@@ -46,16 +49,18 @@ def resolve_member(token: str, spec: RotaSpec) -> str:
     if len(matches) == 1:
         return matches[0].id
     if not matches:
-        raise UsageError(f"nobody on {spec.team.name} is called `{token[1:]}`")
-    names = ", ".join(m.name for m in matches)
-    raise UsageError(f"`{token}` could be {names}; say which")
+        raise UsageError(
+            f"nobody on {user_text(spec.team.name)} is called `{quote_input(token[1:])}`"
+        )
+    names = user_text(", ".join(m.name for m in matches[:10]), 300)
+    raise UsageError(f"`{quote_input(token)}` could be {names}; say which")
 
 
 def shift_line(spec: RotaSpec, shift: Shift, sign: str) -> str:
     """One shift in its member's own zone, for previews that several people read."""
     member = spec.member(shift.member) if shift.member in {m.id for m in spec.members} else None
     tz = member.tz if member else "UTC"
-    where = shift.rotation or "team-wide"
+    where = user_text(shift.rotation) if shift.rotation else "team-wide"
     kind = " (override)" if shift.source == "override" else ""
     return (
         f"{sign} {mention(shift.member)} *{where}*{kind}: "
