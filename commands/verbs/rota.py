@@ -310,8 +310,8 @@ class RotaAdd(RotaEdit):
         if member not in {m.id for m in spec.members}:
             if "tz" not in options:
                 raise UsageError(
-                    f"{mention(member)} is new to {user_text(spec.team.name)}; give their zone, e.g. "
-                    "tz:Europe/Paris"
+                    f"{mention(member)} is new to {user_text(spec.team.name)}; give their "
+                    "zone, e.g. tz:Europe/Paris"
                 )
             new_member = _new_member(member, options)
         return cls(member=member, rotation=args[2], new_member=new_member, force=force)
