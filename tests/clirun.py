@@ -21,6 +21,8 @@ def chatops(
 ) -> subprocess.CompletedProcess[str]:
     """Run `python -m chatops ARGS` with only the settings given in `env`."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith(_SETTINGS)}
+    # This checkout's code, not whichever copy is installed in the venv (worktrees share one).
+    clean["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), clean.get("PYTHONPATH")]))
     clean.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "chatops", *args],
