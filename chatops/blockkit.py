@@ -6,10 +6,18 @@ build the messages they queue with it, commands build their answers with it, and
 
 Slack's limits shape these: a section's text is at most 3,000 characters and a message holds at
 most 50 blocks, so `truncate` and `Reply.blocks` keep to them instead of letting Slack refuse.
+
+Text people typed (case summaries, notes, reasons, names from the rota file) enters a message only
+through `user_text` (or `quote_input` in a refusal): Slack reads `<!channel>`, `<@U…>` and
+`<url|label>` in any text, so one unescaped summary could ping a whole workspace or disguise a
+link. Our own markup (mentions we build, code spans) is added around the escaped text, never
+escaped twice.
 """
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -22,8 +30,92 @@ MAX_FIELDS = 10
 MAX_BLOCKS = 50
 
 
+#: At most this much of what someone typed is quoted back in a refusal.
+QUOTE_LIMIT = 100
+#: Spread over a posted message, never clickable: unfurling would fetch the link for everyone.
+NO_UNFURL: dict[str, bool] = {"unfurl_links": False, "unfurl_media": False}
+
+_URL = re.compile(r"\b([a-z][a-z0-9+.-]*)://([^\s/?#<>|]*)|\bwww\.([^\s/?#<>|]*)", re.IGNORECASE)
+_KEPT_CONTROLS = frozenset("\n\t")
+
+
 def truncate(text: str, limit: int = SECTION_TEXT_LIMIT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def escape(text: str) -> str:
+    """Slack's escaping: the only three characters its message markup gives meaning to."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _is_control(char: str) -> bool:
+    return unicodedata.category(char) in {"Cc", "Cf"}
+
+
+def defang(text: str) -> str:
+    """Links in typed text made unclickable (`https://a.org` → `hxxps://a[.]org`): a reader of a
+    report about a harmful site must not open it, or have Slack preview it, by accident."""
+
+    def _one(match: re.Match[str]) -> str:
+        if match.group(3) is not None:
+            return "www[.]" + match.group(3).replace(".", "[.]")
+        scheme = match.group(1)
+        shown = re.sub(r"^(h)tt(ps?)$", r"\1xx\2", scheme, flags=re.IGNORECASE)
+        if shown == scheme:
+            shown = scheme + "[:]"
+            return f"{shown}//{match.group(2).replace('.', '[.]')}"
+        return f"{shown}://{match.group(2).replace('.', '[.]')}"
+
+    return _URL.sub(_one, text)
+
+
+_SLACK_ID = re.compile(r"[UW][A-Z0-9]+")
+
+
+def mention(slack_id: str) -> str:
+    """`<@U…>` for a Slack user id; anything else (a hand-edited rota file) shown as text."""
+    return f"<@{slack_id}>" if _SLACK_ID.fullmatch(slack_id) else escape(slack_id)
+
+
+#: Format characters that reorder what a reader sees (bidi embeddings, overrides, isolates):
+#: they can make a shown text say something else than its letters do, so messages drop them.
+#: Other format characters stay: the marks right-to-left text needs (U+200E, U+200F) and the
+#: joiners that make up emoji.
+_REORDERING = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def _hidden_in_messages(char: str) -> bool:
+    if char in _KEPT_CONTROLS:
+        return False
+    return char in _REORDERING or unicodedata.category(char) == "Cc"
+
+
+def user_text(text: str, limit: int | None = None) -> str:
+    """Typed text as it may appear in any message: exactly as typed (right-to-left marks and
+    emoji joiners included) except control characters (not line breaks and tabs) and
+    reordering marks, links defanged, cut to `limit` with "…", then escaped for Slack."""
+    cleaned = "".join(c for c in text if not _hidden_in_messages(c))
+    cleaned = defang(cleaned)
+    if limit is not None:
+        cleaned = truncate(cleaned, limit)
+    return escape(cleaned)
+
+
+def unescape(text: str) -> str:
+    """Slack's three escapes turned back into characters, for a terminal (console, CLI)."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def quote_input(text: str, limit: int = QUOTE_LIMIT) -> str:
+    """What someone typed, echoed in a refusal: at most `limit` characters then "…", every
+    control character shown as a visible escape (`\\x07`, `\\u202e`), safe inside a code span."""
+    shown = "".join(
+        c if c == " " or not _is_control(c) else ascii(c)[1:-1] for c in text[: limit + 1]
+    )
+    shown = shown.replace("`", "'")
+    if len(shown) > limit:
+        shown = shown[:limit] + "…"
+    return escape(defang(shown))
 
 
 def mrkdwn(text: str) -> dict[str, str]:
@@ -108,8 +200,15 @@ def internal_error_reply(cid: str) -> Reply:
 
 
 def error_reply(reason: str, usage: str | None = None) -> Reply:
-    """A user's mistake: one line of reason, then the usage; nothing was changed."""
-    lines = [f":warning: {reason}"]
+    """A user's mistake: one line of reason, then the usage; nothing was changed.
+
+    Typed words in `reason` were quoted with `quote_input`; control characters that reach here
+    anyway are shown as escapes, so a refusal can never carry invisible text.
+    """
+    shown = "".join(
+        c if c in _KEPT_CONTROLS or not _is_control(c) else ascii(c)[1:-1] for c in reason
+    )
+    lines = [f":warning: {shown}"]
     if usage:
         lines.append(f"Usage: `{usage}`")
     return Reply(text="\n".join(lines), ok=False)

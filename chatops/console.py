@@ -14,7 +14,7 @@ from typing import Any, TextIO
 
 from sqlmodel import Session
 
-from chatops.blockkit import Block, Reply
+from chatops.blockkit import Block, Reply, unescape
 from chatops.clock import ManualClock, parse_duration
 from chatops.db import Database
 from chatops.team import actor_from_member, team_members
@@ -108,7 +108,7 @@ class Console:
             try:
                 member = find_member(session, self.team, who)
             except NameNotFound as error:
-                self.print(f"{error}; members: {names}")
+                self.print(f"{unescape(str(error))}; members: {names}")
                 return
         self.context = replace(self.context, actor=actor_from_member(member))
         self.print(f"(now acting as {member.name}, {member.role}, {member.tz})")
@@ -161,9 +161,11 @@ class Console:
 
     def _plain(self, text: str) -> str:
         text = _BOLD.sub(r"\1", text)
-        return _MENTION.sub(
+        text = _MENTION.sub(
             lambda m: "@" + (m.group(2) or self.names.get(m.group(1), m.group(1))), text
         )
+        # Slack shows its three escapes as the characters; so does the console.
+        return unescape(text)
 
 
 def find_member(session: Session, team: Team, who: str) -> Member:

@@ -16,6 +16,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlmodel import Session, create_engine
 
+from chatops.dburl import UrlShapeError, check_shape, redact, scrub
 from chatops.errors import Refused
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -34,22 +35,38 @@ def normalise_url(url: str) -> str:
 
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:
-    """Build the process's one engine for `url` (sqlite:///FILE or postgresql://…)."""
+    """Build the process's one engine for `url` (sqlite:///FILE or postgresql://…).
+
+    Every engine hides statement parameters from its errors and logs: a failed INSERT must not
+    write a case's summary into a log line.
+    """
+    try:
+        check_shape(url)
+    except UrlShapeError as error:
+        raise DatabaseError(f"DATABASE_URL: {error}") from None
     url = normalise_url(url)
     try:
         parsed = make_url(url)
-    except ArgumentError:
-        raise DatabaseError(f"DATABASE_URL: cannot parse {url!r}") from None
+    except (ArgumentError, ValueError):
+        raise DatabaseError(f"DATABASE_URL: cannot parse {redact(url)}") from None
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(
             url,
             echo=echo,
+            hide_parameters=True,
             connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
         )
         _tune_sqlite(engine)
         return engine
     if parsed.get_backend_name() == "postgresql":
-        return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
+        return create_engine(
+            url,
+            echo=echo,
+            hide_parameters=True,  # a failed statement's error must not quote a case's text
+            pool_pre_ping=True,
+            pool_size=10,
+            max_overflow=10,
+        )
     raise DatabaseError(f"DATABASE_URL: unknown database kind {parsed.get_backend_name()!r}")
 
 
@@ -72,10 +89,7 @@ def _tune_sqlite(engine: Engine) -> None:
 
 def describe(url: str) -> str:
     """The URL without its password, safe for a log line or an error message."""
-    try:
-        return make_url(normalise_url(url)).render_as_string(hide_password=True)
-    except ArgumentError:
-        return "<unparsable DATABASE_URL>"
+    return redact(url)
 
 
 def check_reachable(engine: Engine) -> None:
@@ -84,8 +98,12 @@ def check_reachable(engine: Engine) -> None:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
     except OperationalError as error:
-        reason = str(error.orig or error).strip().splitlines()[0]
-        raise DatabaseError(f"database unreachable at {engine.url!r}: {reason}") from None
+        lines = str(error.orig or error).strip().splitlines()
+        reason = lines[0] if lines else type(error).__name__
+        for secret in (engine.url.password, engine.url.query.get("password")):
+            reason = scrub(reason, secret if isinstance(secret, str) else None)
+        where = redact(engine.url.render_as_string(hide_password=True))
+        raise DatabaseError(f"database unreachable at {where}: {reason}") from None
 
 
 class Database:

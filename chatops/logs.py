@@ -47,6 +47,36 @@ class _CorrelationFilter(logging.Filter):
         return True
 
 
+#: Loggers of the Slack libraries: at DEBUG they write whole request and response bodies (a
+#: `case show` answer, a slash command's text), and a few of their warnings quote a body too.
+SLACK_LIBRARIES = ("slack_sdk", "slack_bolt")
+_BODY_HINTS = ("body", "{", "text=", "payload", "message:", "headers")
+
+
+def _from_slack_library(name: str) -> bool:
+    return any(name == lib or name.startswith(lib + ".") for lib in SLACK_LIBRARIES)
+
+
+class _SlackBodiesFilter(logging.Filter):
+    """Drops the Slack libraries' DEBUG records, and cuts their other records that quote a body
+    down to the words before it: what people typed must not reach the logs at any level."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not _from_slack_library(record.name):
+            return True
+        if record.levelno < logging.INFO:
+            return False
+        try:
+            message = record.getMessage()
+        except Exception:  # a malformed library record: keep its level and logger only
+            message = "{"
+        if any(hint in message.lower() for hint in _BODY_HINTS):
+            cut = min((i for i in (message.find("("), message.find(":")) if i >= 0), default=60)
+            record.msg = message[: min(cut, 60)].rstrip() + " (details withheld: may quote a body)"
+            record.args = None
+        return True
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message, correlation id, extras."""
 
@@ -78,6 +108,7 @@ def configure_logging(level: str = "INFO", fmt: str = "json", stream: TextIO | N
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     handler.addFilter(_CorrelationFilter())
+    handler.addFilter(_SlackBodiesFilter())
     root = logging.getLogger()
     for old in list(root.handlers):
         if getattr(old, "_chatops", False):
@@ -87,3 +118,7 @@ def configure_logging(level: str = "INFO", fmt: str = "json", stream: TextIO | N
     root.setLevel(level)
     # Alembic narrates every migration step at INFO; keep only its warnings.
     logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))
+    # The Slack libraries' DEBUG records carry bodies: not even formatted (the filter is the
+    # guarantee; this saves the work).
+    for library in SLACK_LIBRARIES:
+        logging.getLogger(library).setLevel(max(logging.INFO, root.level))

@@ -16,6 +16,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from chatops.clock import parse_duration
+from chatops.dburl import redact
 
 SLACK_API_DEFAULT = "https://slack.com/api/"
 _ENV_LINE = re.compile(r"^\s*(export\s+)?[A-Za-z_][A-Za-z0-9_]*\s*=")
@@ -93,7 +94,7 @@ class Settings(BaseSettings):
     def _database_kind(cls, value: str) -> str:
         kind = value.split(":", 1)[0].split("+", 1)[0] if ":" in value else ""
         if kind not in {"sqlite", "postgresql", "postgres"}:
-            shown = kind or value
+            shown = kind or redact(value)
             raise ValueError(
                 f"unknown database kind {shown!r}; use sqlite:///FILE or postgresql://USER@HOST/DB"
             )

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
 
+from chatops.blockkit import user_text
 from chatops.errors import Refused
 from rota.models import Member, Team
 from rota.spec import Role
@@ -102,5 +103,5 @@ def member_of(session: Session, team: Team, slack_id: str) -> Member | None:
 def require_member(session: Session, team: Team, actor: Actor | None) -> Actor:
     """The actor, when they are a member of `team`; otherwise the one-line refusal."""
     if actor is None or member_of(session, team, actor.slack_id) is None:
-        raise Refused(f"only members of the {team.name} team can do that")
+        raise Refused(f"only members of the {user_text(team.name)} team can do that")
     return actor

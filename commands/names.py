@@ -15,6 +15,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
+from chatops.blockkit import quote_input, user_text
+
 _MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 _TRAILING = ",;:.!?"
 
@@ -57,7 +59,9 @@ class UnknownName(NameNotFound):
 class AmbiguousName(NameNotFound):
     def __init__(self, typed: str, candidates: Sequence[Named]) -> None:
         listing = _listing(candidates)
-        super().__init__(f"`{typed}` could be {listing}; say which", f" (could be {listing})")
+        super().__init__(
+            f"`{quote_input(typed)}` could be {listing}; say which", f" (could be {listing})"
+        )
         self.candidates = tuple(candidates)
 
 
@@ -87,7 +91,7 @@ def match(query: str, members: Sequence[M], *, team: str = "the team") -> M:
         found = [m for m in members if m.slack_id == slack_id]
         if found:
             return found[0]
-        raise UnknownName(f"<@{slack_id}> is not a member of {team}")
+        raise UnknownName(f"<@{slack_id}> is not a member of {user_text(team)}")
     typed = query.strip().removeprefix("@")
     wanted = fold(typed)
     if not wanted:
@@ -99,7 +103,7 @@ def match(query: str, members: Sequence[M], *, team: str = "the team") -> M:
         if found:
             raise AmbiguousName(query, found)
     hint = _close(wanted, members)
-    raise UnknownName(f"nobody on {team} is called `{typed}`{hint}", hint)
+    raise UnknownName(f"nobody on {user_text(team)} is called `{quote_input(typed)}`{hint}", hint)
 
 
 def match_words(
@@ -155,7 +159,9 @@ _KINDS: tuple[Callable[[str, Named], bool], ...] = (_full, _slack_id, _first, _a
 def _listing(found: Sequence[Named]) -> str:
     """`A, B or C`; Slack ids added when two of them share the very same name."""
     names = [m.name for m in found]
-    shown = [f"{m.name} ({m.slack_id})" if names.count(m.name) > 1 else m.name for m in found]
+    shown = [
+        user_text(f"{m.name} ({m.slack_id})" if names.count(m.name) > 1 else m.name) for m in found
+    ]
     return ", ".join(shown[:-1]) + f" or {shown[-1]}"
 
 
@@ -166,4 +172,4 @@ def _close(wanted: str, members: Sequence[Named]) -> str:
         by_key.setdefault(fold(m.name), m.name)
         by_key.setdefault(fold(m.name).split(" ")[0], m.name)
     close = difflib.get_close_matches(wanted, list(by_key), n=1, cutoff=0.6)
-    return f" (did you mean {by_key[close[0]]}?)" if close else ""
+    return f" (did you mean {user_text(by_key[close[0]])}?)" if close else ""

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from chatops.blockkit import Reply, error_reply, internal_error_reply
+from chatops.blockkit import Reply, error_reply, internal_error_reply, quote_input, user_text
 from chatops.logs import correlated, correlation_id
 from commands.command import Command
 from commands.context import Context, Refused, UsageError
@@ -127,8 +127,8 @@ def form(callback_id: str, *, check: FormCheck) -> Callable[[FormHandler], FormH
 def not_a_member(ctx: Context) -> Reply:
     return Reply(
         text=(
-            f"You are not a member of the *{ctx.team_name}* team in this bot yet, so I can't "
-            f"do that for you. Ask {ctx.admin_contact} to add you to the rota."
+            f"You are not a member of the *{user_text(ctx.team_name)}* team in this bot yet, so I "
+            f"can't do that for you. Ask {ctx.admin_contact} to add you to the rota."
         ),
         ok=False,
     )
@@ -162,7 +162,7 @@ def dispatch(text: str, ctx: Context, *, cid: str | None = None) -> Reply:
         found = VERBS.get(name)
         if found is None:
             return error_reply(
-                f"unknown command `{name}`{suggest(name, sorted(VERBS))}",
+                f"unknown command `{quote_input(name)}`{suggest(name, sorted(VERBS))}",
                 "/ts help",
             )
         if found.members_only and ctx.actor is None:

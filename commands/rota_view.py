@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from chatops import blockkit
+from chatops.blockkit import user_text
 from chatops.oncall.cache import compiled_rota
 from commands.context import Context, Refused, UsageError
 from commands.names import NameNotFound, Person, match_words
@@ -21,7 +23,9 @@ def team_rota(ctx: Context) -> CompiledRota:
         try:
             return compiled_rota(session, ctx.team_id)
         except UnknownTeam:
-            raise Refused(f"the team {ctx.team_name!r} is no longer in the database") from None
+            raise Refused(
+                f"the team '{user_text(ctx.team_name)}' is no longer in the database"
+            ) from None
 
 
 def local(ctx: Context, instant: datetime) -> str:
@@ -29,8 +33,7 @@ def local(ctx: Context, instant: datetime) -> str:
     return fmt_local(instant, ctx.actor.tz if ctx.actor else "UTC")
 
 
-def mention(slack_id: str) -> str:
-    return f"<@{slack_id}>"
+mention = blockkit.mention
 
 
 def resolve_member(token: str, spec: RotaSpec) -> str:
@@ -60,7 +63,7 @@ def shift_line(spec: RotaSpec, shift: Shift, sign: str) -> str:
     """One shift in its member's own zone, for previews that several people read."""
     member = spec.member(shift.member) if shift.member in {m.id for m in spec.members} else None
     tz = member.tz if member else "UTC"
-    where = shift.rotation or "team-wide"
+    where = user_text(shift.rotation) if shift.rotation else "team-wide"
     kind = " (override)" if shift.source == "override" else ""
     return (
         f"{sign} {mention(shift.member)} *{where}*{kind}: "

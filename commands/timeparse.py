@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, time, timedelta
 
+from chatops.blockkit import quote_input
 from chatops.clock import parse_duration
 from commands.context import Context, UsageError
 from rota.wallclock import from_ts, wall_to_ts, zone
@@ -23,7 +24,7 @@ _CLOCK = re.compile(r"^(\d{1,2}):(\d{2})$")
 def _clock(text: str) -> time:
     match = _CLOCK.match(text)
     if not match or int(match.group(1)) > 23 or int(match.group(2)) > 59:
-        raise UsageError(f"`{text}` is not a time of day like 09:00")
+        raise UsageError(f"`{quote_input(text)}` is not a time of day like 09:00")
     return time(int(match.group(1)), int(match.group(2)))
 
 
@@ -55,7 +56,7 @@ def parse_when(text: str, ctx: Context, *, now: datetime) -> datetime:
         try:
             day = date.fromisoformat(words[0])
         except ValueError:
-            raise UsageError(f"`{words[0]}` is not a real date") from None
+            raise UsageError(f"`{quote_input(words[0])}` is not a real date") from None
         rest = words[1:]
     elif len(words) == 1 and re.match(r"^\d{4}-\d{2}-\d{2}t", words[0]):
         return _iso(text.strip())
@@ -63,9 +64,9 @@ def parse_when(text: str, ctx: Context, *, now: datetime) -> datetime:
         if len(rest) == 1 and _CLOCK.match(rest[0]):
             day = today
         else:
-            raise UsageError(f"can't read `{text}` as a time; try {EXAMPLES}")
+            raise UsageError(f"can't read `{quote_input(text)}` as a time; try {EXAMPLES}")
     if len(rest) > 1:
-        raise UsageError(f"can't read `{text}` as a time; try {EXAMPLES}")
+        raise UsageError(f"can't read `{quote_input(text)}` as a time; try {EXAMPLES}")
     at = _clock(rest[0]) if rest else time(0, 0)
     return from_ts(wall_to_ts(datetime.combine(day, at), tz))
 
@@ -90,14 +91,14 @@ def parse_span(words: list[str], ctx: Context) -> tuple[datetime, datetime, list
             except UsageError:
                 continue
             return start, end, after[take:]
-    raise UsageError(f"can't read the end time `{' '.join(after[:2])}`")
+    raise UsageError(f"can't read the end time `{quote_input(' '.join(after[:2]))}`")
 
 
 def _iso(text: str) -> datetime:
     try:
         value = datetime.fromisoformat(text.upper())
     except ValueError:
-        raise UsageError(f"`{text}` is not an ISO 8601 time; try {EXAMPLES}") from None
+        raise UsageError(f"`{quote_input(text)}` is not an ISO 8601 time; try {EXAMPLES}") from None
     if value.tzinfo is None:
-        raise UsageError(f"`{text}` has no offset; add Z or +HH:MM, or drop the T")
+        raise UsageError(f"`{quote_input(text)}` has no offset; add Z or +HH:MM, or drop the T")
     return value

@@ -189,7 +189,7 @@ def test_unknown_slack_user_is_told_who_can_add_them(
     served.command("whoami", user=NOBODY)
 
     text = served.answer()["text"]
-    assert "not a member of the *Trust & Safety* team" in text
+    assert "not a member of the *Trust &amp; Safety* team" in text
     assert "the T&S leads (#ts-leads)" in text
     assert served.fake.calls_to("chat.postMessage") == []
 

@@ -193,7 +193,7 @@ def test_a_stranger_submitting_is_told_by_dm_and_nothing_opens(served: Served) -
 
     (dm,) = served.fake.wait_for("chat.postMessage")
     assert dm.args["channel"] == NOBODY
-    assert "not a member of the *Trust & Safety* team" in dm.args["text"]
+    assert "not a member of the *Trust &amp; Safety* team" in dm.args["text"]
     assert _cases(served.db) == []
     assert [c for c in served.fake.calls if c.method == RESPONSE_URL] == []
 

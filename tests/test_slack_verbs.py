@@ -62,7 +62,7 @@ def test_help_answers_for_every_registered_verb(served: Served) -> None:
         ("who at 2027-03-18 09:00", AMIRA, "On call 2027-03-18 09:00 CET"),
         ("shifts", AMIRA, "shift(s) in the next 7 days"),
         ("shifts all days:1", SOFIA, "shift(s) in the next 1 days"),
-        ("rota show", AMIRA, "Trust & Safety rota: 4 rotations"),
+        ("rota show", AMIRA, "Trust &amp; Safety rota: 4 rotations"),
         ("rota check", AMIRA, ":white_check_mark: Covered: no uncovered minute in the next 28"),
         ("rota check days:3", AMIRA, "in the next 3 days"),
     ],
@@ -86,7 +86,7 @@ def test_reading_verbs_answer_the_asker(
         ("rota check days:0", AMIRA, "days:N takes 1 to 366"),
         ("rota override @amira tomorrow 08:00 to tomorrow 18:00", AMIRA, "only managers"),
         (f"swap request {NIGHT}", ELENA, "no rotation shift in that window"),
-        ("who", "U0NOBODY", "not a member of the *Trust & Safety* team"),
+        ("who", "U0NOBODY", "not a member of the *Trust &amp; Safety* team"),
     ],
 )
 def test_main_refusals_say_why_and_post_nothing(

@@ -95,7 +95,7 @@ def test_someone_outside_the_team_is_told_whom_to_ask(ctx: Context) -> None:
     stranger = replace(ctx, actor=None, admin_contact="@ts-managers")
     reply = dispatch("who", stranger)
     assert not reply.ok
-    assert "not a member of the *Trust & Safety* team" in reply.text
+    assert "not a member of the *Trust &amp; Safety* team" in reply.text
     assert "@ts-managers" in reply.text
     assert dispatch("help", stranger).ok  # help stays open to everyone
 

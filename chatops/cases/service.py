@@ -15,6 +15,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from chatops import audit
+from chatops.blockkit import mention, quote_input, user_text
 from chatops.cases import access, ladder, timers
 from chatops.cases.ids import next_case_key, normalise_key
 from chatops.cases.models import (
@@ -69,7 +70,7 @@ def get_case(session: Session, *, team_id: int, key: str, for_update: bool = Fal
     """The team's case `key` (any spelling of TS-YYYY-N), or Refused naming it."""
     normal = normalise_key(key)
     if normal is None:
-        raise Refused(f"'{key}' is not a case id (they look like TS-2027-0042)")
+        raise Refused(f"'{quote_input(key)}' is not a case id (they look like TS-2027-0042)")
     query = select(Case).where(Case.team_id == team_id, Case.key == normal)
     case = session.exec(query.with_for_update() if for_update else query).first()
     if case is None:
@@ -82,7 +83,7 @@ def parse_type(text: str) -> CaseType:
         return CaseType(text.lower())
     except ValueError:
         valid = ", ".join(t.value for t in CaseType)
-        raise Refused(f"unknown case type '{text}'; valid types: {valid}") from None
+        raise Refused(f"unknown case type '{quote_input(text)}'; valid types: {valid}") from None
 
 
 def parse_severity(text: str) -> Severity:
@@ -90,7 +91,9 @@ def parse_severity(text: str) -> Severity:
         return Severity(text.lower())
     except ValueError:
         valid = ", ".join(s.value for s in Severity)
-        raise Refused(f"unknown severity '{text}'; valid severities: {valid}") from None
+        raise Refused(
+            f"unknown severity '{quote_input(text)}'; valid severities: {valid}"
+        ) from None
 
 
 def open_case(
@@ -201,7 +204,9 @@ def escalate(
     steps = ladder.steps_of(case)
     if to_member is not None:
         if member_of(session, team, to_member) is None:
-            raise Refused(f"<@{to_member}> is not a member of the {team.name} team")
+            raise Refused(
+                f"{mention(to_member)} is not a member of the {user_text(team.name)} team"
+            )
         target = None
     elif to_level is not None:
         target = _level_step(case, to_level)
@@ -223,7 +228,7 @@ def escalate(
         detail={**detail, "with_reason": bool(reason)},
     )
     # The reason is typed text: on a restricted case it stays in the timeline, out of messages.
-    shown = f": {reason}" if reason and not case.restricted else ""
+    shown = f": {user_text(reason)}" if reason and not case.restricted else ""
     public = f"Escalated by <@{who.slack_id}>{shown}"
     if target is None and to_member is not None:
         paging = ladder.page_member(
@@ -271,7 +276,7 @@ def reassign(
     if not (who.is_manager or who.slack_id in {case.assignee, case.reporter}):
         raise Refused(f"only the assignee, the reporter or a manager can reassign {case.key}")
     if member_of(session, team, assignee) is None:
-        raise Refused(f"<@{assignee}> is not a member of the {team.name} team")
+        raise Refused(f"{mention(assignee)} is not a member of the {user_text(team.name)} team")
     if assignee == case.assignee:
         raise Refused(f"{case.key} is already assigned to <@{assignee}>")
     before, case.assignee = case.assignee, assignee

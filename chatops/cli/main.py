@@ -80,6 +80,7 @@ def cmd_demo(_args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_console(args: argparse.Namespace, settings: Settings, *, tour: bool = False) -> int:
+    from chatops.blockkit import unescape
     from chatops.console import Console, find_member
     from chatops.demo import TOUR
     from chatops.team import actor_from_member, default_console_member
@@ -101,8 +102,9 @@ def cmd_console(args: argparse.Namespace, settings: Settings, *, tour: bool = Fa
                 else default_console_member(session, team)
             )
         except NameNotFound as error:
+            hint = unescape(error.hint)
             raise CliError(
-                f"--as: no single member of {team.name} matches {args.as_member!r}{error.hint}"
+                f"--as: no single member of {team.name} matches {args.as_member!r}{hint}"
             ) from None
         if member is None:
             raise CliError(f"--as: no single member of {team.name} matches {args.as_member!r}")

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from chatops.blockkit import unescape
 from chatops.cli.common import (
     CliError,
     Subcommands,
@@ -138,7 +139,9 @@ def _member_id(spec: RotaSpec, who: str | None) -> str | None:
             f"--member: {who!r} is not a member of {spec.team.name}{error.hint}"
         ) from None
     except NameNotFound as error:
-        raise CliError(f"--member: no single member matches {who!r}{error.hint}") from None
+        raise CliError(
+            f"--member: no single member matches {who!r}{unescape(error.hint)}"
+        ) from None
 
 
 def _print_json(data: Any) -> None:

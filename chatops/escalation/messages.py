@@ -2,12 +2,14 @@
 
 Channel posts about a restricted case carry its id, type and severity only (invariant 6); its
 DMs do not carry the text either, but point to `/ts case show`, which checks access and audits
-the view. Unrestricted cases show their summary; details never leave `/ts case show`.
+the view. Unrestricted cases show their summary (escaped and defanged); details never leave
+`/ts case show`.
+`reason` arrives as message text: its typed part was passed through `user_text` by the service.
 """
 
 from __future__ import annotations
 
-from chatops.blockkit import Block, actions, button, context, fields, section
+from chatops.blockkit import Block, actions, button, context, fields, mention, section, user_text
 
 ACK_ACTION = "case.ack"
 ESCALATE_ACTION = "case.escalate"
@@ -43,7 +45,7 @@ def _buttons(key: str, *, take: bool = False) -> Block:
 def _summary_line(summary: str, restricted: bool, key: str) -> str:
     if restricted:
         return f"Restricted case: read it with `/ts case show {key}` (the view is recorded)."
-    return summary
+    return user_text(summary)
 
 
 def direct_message(
@@ -88,12 +90,13 @@ def channel_post(
     """The team channel's announcement of an opening or an escalation step."""
     title = headline(key, case_type, severity)
     verb = "New case" if opened else "Escalated"
-    who = ", ".join(f"<@{p}>" for p in paged) or "nobody"
+    who = ", ".join(mention(p) for p in paged) or "nobody"
     text = f":rotating_light: {verb} *{title}*: paging {level_name(level)}: {who}"
     blocks = [section(text)]
+    shown = user_text(summary)
     if not restricted:
-        blocks.append(section(summary))
+        blocks.append(section(shown))
     if reason:
         blocks.append(context(reason))
     blocks.append(_buttons(key, take=True))
-    return text if restricted else f"{text}\n{summary}", blocks
+    return text if restricted else f"{text}\n{shown}", blocks

@@ -1,7 +1,8 @@
 """What handoff messages say, rendered when they are queued.
 
 The channel post carries restricted cases by id, type and severity only (invariant 6); notes are
-the responders' own words and are posted as written (the note command tells them so). Every
+the responders' own words, posted as they wrote them but escaped and defanged (`user_text`), so a
+note can neither ping the channel nor hide a link. Every
 instant is shown in the reader's local zone with its offset, never computed there.
 """
 
@@ -11,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from chatops.blockkit import Block, actions, button, context, header, section, truncate
+from chatops.blockkit import Block, actions, button, context, header, mention, section, user_text
 from chatops.cases.models import Case
 from chatops.escalation.messages import headline
 from rota.timefmt import fmt_local, fmt_utc
@@ -30,7 +31,7 @@ class Person:
 
     @property
     def mention(self) -> str:
-        return f"<@{self.slack_id}>"
+        return mention(self.slack_id)
 
     def local(self, at: datetime) -> str:
         return fmt_local(at, self.tz)
@@ -41,8 +42,8 @@ def case_line(case: Case) -> str:
     title = headline(case.key, case.type, case.severity)
     if case.restricted:
         return f"• {title} _(restricted)_"
-    who = f", assignee <@{case.assignee}>" if case.assignee else ""
-    return f"• {title} — {case.status}{who}: {truncate(case.summary, 200)}"
+    who = f", assignee {mention(case.assignee)}" if case.assignee else ""
+    return f"• {title} — {case.status}{who}: {user_text(case.summary, 200)}"
 
 
 def _accept_button(handoff_id: int) -> Block:
@@ -63,7 +64,7 @@ def handoff_post(
     late: bool,
 ) -> tuple[str, list[Block]]:
     """The handoff message in the team channel."""
-    title = f"Handoff · {rotation} · {fmt_utc(at)}"
+    title = f"Handoff · {user_text(rotation)} · {fmt_utc(at)}"
     coming = f"*Coming on:* {incoming.mention} at {incoming.local(at)}"
     if outgoing:
         going = "\n".join(
@@ -81,7 +82,7 @@ def handoff_post(
         shown.append(f"… and {len(cases) - MAX_CASES} more: `/ts case list`")
     case_text = "\n".join(shown) if shown else "none"
     note_text = (
-        "\n".join(f"<@{author}>: {truncate(text, NOTE_LIMIT)}" for author, text in notes)
+        "\n".join(f"{mention(author)}: {user_text(text, NOTE_LIMIT)}" for author, text in notes)
         if notes
         else "none"
     )
@@ -93,8 +94,9 @@ def handoff_post(
     ]
     if next_handoff is not None:
         rot, when = next_handoff
+        mine = incoming.local(when)
         blocks.append(
-            context(f"Next handoff: {rot} at {fmt_utc(when)} ({incoming.local(when)} for you)")
+            context(f"Next handoff: {user_text(rot)} at {fmt_utc(when)} ({mine} for you)")
         )
     if accepted:
         blocks.append(context(f":white_check_mark: {incoming.mention} has already accepted."))
@@ -125,7 +127,7 @@ def reminder_dm(
     """The DM to the incoming responder before the boundary."""
     who = ", ".join(p.mention for p in outgoing) or "nobody"
     text = (
-        f":alarm_clock: You take over *{rotation}* at {incoming.local(at)} from {who}. "
+        f":alarm_clock: You take over *{user_text(rotation)}* at {incoming.local(at)} from {who}. "
         f"{open_cases} open case(s)."
     )
     blocks = [
@@ -148,6 +150,7 @@ def escalation_dm(
 ) -> tuple[str, list[Block]]:
     """The page when nobody accepted: to the outgoing responder, or to a manager."""
     when = reader.local(at)
+    rotation = user_text(rotation)
     if as_outgoing:
         text = (
             f":rotating_light: {incoming.mention} has not accepted the *{rotation}* handoff of "

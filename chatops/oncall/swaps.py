@@ -19,6 +19,7 @@ from sqlalchemy import update
 from sqlmodel import Field, Session, SQLModel, col
 
 from chatops import audit
+from chatops.blockkit import user_text
 from chatops.db import Database
 from chatops.errors import Refused
 from chatops.oncall.edits import Plan
@@ -76,7 +77,7 @@ def _team_rota(session: Session, team_id: int, *, lock: bool = False) -> RotaSpe
 
 def _require_member(spec: RotaSpec, actor: Actor | None) -> Actor:
     if actor is None or actor.slack_id not in {m.id for m in spec.members}:
-        raise Refused(f"only members of the {spec.team.name} team can do that")
+        raise Refused(f"only members of the {user_text(spec.team.name)} team can do that")
     return actor
 
 

@@ -20,7 +20,7 @@ from croniter import croniter
 from sqlmodel import Session, col, select
 
 from chatops import audit
-from chatops.blockkit import Block, context, section, truncate
+from chatops.blockkit import Block, context, section, user_text
 from chatops.db import Database
 from chatops.handoff.models import MessageKind
 from chatops.oncall.cache import team_rota
@@ -179,13 +179,14 @@ def watch_dm(
     *, team: str, days: int, gaps: Sequence[str], start: datetime, end: datetime
 ) -> tuple[str, list[Block]]:
     """The coverage watch's message to one manager: each gap in UTC and local times."""
+    team = user_text(team)
     if not gaps:
         text = f":white_check_mark: {team}: no coverage gaps in the next {days} days."
         return text, [section(text)]
     text = f":warning: {team}: {len(gaps)} coverage gap(s) in the next {days} days"
     blocks: list[Block] = [section(f"*{text}*")]
     for gap in gaps[:45]:
-        blocks.append(section(f"```{truncate(gap, 2900)}```"))
+        blocks.append(section(f"```{user_text(gap, 2900)}```"))
     if len(gaps) > 45:
         blocks.append(context(f"… {len(gaps) - 45} more: `/ts rota check`"))
     blocks.append(

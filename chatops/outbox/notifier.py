@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from chatops.blockkit import Block, Reply
+from chatops.blockkit import NO_UNFURL, Block, Reply
 from chatops.outbox.webapi import Answer, KeepAliveWebApi
 
 log = logging.getLogger(__name__)
@@ -64,13 +64,15 @@ class SlackNotifier:
 
     def send(self, *, channel: str, text: str, blocks: list[Block]) -> Outcome:
         if isinstance(self.client, KeepAliveWebApi):
-            payload = {"channel": channel, "text": text, "blocks": blocks}
+            payload = {"channel": channel, "text": text, "blocks": blocks, **NO_UNFURL}
             try:
                 return _from_answer(self.client.post("chat.postMessage", payload))
             except (OSError, http.client.HTTPException) as error:
                 return Outcome(ok=False, error=type(error).__name__)  # retried, never lost
         try:
-            response = self.client.chat_postMessage(channel=channel, text=text, blocks=blocks)
+            response = self.client.chat_postMessage(
+                channel=channel, text=text, blocks=blocks, unfurl_links=False, unfurl_media=False
+            )
         except SlackApiError as error:
             return _from_error(error)
         except Exception as error:  # network trouble: the page is retried, never lost

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 
-from chatops.blockkit import Block, context, divider, section, truncate
+from chatops.blockkit import Block, context, divider, section, user_text
 from chatops.cases import access, service
 from chatops.escalation.messages import headline
 from commands.context import Context
@@ -47,7 +47,7 @@ def my_open_cases(ctx: Context) -> list[Block]:
             + (
                 ":lock: restricted"
                 if c.restricted
-                else f"{c.status}: {truncate(c.summary, CASE_SUMMARY_MAX)}"
+                else f"{c.status}: {user_text(c.summary, CASE_SUMMARY_MAX)}"
             )
             for c in cases[:MY_CASES_MAX]
         )
@@ -72,7 +72,7 @@ def my_next_shifts(ctx: Context) -> list[Block]:
         body = f"No shifts in the next {MY_SHIFTS_DAYS} days."
     else:
         body = "\n".join(
-            f"{local(ctx, s.start)} → {local(ctx, s.end)}  *{s.rotation or 'team-wide'}*"
+            f"{local(ctx, s.start)} → {local(ctx, s.end)}  *{user_text(s.rotation or 'team-wide')}*"
             + (" _(override)_" if s.source == "override" else "")
             for s in shifts[:MY_SHIFTS_MAX]
         )
@@ -94,7 +94,8 @@ def on_call_now(ctx: Context) -> list[Block]:
         body = ":rotating_light: Nobody is on call right now: pages go to the managers."
     else:
         body = "\n".join(
-            f"*{s.rotation or 'team-wide cover'}* — {mention(s.member)} until {local(ctx, s.end)}"
+            f"*{user_text(s.rotation or 'team-wide cover')}* — {mention(s.member)} "
+            f"until {local(ctx, s.end)}"
             for s in shifts
         )
     return [divider(), section(f"*On call now*\n{body}")]
@@ -120,7 +121,7 @@ def next_coverage_gap(ctx: Context) -> list[Block]:
     members = affected_members(compiled, gap)
     names = {m.id: m.name for m in members}
     theirs = "\n".join(
-        f"{names[member_id]}: {start} – {end}"
+        f"{user_text(names[member_id])}: {start} – {end}"
         for member_id, start, end in gap_local_times(gap, members)
     )
     more = f" ({len(gaps)} gaps in all; `/ts rota check`)" if len(gaps) > 1 else ""

@@ -15,7 +15,7 @@ from slack_bolt import Ack
 from slack_sdk import WebClient
 from slack_sdk.webhook import WebhookClient
 
-from chatops.blockkit import Block, Reply, internal_error_reply
+from chatops.blockkit import NO_UNFURL, Block, Reply, internal_error_reply
 from chatops.db import Database
 from chatops.logs import correlated
 from chatops.settings import Settings
@@ -76,12 +76,19 @@ class Listeners:
             if job.kind in ("command", "action"):
                 self.send(
                     job.payload.get("response_url"),
-                    {"response_type": "ephemeral", "replace_original": False, "text": text},
+                    {
+                        "response_type": "ephemeral",
+                        "replace_original": False,
+                        "text": text,
+                        **NO_UNFURL,
+                    },
                 )
             elif job.kind == "form":
                 user = str((job.payload.get("user") or {}).get("id", ""))
                 if user:
-                    self.web.chat_postMessage(channel=user, text=text)
+                    self.web.chat_postMessage(
+                        channel=user, text=text, unfurl_links=False, unfurl_media=False
+                    )
 
     # -- the slow halves ----------------------------------------------------------------------
 
@@ -173,7 +180,13 @@ class Listeners:
                 log.exception("form submission failed outside its handler")
                 reply, post_to = internal_error_reply(cid), None
             try:
-                self.web.chat_postMessage(channel=user, text=reply.text, blocks=reply.blocks)
+                self.web.chat_postMessage(
+                    channel=user,
+                    text=reply.text,
+                    blocks=reply.blocks,
+                    unfurl_links=False,
+                    unfurl_media=False,
+                )
             except Exception as error:
                 log.warning("form answer DM failed", extra={"error": slack_error(error)})
             self.post_all(reply.posts, post_to, None, cid)
@@ -288,7 +301,13 @@ class Listeners:
                 failed.append("no channel")
                 continue
             try:
-                self.web.chat_postMessage(channel=channel, text=post.text, blocks=post.blocks)
+                self.web.chat_postMessage(
+                    channel=channel,
+                    text=post.text,
+                    blocks=post.blocks,
+                    unfurl_links=False,
+                    unfurl_media=False,
+                )
             except Exception as error:
                 failed.append(slack_error(error))
                 log.warning("channel post failed", extra={"channel": channel, "error": failed[-1]})
@@ -299,6 +318,7 @@ class Listeners:
                 {
                     "response_type": "ephemeral",
                     "replace_original": False,
+                    **NO_UNFURL,
                     "text": (
                         f":warning: Done, but {len(failed)} message(s) could not be posted to "
                         f"{where} ({', '.join(sorted(set(failed)))}). Reference `{cid}`."

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from chatops.blockkit import Block, Reply, Visibility, context, header, section
+from chatops.blockkit import NO_UNFURL, Block, Reply, Visibility, context, header, section
 
 # App Home views hold at most 100 blocks (messages 50, which `Reply` already enforces).
 MAX_HOME_BLOCKS = 100
@@ -20,6 +20,7 @@ def command_response(reply: Reply) -> dict[str, Any]:
         "response_type": reply.visibility.value,
         "text": reply.text,
         "blocks": reply.blocks,
+        **NO_UNFURL,
     }
 
 
@@ -35,12 +36,18 @@ def replaces_original(reply: Reply) -> bool:
 def action_response(reply: Reply) -> dict[str, Any]:
     """The response_url body answering a button press."""
     if replaces_original(reply):
-        return {"replace_original": True, "text": reply.text, "blocks": reply.blocks}
+        return {
+            "replace_original": True,
+            "text": reply.text,
+            "blocks": reply.blocks,
+            **NO_UNFURL,
+        }
     return {
         "replace_original": False,
         "response_type": Visibility.ephemeral.value,
         "text": reply.text,
         "blocks": reply.blocks,
+        **NO_UNFURL,
     }
 
 

@@ -10,7 +10,7 @@ from typing import Annotated, Self
 
 from pydantic import AfterValidator, Field
 
-from chatops.blockkit import Reply, context, fields, header, section
+from chatops.blockkit import Reply, context, fields, header, quote_input, section, user_text
 from chatops.cases import access, service
 from chatops.cases.ids import KEY_PATTERN
 from chatops.cases.ladder import Paging
@@ -40,7 +40,7 @@ OPEN_OPTIONS = frozenset({"lang", "details", "restricted"})
 
 def _not_a_key(word: str) -> str:
     # The service's own words for this, so a typed line and a button answer alike.
-    return f"'{word}' is not a case id (they look like TS-2027-0042)"
+    return f"'{quote_input(word)}' is not a case id (they look like TS-2027-0042)"
 
 
 def _case_key(value: str) -> str:
@@ -55,7 +55,7 @@ CaseKey = Annotated[str, AfterValidator(_case_key)]
 
 def _language(code: str) -> str:
     if not forms.valid_language(code):
-        raise ValueError(f"`lang:{code}` is not a language code like ar or pt-BR")
+        raise ValueError(f"`lang:{quote_input(code)}` is not a language code like ar or pt-BR")
     return code
 
 
@@ -128,7 +128,8 @@ class CaseCommand(Command):
         sub = SUBVERBS.get(name)
         if sub is None:
             raise UsageError(
-                f"unknown case action `{args[0]}`{suggest(name, list(SUBVERBS))}", USAGE
+                f"unknown case action `{quote_input(args[0])}`{suggest(name, list(SUBVERBS))}",
+                USAGE,
             )
         return sub.parse(args[1:], ctx)
 
@@ -158,12 +159,16 @@ class CaseOpen(CaseCommand):
         types = [t.value for t in CaseType]
         if kind not in types:
             raise UsageError(
-                f"unknown case type `{args[0]}`{suggest(kind, types)}; valid types: {TYPES}",
+                f"unknown case type `{quote_input(args[0])}`{suggest(kind, types)}; "
+                f"valid types: {TYPES}",
                 OPEN_USAGE,
             )
         if severity not in {s.value for s in Severity}:
             valid = ", ".join(s.value for s in Severity)
-            raise UsageError(f"unknown severity `{args[1]}`; valid severities: {valid}", OPEN_USAGE)
+            raise UsageError(
+                f"unknown severity `{quote_input(args[1])}`; valid severities: {valid}",
+                OPEN_USAGE,
+            )
         read = read_options(args[2:], OPEN_OPTIONS)
         if not read.text:
             raise UsageError("a case needs a type, a severity and a summary", OPEN_USAGE)
@@ -177,7 +182,8 @@ class CaseOpen(CaseCommand):
         language = options.get("lang") or None
         if language is not None and not forms.valid_language(language):
             raise UsageError(
-                f"`lang:{language}` is not a language code like ar or pt-BR", OPEN_USAGE
+                f"`lang:{quote_input(language)}` is not a language code like ar or pt-BR",
+                OPEN_USAGE,
             )
         return cls(
             case_type=CaseType(kind),
@@ -284,11 +290,11 @@ class CaseShow(CaseCommand):
         blocks = [header(headline(case.key, case.type, case.severity)), fields(pairs)]
         lines = [headline(case.key, case.type, case.severity), f"status {case.status}"]
         if view.details_visible:
-            blocks.append(section(f"*Summary*\n{case.summary}"))
-            lines.append(case.summary)
+            blocks.append(section(f"*Summary*\n{user_text(case.summary)}"))
+            lines.append(user_text(case.summary))
             if case.details:
-                blocks.append(section(f"*Details*\n{case.details}"))
-                lines.append(case.details)
+                blocks.append(section(f"*Details*\n{user_text(case.details)}"))
+                lines.append(user_text(case.details))
             if case.restricted:
                 blocks.append(
                     context(":lock: Restricted case: this view is recorded in the audit log.")
@@ -300,7 +306,7 @@ class CaseShow(CaseCommand):
         timeline = [
             f"{local(ctx, e.at)} {e.kind}"
             + (f" by {mention(e.actor)}" if e.actor != "system" else "")
-            + (f": {e.text}" if e.text and view.details_visible else "")
+            + (f": {user_text(e.text, 500)}" if e.text and view.details_visible else "")
             for e in view.timeline[-15:]
         ]
         blocks.append(section("*Timeline*\n" + "\n".join(timeline)))

@@ -10,7 +10,7 @@ from typing import Self
 
 from pydantic import Field
 
-from chatops.blockkit import Reply
+from chatops.blockkit import Reply, quote_input, user_text
 from chatops.handoff import verbs as service
 from chatops.handoff.messages import ACCEPT_ACTION
 from commands.command import Command
@@ -50,7 +50,7 @@ class HandoffCommand(Command):
             return HandoffPost()
         sub = SUBVERBS.get(args[0].lower())
         if sub is None:
-            raise UsageError(f"unknown `handoff {args[0]}`", USAGE)
+            raise UsageError(f"unknown `handoff {quote_input(args[0])}`", USAGE)
         return sub.parse(args[1:], ctx)
 
 
@@ -60,14 +60,15 @@ class HandoffPost(HandoffCommand):
     @classmethod
     def parse(cls, args: list[str], ctx: Context) -> Self:
         if args:
-            raise UsageError(f"unexpected `{' '.join(args)}`", USAGE)
+            raise UsageError(f"unexpected `{quote_input(' '.join(args))}`", USAGE)
         return cls()
 
     def run(self, ctx: Context) -> Reply:
         with ctx.db.transaction() as session:
             h = service.post_now(session, team_id=ctx.team_id, actor=ctx.actor, at=ctx.clock())
+        rotation = user_text(h.rotation)
         return Reply(
-            text=f":arrows_counterclockwise: Your *{h.rotation}* handoff to "
+            text=f":arrows_counterclockwise: Your *{rotation}* handoff to "
             f"{mention(h.incoming)} (at {local(ctx, h.at)}) is being posted in the team channel. "
             "You stay on call until they accept."
         )
@@ -90,15 +91,17 @@ class HandoffAccept(HandoffCommand):
             h = service.accept(
                 session, team_id=ctx.team_id, actor=ctx.actor, at=now, handoff_id=self.handoff_id
             )
+        rotation = user_text(h.rotation)
         going = ", ".join(mention(m) for m, _, _ in h.outgoing_members()) or "nobody"
         late = " (after the deadline)" if h.escalated_at is not None else ""
         when = "from" if now >= h.at else f"at {local(ctx, h.at)} from"
         post = Reply(
-            text=f":white_check_mark: {mention(h.incoming)} accepted the *{h.rotation}* handoff "
+            text=f":white_check_mark: {mention(h.incoming)} accepted the *{rotation}* handoff "
             f"from {going}{late}."
         )
         return Reply(
-            text=f":white_check_mark: You take over *{h.rotation}* {when} {going}.", posts=[post]
+            text=f":white_check_mark: You take over *{rotation}* {when} {going}.",
+            posts=[post],
         )
 
 
@@ -118,10 +121,11 @@ class HandoffNote(HandoffCommand):
             note, target = service.add_note(
                 session, team_id=ctx.team_id, actor=ctx.actor, at=ctx.clock(), text=self.text
             )
+        rotation = user_text(target.rotation) if target is not None else ""
         if note.rotation is not None and target is not None:
-            where = f"your *{target.rotation}* handoff at {local(ctx, target.at)}"
+            where = f"your *{rotation}* handoff at {local(ctx, target.at)}"
         elif target is not None:
-            where = f"the team's next handoff (*{target.rotation}* at {local(ctx, target.at)})"
+            where = f"the team's next handoff (*{rotation}* at {local(ctx, target.at)})"
         else:
             where = "the team's next handoff"
         return Reply(

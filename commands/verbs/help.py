@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Self
 
-from chatops.blockkit import Reply, context, fields, header, section
+from chatops.blockkit import Reply, context, fields, header, quote_input, section
 from commands.command import Command
 from commands.context import Context, UsageError
 from commands.parsing import suggest
@@ -33,7 +33,7 @@ class Help(Command):
             return cls()
         name = args[0].lower()
         if name not in VERBS:
-            raise UsageError(f"no command `{name}`{suggest(name, sorted(VERBS))}")
+            raise UsageError(f"no command `{quote_input(name)}`{suggest(name, sorted(VERBS))}")
         return cls(topic=name)
 
     def run(self, ctx: Context) -> Reply:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Self
 
-from chatops.blockkit import Reply, context, header, section
+from chatops.blockkit import Reply, context, header, quote_input, section
 from chatops.escalation.policy import PolicySpec, ladder
 from chatops.escalation.store import effective_policies
 from commands.command import Command
@@ -28,7 +28,7 @@ class PolicyShow(Command):
     @classmethod
     def parse(cls, args: list[str], ctx: Context) -> Self:
         if [a.lower() for a in args] not in ([], ["show"]):
-            raise UsageError(f"unknown policy action `{' '.join(args)}`", USAGE)
+            raise UsageError(f"unknown policy action `{quote_input(' '.join(args))}`", USAGE)
         return cls()
 
     def run(self, ctx: Context) -> Reply:

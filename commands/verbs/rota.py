@@ -13,7 +13,17 @@ from typing import Any, ClassVar, Self
 
 from pydantic import Field, ValidationError
 
-from chatops.blockkit import Reply, Visibility, actions, button, context, header, section
+from chatops.blockkit import (
+    Reply,
+    Visibility,
+    actions,
+    button,
+    context,
+    header,
+    quote_input,
+    section,
+    user_text,
+)
 from chatops.oncall import edits as rota_service
 from chatops.oncall.edits import Plan
 from commands.command import Command, SlackId, UtcDatetime
@@ -48,7 +58,9 @@ class RotaCommand(Command):
         sub, rest = args[0].lower(), args[1:]
         found = SUBVERBS.get(sub)
         if found is None:
-            raise UsageError(f"unknown rota action `{sub}`{suggest(sub, list(USAGES))}", USAGE)
+            raise UsageError(
+                f"unknown rota action `{quote_input(sub)}`{suggest(sub, list(USAGES))}", USAGE
+            )
         try:
             return found.parse(rest, ctx)
         except UsageError as error:
@@ -62,7 +74,7 @@ class RotaShow(RotaCommand):
     @classmethod
     def parse(cls, args: list[str], ctx: Context) -> Self:
         if args:
-            raise UsageError(f"unexpected `{' '.join(args)}`")
+            raise UsageError(f"unexpected `{quote_input(' '.join(args))}`")
         return cls()
 
     def run(self, ctx: Context) -> Reply:
@@ -70,7 +82,7 @@ class RotaShow(RotaCommand):
         spec = compiled.spec
         now = ctx.clock()
         current = {s.rotation: s for s in compiled.on_call(now)}
-        blocks = [header(f"{spec.team.name} rota")]
+        blocks = [header(f"{spec.team.name} rota")]  # plain text: Slack reads no markup there
         for r in spec.rotations:
             windows = ", ".join(
                 f"{'/'.join(d.value for d in w.days)} {w.start:%H:%M}–{w.end:%H:%M}"
@@ -78,7 +90,7 @@ class RotaShow(RotaCommand):
             )
             on = current.get(r.name)
             lines = [
-                f"*{r.name}* ({r.layer}) — {r.tz}, hands off at `{r.handoff}`"
+                f"*{user_text(r.name)}* ({user_text(r.layer)}) — {r.tz}, hands off at `{r.handoff}`"
                 + (f", every {r.shift_length} handoffs" if r.shift_length > 1 else ""),
                 "Order: " + ", ".join(mention(p) for p in r.participants),
                 f"Windows: {windows}" if windows else "Covers all day",
@@ -91,15 +103,16 @@ class RotaShow(RotaCommand):
                 section(
                     "*Overrides*\n"
                     + "\n".join(
-                        f"{mention(o.member)} on {o.rotation or 'the team'}: "
+                        f"{mention(o.member)} on {user_text(o.rotation or 'the team')}: "
                         f"{local(ctx, o.start)} → {local(ctx, o.end)}"
-                        + (f" — {o.reason}" if o.reason else "")
+                        + (f" — {user_text(o.reason, 300)}" if o.reason else "")
                         for o in upcoming[:15]
                     )
                 )
             )
         blocks.append(context(f"Times in {ctx.actor.tz if ctx.actor else 'UTC'}."))
-        return Reply(text=f"{spec.team.name} rota: {len(spec.rotations)} rotations", blocks=blocks)
+        team = user_text(spec.team.name)
+        return Reply(text=f"{team} rota: {len(spec.rotations)} rotations", blocks=blocks)
 
 
 class RotaCheck(RotaCommand):
@@ -121,7 +134,9 @@ class RotaCheck(RotaCommand):
             ):
                 days = int(value)
             else:
-                raise UsageError(f"unexpected `{arg}` (days:N takes 1 to {MAX_CHECK_DAYS})")
+                raise UsageError(
+                    f"unexpected `{quote_input(arg)}` (days:N takes 1 to {MAX_CHECK_DAYS})"
+                )
         return cls(days=days)
 
     def run(self, ctx: Context) -> Reply:
@@ -275,13 +290,13 @@ class RotaAdd(RotaEdit):
             raise UsageError("say whom to add to which rotation")
         options, force, extra = _options(args[used + 2 :], {"tz", "name", "lang", "role"})
         if extra:
-            raise UsageError(f"unexpected `{extra}`")
+            raise UsageError(f"unexpected `{quote_input(extra)}`")
         new_member = None
         if member not in {m.id for m in spec.members}:
             if "tz" not in options:
                 raise UsageError(
-                    f"{mention(member)} is new to {spec.team.name}; give their zone, e.g. "
-                    "tz:Europe/Paris"
+                    f"{mention(member)} is new to {user_text(spec.team.name)}; give their "
+                    "zone, e.g. tz:Europe/Paris"
                 )
             new_member = _new_member(member, options)
         return cls(member=member, rotation=args[used + 1], new_member=new_member, force=force)
@@ -331,7 +346,7 @@ class RotaRemove(RotaEdit):
             raise UsageError("say whom to remove from which rotation")
         _, force, extra = _options(args[used + 2 :], set())
         if extra:
-            raise UsageError(f"unexpected `{extra}`")
+            raise UsageError(f"unexpected `{quote_input(extra)}`")
         return cls(member=member, rotation=args[used + 1], force=force)
 
     def params(self) -> dict[str, Any]:
@@ -361,7 +376,7 @@ class RotaSetHandoff(RotaEdit):
             raise UsageError("the quote around the cron rule is never closed")
         _, force, extra = _options(args[2:], set())
         if extra:
-            raise UsageError(f"unexpected `{extra}`; quote the cron rule")
+            raise UsageError(f"unexpected `{quote_input(extra)}`; quote the cron rule")
         return cls(rotation=args[0], cron=args[1], force=force)
 
     def params(self) -> dict[str, Any]:

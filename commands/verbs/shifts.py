@@ -7,7 +7,7 @@ from typing import Self
 
 from pydantic import Field
 
-from chatops.blockkit import Reply, context, header, section
+from chatops.blockkit import Reply, context, header, section, user_text
 from commands.command import Command, SlackId
 from commands.context import Context, UsageError
 from commands.names import UnknownName
@@ -66,7 +66,9 @@ class Shifts(Command):
                 member, used = _member(args[at - 1 :], spec)
                 at += used - 1
         if member is not None and member not in {m.id for m in spec.members}:
-            raise UsageError(f"{mention(member)} is not a member of {ctx.team_name}", USAGE)
+            raise UsageError(
+                f"{mention(member)} is not a member of {user_text(ctx.team_name)}", USAGE
+            )
         return cls(member=member, days=days)
 
     def run(self, ctx: Context) -> Reply:
@@ -83,7 +85,7 @@ class Shifts(Command):
         if not found:
             return Reply(text=f"{whose} shifts: none in the next {days} days.")
         lines = [
-            f"{local(ctx, s.start)} → {local(ctx, s.end)}  *{s.rotation or 'team-wide'}*"
+            f"{local(ctx, s.start)} → {local(ctx, s.end)}  *{user_text(s.rotation or 'team-wide')}*"
             + (f" {mention(s.member)}" if member is None else "")
             + (" _(override)_" if s.source == "override" else "")
             for s in found[:MAX_LINES]

@@ -10,7 +10,16 @@ from __future__ import annotations
 
 from typing import Self
 
-from chatops.blockkit import Reply, Visibility, actions, button, context, section
+from chatops.blockkit import (
+    Reply,
+    Visibility,
+    actions,
+    button,
+    context,
+    quote_input,
+    section,
+    user_text,
+)
 from chatops.oncall import swaps
 from commands.command import Command, UtcDatetime
 from commands.context import Context, Refused, UsageError
@@ -50,7 +59,9 @@ class SwapCommand(Command):
             raise UsageError("which swap action?", USAGE)
         sub = args[0].lower()
         if sub not in USAGES:
-            raise UsageError(f"unknown swap action `{sub}`{suggest(sub, list(USAGES))}", USAGE)
+            raise UsageError(
+                f"unknown swap action `{quote_input(sub)}`{suggest(sub, list(USAGES))}", USAGE
+            )
         return SwapRequest.parse(args[1:], ctx)
 
 
@@ -84,7 +95,8 @@ class SwapRequest(SwapCommand):
             lines.append(f"… and {len(opened.shifts) - MAX_LINES} more")
         asks = (
             f":raising_hand: {mention(request.requester)} asks someone to take their shifts "
-            f"from {local(ctx, start)} to {local(ctx, end)}" + (f" — {reason}" if reason else "")
+            f"from {local(ctx, start)} to {local(ctx, end)}"
+            + (f" — {user_text(reason, 500)}" if reason else "")
         )
         post = Reply(
             text=asks,

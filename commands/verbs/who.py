@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Self
 
-from chatops.blockkit import Reply, context, header, section
+from chatops.blockkit import Reply, context, header, quote_input, section, user_text
 from commands.command import Command, UtcDatetime
 from commands.context import Context, UsageError
 from commands.registry import verb
@@ -31,7 +31,7 @@ class Who(Command):
         if not args:
             return cls()
         if args[0].lower() != "at":
-            raise UsageError(f"unexpected `{' '.join(args)}`", USAGE)
+            raise UsageError(f"unexpected `{quote_input(' '.join(args))}`", USAGE)
         if len(args) == 1:
             raise UsageError("`at` needs a time, e.g. `tomorrow 09:00`", USAGE)
         now = ctx.clock()
@@ -52,11 +52,14 @@ class Who(Command):
             return Reply(text=text)
         names = {m.id: m.name for m in rota.spec.members}
         lines = [
-            f"*{s.rotation or 'team-wide cover'}* — {mention(s.member)} until {local(ctx, s.end)}"
-            + (" _(override)_" if s.source == "override" else "")
+            f"*{user_text(s.rotation or 'team-wide cover')}* — {mention(s.member)} "
+            f"until {local(ctx, s.end)}" + (" _(override)_" if s.source == "override" else "")
             for s in shifts
         ]
-        plain = [f"{s.rotation or 'team-wide'}: {names.get(s.member, s.member)}" for s in shifts]
+        plain = [
+            user_text(f"{s.rotation or 'team-wide'}: {names.get(s.member, s.member)}")
+            for s in shifts
+        ]
         return Reply(
             text=f"On call {when}: " + "; ".join(plain),
             blocks=[

@@ -159,9 +159,9 @@ BAD = [
     (
         f"escalate TS-2027-0001 to <@{OUTSIDER}>",
         ANN,
-        f"<@{OUTSIDER}> is not a member of the T&S team",
+        f"<@{OUTSIDER}> is not a member of the T&amp;S team",
     ),
-    ("escalate TS-2027-0001 to @Zed", ANN, "nobody on T&S is called `Zed`"),
+    ("escalate TS-2027-0001 to @Zed", ANN, "nobody on T&amp;S is called `Zed`"),
     (
         "escalate TS-2027-0001 level 9",
         ANN,
@@ -177,7 +177,11 @@ BAD = [
         EVE,
         "only the assignee, the reporter or a manager can resolve TS-2027-0001",
     ),
-    ("case assign TS-2027-0001 <@U0NOBODY>", ANN, "<@U0NOBODY> is not a member of the T&S team"),
+    (
+        "case assign TS-2027-0001 <@U0NOBODY>",
+        ANN,
+        "<@U0NOBODY> is not a member of the T&amp;S team",
+    ),
     ("case frobnicate", ANN, "unknown case action `frobnicate`"),
     ("policy edit", ANN, "unknown policy action `edit`"),
 ]

@@ -1,0 +1,87 @@
+"""Restricted case text never reaches the logs, even at DEBUG (issue #11, finding 4).
+
+slack_sdk writes whole request and response bodies at DEBUG (a `case show` answer is one), and
+SQLAlchemy quotes a failed statement's parameters (a summary) in its error: both are captured
+here, in both log formats, and searched for the summary.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Iterator
+
+import pytest
+
+from chatops.db import Database
+from chatops.logs import SLACK_LIBRARIES, configure_logging
+from chatops.schema.migrate import upgrade
+from commands.registry import dispatch
+from tests.escalation import world as escalation
+from tests.fakeslack import FakeSlack
+from tests.fakeslack import fake_slack as fake_slack  # the fixture
+from tests.served import AMIRA, serve
+
+SUMMARY = "WITNESS-NAME-Q7X3 lives at 12 Elm Street"
+MARK = "WITNESS-NAME-Q7X3"
+
+
+@pytest.fixture
+def captured() -> Iterator[io.StringIO]:
+    """A stream to log to; the logging set-up is restored afterwards."""
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    levels = {name: logging.getLogger(name).level for name in (*SLACK_LIBRARIES, "alembic")}
+    stream = io.StringIO()
+    try:
+        yield stream
+    finally:
+        for handler in list(root.handlers):
+            if handler not in saved[0]:
+                root.removeHandler(handler)
+        root.setLevel(saved[1])
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
+
+
+@pytest.mark.parametrize("fmt", ["json", "text"])
+def test_a_restricted_case_shown_over_slack_is_not_logged_at_debug(
+    sqlite_db: Database,
+    fake_slack: FakeSlack,
+    captured: io.StringIO,
+    fmt: str,
+) -> None:
+    stream = captured
+    with serve(sqlite_db, fake_slack) as served:
+        configure_logging("DEBUG", fmt, stream)
+        served.command(f"case open child-safety sev1 {SUMMARY}", rid="o1")
+        assert "Restricted" in served.answer("o1")["text"]
+        served.command("case show TS-2027-0001", user=AMIRA, rid="s1")
+        shown = served.answer("s1")
+        assert MARK in str(shown)  # the asker may read it: it was sent, just not logged
+        logging.getLogger("slack_sdk.web.base_client").debug("body: %s", SUMMARY)
+        logging.getLogger("slack_bolt.App").warning("Unhandled request ({'text': '%s'})", SUMMARY)
+    logged = stream.getvalue()
+    assert logged, "nothing was logged at DEBUG"
+    assert MARK not in logged
+
+
+@pytest.mark.parametrize("fmt", ["json", "text"])
+def test_a_database_error_does_not_log_the_summary(
+    postgres_url: str, captured: io.StringIO, fmt: str
+) -> None:
+    """PostgreSQL refuses a NUL byte in text; the error must not quote the statement's values."""
+    stream = captured
+    db = Database.from_url(postgres_url)
+    try:
+        upgrade(db.engine)
+        world = escalation.make_world(db)
+        configure_logging("DEBUG", fmt, stream)
+        line = f"case open child-safety sev1 {SUMMARY} \x00 end"
+        reply = dispatch(line, world.context(escalation.ANN))
+    finally:
+        db.dispose()
+    assert not reply.ok
+    logged = stream.getvalue()
+    assert "command failed" in logged  # the internal error is logged, with its reference
+    assert MARK not in logged
