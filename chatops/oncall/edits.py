@@ -44,7 +44,13 @@ class Proposal:
 
     @classmethod
     def from_json(cls, text: str) -> Proposal:
-        data = json.loads(text)
+        """The proposal a Confirm button carries; ValueError when it is not one we wrote."""
+        try:
+            data = json.loads(text)
+            if not isinstance(data, dict) or not isinstance(data.get("params"), dict):
+                raise ValueError("not a rota proposal")
+        except (ValueError, RecursionError):
+            raise ValueError("not a rota proposal") from None
         return cls(
             kind=str(data["kind"]),
             params=dict(data["params"]),
@@ -118,6 +124,9 @@ def _plan(spec: RotaSpec, proposal: Proposal, now: datetime, horizon_days: int) 
         new = _apply(spec, proposal)
     except EditError as error:
         raise Refused(str(error)) from None
+    except (KeyError, TypeError, ValueError, OverflowError):
+        # A proposal arrives back as a button's value, which anyone can forge: junk is refused.
+        raise Refused("this rota change is not one I can read; run the command again") from None
     end = now + timedelta(days=horizon_days)
     return Plan(spec, new, edits.impact(spec, new, now, end), now, end, proposal)
 

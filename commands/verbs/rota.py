@@ -16,8 +16,8 @@ from pydantic import Field, ValidationError
 from chatops.blockkit import Reply, Visibility, actions, button, context, header, section
 from chatops.oncall import edits as rota_service
 from chatops.oncall.edits import Plan, Proposal
-from commands.command import Command, SlackId, UtcDatetime
-from commands.context import Context, UsageError
+from commands.command import Command, FreeText, SlackId, UtcDatetime
+from commands.context import Context, Refused, UsageError
 from commands.parsing import mention_id, refuse_near_option, suggest
 from commands.registry import action, verb
 from commands.rota_view import local, mention, resolve_member, shift_line, team_rota
@@ -130,6 +130,7 @@ class RotaCheck(RotaCommand):
             value = arg[5:]
             if (
                 arg.lower().startswith("days:")
+                and value.isascii()
                 and value.isdigit()
                 and 1 <= int(value) <= MAX_CHECK_DAYS
             ):
@@ -205,7 +206,7 @@ class RotaOverride(RotaEdit):
     start: UtcDatetime
     end: UtcDatetime
     rotation: str | None = None
-    reason: str = ""
+    reason: FreeText = ""
 
     @classmethod
     def parse(cls, args: list[str], ctx: Context) -> Self:
@@ -246,7 +247,7 @@ class RotaSwap(RotaEdit):
     second: SlackId
     start: UtcDatetime
     end: UtcDatetime
-    reason: str = ""
+    reason: FreeText = ""
 
     @classmethod
     def parse(cls, args: list[str], ctx: Context) -> Self:
@@ -437,7 +438,10 @@ def _change_lines(plan: Plan) -> list[str]:
 @action("rota_confirm")
 def confirm(value: str, ctx: Context) -> Reply:
     assert ctx.actor is not None
-    proposal = Proposal.from_json(value)
+    try:
+        proposal = Proposal.from_json(value)
+    except (KeyError, ValueError):
+        raise Refused("this Confirm button is broken; run the rota command again") from None
     plan = rota_service.apply(
         ctx.db,
         team_id=ctx.team_id,

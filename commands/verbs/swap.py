@@ -12,8 +12,8 @@ from typing import Self
 
 from chatops.blockkit import Reply, Visibility, actions, button, context, section
 from chatops.oncall import swaps
-from commands.command import Command, UtcDatetime
-from commands.context import Context, Refused, UsageError
+from commands.command import Command, FreeText, UtcDatetime, button_id
+from commands.context import Context, UsageError
 from commands.parsing import suggest
 from commands.registry import action, verb
 from commands.rota_view import local, mention, shift_line, team_rota
@@ -59,7 +59,7 @@ class SwapRequest(SwapCommand):
 
     start: UtcDatetime
     end: UtcDatetime
-    reason: str = ""
+    reason: FreeText = ""
 
     @classmethod
     def parse(cls, args: list[str], ctx: Context) -> Self:
@@ -111,12 +111,11 @@ class SwapRequest(SwapCommand):
 @action(TAKE)
 def take(value: str, ctx: Context) -> Reply:
     """The Take button: one winner; everyone else is told who took it."""
-    if not value.isdigit():
-        raise Refused("this Take button is broken; ask for a new swap request")
+    request_id = button_id(value, "this Take button is broken; ask for a new swap request")
     taken = swaps.take_swap(
         ctx.db,
         team_id=ctx.team_id,
-        request_id=int(value),
+        request_id=request_id,
         actor=ctx.actor,
         now=ctx.clock(),
         horizon_days=ctx.horizon_days,
