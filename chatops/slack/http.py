@@ -19,6 +19,7 @@ Put TLS in front (a load balancer or proxy).
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import re
@@ -111,10 +112,8 @@ class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
                 for sock in late:
                     del self._deadlines[sock]
             for sock in late:
-                try:
+                with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
             if late:
                 log.warning("http: closed slow connections", extra={"connections": len(late)})
 
