@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 import urllib.error
 import urllib.request
+import uuid
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode

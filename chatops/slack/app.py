@@ -31,6 +31,7 @@ from chatops.slack.client import BotIdentity, build_web_client, with_token
 from chatops.slack.home import DEFAULT_SECTIONS
 from chatops.slack.listeners import HomeSection, Listeners
 from chatops.slack.offload import InThread, Job, JobRunner, SlowHalves, WorkProcesses
+from chatops.slack.payloads import BadPayload, check_payload
 from commands.context import Clock
 
 log = logging.getLogger(__name__)
@@ -279,8 +280,17 @@ class _BoltSide:
     def tag_request(
         self, body: dict[str, Any], context: BoltContext, next_: Callable[[], BoltResponse]
     ) -> BoltResponse:
-        """Give the request its correlation id; the lazy listener's copy of the context keeps it."""
+        """Give the request its correlation id; the lazy listener's copy of the context keeps it.
+
+        A payload of the wrong shape is refused here too (400): over HTTP `SlackHttpServer`
+        refused it already, but Socket Mode envelopes arrive without that gate.
+        """
         cid = new_correlation_id()
+        try:
+            check_payload(body)
+        except BadPayload as error:
+            log.warning("malformed slack payload refused", extra={"reason": str(error)})
+            return BoltResponse(status=400, body="malformed payload")
         context[_CID] = cid
         with correlated(cid):
             log.info(
@@ -324,6 +334,7 @@ def _cid(context: BoltContext) -> str:
 def _request_kind(body: dict[str, Any]) -> str:
     if "command" in body:
         return "command"
-    if body.get("type") == "event_callback":
-        return "event:" + str((body.get("event") or {}).get("type", "?"))
+    event = body.get("event")
+    if body.get("type") == "event_callback" and isinstance(event, dict):
+        return "event:" + str(event.get("type", "?"))
     return str(body.get("type", "unknown"))

@@ -237,7 +237,7 @@ class SlackHttpServer:
         limits = {"max_threads": self._max_threads, "read_timeout": self._read_timeout}
         server_class = type("_Server", (_ThreadingWSGIServer,), limits)
         handler_class = type("_Handler", (_LoggingRequestHandler,), {"timeout": self._read_timeout})
-        server = make_server(
+        server: _ThreadingWSGIServer = make_server(
             self._host,
             self._requested_port,
             self.wsgi,
