@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint bench format clean
+.PHONY: run test lint bench fuzz format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+
+## fuzz: 10,000 fuzzed /ts lines and 2,000 signed payloads; prints how each was answered
+fuzz: $(STAMP)
+	CHATOPS_FUZZ_LINES=10000 CHATOPS_FUZZ_PAYLOADS=2000 $(BIN)/pytest -q -s -p no:cacheprovider tests/test_fuzz.py
 
 ## bench: benchmarks; figures printed and written to bench/RESULTS.md
 bench: $(STAMP)

@@ -60,6 +60,10 @@ class Settings(BaseSettings):
     coverage_watch_days: int = Field(default=14, ge=1, le=366, alias="CHATOPS_COVERAGE_WATCH_DAYS")
     coverage_watch_quiet: bool = Field(default=True, alias="CHATOPS_COVERAGE_WATCH_QUIET")
     admin_contact: str = Field(default="your team's managers", alias="CHATOPS_ADMIN_CONTACT")
+    # Cases one person may open or escalate a minute (counted in the audit trail, all replicas).
+    page_limit_per_minute: int = Field(
+        default=10, ge=1, le=1000, alias="CHATOPS_PAGE_LIMIT_PER_MINUTE"
+    )
 
     @field_validator(
         "slack_bot_token", "slack_signing_secret", "slack_app_token", "team", mode="before"

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from chatops.blockkit import Reply
-from commands.context import Context, UsageError
+from commands.context import Context, Refused, UsageError
 
 
 class Command(BaseModel):
@@ -65,6 +65,33 @@ def _utc(value: datetime) -> datetime:
 
 UtcDatetime = Annotated[AwareDatetime, AfterValidator(_utc)]
 """An instant: aware (a naive time is refused) and kept in UTC, whatever zone it was typed in."""
+
+#: The longest free text (summary, details, note, reason) a command takes: one Slack section's
+#: worth, so a paste of a whole chat log is refused instead of stored and re-posted everywhere.
+FREE_TEXT_MAX = 3000
+
+
+def _bounded(value: str) -> str:
+    if len(value) > FREE_TEXT_MAX:
+        raise ValueError(f"too long ({len(value):,} characters; at most {FREE_TEXT_MAX:,})")
+    return value
+
+
+FreeText = Annotated[str, AfterValidator(_bounded)]
+"""Text typed for people to read (a summary, a note, a reason): at most 3,000 characters."""
+
+#: The largest row id a button may name: every id column is a 32-bit integer on PostgreSQL.
+MAX_ROW_ID = 2**31 - 1
+
+
+def button_id(value: str, broken: str) -> int:
+    """The row id a button's value names, or `Refused(broken)`: values can be forged, so junk,
+    unicode digits and numbers no column can hold are refused before any query."""
+    text = value.strip()
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_ROW_ID:
+        raise Refused(broken)
+    return int(text)
+
 
 SlackId = Annotated[str, Field(min_length=1, pattern=r"^\S+$")]
 """A member's Slack user id, already resolved from a mention or an `@name`."""

@@ -26,6 +26,7 @@ class Context:
     admin_contact: str = "your team's managers"
     channel: str | None = None
     horizon_days: int = 28
+    page_limit_per_minute: int = 10
 
 
 class UsageError(Exception):

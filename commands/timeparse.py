@@ -4,12 +4,14 @@ Accepted: `now`, `in 2h`, `HH:MM` (today), `today HH:MM`, `tomorrow HH:MM`, a we
 (`mon 09:00`, the next one), `YYYY-MM-DD HH:MM`, `YYYY-MM-DD` (midnight), and ISO 8601 with an
 offset or `Z`. A local time that does not exist (spring forward) is the first valid instant after
 it; one that happens twice (fall back) is its first occurrence — the rota's own rules.
+A time more than `MAX_REACH` from now is refused: nobody plans a rota a decade out, and the
+calendar arithmetic behind it overflows near the years 1 and 9999.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from chatops.blockkit import quote_input
 from chatops.clock import parse_duration
@@ -18,7 +20,10 @@ from rota.wallclock import from_ts, wall_to_ts, zone
 
 EXAMPLES = "`tomorrow 09:00`, `2027-03-14 02:30`, `in 2h` or `2027-03-14T02:30Z`"
 _DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-_CLOCK = re.compile(r"^(\d{1,2}):(\d{2})$")
+_CLOCK = re.compile(r"^(\d{1,2}):(\d{2})$", re.ASCII)
+#: How far from now a typed time may be, either way.
+MAX_REACH = timedelta(days=3653)
+_TOO_FAR = "`{}` is too far from now: times must be within 10 years"
 
 
 def _clock(text: str) -> time:
@@ -30,6 +35,16 @@ def _clock(text: str) -> time:
 
 def parse_when(text: str, ctx: Context, *, now: datetime) -> datetime:
     """An aware UTC instant for `text`, or `UsageError` naming what could not be read."""
+    try:
+        when = _read_when(text, ctx, now=now)
+    except OverflowError:
+        raise UsageError(_TOO_FAR.format(text.strip())) from None
+    if abs(when - now) > MAX_REACH:
+        raise UsageError(_TOO_FAR.format(text.strip()))
+    return when
+
+
+def _read_when(text: str, ctx: Context, *, now: datetime) -> datetime:
     tz_name = ctx.actor.tz if ctx.actor else "UTC"
     tz = zone(tz_name)
     words = text.strip().lower().split()
@@ -52,13 +67,13 @@ def parse_when(text: str, ctx: Context, *, now: datetime) -> datetime:
         ahead = (_DAYS.index(words[0][:3]) - today.weekday()) % 7 or 7
         day = today + timedelta(days=ahead)
         rest = words[1:]
-    elif re.match(r"^\d{4}-\d{2}-\d{2}$", words[0]):
+    elif re.match(r"^\d{4}-\d{2}-\d{2}$", words[0], re.ASCII):
         try:
             day = date.fromisoformat(words[0])
         except ValueError:
             raise UsageError(f"`{quote_input(words[0])}` is not a real date") from None
         rest = words[1:]
-    elif len(words) == 1 and re.match(r"^\d{4}-\d{2}-\d{2}t", words[0]):
+    elif len(words) == 1 and re.match(r"^\d{4}-\d{2}-\d{2}t", words[0], re.ASCII):
         return _iso(text.strip())
     if day is None:
         if len(rest) == 1 and _CLOCK.match(rest[0]):
@@ -67,6 +82,8 @@ def parse_when(text: str, ctx: Context, *, now: datetime) -> datetime:
             raise UsageError(f"can't read `{quote_input(text)}` as a time; try {EXAMPLES}")
     if len(rest) > 1:
         raise UsageError(f"can't read `{quote_input(text)}` as a time; try {EXAMPLES}")
+    if abs(day - today) > MAX_REACH:
+        raise UsageError(_TOO_FAR.format(quote_input(text.strip())))
     at = _clock(rest[0]) if rest else time(0, 0)
     return from_ts(wall_to_ts(datetime.combine(day, at), tz))
 
@@ -101,4 +118,4 @@ def _iso(text: str) -> datetime:
         raise UsageError(f"`{quote_input(text)}` is not an ISO 8601 time; try {EXAMPLES}") from None
     if value.tzinfo is None:
         raise UsageError(f"`{quote_input(text)}` has no offset; add Z or +HH:MM, or drop the T")
-    return value
+    return value.astimezone(UTC)

@@ -11,6 +11,7 @@ import json
 import time
 import urllib.error
 import urllib.request
+import uuid
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -128,14 +129,17 @@ def view_submission(
     return urlencode({"payload": json.dumps(payload)}).encode(), "application/x-www-form-urlencoded"
 
 
-def app_home_opened(user_id: str, tab: str = "home") -> tuple[bytes, str]:
-    """An Events API callback for a user opening the App Home."""
+def app_home_opened(
+    user_id: str, tab: str = "home", *, event_id: str | None = None
+) -> tuple[bytes, str]:
+    """An Events API callback for a user opening the App Home (each event its own id, as Slack
+    gives it: a repeated id is a retry, answered once)."""
     body = {
         "token": "legacy-unused",
         "team_id": TEAM_ID,
         "api_app_id": "A0APP",
         "type": "event_callback",
-        "event_id": "Ev0001",
+        "event_id": event_id or f"Ev{uuid.uuid4().hex[:10].upper()}",
         "event_time": int(time.time()),
         "event": {
             "type": "app_home_opened",

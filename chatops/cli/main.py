@@ -121,6 +121,7 @@ def cmd_console(args: argparse.Namespace, settings: Settings, *, tour: bool = Fa
         admin_contact=settings.admin_contact,
         channel=team.channel,
         horizon_days=settings.check_horizon_days,
+        page_limit_per_minute=settings.page_limit_per_minute,
     )
     from chatops.outbox.notifier import ConsoleNotifier
     from chatops.worker import console_hook, handoff_settings, watch_settings

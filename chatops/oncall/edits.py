@@ -161,6 +161,9 @@ def _plan(
         new = edit.apply(spec, author)
     except EditError as error:
         raise Refused(str(error)) from None
+    except (KeyError, TypeError, ValueError, OverflowError):
+        # A proposal arrives back as a button's value, which anyone can forge: junk is refused.
+        raise Refused("this rota change is not one I can read; run the command again") from None
     end = now + timedelta(days=horizon_days)
     return Plan(spec, new, edits.impact(spec, new, now, end), now, end, edit.kind, force)
 

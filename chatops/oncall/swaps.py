@@ -32,6 +32,10 @@ from rota.resolve import Shift
 from rota.spec import RotaSpec
 from rota.store import UnknownTeam, save_rota, team_rota
 
+#: How far ahead a swap request may reach: cover is asked for the coming weeks, and a window to
+#: the year 2400 would list every shift of four centuries in one channel post.
+MAX_SWAP_AHEAD = timedelta(days=90)
+
 
 class SwapStatus(StrEnum):
     open = "open"
@@ -96,6 +100,11 @@ def request_swap(
         raise Refused("the window must end after it starts")
     if end <= now:
         raise Refused("that window is already over")
+    if end > now + MAX_SWAP_AHEAD or end - start > MAX_SWAP_AHEAD:
+        days = MAX_SWAP_AHEAD.days
+        raise Refused(
+            f"a swap request may cover at most the next {days} days; ask for the rest later"
+        )
     with db.transaction() as session:
         spec = _team_rota(session, team_id)
         requester = _require_member(spec, actor)

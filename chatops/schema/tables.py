@@ -1,6 +1,7 @@
 """Imports every table module so that `SQLModel.metadata` holds the whole schema."""
 
 from chatops import audit
+from chatops import replay as replay
 from chatops.cases import models as cases  # noqa: F401
 from chatops.escalation import models as escalation  # noqa: F401
 from chatops.handoff import models as handoff  # noqa: F401

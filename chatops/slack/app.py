@@ -14,21 +14,24 @@ import logging
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-from slack_bolt import Ack, App, BoltContext, BoltResponse
+from slack_bolt import Ack, App, BoltContext, BoltRequest, BoltResponse
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
 
 from chatops.clock import system_clock
 from chatops.db import Database, make_engine
 from chatops.logs import configure_logging, correlated, new_correlation_id
+from chatops.replay import first_sighting, request_key
 from chatops.settings import Settings
 from chatops.slack.client import BotIdentity, build_web_client, with_token
 from chatops.slack.home import DEFAULT_SECTIONS
 from chatops.slack.listeners import HomeSection, Listeners
 from chatops.slack.offload import InThread, Job, JobRunner, SlowHalves, WorkProcesses
+from chatops.slack.payloads import BadPayload, check_payload
 from commands.context import Clock
 
 log = logging.getLogger(__name__)
@@ -216,6 +219,7 @@ class _BoltSide:
         self.work = work
 
     def register(self, app: App, *, lazy: bool) -> None:
+        app.use(self.refuse_replays)
         app.use(self.tag_request)
         if lazy:
             app.command(SLASH_COMMAND)(ack=_ack, lazy=[self.command])
@@ -232,11 +236,61 @@ class _BoltSide:
         if self.listeners.check_form(ack, body):
             self.form(body, context)
 
+    def refuse_replays(
+        self, req: BoltRequest, body: dict[str, Any], next_: Callable[[], BoltResponse]
+    ) -> BoltResponse:
+        """Answer 200 and do nothing for a request already taken (Bolt has checked its signature).
+
+        Which requests are the same one:
+        - an Events API callback is known by its `event_id`. Slack retries an event it thinks we
+          missed (`X-Slack-Retry-Num` 1 to 3, a fresh timestamp and signature, the same
+          `event_id`); a retry of an event we took is answered 200 with no effect, and a retry of
+          one we never took runs normally. Socket Mode redeliveries are caught the same way.
+        - anything else (slash commands, buttons, forms, which Slack never retries) by its
+          signature, which covers its timestamp and body: the same bytes sent again within the
+          five minutes Bolt accepts a timestamp are a replay.
+        The keys live in the database (`chatops.replay`), so replicas agree. When the database
+        cannot be reached the request goes on: it could do nothing without the database anyway.
+        """
+        headers = req.headers
+        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
+        signature = (headers.get("x-slack-signature") or [""])[0]
+        timestamp = (headers.get("x-slack-request-timestamp") or [""])[0]
+        if isinstance(event_id, str) and event_id:
+            key = request_key("event", event_id)
+        elif signature:
+            key = request_key("sig", signature)
+        else:
+            return next_()  # unsigned (Socket Mode) and not an event: nothing to recognise
+        now = system_clock()
+        sent_at = datetime.fromtimestamp(int(timestamp), UTC) if timestamp.isdigit() else now
+        try:
+            fresh = first_sighting(self.listeners.db, key, sent_at=min(sent_at, now), now=now)
+        except Exception:
+            log.warning("replay check unavailable; request served", exc_info=True)
+            return next_()
+        if not fresh:
+            retry = (headers.get("x-slack-retry-num") or [""])[0]
+            log.warning(
+                "replayed request ignored", extra={"kind": _request_kind(body), "retry": retry}
+            )
+            return BoltResponse(status=200, body="")
+        return next_()
+
     def tag_request(
         self, body: dict[str, Any], context: BoltContext, next_: Callable[[], BoltResponse]
     ) -> BoltResponse:
-        """Give the request its correlation id; the lazy listener's copy of the context keeps it."""
+        """Give the request its correlation id; the lazy listener's copy of the context keeps it.
+
+        A payload of the wrong shape is refused here too (400): over HTTP `SlackHttpServer`
+        refused it already, but Socket Mode envelopes arrive without that gate.
+        """
         cid = new_correlation_id()
+        try:
+            check_payload(body)
+        except BadPayload as error:
+            log.warning("malformed slack payload refused", extra={"reason": str(error)})
+            return BoltResponse(status=400, body="malformed payload")
         context[_CID] = cid
         with correlated(cid):
             log.info(
@@ -280,6 +334,7 @@ def _cid(context: BoltContext) -> str:
 def _request_kind(body: dict[str, Any]) -> str:
     if "command" in body:
         return "command"
-    if body.get("type") == "event_callback":
-        return "event:" + str((body.get("event") or {}).get("type", "?"))
+    event = body.get("event")
+    if body.get("type") == "event_callback" and isinstance(event, dict):
+        return "event:" + str(event.get("type", "?"))
     return str(body.get("type", "unknown"))

@@ -1,14 +1,31 @@
 """Serve the Bolt app over HTTP: `/slack/events` for everything Slack sends, `/healthz` for probes.
 
 A threaded WSGI server from the standard library is enough here: Bolt answers every request within
-milliseconds (the slow work runs in lazy listeners), and one thread per request keeps a slow
-client from holding up Slack's other requests. Put TLS in front (a load balancer or proxy).
+milliseconds (the slow work runs in lazy listeners). What keeps it standing when the internet
+leans on it:
+
+- at most `max_threads` requests are served at once; one more is answered 503 at once instead of
+  queueing a thread (300 half-sent requests used to hold 306 threads);
+- every connection has `read_timeout` seconds, in total, to send its request: each read waits at
+  most that long, and a watchdog closes a connection still open after it (a client trickling a
+  byte every few seconds cannot hold a slot);
+- a body over `MAX_BODY_BYTES` is refused (413) before it is read;
+- before Bolt sees anything: the signature headers must be well formed and (with the signing
+  secret) valid (else 401), and the payload must have the shape Slack sends (else 400). None of
+  these answers carries a traceback, and no refused request reaches a listener.
+
+Put TLS in front (a load balancer or proxy).
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
+import re
+import socket
 import threading
+import time
 from collections.abc import Iterable
 from socketserver import ThreadingMixIn
 from typing import TYPE_CHECKING, Any
@@ -16,8 +33,11 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_sdk.signature import SignatureVerifier
 
+from chatops.logs import correlated, new_correlation_id
 from chatops.slack.app import EVENTS_PATH
+from chatops.slack.payloads import BadPayload, check_payload, parse_body
 
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIEnvironment
@@ -27,6 +47,16 @@ log = logging.getLogger(__name__)
 HEALTH_PATH = "/healthz"
 # Slack's payloads are a few kilobytes; refuse anything absurd before reading it.
 MAX_BODY_BYTES = 1 << 20
+#: Requests served at once; more are answered 503 without a thread.
+MAX_THREADS = 64
+#: Seconds a connection has to send its whole request (headers and body).
+READ_TIMEOUT_S = 10.0
+_TIMESTAMP = re.compile(r"^[0-9]{1,12}$")
+_SIGNATURE = re.compile(r"^v0=[0-9a-f]{64}$")
+_BUSY = (
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n"
+    b"Retry-After: 1\r\nConnection: close\r\n\r\nbusy\n"
+)
 
 
 class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
@@ -34,6 +64,62 @@ class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
     allow_reuse_address = True
     # The standard library's backlog of 5 resets connections when many clients arrive at once.
     request_queue_size = 256
+    max_threads = MAX_THREADS
+    read_timeout = READ_TIMEOUT_S
+
+    def server_activate(self) -> None:
+        super().server_activate()
+        self._slots = threading.BoundedSemaphore(self.max_threads)
+        self._deadlines: dict[socket.socket, float] = {}
+        self._deadlines_lock = threading.Lock()
+        self._watching = threading.Event()
+        self._watchdog = threading.Thread(target=self._watch, name="http-watchdog", daemon=True)
+        self._watchdog.start()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """A thread for the request if a slot is free; otherwise 503 now, from this thread."""
+        if not self._slots.acquire(blocking=False):
+            try:
+                request.settimeout(0.5)
+                request.sendall(_BUSY)
+            except OSError:
+                pass
+            self.shutdown_request(request)
+            log.warning("http busy: request refused", extra={"threads": self.max_threads})
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        with self._deadlines_lock:
+            self._deadlines[request] = time.monotonic() + self.read_timeout
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            with self._deadlines_lock:
+                self._deadlines.pop(request, None)
+            self._slots.release()
+
+    def _watch(self) -> None:
+        """Close connections past their deadline: their blocked read returns, the slot frees."""
+        while not self._watching.wait(min(0.5, self.read_timeout / 4)):
+            now = time.monotonic()
+            with self._deadlines_lock:
+                late = [s for s, due in self._deadlines.items() if due < now]
+                for sock in late:
+                    del self._deadlines[sock]
+            for sock in late:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+            if late:
+                log.warning("http: closed slow connections", extra={"connections": len(late)})
+
+    def server_close(self) -> None:
+        self._watching.set()
+        super().server_close()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # The default prints a traceback to stderr; a dropped client connection is not news.
@@ -41,35 +127,97 @@ class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
 
 
 class _LoggingRequestHandler(WSGIRequestHandler):
+    # Each read of the request waits at most this long (the watchdog bounds the total).
+    timeout = READ_TIMEOUT_S
+
     def log_message(self, format: str, *args: Any) -> None:
         # Paths only: Slack puts nothing secret in them, and bodies are never logged.
         log.debug("http %s", format % args)
 
 
-class SlackHttpServer:
-    """The app on `/slack/events` plus `/healthz`; `start()` returns the port (0: any free one)."""
+def _answer(start_response: StartResponse, status: str, text: str) -> list[bytes]:
+    start_response(status, [("Content-Type", "text/plain; charset=utf-8")])
+    return [text.encode() + b"\n"]
 
-    def __init__(self, app: App, *, host: str = "0.0.0.0", port: int = 0) -> None:
+
+class SlackHttpServer:
+    """The app on `/slack/events` plus `/healthz`; `start()` returns the port (0: any free one).
+
+    `signing_secret` defaults to the app's own: with it, signatures are checked here too, so an
+    unsigned request is a 401 before its payload is even parsed.
+    """
+
+    def __init__(
+        self,
+        app: App,
+        *,
+        host: str = "0.0.0.0",
+        port: int = 0,
+        max_threads: int = MAX_THREADS,
+        read_timeout: float = READ_TIMEOUT_S,
+        signing_secret: str | None = None,
+    ) -> None:
         self._bolt = SlackRequestHandler(app, path=EVENTS_PATH)
         self._host = host
         self._requested_port = port
+        self._max_threads = max_threads
+        self._read_timeout = read_timeout
+        secret = signing_secret or getattr(app, "_signing_secret", None)
+        self._verifier = SignatureVerifier(secret) if secret else None
         self._server: _ThreadingWSGIServer | None = None
         self._thread: threading.Thread | None = None
 
     def wsgi(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        """The WSGI application: health probe, size guard, then Bolt."""
+        """The WSGI application: health probe, size and shape guards, then Bolt."""
         path = environ.get("PATH_INFO", "")
-        if path == HEALTH_PATH and environ.get("REQUEST_METHOD") in {"GET", "HEAD"}:
-            start_response("200 OK", [("Content-Type", "text/plain; charset=utf-8")])
-            return [b"ok\n"]
+        method = environ.get("REQUEST_METHOD")
+        if path == HEALTH_PATH and method in {"GET", "HEAD"}:
+            return _answer(start_response, "200 OK", "ok")
         try:
             length = int(environ.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = -1
         if length < 0 or length > MAX_BODY_BYTES:
-            start_response("413 Payload Too Large", [("Content-Type", "text/plain")])
-            return [b"payload too large\n"]
-        return self._bolt(environ, start_response)
+            return _answer(start_response, "413 Payload Too Large", "payload too large")
+        if path != EVENTS_PATH or method != "POST":
+            return self._bolt(environ, start_response)
+        refusal = self._refusal(environ, length)
+        if refusal is not None:
+            return _answer(start_response, *refusal)
+        try:
+            return self._bolt(environ, start_response)
+        except Exception:
+            cid = new_correlation_id()
+            with correlated(cid):
+                log.exception("bolt failed on a checked request")
+            return _answer(start_response, "500 Internal Server Error", f"error {cid}")
+
+    def _refusal(self, environ: WSGIEnvironment, length: int) -> tuple[str, str] | None:
+        """Why a POST to the events path is refused, as (status, one line); None: serve it.
+
+        On success the body has been read and `wsgi.input` replaced by a copy of it.
+        """
+        timestamp = str(environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP", ""))
+        signature = str(environ.get("HTTP_X_SLACK_SIGNATURE", ""))
+        if not _TIMESTAMP.match(timestamp) or not _SIGNATURE.match(signature):
+            return "401 Unauthorized", "missing or malformed Slack signature headers"
+        try:
+            body = environ["wsgi.input"].read(length) if length else b""
+        except OSError:
+            return "400 Bad Request", "the body could not be read"
+        if len(body) != length:
+            return "400 Bad Request", "the body is shorter than its Content-Length"
+        environ["wsgi.input"] = io.BytesIO(body)
+        if self._verifier is not None and not self._verifier.is_valid(
+            body=body, timestamp=timestamp, signature=signature
+        ):
+            return "401 Unauthorized", "invalid request"
+        try:
+            check_payload(parse_body(body, str(environ.get("CONTENT_TYPE", ""))))
+        except BadPayload as error:
+            log.warning("malformed slack payload refused", extra={"reason": str(error)})
+            return "400 Bad Request", f"malformed payload: {error}"
+        return None
 
     @property
     def port(self) -> int:
@@ -86,12 +234,15 @@ class SlackHttpServer:
         """Bind and serve in a background thread; raises OSError when the port is taken."""
         if self._server is not None:
             return self.port
-        server = make_server(
+        limits = {"max_threads": self._max_threads, "read_timeout": self._read_timeout}
+        server_class = type("_Server", (_ThreadingWSGIServer,), limits)
+        handler_class = type("_Handler", (_LoggingRequestHandler,), {"timeout": self._read_timeout})
+        server: _ThreadingWSGIServer = make_server(
             self._host,
             self._requested_port,
             self.wsgi,
-            server_class=_ThreadingWSGIServer,
-            handler_class=_LoggingRequestHandler,
+            server_class=server_class,
+            handler_class=handler_class,
         )
         self._server = server
         self._thread = threading.Thread(

@@ -84,7 +84,7 @@ class Listeners:
                     },
                 )
             elif job.kind == "form":
-                user = str((job.payload.get("user") or {}).get("id", ""))
+                user = _text(job.payload, "user", "id")
                 if user:
                     self.web.chat_postMessage(
                         channel=user, text=text, unfurl_links=False, unfurl_media=False
@@ -94,15 +94,13 @@ class Listeners:
 
     def run_command(self, body: dict[str, Any], cid: str) -> None:
         """Run one `/ts` line and answer it; never raises, never shows a traceback."""
-        channel = body.get("channel_id")
-        response_url = body.get("response_url")
+        channel = _text(body, "channel_id") or None
+        response_url = _text(body, "response_url") or None
         with correlated(cid):
             try:
-                ctx = self.context_for(body.get("user_id", ""), channel)
+                ctx = self.context_for(_text(body, "user_id"), channel)
                 reply = (
-                    dispatch(body.get("text", ""), ctx, cid=cid)
-                    if isinstance(ctx, Context)
-                    else ctx
+                    dispatch(_text(body, "text"), ctx, cid=cid) if isinstance(ctx, Context) else ctx
                 )
                 post_to = ctx.channel if isinstance(ctx, Context) else channel
             except Exception:
@@ -113,18 +111,18 @@ class Listeners:
 
     def run_action(self, body: dict[str, Any], cid: str) -> None:
         """Run one button press: update the message in place, or answer only the clicker."""
-        action = (body.get("actions") or [{}])[0]
-        channel = (body.get("channel") or {}).get("id")
-        message_ts = (body.get("container") or {}).get("message_ts")
-        user = (body.get("user") or {}).get("id", "")
-        response_url = body.get("response_url")
+        actions = body.get("actions")
+        action = actions[0] if isinstance(actions, list) and actions else {}
+        action = action if isinstance(action, dict) else {}
+        channel = _text(body, "channel", "id") or None
+        message_ts = _text(body, "container", "message_ts") or None
+        user = _text(body, "user", "id")
+        response_url = _text(body, "response_url") or None
         with correlated(cid):
             try:
                 ctx = self.context_for(user, channel)
                 reply = (
-                    dispatch_action(
-                        str(action.get("action_id", "")), _action_value(action), ctx, cid=cid
-                    )
+                    dispatch_action(_text(action, "action_id"), _action_value(action), ctx, cid=cid)
                     if isinstance(ctx, Context)
                     else ctx
                 )
@@ -145,9 +143,9 @@ class Listeners:
 
         The check is pure (no database), so it fits in Slack's 3 seconds. True: run the form.
         """
-        view = body.get("view") or {}
+        view = _object(body.get("view"))
         try:
-            errors = form_errors(str(view.get("callback_id", "")), _form_values(view))
+            errors = form_errors(_text(view, "callback_id"), _form_values(view))
         except Exception:
             log.exception("form check failed")
             errors = {}  # close the modal; the lazy half answers with a reference
@@ -159,12 +157,12 @@ class Listeners:
 
     def run_form(self, body: dict[str, Any], cid: str) -> None:
         """Run a submitted modal: the answer goes to the submitter by DM, posts to the channel."""
-        view = body.get("view") or {}
-        callback_id = str(view.get("callback_id", ""))
+        view = _object(body.get("view"))
+        callback_id = _text(view, "callback_id")
         values = _form_values(view)
-        user = str((body.get("user") or {}).get("id", ""))
+        user = _text(body, "user", "id")
         # Where the form was asked for: the fallback channel, as for the typed command.
-        channel = str(view.get("private_metadata") or "") or None
+        channel = _text(view, "private_metadata") or None
         with correlated(cid):
             try:
                 if form_errors(callback_id, values):
@@ -195,7 +193,9 @@ class Listeners:
         """Publish the App Home tab; a failing section is left out rather than failing the tab."""
         if event.get("tab", "home") != "home":
             return
-        user = str(event.get("user", ""))
+        user = _text(event, "user")
+        if not user:
+            return
         with correlated(cid):
             sections: list[Sequence[Block]] = []
             ctx = self.home_context(user) if self.home_sections else None
@@ -238,6 +238,7 @@ class Listeners:
             admin_contact=self.settings.admin_contact,
             channel=team.channel or channel,
             horizon_days=self.settings.check_horizon_days,
+            page_limit_per_minute=self.settings.page_limit_per_minute,
         )
 
     def home_context(self, slack_user: str) -> Context | None:
@@ -343,15 +344,31 @@ class Listeners:
             log.warning("button answer failed", extra={"error": slack_error(error)})
 
 
+def _object(value: Any) -> dict[str, Any]:
+    """`value` if it is a JSON object, else an empty one: payload fields are read, never trusted."""
+    return value if isinstance(value, dict) else {}
+
+
+def _text(payload: dict[str, Any], *path: str) -> str:
+    """The string at `path` in `payload`, or "" when any step is missing or of another type.
+
+    Slack's payloads reach the listeners checked over HTTP (`chatops.slack.payloads`), but not
+    over Socket Mode; a job that died on `user` being a string would never answer anyone.
+    """
+    value: Any = payload
+    for key in path:
+        value = _object(value).get(key)
+    return value if isinstance(value, str) else ""
+
+
 def _action_value(action: dict[str, Any]) -> str:
     """A button's value, or the chosen option of a select menu."""
     if "value" in action:
-        return str(action["value"])
-    selected = action.get("selected_option") or {}
-    return str(selected.get("value", ""))
+        return _text(action, "value")
+    return _text(action, "selected_option", "value")
 
 
 def _form_values(view: dict[str, Any]) -> FormValues:
     """A submitted view's input values (block id → action id → state)."""
-    values = (view.get("state") or {}).get("values") or {}
-    return values if isinstance(values, dict) else {}
+    values = _object(_object(view.get("state")).get("values"))
+    return {k: v for k, v in values.items() if isinstance(v, dict)}

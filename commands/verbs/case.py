@@ -6,7 +6,7 @@ Parsing and rendering only; every rule (permissions, restricted text, audit) liv
 
 from __future__ import annotations
 
-from typing import Annotated, Self
+from typing import Annotated, Any, Self
 
 from pydantic import AfterValidator, Field
 
@@ -15,9 +15,10 @@ from chatops.cases import access, service
 from chatops.cases.ids import KEY_PATTERN
 from chatops.cases.ladder import Paging
 from chatops.cases.models import SEVERITY_MEANING, CaseType, Severity
+from chatops.cases.pacing import check_paging_rate
 from chatops.escalation.messages import TAKE_ACTION, headline
 from commands import forms
-from commands.command import Command, SlackId
+from commands.command import Command, FreeText, SlackId
 from commands.context import Context, Refused, UsageError
 from commands.parsing import read_options, suggest, verbatim
 from commands.registry import action, form, verb
@@ -139,8 +140,8 @@ class CaseOpen(CaseCommand):
 
     case_type: CaseType
     severity: Severity
-    summary: str = Field(repr=False)  # restricted text: never in a log line
-    details: str = Field(default="", repr=False)
+    summary: FreeText = Field(repr=False)  # restricted text: never in a log line
+    details: FreeText = Field(default="", repr=False)
     language: Language | None = None
     restricted: bool | None = None
 
@@ -210,6 +211,7 @@ class CaseOpen(CaseCommand):
     def run(self, ctx: Context) -> Reply:
         """Open the case and say whom it paged: the one path for the typed line and the form."""
         with ctx.db.transaction() as session:
+            check_paging_rate(session, **pacing(ctx))
             case, paging = service.open_case(
                 session,
                 team_id=ctx.team_id,
@@ -230,6 +232,16 @@ class CaseOpen(CaseCommand):
         )
         text = f":white_check_mark: Opened *{title}*. {paging_line(paging, ctx)}{restricted_note}"
         return Reply(text=text)
+
+
+def pacing(ctx: Context) -> dict[str, Any]:
+    """The arguments of `check_paging_rate` for the asker of `ctx`, now."""
+    return {
+        "team_id": ctx.team_id,
+        "actor": ctx.actor.slack_id if ctx.actor else None,
+        "at": ctx.clock(),
+        "per_minute": ctx.page_limit_per_minute,
+    }
 
 
 @form(forms.CASE_OPEN_FORM, check=forms.case_form_errors)
@@ -315,7 +327,7 @@ class CaseShow(CaseCommand):
 
 class CaseNote(CaseCommand):
     key: CaseKey
-    text: str = Field(repr=False)  # restricted text: never in a log line
+    text: FreeText = Field(repr=False)  # restricted text: never in a log line
 
     @classmethod
     def parse(cls, args: list[str], ctx: Context) -> Self:
@@ -369,7 +381,7 @@ class CaseAssign(CaseCommand):
 
 class CaseResolve(CaseCommand):
     key: CaseKey
-    reason: str = Field(default="", repr=False)
+    reason: FreeText = Field(default="", repr=False)
 
     @classmethod
     def parse(cls, args: list[str], ctx: Context) -> Self:

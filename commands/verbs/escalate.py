@@ -8,12 +8,13 @@ from pydantic import Field
 
 from chatops.blockkit import Reply
 from chatops.cases import service
+from chatops.cases.pacing import check_paging_rate
 from chatops.escalation.messages import ESCALATE_ACTION
-from commands.command import Command, SlackId
+from commands.command import Command, FreeText, SlackId
 from commands.context import Context, UsageError
 from commands.parsing import verbatim
 from commands.registry import action, verb
-from commands.verbs.case import CaseKey, case_word, known_key, member_words, paging_line
+from commands.verbs.case import CaseKey, case_word, known_key, member_words, pacing, paging_line
 
 USAGE = "/ts escalate TS-YYYY-NNNN [to @member | level N] [reason…]"
 
@@ -39,7 +40,7 @@ class Escalate(Command):
     key: CaseKey
     to_level: str | None = None
     to_member: SlackId | None = None
-    reason: str = Field(default="", repr=False)
+    reason: FreeText = Field(default="", repr=False)
 
     @classmethod
     def parse(cls, args: list[str], ctx: Context) -> Self:
@@ -63,6 +64,7 @@ class Escalate(Command):
 
     def run(self, ctx: Context) -> Reply:
         with ctx.db.transaction() as session:
+            check_paging_rate(session, **pacing(ctx))
             case, paging = service.escalate(
                 session,
                 team_id=ctx.team_id,

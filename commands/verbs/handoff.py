@@ -13,7 +13,7 @@ from pydantic import Field
 from chatops.blockkit import Reply, quote_input, user_text
 from chatops.handoff import verbs as service
 from chatops.handoff.messages import ACCEPT_ACTION
-from commands.command import Command
+from commands.command import Command, FreeText, button_id
 from commands.context import Context, UsageError
 from commands.parsing import verbatim
 from commands.registry import action, verb
@@ -108,7 +108,7 @@ class HandoffAccept(HandoffCommand):
 class HandoffNote(HandoffCommand):
     """A note for the next handoff where the asker goes off call (posted in the channel)."""
 
-    text: str = Field(repr=False)
+    text: FreeText = Field(repr=False)
 
     @classmethod
     def parse(cls, args: list[str], ctx: Context) -> Self:
@@ -140,6 +140,5 @@ SUBVERBS: dict[str, type[HandoffCommand]] = {"accept": HandoffAccept, "note": Ha
 @action(ACCEPT_ACTION)
 def accept_button(value: str, ctx: Context) -> Reply:
     """The button names the very handoff it was posted for."""
-    if not value.isdigit():
-        raise UsageError("this button does not name a handoff")
-    return HandoffAccept(handoff_id=int(value)).run(ctx)
+    handoff_id = button_id(value, "this button does not name a handoff")
+    return HandoffAccept(handoff_id=handoff_id).run(ctx)

@@ -26,7 +26,7 @@ from chatops.blockkit import (
 )
 from chatops.oncall import edits as rota_service
 from chatops.oncall.edits import Plan
-from commands.command import Command, SlackId, UtcDatetime
+from commands.command import Command, FreeText, SlackId, UtcDatetime
 from commands.context import Context, UsageError
 from commands.parsing import Token, read_options, suggest
 from commands.registry import action, verb
@@ -129,6 +129,7 @@ class RotaCheck(RotaCommand):
             value = arg[5:]
             if (
                 arg.lower().startswith("days:")
+                and value.isascii()
                 and value.isdigit()
                 and 1 <= int(value) <= MAX_CHECK_DAYS
             ):
@@ -196,7 +197,7 @@ class RotaOverride(RotaEdit):
     start: UtcDatetime
     end: UtcDatetime
     rotation: str | None = None
-    reason: str = ""
+    reason: FreeText = ""
 
     @classmethod
     def parse(cls, args: list[str], ctx: Context) -> Self:
@@ -238,7 +239,7 @@ class RotaSwap(RotaEdit):
     second: SlackId
     start: UtcDatetime
     end: UtcDatetime
-    reason: str = ""
+    reason: FreeText = ""
 
     @classmethod
     def parse(cls, args: list[str], ctx: Context) -> Self:

@@ -56,7 +56,7 @@ class Shifts(Command):
             arg, at = args[at], at + 1
             if arg.lower().startswith("days:"):
                 value = arg[5:]
-                if not value.isdigit() or not 1 <= int(value) <= MAX_DAYS:
+                if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_DAYS:
                     raise UsageError(f"days must be a number from 1 to {MAX_DAYS}", USAGE)
                 days = int(value)
             elif arg.lower() in {"all", "team"}:

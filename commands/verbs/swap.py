@@ -21,8 +21,8 @@ from chatops.blockkit import (
     user_text,
 )
 from chatops.oncall import swaps
-from commands.command import Command, UtcDatetime
-from commands.context import Context, Refused, UsageError
+from commands.command import Command, FreeText, UtcDatetime, button_id
+from commands.context import Context, UsageError
 from commands.parsing import suggest, verbatim
 from commands.registry import action, verb
 from commands.rota_view import local, mention, shift_line, team_rota
@@ -70,7 +70,7 @@ class SwapRequest(SwapCommand):
 
     start: UtcDatetime
     end: UtcDatetime
-    reason: str = ""
+    reason: FreeText = ""
 
     @classmethod
     def parse(cls, args: list[str], ctx: Context) -> Self:
@@ -123,12 +123,11 @@ class SwapRequest(SwapCommand):
 @action(TAKE)
 def take(value: str, ctx: Context) -> Reply:
     """The Take button: one winner; everyone else is told who took it."""
-    if not value.isdigit():
-        raise Refused("this Take button is broken; ask for a new swap request")
+    request_id = button_id(value, "this Take button is broken; ask for a new swap request")
     taken = swaps.take_swap(
         ctx.db,
         team_id=ctx.team_id,
-        request_id=int(value),
+        request_id=request_id,
         actor=ctx.actor,
         now=ctx.clock(),
         horizon_days=ctx.horizon_days,

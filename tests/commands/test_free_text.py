@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import unicodedata
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -19,6 +19,7 @@ from sqlmodel import col, select
 
 from chatops.blockkit import Reply
 from chatops.cases.models import Case, CaseEvent
+from chatops.clock import ManualClock
 from chatops.db import Database, make_engine
 from chatops.handoff.models import HandoffNote
 from chatops.schema.migrate import upgrade
@@ -294,6 +295,9 @@ def shared_ctx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Context]:
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=st.text(min_size=1, max_size=80).filter(_summary_only))
 def test_any_summary_round_trips_verbatim(shared_ctx: Context, text: str) -> None:
+    # A minute between cases, as a person would take: the paging rate limit is not under test.
+    assert isinstance(shared_ctx.clock, ManualClock)
+    shared_ctx.clock.advance(timedelta(minutes=1))
     reply = dispatch(f"case open other sev4 {text}", shared_ctx)
     assert reply.ok, reply.text
     case = last_case(shared_ctx)
