@@ -21,6 +21,9 @@ def chatops(
 ) -> subprocess.CompletedProcess[str]:
     """Run `python -m chatops ARGS` with only the settings given in `env`."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith(_SETTINGS)}
+    # This checkout's code, not whichever one the environment has installed (as pytest's own
+    # `pythonpath` does for in-process tests).
+    clean["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), clean.get("PYTHONPATH")]))
     clean.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "chatops", *args],

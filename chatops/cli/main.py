@@ -115,17 +115,19 @@ def cmd_console(args: argparse.Namespace, settings: Settings, *, tour: bool = Fa
         horizon_days=settings.check_horizon_days,
     )
     from chatops.outbox.notifier import ConsoleNotifier
-    from chatops.worker import console_hook, handoff_settings, watch_settings
+    from chatops.worker import console_hook, handoff_settings, next_wakeup, watch_settings
 
-    console = Console(db=db, team=team, context=ctx, clock=clock, names=names)
+    handoffs, watch = handoff_settings(settings), watch_settings(settings)
+    console = Console(
+        db=db,
+        team=team,
+        context=ctx,
+        clock=clock,
+        names=names,
+        wakeup=lambda now: next_wakeup(db, now=now, settings=handoffs, watch=watch),
+    )
     console.on_advance.append(
-        console_hook(
-            db,
-            clock,
-            ConsoleNotifier(),
-            handoffs=handoff_settings(settings),
-            watch=watch_settings(settings),
-        )
+        console_hook(db, clock, ConsoleNotifier(), handoffs=handoffs, watch=watch)
     )
     if tour:
         console.print(TOUR.format(name=member.name, role=member.role, tz=member.tz, team=team.name))
