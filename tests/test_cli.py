@@ -70,3 +70,37 @@ def test_serve_without_tokens_says_what_is_missing(tmp_path: Path) -> None:
     assert chatops("db", "upgrade", cwd=tmp_path).returncode == 0
     err = _one_line_error(chatops("serve", cwd=tmp_path))
     assert "SLACK_BOT_TOKEN" in err
+
+
+def _demo_db(tmp_path: Path) -> None:
+    assert chatops("db", "upgrade", cwd=tmp_path).returncode == 0
+    assert chatops("demo", cwd=tmp_path).returncode == 0
+
+
+@pytest.mark.parametrize("target", ["missing/dir/x.yaml", "."])
+def test_export_to_an_unwritable_path_is_one_line(tmp_path: Path, target: str) -> None:
+    _demo_db(tmp_path)
+    err = _one_line_error(chatops("rota", "export", "-o", target, cwd=tmp_path))
+    assert err.startswith(f"chatops: --output: cannot write '{target}'")
+
+
+def test_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
+    """`chatops rota shifts … | head -1`: the reader leaves early; no traceback."""
+    import subprocess
+
+    from tests.clirun import EXAMPLE, command, command_env
+
+    args = ("rota", "shifts", str(EXAMPLE), "--from", "2027-01-01T00:00:00Z")
+    proc = subprocess.Popen(
+        command(*args, "--to", "2028-01-01T00:00:00Z"),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=command_env(),
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.readline()
+    proc.stdout.close()  # as `head -1` does once it has its line
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) in {0, 141}
+    assert "Traceback" not in err and "BrokenPipe" not in err, err

@@ -176,7 +176,12 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
         except UnknownTeam as error:
             raise CliError(str(error)) from None
     if args.output:
-        args.output.write_text(text, encoding="utf-8")
+        try:
+            args.output.write_text(text, encoding="utf-8")
+        except OSError as error:
+            reason = error.strerror or str(error)
+            raise CliError(f"--output: cannot write {str(args.output)!r}: {reason}") from None
+        print(f"exported {len(text.splitlines())} lines to {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(text)
     return 0
