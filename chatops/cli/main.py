@@ -52,7 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
     console.add_argument("--now", metavar="ISO", help="start the console clock at this instant")
     console.set_defaults(func=cmd_console)
 
-    demo = sub.add_parser("demo", help="load the demo team into the database")
+    demo = sub.add_parser("demo", help="load the demo team into an empty database")
+    demo.add_argument(
+        "--replace", action="store_true", help="replace the demo team's rota if it is there"
+    )
     demo.set_defaults(func=cmd_demo)
 
     db = sub.add_parser("db", help="database schema")
@@ -75,11 +78,16 @@ def cmd_db_upgrade(_args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_demo(_args: argparse.Namespace, settings: Settings) -> int:
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from chatops.demo import load_demo
+    from chatops.errors import Refused
 
-    team = load_demo(open_database(settings), now=system_clock())
-    print(f"demo team {team.name!r} loaded into {describe(settings.database_url)}")
+    try:
+        team = load_demo(open_database(settings), now=system_clock(), replace=args.replace)
+    except Refused as refused:
+        raise CliError(str(refused)) from None
+    verb = "replaced in" if args.replace else "loaded into"
+    print(f"demo team {team.name!r} {verb} {describe(settings.database_url)}")
     return 0
 
 
@@ -160,9 +168,12 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
-    """What `make run` does: migrate, then Slack if configured, else the demo console."""
+    """What `make run` does: migrate, then Slack if configured, else the console, with the
+    demo team loaded first only into a database that holds no team at all."""
+    from sqlmodel import select
+
     from chatops.schema.migrate import upgrade
-    from rota.store import UnknownTeam, find_team
+    from rota.models import Team
 
     db = open_database(settings, require_current=False)
     upgrade(db.engine)
@@ -170,11 +181,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         args.port, args.no_worker = None, False
         return cmd_serve(args, settings)
     with db.transaction() as session:
-        try:
-            find_team(session, settings.team)
-            has_team = True
-        except UnknownTeam:
-            has_team = False
+        has_team = session.exec(select(Team.id)).first() is not None
     if not has_team:
         from chatops.demo import load_demo
 
