@@ -25,6 +25,7 @@ from rota.edits import EditError, EditImpact
 from rota.resolve import compile_rota
 from rota.spec import MemberSpec, RotaSpec
 from rota.store import save_rota, team_rota
+from rota.timefmt import fmt_local
 
 KINDS = ("override", "swap", "add", "remove", "set-handoff")
 
@@ -122,8 +123,23 @@ def _plan(spec: RotaSpec, proposal: Proposal, now: datetime, horizon_days: int) 
     return Plan(spec, new, edits.impact(spec, new, now, end), now, end, proposal)
 
 
+#: How far in the past a time-bound edit may start (a "now" typed a moment ago, then confirmed).
+PAST_GRACE = timedelta(minutes=5)
+
+
+def _refuse_past(proposal: Proposal, actor: Actor, now: datetime) -> None:
+    """An override or swap cannot start in the past: what was on call then already happened."""
+    start = proposal.params.get("start")
+    if proposal.kind in {"override", "swap"} and start and _instant(start) < now - PAST_GRACE:
+        raise Refused(
+            f"that {proposal.kind} starts at {fmt_local(_instant(start), actor.tz)}, which is "
+            "in the past; start it now or later"
+        )
+
+
 def _check(plan: Plan, actor: Actor, horizon_days: int) -> None:
-    if plan.proposal.force and not actor.is_admin:
+    # `force` only matters when the edit leaves a gap: without one it is simply applied.
+    if plan.impact.new_gaps and plan.proposal.force and not actor.is_admin:
         raise Refused("only admins can force a rota edit that leaves a gap")
     if plan.impact.new_gaps and not (plan.proposal.force and actor.is_admin):
         count = len(plan.impact.new_gaps)
@@ -150,6 +166,7 @@ def preview(
 ) -> Plan:
     """Plan an edit without changing anything; refuses edits that would open a gap."""
     require_manager(actor, contact)
+    _refuse_past(proposal, actor, now)
     with db.transaction() as session:
         _team, spec = team_rota(session, team_id)
     proposal = Proposal(
@@ -173,6 +190,7 @@ def apply(
 ) -> Plan:
     """Apply a previewed edit if the rota is unchanged since, and audit it in one transaction."""
     require_manager(actor, contact)
+    _refuse_past(proposal, actor, now)
     with db.transaction() as session:
         team, spec = team_rota(session, team_id, lock=True)
         if proposal.base and proposal.base != edits.digest(spec):

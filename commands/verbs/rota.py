@@ -452,6 +452,12 @@ def confirm(value: str, ctx: Context) -> Reply:
         f":white_check_mark: Rota updated by {mention(ctx.actor.slack_id)}: {proposal.kind} "
         f"({changed} shift changes in the next {ctx.horizon_days} days)"
     )
+    if plan.impact.new_gaps:
+        # Forced by an admin: the channel must see what is now uncovered, not just that it was.
+        text += (
+            f"\n:warning: Forced: it leaves {len(plan.impact.new_gaps)} coverage gap(s):\n"
+            + plan.gap_report
+        )
     lines = _change_lines(plan)
     blocks = [section(text), *([section("\n".join(lines))] if lines else [])]
     announcement = Reply(text=text, blocks=blocks, visibility=Visibility.in_channel)

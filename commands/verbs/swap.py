@@ -117,10 +117,10 @@ class SwapRequest(SwapCommand):
         where = f"<#{ctx.channel}>" if ctx.channel and ctx.channel.startswith("C") else "the team"
         return Reply(
             text=(
-                f":incoming_envelope: Your swap request {request.id} ({len(opened.shifts)} "
-                f"shift(s)) is posted to {where}; you will be mentioned there when someone takes "
-                f"it. Withdraw it with `/ts swap cancel {request.id}`; it expires at "
-                f"{local(ctx, start)}."
+                f":incoming_envelope: Your swap request ({len(opened.shifts)} shift(s)) is "
+                f"posted to {where}; you will be mentioned there when someone takes it. It is "
+                f"request {request.id}: withdraw it with `/ts swap cancel {request.id}`; it "
+                f"expires at {local(ctx, start)}."
             ),
             posts=[post],
         )
