@@ -305,7 +305,7 @@ def test_the_requester_cancels_by_command_and_nobody_can_take_it_then(
 ) -> None:
     ctx = example_team_context(sqlite_db, AMIRA, NOW)
     posted = dispatch(f"swap request {SPAN} dentist", ctx)
-    assert "Withdraw it with `/ts swap cancel 1`" in posted.text
+    assert "withdraw it with `/ts swap cancel 1`" in posted.text
     take_value = posted.posts[0].blocks[-1]["elements"][0]["value"]
 
     other = dispatch("swap cancel 1", _as(ctx, ELENA))
