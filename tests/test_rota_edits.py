@@ -295,3 +295,21 @@ def test_a_forced_edit_names_its_gap_in_the_channel_post(small: Context) -> None
     (post,) = done.posts
     assert "Forced: it leaves 1 coverage gap(s)" in post.text
     assert "2027-03-20T12:00:00Z – 2027-03-20T14:00:00Z: 1 of 2 on call" in post.text  # UTC admin
+
+
+def test_rota_check_warns_when_one_person_holds_two_layers(db: Database) -> None:
+    """Issue #12 item 12: primary and secondary on the same person is covered, yet level 1 and
+    level 2 page the same person; `rota check` says so as a warning, not a gap."""
+    one_needed = SMALL.replace("required: 2", "required: 1")
+    doubled = load_rota_yaml(one_needed.replace("participants: [UC, UD]", "participants: [UD, UB]"))
+    ctx = _context(db, doubled, "UA")
+    reply = dispatch("rota check days:1", ctx)
+    assert reply.ok
+    assert reply.text.startswith(":white_check_mark: Covered: no uncovered minute")
+    assert "1 time(s) one person holds two layers at once" in reply.text
+    assert (
+        "Bashir (UB) holds primary (primary) and secondary (secondary) at once: "
+        "2027-03-20T10:00:00Z – 2027-03-21T09:00:00Z" in str(reply.blocks)
+    )
+    fixed = _context(db, load_rota_yaml(one_needed), "UA")
+    assert "two layers" not in str(dispatch("rota check days:1", fixed).blocks)
