@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 Clock = Callable[[], datetime]
 
-_DURATION = re.compile(r"^(\d+)([smhdw])$")
+_DURATION = re.compile(r"^(?:\d+[smhdw])+$")
+_PART = re.compile(r"(\d+)([smhdw])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
@@ -17,11 +18,15 @@ def system_clock() -> datetime:
 
 
 def parse_duration(text: str) -> timedelta:
-    """`90s`, `15m`, `2h`, `1d`, `1w`; anything else raises ValueError with the reason."""
-    match = _DURATION.match(text.strip().lower())
-    if not match:
-        raise ValueError(f"{text!r} is not a duration like 15m, 2h or 1d")
-    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    """`90s`, `15m`, `2h`, `1d`, `1w`, or several together (`1h45m`, `2d3h`); anything else
+    raises ValueError with the reason."""
+    clean = text.strip().lower()
+    if not _DURATION.match(clean):
+        raise ValueError(f"{text!r} is not a duration like 15m, 2h, 1d or 1h45m")
+    total = timedelta(0)
+    for amount, unit in _PART.findall(clean):
+        total += timedelta(**{_UNITS[unit]: int(amount)})
+    return total
 
 
 class ManualClock:
@@ -41,3 +46,7 @@ class ManualClock:
             raise ValueError("time only moves forward")
         self._now += delta
         return self._now
+
+    def advance_to(self, instant: datetime) -> datetime:
+        """Move to `instant`, or stay put if it is not later (time only moves forward)."""
+        return self.advance(max(instant - self._now, timedelta(0)))

@@ -10,6 +10,7 @@ import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any, TextIO
 
 from sqlmodel import Session
@@ -22,11 +23,15 @@ from commands.context import Context
 from commands.names import NameNotFound, match
 from commands.registry import dispatch, dispatch_action
 from rota.models import Member, Team
+from rota.timefmt import fmt_local
+
+#: Most worker instants one `:advance` steps through before jumping to its end.
+MAX_STEPS = 10_000
 
 CONSOLE_HELP = """console commands:
   /ts …            run a command as in Slack (the leading /ts is optional)
   :press N         press button N of the last reply (or just type N)
-  :advance 15m     move the clock (s, m, h, d, w) and let due timers fire
+  :advance 1h45m   move the clock (s, m, h, d, w), firing each due timer at its own time
   :as NAME         act as another member of the team
   :now             show the console's clock
   :help            this list
@@ -44,6 +49,8 @@ class Console:
     clock: ManualClock
     out: TextIO = sys.stdout
     on_advance: list[Callable[[], list[Reply]]] = field(default_factory=list)
+    #: The next instant after `now` at which the worker has something to do (None: nothing).
+    wakeup: Callable[[datetime], datetime | None] | None = None
     names: dict[str, str] = field(default_factory=dict)
     _buttons: list[tuple[str, str]] = field(default_factory=list)
 
@@ -72,6 +79,7 @@ class Console:
             return True
         text = re.sub(r"^/?ts\b\s*", "", line)
         self.show(dispatch(text, replace(self.context, clock=self.clock)))
+        self._run_worker(header=False)
         return True
 
     def _console_command(self, line: str) -> None:
@@ -91,16 +99,36 @@ class Console:
             self.print(f"unknown console command :{name}; type :help")
 
     def _advance(self, arg: str) -> None:
+        """Step the clock through every instant the worker has work at, in order, so each
+        reminder, handoff and page is sent (and printed) at its own time; then to the end."""
         try:
             delta = parse_duration(arg)
         except ValueError as error:
-            self.print(f"{error}. Usage: :advance 15m")
+            self.print(f"{error}. Usage: :advance 15m or :advance 1h45m")
             return
-        now = self.clock.advance(delta)
+        target = self.clock() + delta
+        for _ in range(MAX_STEPS):
+            due = self.wakeup(self.clock()) if self.wakeup is not None else None
+            if due is None or due > target or due <= self.clock():
+                break  # (a row still due now was not done by the last run: go to the end)
+            self.clock.advance_to(due)
+            self._run_worker(header=True)
+        self.clock.advance_to(target)
+        self._run_worker(header=True)
+        now = self.clock()
         self.print(f"(clock now {now.isoformat(timespec='seconds').replace('+00:00', 'Z')})")
-        for tick in self.on_advance:
-            for reply in tick():
-                self.show(reply)
+
+    def _run_worker(self, *, header: bool) -> None:
+        """One worker run at the console's current time; what it sent is printed, under the
+        time it was sent at when the clock is moving."""
+        sent = [reply for tick in self.on_advance for reply in tick()]
+        if not sent:
+            return
+        if header:
+            tz = self.context.actor.tz if self.context.actor else "UTC"
+            self.print(f"-- {fmt_local(self.clock(), tz)} --")
+        for reply in sent:
+            self.show(reply)
 
     def _switch(self, who: str) -> None:
         with self.db.transaction() as session:
@@ -119,6 +147,7 @@ class Console:
             return
         action_id, value = self._buttons[int(arg) - 1]
         self.show(dispatch_action(action_id, value, replace(self.context, clock=self.clock)))
+        self._run_worker(header=False)
 
     def print(self, text: str) -> None:
         self.out.write(text + "\n")

@@ -44,11 +44,14 @@ def find_team(session: Session, name: str | None = None) -> Team:
         if team is None:
             raise UnknownTeam(f"no team called {name!r} in the database")
         return team
-    teams = list(session.exec(select(Team).order_by(col(Team.id)).limit(2)))
+    teams = list(session.exec(select(Team).order_by(col(Team.id))))
     if not teams:
         raise UnknownTeam("the database holds no team yet; import a rota first")
     if len(teams) > 1:
-        raise UnknownTeam("the database holds several teams; name one (CHATOPS_TEAM)")
+        names = ", ".join(repr(t.name) for t in teams)
+        raise UnknownTeam(
+            f"the database holds several teams ({names}); choose one with CHATOPS_TEAM=NAME"
+        )
     return teams[0]
 
 

@@ -20,18 +20,27 @@ def chatops(
     timeout: float = 60,
 ) -> subprocess.CompletedProcess[str]:
     """Run `python -m chatops ARGS` with only the settings given in `env`."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(_SETTINGS)}
-    # This checkout's code, as pytest's `pythonpath` gives the tests themselves: not whichever
-    # checkout happens to be installed (editable) in the environment.
-    clean["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), clean.get("PYTHONPATH")]))
-    clean.update(env or {})
     return subprocess.run(
-        [sys.executable, "-m", "chatops", *args],
+        command(*args),
         cwd=cwd,
         input=stdin,
         capture_output=True,
         text=True,
-        env=clean,
+        env=command_env(env),
         timeout=timeout,
         check=False,
     )
+
+
+def command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "chatops", *args]
+
+
+def command_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment without our settings, plus `env`."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(_SETTINGS)}
+    # This checkout's code, not whichever one the environment has installed (as pytest's own
+    # `pythonpath` does for in-process tests).
+    clean["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), clean.get("PYTHONPATH")]))
+    clean.update(env or {})
+    return clean

@@ -71,3 +71,33 @@ def test_as_an_unknown_member_is_refused_in_one_line(tmp_path: Path) -> None:
     result = chatops("console", "--as", "Nobody", cwd=tmp_path, stdin=":quit\n")
     assert result.returncode == 2
     assert "--as: no single member of Trust & Safety matches 'Nobody'" in result.stderr
+
+
+def test_advance_fires_each_timer_at_its_own_time_in_order(tmp_path: Path) -> None:
+    """Issue #12 item 10: a week's jump used to fire everything once, at its end."""
+    out = _console(tmp_path, ":advance 1d\n", "--as", "Lukas", "--now", "2027-03-20T12:00:00Z")
+    assert "posted late" not in out.lower()
+    reminder = out.index("-- 2027-03-20 15:45 CET (UTC+01:00) --\n  to @Daniel Okafor")
+    handoff = out.index("-- 2027-03-20 16:00 CET (UTC+01:00) --\n  to #ts-oncall")
+    not_accepted = out.index("-- 2027-03-20 16:10 CET (UTC+01:00) --\n  to @Lukas Becker")
+    assert reminder < handoff < not_accepted < out.index("(clock now 2027-03-21T12:00:00Z)")
+
+
+def test_advance_reads_compound_durations(tmp_path: Path) -> None:
+    out = _console(tmp_path, ":advance 1h45m\n:advance 2d3h\n", "--now", "2027-03-20T12:00:00Z")
+    assert "(clock now 2027-03-20T13:45:00Z)" in out
+    assert "(clock now 2027-03-22T16:45:00Z)" in out
+
+
+def test_a_page_is_shown_at_once_after_the_command_that_sent_it(tmp_path: Path) -> None:
+    out = _console(
+        tmp_path,
+        "/ts case open harassment sev3 Doxxing thread\n/ts who\n",
+        "--as",
+        "Lukas",
+        "--now",
+        "2027-03-20T12:00:00Z",
+    )
+    opened = out.index("Paged level 1: @Lukas Becker")
+    page = out.index("  to @Lukas Becker\n:rotating_light: You are paged (level 1)")
+    assert opened < page < out.index("On call now")

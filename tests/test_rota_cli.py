@@ -59,10 +59,12 @@ def test_check_json_shape_and_exit_codes(tmp_path: Path) -> None:
         assert Z.match(gap["start"]) and Z.match(gap["end"])
 
 
-def test_check_min_two_finds_the_single_covered_hours(tmp_path: Path) -> None:
-    result = chatops("rota", "check", str(EXAMPLE), *WEEK, "--min", "2", "--json", cwd=tmp_path)
+def test_check_min_three_finds_the_hours_with_fewer(tmp_path: Path) -> None:
+    # (With --min 2 this once found the hours Priya held apac and the secondary at once; the
+    # example no longer has them, so ask for three: only the regions' overlaps have that.)
+    result = chatops("rota", "check", str(EXAMPLE), *WEEK, "--min", "3", "--json", cwd=tmp_path)
     assert result.returncode == 1
-    assert json.loads(result.stdout)["required"] == 2
+    assert json.loads(result.stdout)["required"] == 3
 
 
 def test_check_human_output_names_local_times(tmp_path: Path) -> None:
@@ -220,3 +222,44 @@ def test_ical_lines_end_in_crlf_and_fold_at_75_octets() -> None:
     assert any(line.startswith(b" ") for line in lines)  # the summary was folded
     event = next(iter(icalendar.Calendar.from_ical(text).walk("VEVENT")))
     assert str(event["SUMMARY"]) == f"On call: {long_name.name} — emea"
+
+
+def test_check_warns_of_one_person_on_two_layers_and_the_example_has_none(
+    tmp_path: Path,
+) -> None:
+    """Issue #12 item 12: the example once had Priya primary (apac) and secondary at once."""
+    spec = load_rota_yaml(EXAMPLE)
+    old = [
+        r.model_copy(
+            update={
+                "participants": (
+                    "U01LBECKER",
+                    "U01DOKAFOR",
+                    "U01AHADDAD",
+                    "U01PRAMAN0",
+                    "U01SMARTIN",
+                )
+            }
+        )
+        if r.name == "secondary"
+        else r
+        for r in spec.rotations
+    ]
+    path = tmp_path / "old.yaml"
+    path.write_text(dump_rota_yaml(spec.model_copy(update={"rotations": tuple(old)})))
+    window = ("--from", "2027-01-17T00:00:00Z", "--to", "2027-01-19T00:00:00Z")
+    warned = chatops("rota", "check", str(path), *window, cwd=tmp_path)
+    assert warned.returncode == 0, warned.stderr  # a warning, not a gap
+    assert "warning: 2 time(s) one person holds two layers at once" in warned.stdout
+    assert (
+        "Priya Raman (U01PRAMAN0) holds apac (primary) and secondary (secondary) at once: "
+        "2027-01-17T23:30:00Z – 2027-01-18T09:00:00Z" in warned.stdout
+    )
+    as_json = json.loads(
+        chatops("rota", "check", str(path), *window, "--json", cwd=tmp_path).stdout
+    )
+    assert {d["member"] for d in as_json["double_holdings"]} == {"U01PRAMAN0", "U01SMARTIN"}
+
+    year = ("--from", "2027-01-01T00:00:00Z", "--to", "2028-01-01T00:00:00Z")
+    example = chatops("rota", "check", str(EXAMPLE), *year, cwd=tmp_path)
+    assert example.returncode == 0 and "warning" not in example.stdout, example.stdout

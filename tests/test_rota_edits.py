@@ -185,7 +185,9 @@ def test_a_stale_preview_is_refused(small: Context) -> None:
 
 
 def test_swap_exchanges_shifts_in_the_window(small: Context) -> None:
-    # 10:00 in Berlin is 09:00 UTC, the daily handoff: exactly Bashir's shift that day
+    # 10:00 in Berlin is 09:00 UTC, the daily handoff: exactly Bashir's shift that day, asked
+    # for before it starts (a swap starting in the past is refused)
+    small = replace(small, clock=ManualClock(datetime(2027, 3, 20, 8, 0, tzinfo=UTC)))
     preview = dispatch("rota swap @anna @bashir 2027-03-20 10:00 to 2027-03-21 10:00", small)
     assert preview.ok, preview.text
     assert dispatch_action("rota_confirm", _buttons(preview)["Confirm"], small).ok
@@ -250,3 +252,64 @@ def _context_without_gap(ctx: Context) -> Context:
     with ctx.db.transaction() as session:
         save_rota(session, load_rota_yaml(SMALL))
     return ctx
+
+
+# -- issue #12 item 8 --
+
+
+def test_an_override_starting_in_the_past_is_refused_in_the_askers_zone(small: Context) -> None:
+    reply = dispatch("rota override @chitra 2027-03-19 12:00 to 2027-03-21 12:00", small)
+    assert not reply.ok
+    assert reply.text.splitlines()[0] == (
+        ":warning: that override starts at 2027-03-19 12:00 CET (UTC+01:00), which is in the "
+        "past; start it now or later"
+    )
+    assert _audit(small) == []
+
+
+def test_a_preview_confirmed_after_its_start_has_passed_is_refused(small: Context) -> None:
+    preview = dispatch("rota override @chitra 2027-03-20 12:00 to 2027-03-20 14:00", small)
+    assert preview.ok, preview.text
+    later = replace(small, clock=ManualClock(datetime(2027, 3, 20, 13, 0, tzinfo=UTC)))
+    done = dispatch_action("rota_confirm", _buttons(preview)["Confirm"], later)
+    assert not done.ok and "which is in the past" in done.text
+    assert _audit(small) == []
+
+
+def test_a_managers_force_on_an_edit_without_a_gap_is_just_applied(small: Context) -> None:
+    # Chitra joins the secondary for two hours: nobody leaves, so no gap.
+    text = "rota override @chitra 2027-03-20 12:00 to 2027-03-20 14:00 rotation:secondary force"
+    preview = dispatch(text, small)
+    assert preview.ok, preview.text
+    assert "stays complete" in str(preview.blocks)
+    assert dispatch_action("rota_confirm", _buttons(preview)["Confirm"], small).ok
+    (event,) = _audit(small)
+    assert json.loads(event.detail)["forced"] is False
+
+
+def test_a_forced_edit_names_its_gap_in_the_channel_post(small: Context) -> None:
+    admin = _as(small, "UD")
+    preview = dispatch(DOUBLE_UP + " force", admin)
+    done = dispatch_action("rota_confirm", _buttons(preview)["Confirm"], admin)
+    assert done.ok, done.text
+    (post,) = done.posts
+    assert "Forced: it leaves 1 coverage gap(s)" in post.text
+    assert "2027-03-20T12:00:00Z – 2027-03-20T14:00:00Z: 1 of 2 on call" in post.text  # UTC admin
+
+
+def test_rota_check_warns_when_one_person_holds_two_layers(db: Database) -> None:
+    """Issue #12 item 12: primary and secondary on the same person is covered, yet level 1 and
+    level 2 page the same person; `rota check` says so as a warning, not a gap."""
+    one_needed = SMALL.replace("required: 2", "required: 1")
+    doubled = load_rota_yaml(one_needed.replace("participants: [UC, UD]", "participants: [UD, UB]"))
+    ctx = _context(db, doubled, "UA")
+    reply = dispatch("rota check days:1", ctx)
+    assert reply.ok
+    assert reply.text.startswith(":white_check_mark: Covered: no uncovered minute")
+    assert "1 time(s) one person holds two layers at once" in reply.text
+    assert (
+        "Bashir (UB) holds primary (primary) and secondary (secondary) at once: "
+        "2027-03-20T10:00:00Z – 2027-03-21T09:00:00Z" in str(reply.blocks)
+    )
+    fixed = _context(db, load_rota_yaml(one_needed), "UA")
+    assert "two layers" not in str(dispatch("rota check days:1", fixed).blocks)

@@ -295,3 +295,53 @@ def test_requester_cannot_take_their_own_and_a_broken_button_is_refused(
     assert "broken" in broken.text
     assert "no longer exists" in missing.text
     assert _audit(sqlite_db, "swap.take") == []
+
+
+# -- cancelling and expiry (issue #12 item 8) --
+
+
+def test_the_requester_cancels_by_command_and_nobody_can_take_it_then(
+    sqlite_db: Database,
+) -> None:
+    ctx = example_team_context(sqlite_db, AMIRA, NOW)
+    posted = dispatch(f"swap request {SPAN} dentist", ctx)
+    assert "withdraw it with `/ts swap cancel 1`" in posted.text
+    take_value = posted.posts[0].blocks[-1]["elements"][0]["value"]
+
+    other = dispatch("swap cancel 1", _as(ctx, ELENA))
+    assert not other.ok and "only <@U01AHADDAD>, who asked, can cancel" in other.text
+    cancelled = dispatch("swap cancel 1", ctx)
+    assert cancelled.ok and "Swap request 1 is cancelled" in cancelled.text
+    assert "<@U01AHADDAD> withdrew their swap request 1" in cancelled.posts[0].text
+    late = dispatch_action("swap_take", take_value, _as(ctx, ELENA))
+    assert not late.ok and "was cancelled" in late.text
+    again = dispatch("swap cancel 1", ctx)
+    assert not again.ok and "was cancelled" in again.text
+    assert len(_audit(sqlite_db, "swap.cancel")) == 1
+    assert _audit(sqlite_db, "swap.take") == []
+    assert not dispatch("swap cancel soon", ctx).ok
+
+
+def test_the_cancel_button_counts_only_for_the_requester(sqlite_db: Database) -> None:
+    ctx = example_team_context(sqlite_db, AMIRA, NOW)
+    posted = dispatch(f"swap request {SPAN}", ctx)
+    buttons = {e["action_id"]: e["value"] for e in posted.posts[0].blocks[-1]["elements"]}
+
+    refused = dispatch_action("swap_cancel", buttons["swap_cancel"], _as(ctx, LUKAS))
+    assert not refused.ok and "who asked" in refused.text
+    pressed = dispatch_action("swap_cancel", buttons["swap_cancel"], ctx)
+    assert pressed.ok and "withdrew their swap request" in pressed.text
+
+
+def test_a_request_expires_when_its_window_begins(sqlite_db: Database) -> None:
+    ctx = example_team_context(sqlite_db, AMIRA, NOW)
+    posted = dispatch(f"swap request {SPAN}", ctx)
+    value = posted.posts[0].blocks[-1]["elements"][0]["value"]
+    later = replace(_as(ctx, ELENA), clock=lambda: WINDOW[0] + timedelta(minutes=1))
+
+    expired = dispatch_action("swap_take", value, later)
+
+    assert not expired.ok and "has expired: its window has begun" in expired.text
+    assert _audit(sqlite_db, "swap.take") == []
+    begun = dispatch(f"swap request {iso(NOW - timedelta(hours=1))} to {iso(WINDOW[1])}", ctx)
+    assert not begun.ok and "already begun" in begun.text

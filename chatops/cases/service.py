@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -26,7 +27,7 @@ from chatops.cases.models import (
     CaseType,
     Severity,
 )
-from chatops.cases.timeline import add_event, events
+from chatops.cases.timeline import PAGE_SIZE, add_event, count_events, events_page
 from chatops.errors import Refused
 from chatops.escalation.models import Page, PageKind
 from chatops.escalation.policy import ADMINS_LEVEL
@@ -373,7 +374,10 @@ def resolve(
 
 @dataclass
 class CaseView:
-    """A case as one member may see it; `details_visible` False hides summary, details, notes."""
+    """A case as one member may see it; `details_visible` False hides summary, details, notes.
+
+    `timeline` is page `page` of `timeline_pages` (oldest first); `timeline_total` counts all.
+    """
 
     case: Case
     details_visible: bool
@@ -381,29 +385,156 @@ class CaseView:
     pages: list[Page]
     next_escalation: datetime | None
     level: str
+    page: int = 1
+    timeline_total: int = 0
+    timeline_pages: int = 1
+
+    def level_of(self, step: int) -> str:
+        """The name of ladder step `step` (the timeline stores step indexes)."""
+        steps = ladder.steps_of(self.case)
+        return steps[step].level if 0 <= step < len(steps) else str(step)
 
 
 def show(
-    session: Session, *, team_id: int, actor: Actor | None, key: str, at: datetime
+    session: Session,
+    *,
+    team_id: int,
+    actor: Actor | None,
+    key: str,
+    at: datetime,
+    page: int = 1,
 ) -> CaseView:
-    """Read a case; every look at a restricted case is audited, refused or not.
-
-    A member without access still sees what a channel sees (id, type, severity, status).
+    """Read a case and one page of its timeline; every look at a restricted case is audited,
+    refused or not. A member without access still sees what a channel sees (id, type, severity,
+    status).
     """
     team = get_team(session, team_id)
     who = require_member(session, team, actor)
     case = get_case(session, team_id=team_id, key=key)
     assert case.id is not None
+    total = count_events(session, case=case)
+    last_page = max(1, -(-total // PAGE_SIZE))
+    if page < 1 or page > last_page:
+        raise Refused(
+            f"{case.key}'s timeline has {total} entries: pages 1 to {last_page} "
+            f"({PAGE_SIZE} a page)"
+        )
     visible = access.record_view(session, case=case, actor=who, at=at)
     timer = timers.pending_timer(session, case_id=case.id)
     return CaseView(
         case=case,
         details_visible=visible,
-        timeline=events(session, case=case),
+        timeline=events_page(session, case=case, page=page),
         pages=pages_of(session, case_id=case.id),
         next_escalation=timer.due_at if timer else None,
         level=ladder.steps_of(case)[case.step].level,
+        page=page,
+        timeline_total=total,
+        timeline_pages=last_page,
     )
+
+
+#: What `/ts case edit` may correct, by the word typed.
+EDITABLE = {"summary": "summary", "type": "type", "sev": "severity", "severity": "severity"}
+
+
+def edit(
+    session: Session,
+    *,
+    team_id: int,
+    actor: Actor | None,
+    key: str,
+    at: datetime,
+    field: str,
+    value: str,
+) -> tuple[Case, str]:
+    """Correct a case's summary, type or severity; returns the case and the old value.
+
+    The old value stays in the timeline (with the case's own restriction). The audit event
+    names the field, and for type and severity the values; never a summary. A type that is
+    restricted by default restricts the case; an edit never lifts a restriction. The case keeps
+    the escalation ladder it was opened with.
+    """
+    _, who, case = _member_and_case(session, team_id, actor, key)
+    name = EDITABLE.get(field.lower())
+    if name is None:
+        raise Refused(f"a case's {field} cannot be edited; edit its summary, type or sev")
+    if not (who.is_manager or who.slack_id in {case.assignee, case.reporter}):
+        raise Refused(f"only the assignee, the reporter or a manager can edit {case.key}")
+    if not access.can_see(session, case=case, actor=who):
+        raise Refused(f"{case.key} is restricted; only the people it was given to can edit it")
+    detail: dict[str, Any] = {"field": name}
+    if name == "summary":
+        new = value.strip()
+        if not new:
+            raise Refused("a case needs a summary")
+        if new == case.summary:
+            raise Refused(f"{case.key} already has that summary")
+        old, case.summary = case.summary, new
+        add_event(session, case=case, at=at, actor=who.slack_id, kind="edited", text=old, **detail)
+        detail["length"] = len(new)
+    else:
+        new = parse_type(value).value if name == "type" else parse_severity(value).value
+        old = case.type if name == "type" else case.severity
+        if new == old:
+            raise Refused(f"{case.key} is already {new}")
+        setattr(case, name, new)
+        detail.update({"from": old, "to": new})
+        add_event(session, case=case, at=at, actor=who.slack_id, kind="edited", **detail)
+        if name == "type" and CaseType(new) in RESTRICTED_BY_DEFAULT and not case.restricted:
+            case.restricted = True
+            detail["restricted"] = True
+    _audit(session, case, who=who, at=at, action="case.edit", detail=detail)
+    return case, old
+
+
+class CaseListing(StrEnum):
+    open = "open"
+    mine = "mine"
+    resolved = "resolved"
+
+
+@dataclass(frozen=True)
+class ListedCase:
+    """One line of `/ts case list`: `visible` False shows only id, type and severity."""
+
+    case: Case
+    visible: bool
+
+
+def list_cases(
+    session: Session,
+    *,
+    team_id: int,
+    actor: Actor | None,
+    which: CaseListing = CaseListing.open,
+    case_type: CaseType | None = None,
+    since: datetime | None = None,
+) -> list[ListedCase]:
+    """The team's cases: open ones, the asker's (assigned or paged, unresolved), or resolved.
+
+    `since` is when they were opened (for resolved ones: when they were resolved). Newest last.
+    """
+    team = get_team(session, team_id)
+    who = require_member(session, team, actor)
+    query = select(Case).where(Case.team_id == team_id)
+    if which == CaseListing.resolved:
+        query = query.where(Case.status == CaseStatus.resolved.value)
+        if since is not None:
+            query = query.where(col(Case.resolved_at) >= since)
+    else:
+        query = query.where(Case.status != CaseStatus.resolved.value)
+        if since is not None:
+            query = query.where(col(Case.opened_at) >= since)
+    if which == CaseListing.mine:
+        paged = select(Page.case_id).where(
+            Page.kind == PageKind.dm.value, Page.recipient == who.slack_id
+        )
+        query = query.where((col(Case.assignee) == who.slack_id) | col(Case.id).in_(paged))
+    if case_type is not None:
+        query = query.where(Case.type == case_type.value)
+    found = session.exec(query.order_by(col(Case.id))).all()
+    return [ListedCase(c, access.can_see(session, case=c, actor=who)) for c in found]
 
 
 def open_cases_for(session: Session, *, team_id: int, slack_id: str) -> list[Case]:

@@ -1,14 +1,25 @@
-"""A case's timeline: every step of its life, in the same transaction as the step."""
+"""A case's timeline: every step of its life, in the same transaction as the step.
+
+`describe` turns one stored event into the plain sentence people read in `/ts case show`: who
+did it and, for a page, who was paged and why. Stored kinds (`last_level`, `no_speaker`, …) are
+names for the code, never shown as they are.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from chatops.blockkit import mention, user_text
 from chatops.cases.models import Case, CaseEvent
+
+#: How many timeline lines one `case show` page holds.
+PAGE_SIZE = 15
 
 
 def add_event(
@@ -41,3 +52,103 @@ def events(session: Session, *, case: Case) -> list[CaseEvent]:
             select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(col(CaseEvent.id))
         )
     )
+
+
+def count_events(session: Session, *, case: Case) -> int:
+    query = select(func.count()).select_from(CaseEvent).where(CaseEvent.case_id == case.id)
+    return int(session.exec(query).one())
+
+
+def events_page(session: Session, *, case: Case, page: int) -> list[CaseEvent]:
+    """Page `page` (from 1) of the timeline, oldest first, `PAGE_SIZE` lines a page."""
+    return list(
+        session.exec(
+            select(CaseEvent)
+            .where(CaseEvent.case_id == case.id)
+            .order_by(col(CaseEvent.id))
+            .offset((page - 1) * PAGE_SIZE)
+            .limit(PAGE_SIZE)
+        )
+    )
+
+
+def _who(slack_id: object) -> str:
+    return mention(str(slack_id)) if slack_id and slack_id != "system" else "the bot"
+
+
+def _level(name: object) -> str:
+    text = user_text(str(name), 100)
+    return f"level {text}" if text.isdigit() else f"the {text} level"
+
+
+def describe(
+    event: CaseEvent,
+    *,
+    show_text: bool,
+    level_of: Callable[[int], str] | None = None,
+) -> str:
+    """One timeline line in plain words (no time). `show_text` False keeps restricted text out.
+
+    `level_of` names a ladder step by its index (escalations store step indexes).
+    """
+    d: dict[str, Any] = json.loads(event.detail or "{}")
+    by = _who(event.actor)
+    text = f": {user_text(event.text, 500)}" if event.text and show_text else ""
+    hidden = " (text restricted)" if event.text and not show_text else ""
+    match event.kind:
+        case "opened":
+            policy = (
+                f" (escalation policy “{user_text(str(d['policy']), 100)}”)"
+                if d.get("policy")
+                else ""
+            )
+            return f"Opened by {by}{policy}"
+        case "paged":
+            person = _who(d.get("person"))
+            role = d.get("role")
+            if role == "advisor":
+                return f"Paged {person} as language advisor"
+            if role == "direct":
+                return f"Paged {person} directly, by {by}"
+            line = f"Paged {person} at {_level(d.get('level'))}"
+            if role == "fallback":
+                line += " (nobody was on call there, so a manager)"
+            return line
+        case "skipped":
+            return f"Skipped {_level(d.get('level'))}: nobody to page there"
+        case "fallback":
+            return f"Nobody on call at {_level(d.get('level'))}: paging the managers instead"
+        case "last_level":
+            level = user_text(str(d.get("level")), 100)
+            return f"Reached the last level ({level}): no further automatic escalation"
+        case "no_speaker":
+            language = user_text(str(d.get("language")), 20)
+            return f"Nobody on the team speaks {language}: no language advisor could be paged"
+        case "escalated":
+            target = ""
+            if d.get("to_member"):
+                target = f" to {_who(d['to_member'])}"
+            elif isinstance(d.get("to_step"), int) and level_of is not None:
+                target = f" to {_level(level_of(d['to_step']))}"
+            if d.get("auto"):
+                return f"Not acknowledged in time: escalated automatically{target}"
+            return f"Escalated{target} by {by}{text}{hidden}"
+        case "acknowledged":
+            return f"Acknowledged by {by}"
+        case "assigned":
+            assignee = d.get("assignee")
+            if assignee == event.actor:
+                return f"Taken by {by}"
+            return f"Assigned to {_who(assignee)} by {by}"
+        case "note":
+            return f"New note by {by}{text}{hidden}"
+        case "resolved":
+            return f"Resolved by {by}{text}{hidden}"
+        case "edited":
+            field = d.get("field", "")
+            if field == "summary":
+                was = f" (it was: {user_text(event.text, 500)})" if event.text and show_text else ""
+                return f"Summary corrected by {by}{was}"
+            old, new = user_text(str(d.get("from"))), user_text(str(d.get("to")))
+            return f"{user_text(str(field)).capitalize()} changed from {old} to {new} by {by}"
+    return f"{event.kind.replace('_', ' ').capitalize()} by {by}{text}{hidden}"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -29,6 +30,9 @@ from chatops.settings import Settings, SettingsError, load_settings
 
 log = logging.getLogger("chatops")
 
+#: What a shell reports for a program ended by SIGPIPE (128 + 13).
+EXIT_BROKEN_PIPE = 141
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="chatops", description="Trust & Safety on-call bot for Slack.")
@@ -48,7 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
     console.add_argument("--now", metavar="ISO", help="start the console clock at this instant")
     console.set_defaults(func=cmd_console)
 
-    demo = sub.add_parser("demo", help="load the demo team into the database")
+    demo = sub.add_parser("demo", help="load the demo team into an empty database")
+    demo.add_argument(
+        "--replace", action="store_true", help="replace the demo team's rota if it is there"
+    )
     demo.set_defaults(func=cmd_demo)
 
     db = sub.add_parser("db", help="database schema")
@@ -71,11 +78,16 @@ def cmd_db_upgrade(_args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_demo(_args: argparse.Namespace, settings: Settings) -> int:
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from chatops.demo import load_demo
+    from chatops.errors import Refused
 
-    team = load_demo(open_database(settings), now=system_clock())
-    print(f"demo team {team.name!r} loaded into {describe(settings.database_url)}")
+    try:
+        team = load_demo(open_database(settings), now=system_clock(), replace=args.replace)
+    except Refused as refused:
+        raise CliError(str(refused)) from None
+    verb = "replaced in" if args.replace else "loaded into"
+    print(f"demo team {team.name!r} {verb} {describe(settings.database_url)}")
     return 0
 
 
@@ -124,17 +136,19 @@ def cmd_console(args: argparse.Namespace, settings: Settings, *, tour: bool = Fa
         page_limit_per_minute=settings.page_limit_per_minute,
     )
     from chatops.outbox.notifier import ConsoleNotifier
-    from chatops.worker import console_hook, handoff_settings, watch_settings
+    from chatops.worker import console_hook, handoff_settings, next_wakeup, watch_settings
 
-    console = Console(db=db, team=team, context=ctx, clock=clock, names=names)
+    handoffs, watch = handoff_settings(settings), watch_settings(settings)
+    console = Console(
+        db=db,
+        team=team,
+        context=ctx,
+        clock=clock,
+        names=names,
+        wakeup=lambda now: next_wakeup(db, now=now, settings=handoffs, watch=watch),
+    )
     console.on_advance.append(
-        console_hook(
-            db,
-            clock,
-            ConsoleNotifier(),
-            handoffs=handoff_settings(settings),
-            watch=watch_settings(settings),
-        )
+        console_hook(db, clock, ConsoleNotifier(), handoffs=handoffs, watch=watch)
     )
     if tour:
         console.print(TOUR.format(name=member.name, role=member.role, tz=member.tz, team=team.name))
@@ -163,9 +177,12 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
-    """What `make run` does: migrate, then Slack if configured, else the demo console."""
+    """What `make run` does: migrate, then Slack if configured, else the console, with the
+    demo team loaded first only into a database that holds no team at all."""
+    from sqlmodel import select
+
     from chatops.schema.migrate import upgrade
-    from rota.store import UnknownTeam, find_team
+    from rota.models import Team
 
     db = open_database(settings, require_current=False)
     upgrade(db.engine)
@@ -173,11 +190,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         args.port, args.no_worker = None, False
         return cmd_serve(args, settings)
     with db.transaction() as session:
-        try:
-            find_team(session, settings.team)
-            has_team = True
-        except UnknownTeam:
-            has_team = False
+        has_team = session.exec(select(Team.id)).first() is not None
     if not has_team:
         from chatops.demo import load_demo
 
@@ -212,3 +225,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`chatops rota shifts | head`): end quietly, as `cat` would.
+        # Standard output is pointed at /dev/null so the interpreter's final flush is silent.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from chatops.blockkit import unescape
-from chatops.cli.common import (
+from chatops.cli.main.common import (
     CliError,
     Subcommands,
     open_database,
@@ -28,6 +28,7 @@ from chatops.settings import Settings
 from chatops.teamfile import export_rota_file, import_rota_file, load_rota_file
 from commands.names import NameNotFound, Person, UnknownName, match
 from rota.coverage import coverage_gaps, describe_gap
+from rota.doubles import describe_double, double_holdings
 from rota.ical import shifts_calendar
 from rota.load import load
 from rota.resolve import CompiledRota, compile_rota
@@ -186,7 +187,12 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
         except UnknownTeam as error:
             raise CliError(str(error)) from None
     if args.output:
-        args.output.write_text(text, encoding="utf-8")
+        try:
+            args.output.write_text(text, encoding="utf-8")
+        except OSError as error:
+            reason = error.strerror or str(error)
+            raise CliError(f"--output: cannot write {str(args.output)!r}: {reason}") from None
+        print(f"exported {len(text.splitlines())} lines to {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(text)
     return 0
@@ -202,24 +208,43 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     required = args.min if args.min is not None else spec.team.required
     compiled = compile_rota(spec)
     gaps = coverage_gaps(compiled, start, end, required=required, layer=args.layer)
+    doubles = double_holdings(compiled, start, end)
     if args.json:
-        _print_json(
-            {
-                "from": fmt_utc(start),
-                "to": fmt_utc(end),
-                "required": required,
-                "gaps": [
-                    {"start": fmt_utc(g.start), "end": fmt_utc(g.end), "on_call": g.on_call}
-                    for g in gaps
-                ],
-            }
-        )
-    elif gaps:
+        report: dict[str, Any] = {
+            "from": fmt_utc(start),
+            "to": fmt_utc(end),
+            "required": required,
+            "gaps": [
+                {"start": fmt_utc(g.start), "end": fmt_utc(g.end), "on_call": g.on_call}
+                for g in gaps
+            ],
+        }
+        if doubles:  # a warning, present only when there is one
+            report["double_holdings"] = [
+                {
+                    "member": d.member,
+                    "rotations": list(d.rotations),
+                    "layers": list(d.layers),
+                    "start": fmt_utc(d.start),
+                    "end": fmt_utc(d.end),
+                }
+                for d in doubles
+            ]
+        _print_json(report)
+        return EXIT_GAPS if gaps else 0
+    if gaps:
         print(f"{len(gaps)} coverage gap(s) between {fmt_utc(start)} and {fmt_utc(end)}:")
         for gap in gaps:
             print(describe_gap(compiled, gap, required=required, layer=args.layer))
     else:
         print(f"covered: {required} or more on call from {fmt_utc(start)} to {fmt_utc(end)}")
+    if doubles:
+        print(
+            f"warning: {len(doubles)} time(s) one person holds two layers at once "
+            "(levels paging both reach the same person):"
+        )
+        for double in doubles:
+            print(describe_double(compiled, double))
     return EXIT_GAPS if gaps else 0
 
 

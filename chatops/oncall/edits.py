@@ -34,6 +34,7 @@ from rota.edits import EditError, EditImpact
 from rota.resolve import compile_rota
 from rota.spec import AwareDatetime, MemberSpec, Role, RotaSpec
 from rota.store import save_rota, team_rota
+from rota.timefmt import fmt_local
 from rota.yamlio import validation_messages
 
 
@@ -179,12 +180,26 @@ def admin_changes(old: RotaSpec, new: RotaSpec) -> list[str]:
     )
 
 
+#: How far in the past a time-bound edit may start (a "now" typed a moment ago, then confirmed).
+PAST_GRACE = timedelta(minutes=5)
+
+
+def _refuse_past(edit: Edit, actor: Actor, now: datetime) -> None:
+    """An override or swap cannot start in the past: what was on call then already happened."""
+    if isinstance(edit, OverrideEdit | SwapEdit) and edit.start < now - PAST_GRACE:
+        raise Refused(
+            f"that {edit.kind} starts at {fmt_local(edit.start, actor.tz)}, which is "
+            "in the past; start it now or later"
+        )
+
+
 def _check(plan: Plan, actor: Actor, horizon_days: int) -> None:
     changed = admin_changes(plan.old, plan.new)
     if changed and not actor.is_admin:
         who = ", ".join(f"<@{m}>" for m in changed)
         raise Refused(f"only admins can grant or revoke the admin role ({who})")
-    if plan.force and not actor.is_admin:
+    # `force` only matters when the edit leaves a gap: without one it is simply applied.
+    if plan.impact.new_gaps and plan.force and not actor.is_admin:
         raise Refused("only admins can force a rota edit that leaves a gap")
     if plan.impact.new_gaps and not (plan.force and actor.is_admin):
         count = len(plan.impact.new_gaps)
@@ -212,6 +227,7 @@ def preview(
 ) -> Plan:
     """Plan an edit and store it as a proposal for Confirm; refuses edits that open a gap."""
     require_manager(actor, contact)
+    _refuse_past(edit, actor, now)
     with db.transaction() as session:
         team, spec = team_rota(session, team_id)
         plan = _plan(
@@ -299,6 +315,7 @@ def apply(
         if proposal.base != edits.digest(spec):
             raise Refused("the rota changed since this preview; run the command again")
         edit = _EDIT.validate_json(proposal.edit)  # written by `preview`, never by a client
+        _refuse_past(edit, actor, now)
         plan = _plan(
             spec,
             edit,

@@ -40,6 +40,7 @@ MAX_SWAP_AHEAD = timedelta(days=90)
 class SwapStatus(StrEnum):
     open = "open"
     taken = "taken"
+    cancelled = "cancelled"
 
 
 class SwapRequest(SQLModel, table=True):
@@ -100,6 +101,11 @@ def request_swap(
         raise Refused("the window must end after it starts")
     if end <= now:
         raise Refused("that window is already over")
+    if start <= now:
+        raise Refused(
+            "that window has already begun, and a request expires when its window begins; "
+            "ask from a time still to come, or ask a manager for a rota override"
+        )
     if end > now + MAX_SWAP_AHEAD or end - start > MAX_SWAP_AHEAD:
         days = MAX_SWAP_AHEAD.days
         raise Refused(
@@ -142,6 +148,8 @@ def _refuse_closed(request: SwapRequest | None, actor: Actor) -> None:
     if request.status == SwapStatus.taken.value:
         who = "you" if request.taker == actor.slack_id else f"<@{request.taker}>"
         raise Refused(f"thanks, but this swap was already taken by {who}")
+    if request.status == SwapStatus.cancelled.value:
+        raise Refused("this swap request was cancelled by the person who asked")
     if request.status != SwapStatus.open.value:
         raise Refused("this swap request is closed")
 
@@ -169,8 +177,11 @@ def take_swap(
         assert request is not None
         if request.requester == actor.slack_id:
             raise Refused("that is your own request; wait for someone to take it")
-        if request.end <= now:
-            raise Refused("this swap request has expired: its window is over")
+        if request.start <= now:
+            raise Refused(
+                "this swap request has expired: its window has begun, so the shifts stay with "
+                f"<@{request.requester}>; ask a manager for a rota override instead"
+            )
         claimed = session.connection().execute(
             update(SwapRequest)
             .where(
@@ -235,3 +246,44 @@ def take_swap(
         )
         session.refresh(request)
     return TakenSwap(request, plan)
+
+
+def cancel_swap(
+    db: Database, *, team_id: int, request_id: int, actor: Actor | None, now: datetime
+) -> SwapRequest:
+    """Withdraw an open request: only its requester may, and only while nobody has taken it.
+
+    The same conditional UPDATE as a take, so a cancel and a take racing end with one winner.
+    """
+    with db.transaction() as session:
+        found = session.get(SwapRequest, request_id)
+        request = found if found is not None and found.team_id == team_id else None
+        if actor is None:
+            raise Refused("only members of the team can cancel a swap request")
+        if request is not None and request.requester != actor.slack_id:
+            raise Refused(f"only <@{request.requester}>, who asked, can cancel this swap request")
+        _refuse_closed(request, actor)
+        claimed = session.connection().execute(
+            update(SwapRequest)
+            .where(
+                col(SwapRequest.id) == request_id,
+                col(SwapRequest.status) == SwapStatus.open.value,
+            )
+            .values(status=SwapStatus.cancelled.value)
+        )
+        if claimed.rowcount != 1:
+            session.expire_all()
+            _refuse_closed(session.get(SwapRequest, request_id), actor)
+            raise Refused("this swap request is closed")
+        audit.record(
+            session,
+            at=now,
+            actor=actor.slack_id,
+            action="swap.cancel",
+            subject=f"swap:{request_id}",
+            team_id=team_id,
+            detail={"expired": request is not None and request.start <= now},
+        )
+        session.refresh(request)
+        assert request is not None
+    return request

@@ -1,4 +1,4 @@
-"""`/ts case open|show|note|assign|resolve|list`: the life of a Trust & Safety case.
+"""`/ts case open|show|note|assign|resolve|list|edit`: the life of a Trust & Safety case.
 
 Parsing and rendering only; every rule (permissions, restricted text, audit) lives in
 `chatops.cases.service`, so Slack, the console and tests get the same answers.
@@ -6,7 +6,9 @@ Parsing and rendering only; every rule (permissions, restricted text, audit) liv
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Self
+from zoneinfo import ZoneInfo
 
 from pydantic import AfterValidator, Field
 
@@ -16,24 +18,29 @@ from chatops.cases.ids import KEY_PATTERN
 from chatops.cases.ladder import Paging
 from chatops.cases.models import SEVERITY_MEANING, CaseType, Severity
 from chatops.cases.pacing import check_paging_rate
+from chatops.cases.timeline import PAGE_SIZE, describe
+from chatops.clock import parse_duration
 from chatops.escalation.messages import TAKE_ACTION, headline
 from commands import forms
-from commands.command import Command, FreeText, SlackId
+from commands.command import Command, FreeText, SlackId, UtcDatetime
 from commands.context import Context, Refused, UsageError
 from commands.parsing import read_options, suggest, verbatim
 from commands.registry import action, form, verb
 from commands.rota_view import local, mention, read_member, team_rota
+from commands.timeparse import parse_when
 
 OPEN_USAGE = '/ts case open <type> <sev1-4> <summary…> [lang:xx] [details:"…"]'
-USAGE = "/ts case open|show|note|assign|resolve|list …"
+USAGE = "/ts case open|show|note|assign|resolve|list|edit …"
 SUBVERB_USAGE = {
     "open": OPEN_USAGE,
-    "show": "/ts case show TS-YYYY-NNNN",
+    "show": "/ts case show TS-YYYY-NNNN [page:N]",
     "note": "/ts case note TS-YYYY-NNNN <text…>",
     "assign": "/ts case assign TS-YYYY-NNNN @member",
     "resolve": "/ts case resolve TS-YYYY-NNNN [reason…]",
-    "list": "/ts case list",
+    "list": "/ts case list [open|mine|resolved] [type:TYPE] [since:7d|YYYY-MM-DD]",
+    "edit": "/ts case edit TS-YYYY-NNNN summary|type|sev <new value…>",
 }
+LIST_LIMIT = 25
 TYPES = ", ".join(t.value for t in CaseType)
 SEVERITIES = "\n".join(f"`{s.value}` — {SEVERITY_MEANING[s]}" for s in Severity)
 OPEN_OPTIONS = frozenset({"lang", "details", "restricted"})
@@ -105,7 +112,8 @@ def paging_line(paging: Paging, ctx: Context) -> str:
 
 @verb(
     "case",
-    summary="Open a case (pages the on-call at once), or show, note, assign, resolve one.",
+    summary="Open a case (pages the on-call at once), or show, note, assign, resolve, edit, "
+    "list them.",
     usage=USAGE,
     examples=(
         "/ts case open threat-of-violence sev1 Threat against a meetup on the talk page lang:ar",
@@ -113,9 +121,16 @@ def paging_line(paging: Paging, ctx: Context) -> str:
         "/ts case note TS-2027-0042 Police contacted, reference 1234",
         "/ts case assign TS-2027-0042 @amira",
         "/ts case resolve TS-2027-0042 handed to law enforcement",
+        "/ts case list mine",
+        "/ts case list resolved type:self-harm since:7d",
+        "/ts case edit TS-2027-0042 sev sev2",
+        "/ts case edit TS-2027-0042 summary Threat against a meetup, venue named",
     ),
-    details=f"Types: {TYPES}.\nSeverities:\n{SEVERITIES}\n"
-    "child-safety and self-harm cases are restricted: channels see only id, type and severity.",
+    details="\n".join(f"`{u}`" for u in SUBVERB_USAGE.values())
+    + f"\nTypes: {TYPES}.\nSeverities:\n{SEVERITIES}\n"
+    "child-safety and self-harm cases are restricted: channels see only id, type and severity.\n"
+    "`case list` shows open cases (`mine`: assigned to you or paging you; `resolved`); "
+    "`case edit` corrects a summary, type or severity, keeping the old value in the timeline.",
     subverbs=tuple(SUBVERB_USAGE),
 )
 class CaseCommand(Command):
@@ -124,7 +139,9 @@ class CaseCommand(Command):
     @classmethod
     def parse(cls, args: list[str], ctx: Context) -> CaseCommand:
         if not args:
-            raise UsageError("say what to do: open, show, note, assign, resolve or list", USAGE)
+            raise UsageError(
+                "say what to do: open, show, note, assign, resolve, list or edit", USAGE
+            )
         name = args[0].lower()
         sub = SUBVERBS.get(name)
         if sub is None:
@@ -272,18 +289,32 @@ def take_button(value: str, ctx: Context) -> Reply:
 
 class CaseShow(CaseCommand):
     key: CaseKey
+    page: int = Field(default=1, ge=1)
 
     @classmethod
     def parse(cls, args: list[str], ctx: Context) -> Self:
-        word = case_word(args, SUBVERB_USAGE["show"])
-        if len(args) > 1:
-            raise UsageError("show takes only the case id", SUBVERB_USAGE["show"])
-        return cls(key=known_key(word))
+        usage = SUBVERB_USAGE["show"]
+        word = case_word(args, usage)
+        page = 1
+        for extra in args[1:]:
+            name, sep, value = extra.partition(":")
+            if sep and name.lower() == "page":
+                if not value.isdigit() or int(value) < 1:
+                    raise UsageError(f"`{extra}` is not a page number like page:2", usage)
+                page = int(value)
+            else:
+                raise UsageError("show takes the case id and an optional page:N", usage)
+        return cls(key=known_key(word), page=page)
 
     def run(self, ctx: Context) -> Reply:
         with ctx.db.transaction() as session:
             view = service.show(
-                session, team_id=ctx.team_id, actor=ctx.actor, key=self.key, at=ctx.clock()
+                session,
+                team_id=ctx.team_id,
+                actor=ctx.actor,
+                key=self.key,
+                at=ctx.clock(),
+                page=self.page,
             )
         case = view.case
         pairs = [
@@ -316,12 +347,17 @@ class CaseShow(CaseCommand):
             blocks.append(section(f":lock: {refusal}"))
             lines.append(refusal)
         timeline = [
-            f"{local(ctx, e.at)} {e.kind}"
-            + (f" by {mention(e.actor)}" if e.actor != "system" else "")
-            + (f": {user_text(e.text, 500)}" if e.text and view.details_visible else "")
-            for e in view.timeline[-15:]
+            f"{local(ctx, e.at)} "
+            + describe(e, show_text=view.details_visible, level_of=view.level_of)
+            for e in view.timeline
         ]
         blocks.append(section("*Timeline*\n" + "\n".join(timeline)))
+        if view.timeline_pages > 1:
+            first = (view.page - 1) * PAGE_SIZE + 1
+            shown = f"showing {first}–{first + len(view.timeline) - 1} of {view.timeline_total}"
+            if view.page < view.timeline_pages:
+                shown += f"; more with `/ts case show {case.key} page:{view.page + 1}`"
+            blocks.append(context(f"Timeline {shown} (page {view.page} of {view.timeline_pages})"))
         return Reply(text="\n".join(lines), blocks=blocks)
 
 
@@ -409,24 +445,172 @@ class CaseResolve(CaseCommand):
         )
 
 
+def since_instant(value: str, ctx: Context) -> datetime:
+    """`since:` as typed: a duration back from now (`7d`, `24h`), `today`, `yesterday`, a date
+    or an instant, read in the asker's zone; a time still to come is refused."""
+    now = ctx.clock()
+    text = value.strip().lower()
+    try:
+        return now - parse_duration(text)
+    except ValueError:
+        pass
+    if text == "yesterday":
+        tz = ZoneInfo(ctx.actor.tz if ctx.actor else "UTC")
+        text = (now.astimezone(tz).date() - timedelta(days=1)).isoformat()
+    when = parse_when(text, ctx, now=now)
+    if when > now:
+        raise UsageError(f"`since:{value}` is in the future")
+    return when
+
+
 class CaseList(CaseCommand):
+    """Which cases to list: open (the default), mine or resolved, by type, since an instant."""
+
+    which: service.CaseListing = service.CaseListing.open
+    case_type: CaseType | None = None
+    since: UtcDatetime | None = None
+
     @classmethod
     def parse(cls, args: list[str], ctx: Context) -> Self:
-        if args:
-            raise UsageError("list takes no arguments", SUBVERB_USAGE["list"])
-        return cls()
+        usage = SUBVERB_USAGE["list"]
+        which: service.CaseListing | None = None
+        case_type: CaseType | None = None
+        since = None
+        listings = [w.value for w in service.CaseListing]
+        for word in args:
+            name, sep, value = word.partition(":")
+            if sep and name.lower() == "type":
+                kind = value.lower()
+                if kind not in {t.value for t in CaseType}:
+                    raise UsageError(
+                        f"unknown case type `{value}`{suggest(kind, [t.value for t in CaseType])}"
+                        f"; valid types: {TYPES}",
+                        usage,
+                    )
+                case_type = CaseType(kind)
+            elif sep and name.lower() == "since":
+                since = since_instant(value, ctx)
+            elif not sep and word.lower() in listings and which is None:
+                which = service.CaseListing(word.lower())
+            else:
+                hint = suggest(word.lower(), listings) if not sep else ""
+                raise UsageError(f"unexpected `{word}`{hint}", usage)
+        return cls(which=which or service.CaseListing.open, case_type=case_type, since=since)
 
     def run(self, ctx: Context) -> Reply:
         with ctx.db.transaction() as session:
-            cases = service.open_cases(session, team_id=ctx.team_id)
-        if not cases:
-            return Reply(text="No open cases.")
-        rows = [
-            f"*{headline(c.key, c.type, c.severity)}* — {c.status}"
-            + (f", {mention(c.assignee)}" if c.assignee else "")
-            for c in cases
-        ]
-        return Reply(text="\n".join(rows))
+            listed = service.list_cases(
+                session,
+                team_id=ctx.team_id,
+                actor=ctx.actor,
+                which=self.which,
+                case_type=self.case_type,
+                since=self.since,
+            )
+        scope = {
+            service.CaseListing.open: "open cases",
+            service.CaseListing.mine: "open cases assigned to you or paging you",
+            service.CaseListing.resolved: "resolved cases",
+        }[self.which]
+        if self.case_type is not None:
+            scope += f" of type {self.case_type.value}"
+        if self.since is not None:
+            scope += f" since {local(ctx, self.since)}"
+        if not listed:
+            return Reply(text=f"No {scope}.")
+        rows = [_list_row(ctx, item) for item in listed[-LIST_LIMIT:]]
+        title = f"{len(listed)} {scope}"
+        if len(listed) > LIST_LIMIT:
+            title += f" (the latest {LIST_LIMIT} shown; narrow with type: or since:)"
+        text = f"*{title[0].upper()}{title[1:]}*\n" + "\n".join(rows)
+        return Reply(text=text)
+
+
+def _list_row(ctx: Context, item: service.ListedCase) -> str:
+    """A restricted case the asker may not read shows only its id, type and severity."""
+    c = item.case
+    line = f"*{headline(c.key, c.type, c.severity)}*"
+    if not item.visible:
+        return line + " :lock: restricted"
+    parts = [c.status]
+    if c.assignee:
+        parts.append(mention(c.assignee))
+    when = c.resolved_at if c.resolved_at is not None else c.opened_at
+    parts.append(("resolved " if c.resolved_at is not None else "opened ") + local(ctx, when))
+    return f"{line} — {', '.join(parts)} — {c.summary}"
+
+
+class CaseEdit(CaseCommand):
+    """Correct one field: `summary` (restricted text with its case), `type` or `severity`."""
+
+    key: CaseKey
+    field: str
+    value: str = Field(repr=False)  # a summary is restricted text: never in a log line
+
+    @classmethod
+    def parse(cls, args: list[str], ctx: Context) -> Self:
+        usage = SUBVERB_USAGE["edit"]
+        word = case_word(args, usage)
+        if len(args) < 2:
+            raise UsageError("say what to correct: summary, type or sev", usage)
+        field = args[1].lower()
+        if field not in service.EDITABLE:
+            fields_ = ["summary", "type", "sev"]
+            raise UsageError(
+                f"`{args[1]}` cannot be edited{suggest(field, fields_)}; "
+                "edit the summary, type or sev",
+                usage,
+            )
+        if len(args) < 3:
+            raise UsageError(f"give the new {field}", usage)
+        value = " ".join(args[2:])
+        if service.EDITABLE[field] != "summary":
+            if len(args) > 3:
+                raise UsageError(f"the {field} is one word, e.g. sev2 or harassment", usage)
+            allowed = (
+                [t.value for t in CaseType] if field == "type" else [s.value for s in Severity]
+            )
+            if value.lower() not in allowed:
+                near = suggest(value.lower(), allowed)
+                raise UsageError(
+                    f"unknown {service.EDITABLE[field]} `{value}`{near}; "
+                    f"valid: {', '.join(allowed)}",
+                    usage,
+                )
+        return cls(key=known_key(word), field=service.EDITABLE[field], value=value)
+
+    def run(self, ctx: Context) -> Reply:
+        with ctx.db.transaction() as session:
+            case, old = service.edit(
+                session,
+                team_id=ctx.team_id,
+                actor=ctx.actor,
+                key=self.key,
+                at=ctx.clock(),
+                field=self.field,
+                value=self.value,
+            )
+        if self.field == "summary":
+            return Reply(
+                text=f":pencil2: {case.key}'s summary is corrected; the old one stays in its "
+                "timeline."
+            )
+        new = case.type if self.field == "type" else case.severity
+        actor = mention(ctx.actor.slack_id) if ctx.actor else "someone"
+        title = headline(case.key, case.type, case.severity)
+        post = Reply(
+            text=f":pencil2: *{title}*: {self.field} changed from {old} to {new} by {actor}."
+        )
+        note = (
+            " It is now restricted: channels see only its id, type and severity."
+            if case.restricted and self.field == "type"
+            else ""
+        )
+        return Reply(
+            text=f":pencil2: {case.key}'s {self.field} is now {new} (was {old}); its escalation "
+            f"ladder is unchanged.{note}",
+            posts=[post],
+        )
 
 
 SUBVERBS: dict[str, type[CaseCommand]] = {
@@ -436,4 +620,5 @@ SUBVERBS: dict[str, type[CaseCommand]] = {
     "assign": CaseAssign,
     "resolve": CaseResolve,
     "list": CaseList,
+    "edit": CaseEdit,
 }

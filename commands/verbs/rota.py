@@ -8,7 +8,7 @@ minute uncovered in the horizon; an admin may force it, which is audited.
 from __future__ import annotations
 
 from abc import abstractmethod
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, ClassVar, Self
 
 from pydantic import Field, ValidationError
@@ -33,6 +33,8 @@ from commands.registry import action, verb
 from commands.rota_view import local, mention, read_member, shift_line, team_rota
 from commands.timeparse import parse_span
 from rota.coverage import coverage_gaps, describe_gap
+from rota.doubles import describe_double, double_holdings
+from rota.resolve import CompiledRota
 from rota.spec import MemberSpec, Role
 from rota.yamlio import validation_messages
 
@@ -144,11 +146,14 @@ class RotaCheck(RotaCommand):
         days = self.days
         compiled = team_rota(ctx)
         start = ctx.clock()
-        gaps = coverage_gaps(compiled, start, start + timedelta(days=days))
+        end = start + timedelta(days=days)
+        gaps = coverage_gaps(compiled, start, end)
+        warning = _doubles_warning(compiled, start, end)
         if not gaps:
-            return Reply(
-                text=f":white_check_mark: Covered: no uncovered minute in the next {days} days.",
-            )
+            text = f":white_check_mark: Covered: no uncovered minute in the next {days} days."
+            if warning is None:
+                return Reply(text=text)
+            return Reply(text=text + "\n" + warning.text, blocks=[section(text), *warning.blocks])
         shown = [describe_gap(compiled, g) for g in gaps[:10]]
         more = f"\n… and {len(gaps) - 10} more" if len(gaps) > 10 else ""
         return Reply(
@@ -157,8 +162,26 @@ class RotaCheck(RotaCommand):
                 header(f"{len(gaps)} coverage gap(s) in the next {days} days"),
                 section("```" + "\n".join(shown) + more + "```"),
                 context("Each gap in UTC, then in each affected member's local time."),
+                *(warning.blocks if warning else []),
             ],
         )
+
+
+def _doubles_warning(compiled: CompiledRota, start: datetime, end: datetime) -> Reply | None:
+    """A warning (not a gap) when one person holds two layers at once: a ladder paging level 1
+    then level 2 reaches them twice and nobody else."""
+    doubles = double_holdings(compiled, start, end)
+    if not doubles:
+        return None
+    text = (
+        f":warning: {len(doubles)} time(s) one person holds two layers at once, so levels "
+        "paging both reach the same person"
+    )
+    shown = [describe_double(compiled, d) for d in doubles[:10]]
+    more = f"\n… and {len(doubles) - 10} more" if len(doubles) > 10 else ""
+    return Reply(
+        text=text, blocks=[section(text), section("```" + "\n".join(shown) + more + "```")]
+    )
 
 
 def _options(words: list[str], known: set[str]) -> tuple[dict[str, str], bool, str]:
@@ -476,6 +499,12 @@ def confirm(value: str, ctx: Context) -> Reply:
         f":white_check_mark: Rota updated by {mention(ctx.actor.slack_id)}: {plan.kind} "
         f"({changed} shift changes in the next {ctx.horizon_days} days)"
     )
+    if plan.impact.new_gaps:
+        # Forced by an admin: the channel must see what is now uncovered, not just that it was.
+        text += (
+            f"\n:warning: Forced: it leaves {len(plan.impact.new_gaps)} coverage gap(s):\n"
+            + plan.gap_report
+        )
     lines = _change_lines(plan)
     blocks = [section(text), *([section("\n".join(lines))] if lines else [])]
     announcement = Reply(text=text, blocks=blocks, visibility=Visibility.in_channel)

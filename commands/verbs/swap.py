@@ -1,4 +1,5 @@
-"""`/ts swap request <from> to <to> [reason…]`: ask the team to cover your shifts.
+"""`/ts swap request <from> to <to> [reason…]`: ask the team to cover your shifts;
+`/ts swap cancel <id>` withdraws the request.
 
 The request goes to the team channel with a Take button; the first eligible member to press it
 gets the requester's rotation shifts in that window (coverage re-proved at that moment, see
@@ -22,16 +23,20 @@ from chatops.blockkit import (
 )
 from chatops.oncall import swaps
 from commands.command import Command, FreeText, UtcDatetime, button_id
-from commands.context import Context, UsageError
+from commands.context import Context, Refused, UsageError
 from commands.parsing import suggest, verbatim
 from commands.registry import action, verb
 from commands.rota_view import local, mention, shift_line, team_rota
 from commands.timeparse import parse_span
 from rota.timefmt import fmt_local
 
-USAGES = {"request": "/ts swap request <from> to <to> [reason…]"}
-USAGE = USAGES["request"]
+USAGES = {
+    "request": "/ts swap request <from> to <to> [reason…]",
+    "cancel": "/ts swap cancel <request number>",
+}
+USAGE = "/ts swap request|cancel …"
 TAKE = "swap_take"
+CANCEL = "swap_cancel"
 MAX_LINES = 15
 
 
@@ -42,27 +47,35 @@ MAX_LINES = 15
     examples=(
         "/ts swap request tomorrow 08:00 to tomorrow 18:00 dentist",
         "/ts swap request 2027-03-22 to 2027-03-29 family visit",
+        "/ts swap cancel 12",
     ),
     details=(
         "Posts your request to the team channel with a *Take* button. The first member who can "
         "take it without leaving a minute uncovered gets your shifts in that window; times are "
-        "read in your own zone."
+        "read in your own zone. A request expires when its window begins; until then you can "
+        "withdraw it with `/ts swap cancel <number>` or its *Cancel* button.\n"
+        + "\n".join(f"`{u}`" for u in USAGES.values())
     ),
     subverbs=tuple(USAGES),
 )
 class SwapCommand(Command):
-    """A `/ts swap …` line; `request` is its one action so far."""
+    """A `/ts swap …` line: `request` or `cancel`."""
 
     @classmethod
     def parse(cls, args: list[str], ctx: Context) -> SwapCommand:
         if not args:
-            raise UsageError("which swap action?", USAGE)
+            raise UsageError("which swap action? request or cancel", USAGE)
         sub = args[0].lower()
         if sub not in USAGES:
             raise UsageError(
                 f"unknown swap action `{quote_input(sub)}`{suggest(sub, list(USAGES))}", USAGE
             )
-        return SwapRequest.parse(args[1:], ctx)
+        try:
+            if sub == "cancel":
+                return SwapCancel.parse(args[1:], ctx)
+            return SwapRequest.parse(args[1:], ctx)
+        except UsageError as error:
+            raise UsageError(error.reason, error.usage or USAGES[sub]) from None
 
 
 class SwapRequest(SwapCommand):
@@ -106,7 +119,10 @@ class SwapRequest(SwapCommand):
                 context(
                     "The first member who can take it without leaving a gap gets these shifts."
                 ),
-                actions(button("Take", TAKE, str(request.id), style="primary")),
+                actions(
+                    button("Take", TAKE, str(request.id), style="primary"),
+                    button("Cancel (requester only)", CANCEL, str(request.id)),
+                ),
             ],
             visibility=Visibility.in_channel,
         )
@@ -114,10 +130,54 @@ class SwapRequest(SwapCommand):
         return Reply(
             text=(
                 f":incoming_envelope: Your swap request ({len(opened.shifts)} shift(s)) is "
-                f"posted to {where}; you will be mentioned there when someone takes it."
+                f"posted to {where}; you will be mentioned there when someone takes it. It is "
+                f"request {request.id}: withdraw it with `/ts swap cancel {request.id}`; it "
+                f"expires at {local(ctx, start)}."
             ),
             posts=[post],
         )
+
+
+class SwapCancel(SwapCommand):
+    """Withdraw one's own open request, by the number its confirmation gave."""
+
+    request_id: int
+
+    @classmethod
+    def parse(cls, args: list[str], ctx: Context) -> Self:
+        if len(args) != 1 or not args[0].lstrip("#").isdigit():
+            raise UsageError("name the request by its number, e.g. `/ts swap cancel 12`")
+        return cls(request_id=int(args[0].lstrip("#")))
+
+    def run(self, ctx: Context) -> Reply:
+        return _cancel(self.request_id, ctx)
+
+
+def _cancel(request_id: int, ctx: Context, *, button: bool = False) -> Reply:
+    """Typed: the asker is told and the channel too. Pressed: the request's post itself is
+    replaced by the notice, so its Take button goes away."""
+    request = swaps.cancel_swap(
+        ctx.db, team_id=ctx.team_id, request_id=request_id, actor=ctx.actor, now=ctx.clock()
+    )
+    window = f"{local(ctx, request.start)} to {local(ctx, request.end)}"
+    told = (
+        f":no_entry_sign: {mention(request.requester)} withdrew their swap request "
+        f"{request.id} ({window}); nothing to take."
+    )
+    if button:
+        return Reply(text=told, visibility=Visibility.in_channel)
+    return Reply(
+        text=f":no_entry_sign: Swap request {request.id} is cancelled; your shifts stay yours.",
+        posts=[Reply(text=told, visibility=Visibility.in_channel)],
+    )
+
+
+@action(CANCEL)
+def cancel_button(value: str, ctx: Context) -> Reply:
+    """The Cancel button on the channel post: only the requester's press counts."""
+    if not value.isdigit():
+        raise Refused("this Cancel button is broken; use `/ts swap cancel <number>`")
+    return _cancel(int(value), ctx, button=True)
 
 
 @action(TAKE)

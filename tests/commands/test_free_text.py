@@ -230,6 +230,7 @@ def _run_example(ctx: Context, example: str) -> Reply:
 REFUSED_BY_STATE = {
     "/ts handoff accept": "you have no handoff waiting for you to accept",
     "/ts swap request 2027-03-22 to 2027-03-29 family visit": "you have no rotation shift in",
+    "/ts swap cancel 12": "this swap request no longer exists",
 }
 
 
