@@ -221,7 +221,7 @@ def test_half_sent_requests_neither_hold_threads_nor_block_others(
 def test_a_swap_window_reaching_far_ahead_is_refused_in_one_line(ctx: Context) -> None:
     reply = dispatch("swap request now to 2400-01-01T00:00Z far away", ctx)
     assert not reply.ok and INTERNAL not in reply.text
-    reply = dispatch("swap request now to in 200d holiday", ctx)
+    reply = dispatch("swap request tomorrow 08:00 to in 200d holiday", ctx)
     assert not reply.ok and "90 days" in reply.text
     assert count(ctx.db, SwapRequest) == 0
 

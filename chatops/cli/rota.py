@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from chatops.blockkit import unescape
-from chatops.cli.main.common import (
+from chatops.cli.common import (
     CliError,
     Subcommands,
     open_database,

@@ -264,7 +264,13 @@ STALE = "this preview can no longer be confirmed ({why}); run the command again"
 
 
 def _usable(
-    session: Session, *, team_id: int, proposal_id: str, actor: Actor, now: datetime
+    session: Session,
+    *,
+    team_id: int,
+    proposal_id: str,
+    actor: Actor,
+    now: datetime,
+    confirming: bool = True,
 ) -> RotaProposal:
     """The stored proposal, if `actor` may still confirm (or cancel) it; otherwise Refused."""
     proposal = session.get(RotaProposal, proposal_id, with_for_update=True)
@@ -277,6 +283,8 @@ def _usable(
         )
     if proposal.used_at is not None:
         raise Refused(STALE.format(why=f"it was already {proposal.outcome or 'used'}"))
+    if confirming:  # a start that passed says more than an expired preview: say it first
+        _refuse_past(_EDIT.validate_json(proposal.edit), actor, now)
     if now >= proposal.expires_at:
         minutes = int(PROPOSAL_TTL.total_seconds() // 60)
         raise Refused(STALE.format(why=f"previews expire after {minutes} minutes"))
@@ -315,7 +323,6 @@ def apply(
         if proposal.base != edits.digest(spec):
             raise Refused("the rota changed since this preview; run the command again")
         edit = _EDIT.validate_json(proposal.edit)  # written by `preview`, never by a client
-        _refuse_past(edit, actor, now)
         plan = _plan(
             spec,
             edit,
@@ -350,7 +357,14 @@ def apply(
 def cancel(db: Database, *, team_id: int, proposal_id: str, actor: Actor, now: datetime) -> None:
     """Withdraw a proposal so that no later Confirm can apply it (audited)."""
     with db.transaction() as session:
-        proposal = _usable(session, team_id=team_id, proposal_id=proposal_id, actor=actor, now=now)
+        proposal = _usable(
+            session,
+            team_id=team_id,
+            proposal_id=proposal_id,
+            actor=actor,
+            now=now,
+            confirming=False,
+        )
         _use(session, proposal, actor, now, "cancelled")
         audit.record(
             session,

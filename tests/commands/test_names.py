@@ -127,7 +127,9 @@ def test_escalate_to_at_sofia_pages_sofia_and_keeps_the_reason(ctx: Context) -> 
     assert reply.ok, reply.text
     assert f"<@{SOFIA}>" in reply.text
     shown = dispatch(f"case show {key}", ctx)
-    assert "escalated by <@U01LBECKER>: speaks Spanish" in str(shown.blocks)
+    timeline = str(shown.blocks)
+    assert "by <@U01LBECKER>: speaks Spanish" in timeline
+    assert f"Paged <@{SOFIA}> directly, by <@U01LBECKER>" in timeline
 
 
 @pytest.mark.parametrize(
