@@ -50,8 +50,10 @@ def add_page(
     text: str,
     blocks: list[Block],
     at: datetime,
+    due_at: datetime | None = None,
 ) -> Page:
-    """A page due now, in the caller's transaction (so it exists iff the case change does)."""
+    """A page due now (or at `due_at`: held for working hours), in the caller's transaction
+    (so it exists iff the case change does)."""
     page = Page(
         team_id=team_id,
         case_id=case_id,
@@ -63,7 +65,7 @@ def add_page(
         recipient=recipient,
         text=text,
         blocks=json.dumps(blocks),
-        due_at=at,
+        due_at=due_at or at,
         created_at=at,
     )
     session.add(page)

@@ -6,6 +6,8 @@ Parsing and rendering only; every rule (permissions, restricted text, audit) liv
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
 from typing import Annotated, Self
 
 from pydantic import AfterValidator, Field
@@ -14,8 +16,10 @@ from chatops.blockkit import Reply, context, fields, header, section
 from chatops.cases import service
 from chatops.cases.ids import KEY_PATTERN
 from chatops.cases.ladder import Paging
-from chatops.cases.models import SEVERITY_MEANING, CaseType, Severity
+from chatops.cases.models import SEVERITY_MEANING, CaseEvent, CaseType, Severity
 from chatops.escalation.messages import TAKE_ACTION, headline
+from chatops.escalation.policy import ADMINS_LEVEL
+from chatops.languages import spoken
 from commands import forms
 from commands.command import Command, SlackId
 from commands.context import Context, Refused, UsageError
@@ -98,9 +102,32 @@ def paging_line(paging: Paging, ctx: Context) -> str:
     if paging.skipped:
         parts.append(f"(skipped empty level {', '.join(paging.skipped)})")
     line = " ".join(parts) + "."
+    if paging.held_until is not None and paging.held_until > ctx.clock():
+        line += (
+            f" Routine case: the pages wait for working hours; the first goes out at "
+            f"{local(ctx, paging.held_until)}."
+        )
+    if paging.no_speaker:
+        line += (
+            f" Nobody on the team speaks `{paging.no_speaker}`: find an interpreter or a "
+            "translation service."
+        )
     if paging.next_due is not None:
-        line += f" Next level at {local(ctx, paging.next_due)} unless acknowledged."
+        again = "Pages again" if paging.level == ADMINS_LEVEL else "Next level"
+        line += f" {again} at {local(ctx, paging.next_due)} unless acknowledged."
     return line
+
+
+def event_line(ctx: Context, event: CaseEvent) -> str:
+    """A timeline event's words; a missed level says what the outage skipped."""
+    if event.kind == "missed":
+        d = json.loads(event.detail)
+        due = local(ctx, datetime.fromisoformat(d["due"]))
+        return (
+            f"level {d['level']} ({d['targets']}) was due {due} but the worker was down; "
+            f"skipped to level {d['to_level']}"
+        )
+    return event.kind
 
 
 @verb(
@@ -183,8 +210,11 @@ class CaseOpen(CaseCommand):
             restricted = flag == "yes"
         language = options.get("lang") or None
         if language is not None and not forms.valid_language(language):
+            team = spoken([x for m in team_rota(ctx).spec.members for x in m.languages])
             raise UsageError(
-                f"`lang:{language}` is not a language code like ar or pt-BR", OPEN_USAGE
+                f"`lang:{language}` is not a language code like ar or pt-BR (ISO 639-1); "
+                f"your team speaks {team}",
+                OPEN_USAGE,
             )
         return cls(
             case_type=CaseType(kind),
@@ -305,7 +335,7 @@ class CaseShow(CaseCommand):
                 section(":lock: Restricted case: only the people it was given to see it.")
             )
         timeline = [
-            f"{local(ctx, e.at)} {e.kind}"
+            f"{local(ctx, e.at)} {event_line(ctx, e)}"
             + (f" by {mention(e.actor)}" if e.actor != "system" else "")
             + (f": {e.text}" if e.text and view.details_visible else "")
             for e in view.timeline[-15:]
