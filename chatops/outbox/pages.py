@@ -85,6 +85,21 @@ def cancel_pending_pages(session: Session, *, case_id: int) -> int:
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
+def cancel_held_pages(session: Session, *, case_id: int, at: datetime) -> int:
+    """Cancel pages held for working hours (due after `at`): the case was taken meanwhile,
+    so nobody needs waking for it. Returns how many."""
+    result = session.execute(
+        update(Page)
+        .where(
+            col(Page.case_id) == case_id,
+            col(Page.state) == PageState.pending.value,
+            col(Page.due_at) > at,
+        )
+        .values(state=PageState.cancelled.value, due_at=None)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
 @dataclass(frozen=True)
 class Claim:
     """A page claimed by one worker for one attempt, with what to send."""
