@@ -43,7 +43,7 @@ def _dm_pages(world: World) -> list[Page]:
 
 def test_a_zh_case_at_3am_for_mei_asks_olivia_who_is_awake(sqlite_db: Database) -> None:
     world = _demo(sqlite_db, TUESDAY)
-    reply = dispatch("case open harassment sev3 abusive thread lang:zh", world.context(AMIRA))
+    reply = dispatch("case open harassment sev4 abusive thread lang:zh", world.context(AMIRA))
     assert reply.ok, reply.text
     assert f"and <@{OLIVIA}> as language advisor" in reply.text
     assert MEI not in {p.recipient for p in _dm_pages(world)}
@@ -81,7 +81,8 @@ def test_a_sev4_waits_for_working_hours_and_says_when_it_will_page(sqlite_db: Da
     monday = datetime(2027, 4, 26, 7, 0, tzinfo=UTC)
     assert page.due_at == monday
     assert (
-        "the pages wait for working hours; the first goes out at 2027-04-26 09:00 CEST" in reply.text
+        "the pages wait for working hours; the first goes out at 2027-04-26 09:00 CEST"
+        in reply.text
     )
     world.clock.advance(monday - SATURDAY - timedelta(seconds=1))
     world.tick()

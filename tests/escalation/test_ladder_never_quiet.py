@@ -19,7 +19,9 @@ from commands.registry import dispatch
 from tests.escalation.world import ANN, BEN, CAT, DAN, NOW, World, make_world, team_spec
 
 
-def _open(world: World, line: str = "case open threat-of-violence sev1 threat on a talk page") -> str:
+def _open(
+    world: World, line: str = "case open threat-of-violence sev1 threat on a talk page"
+) -> str:
     reply = dispatch(line, world.context(ANN))
     assert reply.ok, reply.text
     return reply.text.split("*")[1].split(" ")[0]
@@ -84,6 +86,12 @@ def test_final_repeat_is_a_policy_key_parsed_validated_and_exported(db: Database
         ]
     else:
         raise AssertionError("a bad final_repeat must be refused")
+    try:
+        parse_policies([{**data, "hours": "weekends"}], team_spec())
+    except PolicyError as error:
+        assert error.messages == ["policies[0]: hours must be any or working, not 'weekends'"]
+    else:
+        raise AssertionError("unknown hours must be refused")
 
 
 def test_after_an_hour_down_one_pass_pages_the_level_due_now_and_records_the_missed(
@@ -112,9 +120,7 @@ def test_after_an_hour_down_one_pass_pages_the_level_due_now_and_records_the_mis
         timer = session.exec(
             select(EscalationTimer).where(EscalationTimer.state == TimerState.pending.value)
         ).one()
-        kinds = [
-            e.kind for e in session.exec(select(CaseEvent).order_by(col(CaseEvent.id))).all()
-        ]
+        kinds = [e.kind for e in session.exec(select(CaseEvent).order_by(col(CaseEvent.id))).all()]
     # the admins are due 30 min after level 3 was due (+50), not 30 min after now
     assert timer.due_at == NOW + timedelta(minutes=80)
     assert kinds.count("missed") == 1
