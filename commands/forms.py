@@ -12,6 +12,7 @@ from typing import Any
 
 from chatops.blockkit import Block, truncate
 from chatops.cases.models import RESTRICTED_BY_DEFAULT, SEVERITY_MEANING, CaseType, Severity
+from chatops.languages import known_language
 from commands.registry import FormValues
 
 CASE_OPEN_FORM = "case_open"
@@ -148,8 +149,10 @@ class CaseForm:
 
 
 def valid_language(code: str) -> bool:
-    """A code like `ar` or `pt-BR`: the same rule as the typed `lang:` option."""
-    return 2 <= len(code) <= LANGUAGE_MAX and code.replace("-", "").isalpha()
+    """An ISO 639-1 code like `ar` or `pt-BR`: the same rule as the typed `lang:` option."""
+    return (
+        2 <= len(code) <= LANGUAGE_MAX and code.replace("-", "").isalpha() and known_language(code)
+    )
 
 
 def _state(values: FormValues, block_id: str) -> dict[str, Any]:
@@ -183,7 +186,7 @@ def read_case_form(values: FormValues) -> tuple[CaseForm | None, dict[str, str]]
         errors[DETAILS_BLOCK] = f"Details are limited to {DETAILS_MAX} characters."
     language = _text(values, LANGUAGE_BLOCK) or None
     if language is not None and not valid_language(language):
-        errors[LANGUAGE_BLOCK] = "Use a language code like ar or pt-BR."
+        errors[LANGUAGE_BLOCK] = "Use a two-letter language code (ISO 639-1) like ar or pt-BR."
     ticked = _state(values, RESTRICTED_BLOCK).get("selected_options") or []
     restricted = True if any(o.get("value") == "yes" for o in ticked) else None
     if errors:

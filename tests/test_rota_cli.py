@@ -186,7 +186,7 @@ def test_policies_travel_with_the_rota_file(tmp_path: Path) -> None:
     assert chatops("db", "upgrade", cwd=tmp_path).returncode == 0
     imported = chatops("rota", "import", str(EXAMPLE), "--force", cwd=tmp_path)
     assert imported.returncode == 0, imported.stderr
-    assert "3 policies" in imported.stdout
+    assert "4 policies" in imported.stdout
     exported = chatops("rota", "export", cwd=tmp_path)
     again = load_rota_file(exported.stdout)
     original = load_rota_file(EXAMPLE)

@@ -260,7 +260,7 @@ VERB_FAMILIES = [
     ("case show {key}", r"{key}"),
     ("escalate {key} level 2 need a second pair of eyes", r"Escalated {key}"),
     ("ack {key}", r"acknowledged {key}"),
-    ("handoff note watch the talk page", r"Noted for|no handoff"),
+    ("handoff note watch the talk page", r"note will be in|no handoff"),
     ("swap request tomorrow 08:00 to tomorrow 18:00 dentist", r"swap request|no shift"),
     ("case resolve {key} done", r"{key} is resolved"),
 ]

@@ -4,6 +4,9 @@ Everything here runs inside the caller's transaction (a command, or the worker f
 so the pages, the timeline, the audit event and the next timer exist together or not at all.
 A step that resolves to nobody is skipped at once and recorded; a rota gap pages the managers
 instead (invariant 3); a case language nobody paged speaks brings in an advisor who does.
+After the last level an unacknowledged case pages the admins and the on-call again every
+`final_repeat` (sev1/sev2 by default): the ladder never goes quiet. A `hours: working` policy
+holds each DM until its recipient's working hours, and its timeouts count from then.
 """
 
 from __future__ import annotations
@@ -20,8 +23,9 @@ from chatops.cases import timers
 from chatops.cases.models import Case
 from chatops.cases.timeline import add_event
 from chatops.escalation import messages
+from chatops.escalation.hours import next_working_instant
 from chatops.escalation.models import Page, PageKind
-from chatops.escalation.policy import PolicySpec, Step, ladder
+from chatops.escalation.policy import ADMINS_LEVEL, PolicySpec, Step, ladder
 from chatops.escalation.targets import Roster, find_advisor, load_roster, resolve_targets, speaks
 from chatops.outbox.pages import add_page
 from rota.models import Team
@@ -40,6 +44,9 @@ class Paging:
     advisor: str | None = None
     skipped: list[str] = field(default_factory=list)  # levels that resolved to nobody
     next_due: datetime | None = None
+    no_speaker: str | None = None  # the case's language, when nobody on the team speaks it
+    held_until: datetime | None = None  # working hours: when the first DM goes out
+    repeating: bool = False  # a final repeat after the last level
 
 
 def policy_of(case: Case) -> PolicySpec:
@@ -67,17 +74,23 @@ def page_step(
     actor: str,
     reason: str,
     opened: bool = False,
+    due_from: datetime | None = None,
+    repeat: bool = False,
 ) -> Paging:
     """Page ladder step `step` of `case` (skipping empty steps) and schedule the next one.
 
     `reason` goes into the messages as is: callers keep restricted text out of it.
+    `due_from` is when this step was due (a worker catching up after an outage): the next
+    timeout counts from then, not from `at`. `repeat` pages the last level again, with the
+    current on-call beside the admins.
     """
     assert case.id is not None
-    steps = steps_of(case)
+    policy = policy_of(case)
+    steps = ladder(policy)
     roster = load_roster(session, team, at)
-    result = Paging(step=step, level=steps[step].level)
+    result = Paging(step=step, level=steps[step].level, repeating=repeat)
     people: list[str] = []
-    for current in steps[step:]:
+    for current in [] if repeat else steps[step:]:
         resolution = resolve_targets(roster, current.targets)
         people, role = resolution.people, "responder"
         if not people and resolution.gap:
@@ -88,6 +101,9 @@ def page_step(
             break
         result.skipped.append(current.level)
         add_event(session, case=case, at=at, actor=actor, kind="skipped", level=current.level)
+    if repeat:
+        result.step, result.level = len(steps) - 1, ADMINS_LEVEL
+        people = list(dict.fromkeys(roster.admins() + [o.slack_id for o in roster.on_call]))
     case.step = result.step
     if not people:
         log.error("case has nobody to page", extra={"case": case.key, "team_id": case.team_id})
@@ -102,13 +118,22 @@ def page_step(
         reason=reason,
         actor=actor,
         opened=opened,
+        working_hours=policy.working_hours,
     )
+    base = due_from or at
+    if result.held_until is not None and result.held_until > at:
+        base = max(base, result.held_until)  # a held page's timeout starts when it goes out
     wait = steps[result.step].wait
+    last = wait is None
+    if last:
+        wait = policy.repeat_every(case.severity)
     if wait is not None:
-        result.next_due = at + wait
-        timers.schedule(session, case=case, step=result.step + 1, due_at=result.next_due, at=at)
+        result.next_due = base + wait
+        following = result.step if last else result.step + 1
+        timers.schedule(session, case=case, step=following, due_at=result.next_due, at=at)
     else:
         timers.cancel(session, case_id=case.id)
+    if last and not repeat:
         add_event(session, case=case, at=at, actor=actor, kind="last_level", level=result.level)
     audit.record(
         session,
@@ -124,6 +149,7 @@ def page_step(
             "role": result.role,
             "advisor": result.advisor,
             "skipped": result.skipped,
+            "repeat": repeat,
         },
     )
     return result
@@ -176,10 +202,12 @@ def _send(
     actor: str,
     opened: bool,
     grants_access: bool = True,
+    working_hours: bool = False,
 ) -> None:
     """Add the DMs, the advisor and the channel post of one paging, and their timeline events.
 
     Every page row records who caused it (`actor`); a policy's pages give access to their case.
+    With `working_hours` each DM is due at its recipient's next working instant.
     """
     assert case.id is not None
     case.pagings += 1
@@ -189,10 +217,11 @@ def _send(
     if case.language:
         everyone = before + paging.paged
         if not any((m := roster.member(p)) and speaks(m, case.language) for p in everyone):
-            paging.advisor = find_advisor(roster, case.language, everyone)
+            paging.advisor = find_advisor(roster, case.language, everyone, at)
             if paging.advisor:
                 recipients.append((paging.advisor, "advisor"))
-            else:
+            elif not any(speaks(m, case.language) for m in roster.members):
+                paging.no_speaker = case.language
                 add_event(
                     session,
                     case=case,
@@ -204,7 +233,14 @@ def _send(
 
     case_id = case.id
 
-    def page(kind: PageKind, role: str, recipient: str, text: str, blocks: list[Block]) -> None:
+    def page(
+        kind: PageKind,
+        role: str,
+        recipient: str,
+        text: str,
+        blocks: list[Block],
+        due_at: datetime = at,
+    ) -> None:
         add_page(
             session,
             team_id=case.team_id,
@@ -220,9 +256,16 @@ def _send(
             at=at,
             paged_by=actor,
             grants_access=grants_access,
+            due_at=due_at,
         )
 
     for person, role in recipients:
+        due_at = at
+        if working_hours:
+            member = roster.member(person)
+            due_at = next_working_instant(member.tz if member else "UTC", at)
+            first = paging.held_until or due_at
+            paging.held_until = min(first, due_at)
         text, blocks = messages.direct_message(
             key=case.key,
             case_type=case.type,
@@ -234,7 +277,7 @@ def _send(
             role=role,
             reason=reason,
         )
-        page(PageKind.dm, role, person, text, blocks)
+        page(PageKind.dm, role, person, text, blocks, due_at)
         add_event(
             session,
             case=case,
@@ -244,6 +287,7 @@ def _send(
             person=person,
             level=paging.level,
             role=role,
+            **({"held_until": due_at.isoformat()} if due_at > at else {}),
         )
     if team.channel:
         text, blocks = messages.channel_post(

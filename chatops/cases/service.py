@@ -32,8 +32,9 @@ from chatops.errors import Refused
 from chatops.escalation.models import Page, PageKind
 from chatops.escalation.policy import ADMINS_LEVEL
 from chatops.escalation.store import policy_for_case
-from chatops.outbox.pages import cancel_pending_pages, pages_of
-from chatops.team import Actor, get_team, member_of, require_member
+from chatops.languages import known_language, spoken
+from chatops.outbox.pages import cancel_held_pages, cancel_pending_pages, pages_of
+from chatops.team import Actor, get_team, member_of, members_by_slack_id, require_member
 from rota.models import Team
 
 
@@ -116,6 +117,18 @@ def open_case(
     kind, sev = parse_type(case_type), parse_severity(severity)
     if not summary.strip():
         raise Refused("a case needs a summary")
+    if language and not known_language(language):
+        team_speaks = spoken(
+            [
+                x
+                for m in members_by_slack_id(session, team_id).values()
+                for x in m.languages.split(",")
+            ]
+        )
+        raise Refused(
+            f"'{language}' is not a language code like ar or pt-BR (ISO 639-1); "
+            f"your team speaks {team_speaks}"
+        )
     policy = policy_for_case(session, team_id=team_id, case_type=kind, severity=sev)
     case = Case(
         team_id=team_id,
@@ -168,6 +181,7 @@ def acknowledge(
     case.acknowledged_at, case.acknowledged_by = at, who.slack_id
     case.assignee = case.assignee or who.slack_id
     cancelled = timers.cancel(session, case_id=case.id)
+    held = cancel_held_pages(session, case_id=case.id, at=at)
     add_event(session, case=case, at=at, actor=who.slack_id, kind="acknowledged")
     _audit(
         session,
@@ -175,7 +189,7 @@ def acknowledge(
         who=who,
         at=at,
         action="case.acknowledge",
-        detail={"timers_cancelled": cancelled, "assignee": case.assignee},
+        detail={"timers_cancelled": cancelled, "assignee": case.assignee, "held_cancelled": held},
     )
     return case
 
@@ -314,6 +328,7 @@ def take(session: Session, *, team_id: int, actor: Actor | None, key: str, at: d
         case.status = CaseStatus.acknowledged.value
         case.acknowledged_at, case.acknowledged_by = at, who.slack_id
         cancelled = timers.cancel(session, case_id=case.id)
+        cancel_held_pages(session, case_id=case.id, at=at)
         add_event(session, case=case, at=at, actor=who.slack_id, kind="acknowledged")
     _audit(
         session,

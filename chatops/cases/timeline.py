@@ -86,10 +86,12 @@ def describe(
     *,
     show_text: bool,
     level_of: Callable[[int], str] | None = None,
+    local: Callable[[datetime], str] | None = None,
 ) -> str:
     """One timeline line in plain words (no time). `show_text` False keeps restricted text out.
 
-    `level_of` names a ladder step by its index (escalations store step indexes).
+    `level_of` names a ladder step by its index (escalations store step indexes); `local` shows
+    an instant in the reader's zone (a missed level says when it was due).
     """
     d: dict[str, Any] = json.loads(event.detail or "{}")
     by = _who(event.actor)
@@ -124,6 +126,18 @@ def describe(
         case "no_speaker":
             language = user_text(str(d.get("language")), 20)
             return f"Nobody on the team speaks {language}: no language advisor could be paged"
+        case "missed":
+            due = datetime.fromisoformat(str(d.get("due")))
+            shown = local(due) if local is not None else due.isoformat()
+            targets = user_text(str(d.get("targets", "")), 200)
+            return (
+                f"{_level(d.get('level'))} ({targets}) was due {shown} but the worker "
+                f"was down; skipped to {_level(d.get('to_level'))}"
+            )
+        case "repeated":
+            return (
+                "Still unacknowledged after the last level: paged the admins and the on-call again"
+            )
         case "escalated":
             target = ""
             if d.get("to_member"):

@@ -31,6 +31,11 @@ from rota.yamlio import path_of
 
 TARGET_KINDS = ("rotation", "layer", "member", "managers", "admins")
 ADMINS_LEVEL = "admins"
+HOURS = ("any", "working")
+#: How often an unacknowledged sev1/sev2 case pages again after its last level, unless its
+#: policy says otherwise: the ladder never goes quiet on a case that may be a life at risk.
+URGENT_FINAL_REPEAT = timedelta(minutes=15)
+URGENT_SEVERITIES = frozenset({Severity.sev1.value, Severity.sev2.value})
 
 
 class PolicyError(Exception):
@@ -100,6 +105,13 @@ class TargetSpec(_Strict):
     def kind(self) -> str:
         return next(k for k in TARGET_KINDS if getattr(self, k))
 
+    def short(self) -> str:
+        """A word for the timeline: `secondary`, `apac`, `managers`."""
+        if self.kind in {"managers", "admins"}:
+            return self.kind
+        value = str(getattr(self, self.kind))
+        return f"<@{value}>" if self.member else value
+
     def describe(self) -> str:
         if self.rotation:
             return f"on call in rotation {self.rotation}"
@@ -123,13 +135,40 @@ class LevelSpec(_Strict):
 
 
 class PolicySpec(_Strict):
-    """Ordered levels, walked `repeat + 1` times, then the admins."""
+    """Ordered levels, walked `repeat + 1` times, then the admins; then, while nobody has
+    acknowledged, the admins and the on-call again every `final_repeat`.
+
+    `hours: working` holds each page until its recipient's working hours (routine work that
+    can wait for the next working day).
+    """
 
     name: str = Field(min_length=1)
     types: tuple[CaseType, ...] = Field(default=(), description="empty: every type")
     severities: tuple[Severity, ...] = Field(default=(), description="empty: every severity")
     levels: tuple[LevelSpec, ...] = Field(min_length=1)
     repeat: int = Field(default=0, ge=0, le=5)
+    final_repeat: Duration | None = Field(
+        default=None, description="re-page after the last level; default 15m for sev1/sev2"
+    )
+    hours: str = Field(default="any", description="any (around the clock) or working")
+
+    @model_validator(mode="after")
+    def _known_hours(self) -> PolicySpec:
+        if self.hours not in HOURS:
+            raise PydanticCustomError(
+                "hours", "hours must be any or working, not '{value}'", {"value": self.hours}
+            )
+        return self
+
+    def repeat_every(self, severity: str) -> timedelta | None:
+        """How often the last level pages again for a case of `severity` (None: never)."""
+        if self.final_repeat is not None:
+            return parse_duration(self.final_repeat)
+        return URGENT_FINAL_REPEAT if severity in URGENT_SEVERITIES else None
+
+    @property
+    def working_hours(self) -> bool:
+        return self.hours == "working"
 
     def matches(self, case_type: str, severity: str) -> bool:
         return (not self.types or case_type in self.types) and (
@@ -185,13 +224,26 @@ DEFAULT_POLICIES: tuple[PolicySpec, ...] = (
     PolicySpec.model_validate(
         {
             "name": "routine (built-in)",
-            "severities": ["sev3", "sev4"],
+            "severities": ["sev3"],
             "levels": [
                 _level(["layer:primary"], "30m"),
                 _level(["layer:secondary"], "30m"),
                 _level(["managers"], "2h"),
             ],
             "repeat": 0,
+        }
+    ),
+    PolicySpec.model_validate(
+        {
+            "name": "next working day (built-in)",
+            "severities": ["sev4"],
+            "levels": [
+                _level(["layer:primary"], "4h"),
+                _level(["layer:secondary"], "4h"),
+                _level(["managers"], "1d"),
+            ],
+            "repeat": 0,
+            "hours": "working",
         }
     ),
 )

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
+from chatops.escalation.hours import awake
 from chatops.escalation.policy import TargetSpec
 from chatops.oncall.cache import team_rota
 from chatops.oncall.now import OnCall, holdovers, on_call
@@ -95,10 +96,17 @@ def speaks(member: Member, language: str) -> bool:
     return any(x.strip().lower().split("-")[0] == wanted for x in member.languages.split(","))
 
 
-def find_advisor(roster: Roster, language: str, exclude: Sequence[str]) -> str | None:
-    """A member who speaks `language`: on call somewhere first, then anyone on the team."""
-    for who in [o.slack_id for o in roster.on_call] + [m.slack_id for m in roster.members]:
-        member = roster.member(who)
-        if member and who not in exclude and speaks(member, language):
-            return who
+def find_advisor(roster: Roster, language: str, exclude: Sequence[str], at: datetime) -> str | None:
+    """A member who speaks `language`: one on call (in another rotation) first, then one for
+    whom it is a decent hour (08:00–22:00 local), then anyone, rather than whoever the file
+    happens to list first (which woke a speaker at 03:00 while another was in her day)."""
+    speakers = [m for m in roster.members if m.slack_id not in exclude and speaks(m, language)]
+    on_call = {o.slack_id for o in roster.on_call}
+    for tier in (
+        [m for m in speakers if m.slack_id in on_call],
+        [m for m in speakers if awake(m.tz, at)],
+        speakers,
+    ):
+        if tier:
+            return tier[0].slack_id
     return None

@@ -36,7 +36,8 @@ class MessageKind(StrEnum):
 
 
 class HandoffNote(SQLModel, table=True):
-    """A note for the next handoff where its author goes off (`rotation`), or the team's next."""
+    """A note for one handoff: `rotation`'s boundary at `handoff_at` (rows written before that
+    column existed may name no instant, or no rotation)."""
 
     __tablename__ = "handoff_note"
 
@@ -44,6 +45,7 @@ class HandoffNote(SQLModel, table=True):
     team_id: int = Field(foreign_key="team.id", index=True)
     author: str  # Slack user id
     rotation: str | None = None
+    handoff_at: datetime | None = utc_column(nullable=True)
     text: str
     created_at: datetime = utc_column(nullable=False)
     handoff_id: int | None = Field(default=None, foreign_key="handoff.id", index=True)

@@ -361,7 +361,16 @@ def post(
                 HandoffNote.team_id == h.team_id,
                 col(HandoffNote.handoff_id).is_(None),
                 col(HandoffNote.created_at) <= now,
-                (col(HandoffNote.rotation) == h.rotation) | col(HandoffNote.rotation).is_(None),
+                # a note is this handoff's when pinned to it, or to an earlier boundary of the
+                # same rotation that never posted (moved by an edit); unpinned rows predate pins
+                (
+                    (col(HandoffNote.rotation) == h.rotation)
+                    & (
+                        col(HandoffNote.handoff_at).is_(None)
+                        | (col(HandoffNote.handoff_at) <= h.at)
+                    )
+                )
+                | col(HandoffNote.rotation).is_(None),
             )
             .order_by(col(HandoffNote.created_at), col(HandoffNote.id))
         )

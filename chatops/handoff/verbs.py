@@ -90,9 +90,19 @@ def accept(
 
 
 def add_note(
-    session: Session, *, team_id: int, actor: Actor | None, at: datetime, text: str
-) -> tuple[HandoffNote, Boundary | None]:
-    """Keep a note for the next handoff where the author goes off (or the team's next one)."""
+    session: Session,
+    *,
+    team_id: int,
+    actor: Actor | None,
+    at: datetime,
+    text: str,
+    rotation: str | None = None,
+) -> tuple[HandoffNote, Boundary]:
+    """Keep a note for one handoff: the next of `rotation` when named, else the asker's own next
+    (where they go off if on call, else where they come on or go off), else the team's next.
+
+    The note is pinned to that boundary, so no other handoff's post can show it.
+    """
     team = get_team(session, team_id)
     who = require_member(session, team, actor)
     body = text.strip()
@@ -101,14 +111,27 @@ def add_note(
     if len(body) > NOTE_MAX:
         raise Refused(f"a note holds at most {NOTE_MAX} characters (this one has {len(body)})")
     rota = team_rota(session, team)
-    target = next_boundary(rota, at, outgoing=who.slack_id)
-    if target is None or not any(s.member == who.slack_id for s in rota.on_call(at)):
-        target = next_boundary(rota, at)
-        rotation = None
+    target: Boundary | None
+    if rotation is not None:
+        names = [r.name for r in rota.spec.rotations]
+        if rotation not in names:
+            raise Refused(f"there is no rotation '{rotation}'; rotations: {', '.join(names)}")
+        target = next_boundary(rota, at, rotation=rotation)
+    elif any(s.member == who.slack_id for s in rota.on_call(at)):
+        target = next_boundary(rota, at, outgoing=who.slack_id)
     else:
-        rotation = target.rotation
+        target = next_boundary(rota, at, involving=who.slack_id)
+    if target is None and rotation is None:
+        target = next_boundary(rota, at)
+    if target is None:
+        raise Refused("there is no handoff in the next weeks to keep the note for")
     note = HandoffNote(
-        team_id=team_id, author=who.slack_id, rotation=rotation, text=body, created_at=at
+        team_id=team_id,
+        author=who.slack_id,
+        rotation=target.rotation,
+        handoff_at=target.at,
+        text=body,
+        created_at=at,
     )
     session.add(note)
     session.flush()
@@ -119,7 +142,7 @@ def add_note(
         action="handoff.note",
         subject=f"handoff_note:{note.id}",
         team_id=team_id,
-        detail={"rotation": rotation, "length": len(body)},
+        detail={"rotation": target.rotation, "handoff_at": target.at, "length": len(body)},
     )
     return note, target
 

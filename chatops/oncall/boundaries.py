@@ -152,9 +152,12 @@ def next_boundary(
     rotation: str | None = None,
     layer: str | None = None,
     outgoing: str | None = None,
+    involving: str | None = None,
     ahead: timedelta = SEARCH_AHEAD,
 ) -> Boundary | None:
-    """The first boundary strictly after ``after`` matching the filters, within ``ahead``."""
+    """The first boundary strictly after ``after`` matching the filters, within ``ahead``.
+
+    ``involving`` matches a boundary where that member comes on or goes off."""
     start = after + timedelta(seconds=1)
     step = timedelta(days=2)
     stop = after + ahead
@@ -164,6 +167,8 @@ def next_boundary(
             if layer is not None and b.layer != layer:
                 continue
             if outgoing is not None and outgoing not in b.outgoing_ids:
+                continue
+            if involving is not None and involving not in [b.incoming, *b.outgoing_ids]:
                 continue
             return b
         start, step = chunk_end, step * 2

@@ -34,6 +34,16 @@ class Holdover:
     handoff_id: int
 
 
+@dataclass(frozen=True)
+class PendingHandoff:
+    """A handoff whose incoming has not accepted: its outgoing responders are still on call."""
+
+    rotation: str
+    incoming: str
+    outgoing: list[str]
+    handoff_id: int
+
+
 def on_call(rota: CompiledRota, at: datetime) -> list[OnCall]:
     """The only call into the rota engine."""
     return [OnCall(s.member, s.rotation, s.layer) for s in rota.on_call(at)]
@@ -67,3 +77,15 @@ def holdovers(session: Session, *, team_id: int, at: datetime) -> list[Holdover]
             if member != h.incoming:
                 out.append(Holdover(member, h.rotation, h.layer, h.id))
     return out
+
+
+def pending_handoffs(session: Session, *, team_id: int, at: datetime) -> list[PendingHandoff]:
+    """The unaccepted handoffs behind `holdovers`, one per handoff, for `/ts who`."""
+    found: dict[int, PendingHandoff] = {}
+    for held in holdovers(session, team_id=team_id, at=at):
+        if held.handoff_id not in found:
+            h = session.get(Handoff, held.handoff_id)
+            assert h is not None
+            found[held.handoff_id] = PendingHandoff(h.rotation, h.incoming, [], held.handoff_id)
+        found[held.handoff_id].outgoing.append(held.slack_id)
+    return list(found.values())

@@ -52,8 +52,10 @@ def add_page(
     at: datetime,
     paged_by: str | None = None,
     grants_access: bool = True,
+    due_at: datetime | None = None,
 ) -> Page:
-    """A page due now, in the caller's transaction (so it exists iff the case change does)."""
+    """A page due now (or at `due_at`: held for working hours), in the caller's transaction
+    (so it exists iff the case change does)."""
     page = Page(
         team_id=team_id,
         case_id=case_id,
@@ -65,7 +67,7 @@ def add_page(
         recipient=recipient,
         text=text,
         blocks=json.dumps(blocks),
-        due_at=at,
+        due_at=due_at or at,
         created_at=at,
         paged_by=paged_by,
         grants_access=grants_access,
@@ -82,6 +84,21 @@ def cancel_pending_pages(session: Session, *, case_id: int) -> int:
     result = session.execute(
         update(Page)
         .where(col(Page.case_id) == case_id, col(Page.state) == PageState.pending.value)
+        .values(state=PageState.cancelled.value, due_at=None)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def cancel_held_pages(session: Session, *, case_id: int, at: datetime) -> int:
+    """Cancel pages held for working hours (due after `at`): the case was taken meanwhile,
+    so nobody needs waking for it. Returns how many."""
+    result = session.execute(
+        update(Page)
+        .where(
+            col(Page.case_id) == case_id,
+            col(Page.state) == PageState.pending.value,
+            col(Page.due_at) > at,
+        )
         .values(state=PageState.cancelled.value, due_at=None)
     )
     return int(result.rowcount)  # type: ignore[attr-defined]

@@ -21,6 +21,8 @@ from chatops.cases.pacing import check_paging_rate
 from chatops.cases.timeline import PAGE_SIZE, describe
 from chatops.clock import parse_duration
 from chatops.escalation.messages import TAKE_ACTION, headline
+from chatops.escalation.policy import ADMINS_LEVEL
+from chatops.languages import spoken
 from commands import forms
 from commands.command import Command, FreeText, SlackId, UtcDatetime
 from commands.context import Context, Refused, UsageError
@@ -105,8 +107,19 @@ def paging_line(paging: Paging, ctx: Context) -> str:
     if paging.skipped:
         parts.append(f"(skipped empty level {', '.join(paging.skipped)})")
     line = " ".join(parts) + "."
+    if paging.held_until is not None and paging.held_until > ctx.clock():
+        line += (
+            f" Routine case: the pages wait for working hours; the first goes out at "
+            f"{local(ctx, paging.held_until)}."
+        )
+    if paging.no_speaker:
+        line += (
+            f" Nobody on the team speaks `{paging.no_speaker}`: find an interpreter or a "
+            "translation service."
+        )
     if paging.next_due is not None:
-        line += f" Next level at {local(ctx, paging.next_due)} unless acknowledged."
+        again = "Pages again" if paging.level == ADMINS_LEVEL else "Next level"
+        line += f" {again} at {local(ctx, paging.next_due)} unless acknowledged."
     return line
 
 
@@ -199,8 +212,10 @@ class CaseOpen(CaseCommand):
             restricted = flag == "yes"
         language = options.get("lang") or None
         if language is not None and not forms.valid_language(language):
+            team = spoken([x for m in team_rota(ctx).spec.members for x in m.languages])
             raise UsageError(
-                f"`lang:{quote_input(language)}` is not a language code like ar or pt-BR",
+                f"`lang:{quote_input(language)}` is not a language code like ar or pt-BR "
+                f"(ISO 639-1); your team speaks {user_text(team)}",
                 OPEN_USAGE,
             )
         return cls(
@@ -348,7 +363,12 @@ class CaseShow(CaseCommand):
             lines.append(refusal)
         timeline = [
             f"{local(ctx, e.at)} "
-            + describe(e, show_text=view.details_visible, level_of=view.level_of)
+            + describe(
+                e,
+                show_text=view.details_visible,
+                level_of=view.level_of,
+                local=lambda at: local(ctx, at),
+            )
             for e in view.timeline
         ]
         blocks.append(section("*Timeline*\n" + "\n".join(timeline)))

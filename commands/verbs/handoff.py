@@ -7,6 +7,7 @@ does) live in `chatops.handoff.service`.
 from __future__ import annotations
 
 from typing import Self
+from zoneinfo import ZoneInfo
 
 from pydantic import Field
 
@@ -19,8 +20,8 @@ from commands.parsing import verbatim
 from commands.registry import action, verb
 from commands.rota_view import local, mention
 
-USAGE = "/ts handoff [accept | note <text…>]"
-NOTE_USAGE = "/ts handoff note <text…>"
+USAGE = "/ts handoff [accept | note [rotation:NAME] <text…>]"
+NOTE_USAGE = "/ts handoff note [rotation:NAME] <text…>"
 
 
 @verb(
@@ -36,8 +37,9 @@ NOTE_USAGE = "/ts handoff note <text…>"
         "`/ts handoff` (outgoing): post the handoff message now instead of at the boundary. "
         "`accept` (incoming): take over; until you do, the outgoing responder stays on call "
         "and is paged with you, and after the deadline they and the managers are paged. "
-        "`note`: added to the next handoff where you go off call. Notes are posted in the team "
-        "channel: name restricted cases by id only."
+        "`note`: added to your own next handoff (where you go off call, or come on), or to the "
+        "next handoff of `rotation:NAME`. Notes are posted in the team channel: name "
+        "restricted cases by id only."
     ),
     subverbs=("accept", "note"),
 )
@@ -106,30 +108,48 @@ class HandoffAccept(HandoffCommand):
 
 
 class HandoffNote(HandoffCommand):
-    """A note for the next handoff where the asker goes off call (posted in the channel)."""
+    """A note for one handoff (posted in the channel): the asker's own next one, or the next of
+    the rotation named by a leading `rotation:NAME`."""
 
     text: FreeText = Field(repr=False)
+    rotation: str | None = None
 
     @classmethod
     def parse(cls, args: list[str], ctx: Context) -> Self:
+        rotation = None
+        if args and args[0].lower().startswith("rotation:"):
+            rotation = args[0].partition(":")[2].strip()
+            if not rotation:
+                raise UsageError(
+                    "`rotation:` needs a rotation name, e.g. rotation:apac", NOTE_USAGE
+                )
+            args = args[1:]
         if not args:
             raise UsageError("a note needs some text", NOTE_USAGE)
-        return cls(text=verbatim(args))
+        return cls(text=verbatim(args), rotation=rotation)
 
     def run(self, ctx: Context) -> Reply:
         with ctx.db.transaction() as session:
-            note, target = service.add_note(
-                session, team_id=ctx.team_id, actor=ctx.actor, at=ctx.clock(), text=self.text
+            _, target = service.add_note(
+                session,
+                team_id=ctx.team_id,
+                actor=ctx.actor,
+                at=ctx.clock(),
+                text=self.text,
+                rotation=self.rotation,
             )
-        rotation = user_text(target.rotation) if target is not None else ""
-        if note.rotation is not None and target is not None:
-            where = f"your *{rotation}* handoff at {local(ctx, target.at)}"
-        elif target is not None:
-            where = f"the team's next handoff (*{rotation}* at {local(ctx, target.at)})"
+        tz = ctx.actor.tz if ctx.actor else "UTC"
+        when = f"{local(ctx, target.at)} ({target.at.astimezone(ZoneInfo(tz)):%a}, your time)"
+        me = ctx.actor.slack_id if ctx.actor else ""
+        rotation = user_text(target.rotation)
+        if self.rotation is not None:
+            where = f"the *{rotation}* handoff at {when}"
+        elif me in [target.incoming, *target.outgoing_ids]:
+            where = f"your *{rotation}* handoff at {when}"
         else:
-            where = "the team's next handoff"
+            where = f"the team's next handoff, *{rotation}* at {when}"
         return Reply(
-            text=f":memo: Noted for {where}. It will be posted in the team channel: "
+            text=f":memo: Your note will be in {where}. It will be posted in the team channel: "
             "name restricted cases by id only."
         )
 

@@ -59,4 +59,10 @@ def describe(policy: PolicySpec) -> str:
         times = "once" if policy.repeat == 1 else f"{policy.repeat} times"
         lines.append(f"then repeat the levels {times}")
     lines.append(f"then the admins ({len(ladder(policy))} steps in all)")
+    if policy.final_repeat:
+        lines.append(f"then the admins and the on-call every {policy.final_repeat} until acked")
+    elif not policy.severities or {"sev1", "sev2"} & set(policy.severities):
+        lines.append("then, for sev1/sev2, the admins and the on-call every 15m until acked")
+    if policy.working_hours:
+        lines.append("pages wait for each person's working hours (09:00–18:00 Mon–Fri)")
     return "\n".join(lines)

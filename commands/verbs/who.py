@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Self
 
 from chatops.blockkit import Reply, context, header, quote_input, section, user_text
+from chatops.oncall.now import pending_handoffs
 from commands.command import Command, UtcDatetime
 from commands.context import Context, UsageError
 from commands.registry import verb
@@ -44,7 +45,8 @@ class Who(Command):
         rota = team_rota(ctx)
         shifts = rota.on_call(at)
         when = "now" if at == now else local(ctx, at)
-        if not shifts:
+        pending = _pending(ctx) if at == now else {}
+        if not shifts and not pending:
             text = (
                 f":rotating_light: Nobody is on call {when}: pages go to the managers. "
                 "Run `/ts rota check` to see the gap."
@@ -60,6 +62,17 @@ class Who(Command):
             user_text(f"{s.rotation or 'team-wide'}: {names.get(s.member, s.member)}")
             for s in shifts
         ]
+        # An unaccepted handoff keeps its outgoing responders on call (they are still paged).
+        for name, (incoming, outgoing) in pending.items():
+            rotation = user_text(name)
+            going = ", ".join(mention(m) for m in outgoing)
+            lines.append(
+                f"*{rotation}* — handoff pending: {going} still on call with {mention(incoming)} "
+                "until accepted"
+            )
+            leaving = ", ".join(user_text(names.get(m, m)) for m in outgoing)
+            coming = user_text(names.get(incoming, incoming))
+            plain.append(f"{rotation}: {leaving} still on call with {coming} until accepted")
         return Reply(
             text=f"On call {when}: " + "; ".join(plain),
             blocks=[
@@ -68,3 +81,10 @@ class Who(Command):
                 context(f"Times in {ctx.actor.tz if ctx.actor else 'UTC'}."),
             ],
         )
+
+
+def _pending(ctx: Context) -> dict[str, tuple[str, list[str]]]:
+    """Rotations whose handoff awaits acceptance now: rotation → (incoming, outgoing)."""
+    with ctx.db.transaction() as session:
+        found = pending_handoffs(session, team_id=ctx.team_id, at=ctx.clock())
+    return {p.rotation: (p.incoming, p.outgoing) for p in found}

@@ -80,19 +80,27 @@ def test_full_ladder_pages_each_level_after_its_timeout_then_admins(db: Database
     world.clock.advance(timedelta(minutes=10))
     world.tick()
     assert world.dms() == [DAN]  # then the admins
+    world.clock.advance(timedelta(minutes=15))
+    world.tick()
+    assert world.dms() == [DAN, ANN, BEN]  # a sev1 never goes quiet: admins and on-call again
+    with world.db.transaction() as session:
+        service.acknowledge(
+            session, team_id=world.team_id, actor=world.actor(BEN), key=key, at=world.clock()
+        )
     world.clock.advance(timedelta(hours=5))
     world.tick()
-    assert world.dms() == []  # and nothing after the last level
+    assert world.dms() == []  # and nothing once acknowledged
     with db.transaction() as session:
         pages = list(session.exec(select(Page)))
         assert {p.state for p in pages} == {PageState.delivered.value}
-        assert sum(p.recipient == CHANNEL for p in pages) == 7  # one post per paging
+        assert sum(p.recipient == CHANNEL for p in pages) == 8  # one post per paging
         timers = list(session.exec(select(EscalationTimer)))
-        assert {t.state for t in timers} == {TimerState.fired.value}
+        assert {t.state for t in timers} == {TimerState.fired.value, TimerState.cancelled.value}
         assert all(t.due_at is None for t in timers)
         audit = [a.action for a in session.exec(select(AuditEvent))]
-        assert audit.count("case.page") == 7
+        assert audit.count("case.page") == 8
     assert _kinds(db, key).count("escalated") == 6
+    assert _kinds(db, key).count("repeated") == 1
 
 
 def test_acknowledging_stops_the_ladder(sqlite_db: Database) -> None:

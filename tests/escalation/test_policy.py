@@ -61,7 +61,10 @@ def test_members_by_name_become_slack_ids_and_round_trip() -> None:
 
 def test_the_built_in_policy_applies_when_none_matches() -> None:
     assert choose_policy([], "harassment", "sev1") is DEFAULT_POLICIES[0]
-    assert choose_policy([], "harassment", "sev4") is DEFAULT_POLICIES[1]
+    assert choose_policy([], "harassment", "sev3") is DEFAULT_POLICIES[1]
+    # sev4 is "next working day": its own built-in policy waits for working hours
+    assert choose_policy([], "harassment", "sev4") is DEFAULT_POLICIES[2]
+    assert DEFAULT_POLICIES[2].working_hours
 
 
 def test_a_stored_policy_is_used_for_matching_cases(sqlite_db: Database) -> None:
