@@ -27,10 +27,11 @@ from chatops.cases.models import (
 )
 from chatops.cases.timeline import add_event, events
 from chatops.errors import Refused
-from chatops.escalation.models import Page, PageKind
+from chatops.escalation.models import PageKind
+from chatops.escalation.pages import IS_PAGE, cancel_pending_pages, pages_of
 from chatops.escalation.policy import ADMINS_LEVEL
 from chatops.escalation.store import policy_for_case
-from chatops.outbox.pages import cancel_pending_pages, pages_of
+from chatops.outbox.models import OutboxMessage
 from chatops.team import Actor, get_team, member_of, require_member
 from rota.models import Team
 
@@ -371,10 +372,11 @@ def has_access(session: Session, *, case: Case, actor: Actor) -> bool:
     if actor.slack_id in {case.reporter, case.assignee}:
         return True
     paged = session.exec(
-        select(Page.id).where(
-            Page.case_id == case.id,
-            Page.kind == PageKind.dm.value,
-            Page.recipient == actor.slack_id,
+        select(OutboxMessage.id).where(
+            IS_PAGE,
+            OutboxMessage.case_id == case.id,
+            OutboxMessage.kind == PageKind.dm.value,
+            OutboxMessage.recipient == actor.slack_id,
         )
     ).first()
     return paged is not None
@@ -387,7 +389,7 @@ class CaseView:
     case: Case
     details_visible: bool
     timeline: list[CaseEvent]
-    pages: list[Page]
+    pages: list[OutboxMessage]
     next_escalation: datetime | None
     level: str
 
@@ -416,7 +418,9 @@ def show(
 
 def open_cases_for(session: Session, *, team_id: int, slack_id: str) -> list[Case]:
     """The unresolved cases assigned to a member or for which they were paged (by DM)."""
-    paged = select(Page.case_id).where(Page.kind == PageKind.dm.value, Page.recipient == slack_id)
+    paged = select(OutboxMessage.case_id).where(
+        IS_PAGE, OutboxMessage.kind == PageKind.dm.value, OutboxMessage.recipient == slack_id
+    )
     return list(
         session.exec(
             select(Case)

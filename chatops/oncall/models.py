@@ -62,7 +62,6 @@ class Handoff(SQLModel, table=True):
     accepted_at: datetime | None = utc_column(nullable=True)
     accepted_by: str | None = None
     escalated_at: datetime | None = utc_column(nullable=True)
-    message_ts: str | None = None
     created_at: datetime = utc_column(nullable=False)
 
     def outgoing_members(self) -> list[tuple[str, str, datetime]]:

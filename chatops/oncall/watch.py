@@ -25,7 +25,8 @@ from chatops.db import Database
 from chatops.handoff.models import MessageKind
 from chatops.oncall.cache import team_rota
 from chatops.oncall.models import CoverageWatchRun
-from chatops.outbox.handoff_messages import insert_ignore, queue
+from chatops.outbox.models import Topic
+from chatops.outbox.queue import enqueue, insert_ignore
 from chatops.team import managers, members_by_slack_id
 from rota.coverage import coverage_gaps, describe_gap
 from rota.handoffs import cron_walls
@@ -107,8 +108,9 @@ def run_team(
             team=team.name, days=settings.days, gaps=described, start=now, end=end
         )
         for manager in managers(members_by_slack_id(session, team.id)):
-            queue(
+            enqueue(
                 session,
+                topic=Topic.handoff,
                 team_id=team.id,
                 key=f"watch:{team.id}:{fire_at.isoformat()}:{manager}",
                 kind=MessageKind.watch,

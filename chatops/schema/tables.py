@@ -4,7 +4,9 @@ from chatops import audit
 from chatops.cases import models as cases  # noqa: F401
 from chatops.escalation import models as escalation  # noqa: F401
 from chatops.handoff import models as handoff  # noqa: F401
+from chatops.oncall import models as oncall  # noqa: F401
 from chatops.oncall import swaps as swaps
+from chatops.outbox import models as outbox  # noqa: F401
 from rota import models
 
 __all__ = ["audit", "models"]

@@ -16,6 +16,7 @@ from chatops.cases.ids import KEY_PATTERN
 from chatops.cases.ladder import Paging
 from chatops.cases.models import SEVERITY_MEANING, CaseType, Severity
 from chatops.escalation.messages import TAKE_ACTION, headline
+from chatops.outbox.models import OutboxState
 from commands import forms
 from commands.command import Command, SlackId
 from commands.context import Context, Refused, UsageError
@@ -286,7 +287,7 @@ class CaseShow(CaseCommand):
             pairs.append(("Language", case.language))
         if view.next_escalation is not None:
             pairs.append(("Next escalation", local(ctx, view.next_escalation)))
-        delivered = sum(p.state == "delivered" for p in view.pages)
+        delivered = sum(p.state == OutboxState.sent.value for p in view.pages)
         pairs.append(("Pages", f"{delivered} delivered of {len(view.pages)}"))
         blocks = [header(headline(case.key, case.type, case.severity)), fields(pairs)]
         lines = [headline(case.key, case.type, case.severity), f"status {case.status}"]
