@@ -9,9 +9,9 @@ reference ceiling of about 1,350 calls/s was measured; from a process of its own
 (about 1,600–1,750 calls/s seen), so the ratios are against that shared-process ceiling.
 Every page is settled in its own durable transaction before the next is sent (invariant 4), so
 one worker pays a database round trip and a WAL flush per page that the bare loop does not.
-The worker sends over a kept-open connection (`chatops.outbox.webapi`) where slack_sdk opens
-one per call, so it is also compared with a bare loop on that same connection: that ratio is
-what the claims and settles cost, the first is the issue's target.
+The worker sends through one httpx client that keeps its connection open, where slack_sdk opens
+one per call, so it is also compared with a bare loop on that same client: that ratio is what
+the claims and settles cost, the first is the issue's target.
 """
 
 from __future__ import annotations
@@ -34,10 +34,11 @@ from sqlalchemy.engine import make_url
 
 from chatops.cases.models import Case
 from chatops.db import Database, make_engine, normalise_url
-from chatops.escalation.models import Page
+from chatops.escalation.models import PageKind
+from chatops.escalation.pages import page_key
 from chatops.oncall.watch import WatchSettings
+from chatops.outbox.models import OutboxMessage
 from chatops.outbox.notifier import SlackNotifier
-from chatops.outbox.webapi import KeepAliveWebApi
 from chatops.schema.migrate import upgrade
 from chatops.worker import next_due, run_due
 from rota.models import Team
@@ -75,6 +76,8 @@ def seed_due_pages(db: Database, count: int, *, at: datetime = NOW) -> int:
         rows = [
             {
                 "team_id": team.id,
+                "topic": "page",
+                "key": page_key(case_id=case.id, batch=i, kind=PageKind.dm, recipient=f"U{i:07d}"),
                 "case_id": case.id,
                 "batch": i,
                 "step": 0,
@@ -92,7 +95,7 @@ def seed_due_pages(db: Database, count: int, *, at: datetime = NOW) -> int:
             for i in range(count)
         ]
         for start in range(0, count, 2_000):
-            session.execute(insert(Page), rows[start : start + 2_000])
+            session.execute(insert(OutboxMessage), rows[start : start + 2_000])
         return team.id
 
 
@@ -100,8 +103,8 @@ def drain(url: str, api_url: str, worker_id: str, now_iso: str) -> tuple[int, fl
     """One worker with its own engine: deliver until nothing is due; (attempts, start, end)."""
     db = Database(make_engine(url))
     now = datetime.fromisoformat(now_iso)
-    # As `chatops worker` builds it: the kept-open connection (no proxy is set here).
-    notifier = SlackNotifier.from_settings(token="xoxb-bench", base_url=api_url)
+    # As `chatops worker` builds it.
+    notifier = SlackNotifier(token="xoxb-bench", base_url=api_url)
     done = 0
     started = time.perf_counter()
     while True:
@@ -149,15 +152,14 @@ def bare_loop(api_url: str, calls: int = BARE_CALLS) -> float:
 
 
 def bare_kept_loop(api_url: str, calls: int = BARE_CALLS) -> float:
-    """Calls per second of the same calls over the notifier's kept-open connection."""
-    api = KeepAliveWebApi(token="xoxb-bench", base_url=api_url)
-    payload: dict[str, Any] = {"text": "", "blocks": json.loads(BLOCKS)}
+    """Calls per second of the same calls through the notifier's kept-open client."""
+    notifier = SlackNotifier(token="xoxb-bench", base_url=api_url)
+    blocks: list[Any] = json.loads(BLOCKS)
     started = time.perf_counter()
     for i in range(calls):
-        answer = api.post("chat.postMessage", {**payload, "channel": f"U{i:07d}", "text": f"k-{i}"})
-        assert answer.status == 200
+        assert notifier.send(channel=f"U{i:07d}", text=f"k-{i}", blocks=blocks).ok
     seconds = time.perf_counter() - started
-    api.close()
+    notifier.close()
     return calls / seconds
 
 

@@ -1,7 +1,7 @@
 """The worker: every background duty in one pass, looped until stopped.
 
-A pass fires due escalation timers, delivers due pages, plans and fires handoffs, runs the
-coverage watch and delivers handoff messages, then sleeps until the next one is due.
+A pass fires due escalation timers, delivers the due outbox, plans and fires handoffs, runs
+the coverage watch and delivers what they queued, then sleeps until the next one is due.
 
 `run_due` is one pass and is what tests and the console call; `Worker` loops it in `chatops
 worker` (and inside `chatops serve`), sleeping until the nearest `due_at` but never more than a
@@ -27,16 +27,16 @@ from chatops.blockkit import Reply
 from chatops.cases.firing import fire_due_timers
 from chatops.clock import Clock, system_clock
 from chatops.db import Database
-from chatops.escalation.models import EscalationTimer, Page
+from chatops.escalation.models import EscalationTimer
 from chatops.handoff.service import DEFAULT as DEFAULT_HANDOFFS
 from chatops.handoff.service import HandoffSettings, fire_due, plan_all
 from chatops.handoff.service import next_due as next_handoff_due
 from chatops.oncall.boundaries import next_boundary
 from chatops.oncall.cache import Rotas, team_rota
 from chatops.oncall.watch import DEFAULT_WATCH, WatchSettings, next_firing, run_watch
-from chatops.outbox.handoff_messages import deliver_due
+from chatops.outbox import queue as outbox
+from chatops.outbox.delivery import deliver_due
 from chatops.outbox.notifier import ConsoleNotifier, Notifier, SlackNotifier
-from chatops.outbox.pages import deliver_due_pages
 from chatops.settings import Settings
 from rota.models import Team
 
@@ -61,21 +61,22 @@ def run_due(
     handoffs: HandoffSettings = DEFAULT_HANDOFFS,
     watch: WatchSettings = DEFAULT_WATCH,
 ) -> int:
-    """One pass: fire due timers, deliver due pages (the new ones too), then run the handoffs
-    and the coverage watch; returns how much was done (0: quiet)."""
+    """One pass: fire due timers, deliver the due outbox (the new pages too), then run the
+    handoffs and the coverage watch and deliver again what they queued; returns how much was
+    done (0: quiet). Delivering before the handoff steps keeps pages from waiting on them."""
     fired = fire_due_timers(db, now=clock(), worker_id=worker_id, limit=limit)
-    fired += deliver_due_pages(db, clock=clock, notifier=notifier, worker_id=worker_id, limit=limit)
+    fired += deliver_due(db, clock=clock, notifier=notifier, worker_id=worker_id, limit=limit)
     return fired + run_handoffs_due(
         db, clock, notifier, worker_id=worker_id, settings=handoffs, watch=watch, limit=limit
     )
 
 
 def next_due(db: Database) -> datetime | None:
-    """The nearest instant at which a page or a timer needs the worker."""
+    """The nearest instant at which a message, a timer or a handoff needs the worker."""
     with db.transaction() as session:
-        page = session.exec(select(func.min(col(Page.due_at)))).one()
+        message = outbox.next_due(session)
         timer = session.exec(select(func.min(col(EscalationTimer.due_at)))).one()
-    found = [d for d in (page, timer, next_handoff_due(db)) if d is not None]
+    found = [d for d in (message, timer, next_handoff_due(db)) if d is not None]
     if not found:
         return None
     return min(_aware(d) for d in found)
@@ -235,7 +236,7 @@ def watch_settings(settings: Settings) -> WatchSettings:
 
 def slack_notifier(settings: Settings) -> SlackNotifier:
     assert settings.slack_bot_token is not None
-    return SlackNotifier.from_settings(
+    return SlackNotifier(
         token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url
     )
 

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -213,7 +213,10 @@ class FakeSlack:
         length = int(request.headers.get("Content-Length") or 0)
         raw = request.rfile.read(length) if length else b""
         headers = {k.lower(): v for k, v in request.headers.items()}
-        path = request.path.split("?", 1)[0]
+        # A client sending through an HTTP proxy names the whole URL (absolute form): the fake
+        # then stands in for the proxy too, and the host asked for is in the Host header.
+        path = urlsplit(request.path).path if "://" in request.path else request.path
+        path = path.split("?", 1)[0]
         args = _parse_body(raw, headers.get("content-type", ""))
         if path.startswith("/api/"):
             call = Call(method=path[len("/api/") :], args=args, headers=headers, path=path)

@@ -29,7 +29,6 @@ from chatops.blockkit import (
 from chatops.cases import service as cases
 from chatops.db import Database
 from chatops.outbox.notifier import SlackNotifier
-from chatops.outbox.webapi import KeepAliveWebApi
 from chatops.slack import render
 from chatops.worker import run_handoffs_due
 from commands.registry import dispatch
@@ -55,7 +54,7 @@ def leaks(payload: Any) -> list[str]:
 
 
 def slack_notifier(fake: FakeSlack) -> SlackNotifier:
-    return SlackNotifier(KeepAliveWebApi(token="xoxb-test", base_url=fake.api_url))
+    return SlackNotifier(token="xoxb-test", base_url=fake.api_url)
 
 
 def assert_posts_are_safe(calls: list[Call]) -> None:

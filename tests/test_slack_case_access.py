@@ -8,7 +8,8 @@ from chatops.audit import AuditEvent
 from chatops.cases.models import Case
 from chatops.db import Database
 from chatops.escalation.messages import ACK_ACTION
-from chatops.escalation.models import Page, PageKind
+from chatops.escalation.models import PageKind
+from chatops.outbox.models import OutboxMessage
 from tests.fakeslack import FakeSlack
 from tests.fakeslack import fake_slack as fake_slack  # the fixture
 from tests.served import AMIRA, serve
@@ -23,7 +24,11 @@ def test_acknowledge_pressed_by_a_member_never_paged_is_refused(
         served.command(f"case open child-safety sev1 {SECRET}", user=AMIRA)
         assert served.answer()["text"].startswith(":white_check_mark: Opened *TS-2027-0001")
         with sqlite_db.transaction() as session:
-            paged = set(session.exec(select(Page.recipient).where(Page.kind == PageKind.dm.value)))
+            paged = set(
+                session.exec(
+                    select(OutboxMessage.recipient).where(OutboxMessage.kind == PageKind.dm.value)
+                )
+            )
             outsider = next(
                 m
                 for m in ("U01EPETROV", "U01SMARTIN", "U01MEILIN0", "U01PRAMAN0", "U01OCHEN00")

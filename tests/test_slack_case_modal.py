@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from slack_sdk import WebClient
 from sqlmodel import select
 
 from chatops.cases.models import SEVERITY_MEANING, Case, CaseType, Severity
@@ -73,7 +72,7 @@ def _cases(db: Database) -> list[Case]:
 
 def _worker_pass(served: Served) -> None:
     """Deliver the pages the opening queued, as the worker inside `chatops serve` would."""
-    notifier = SlackNotifier(WebClient(token=BOT_TOKEN, base_url=served.fake.api_url))
+    notifier = SlackNotifier(token=BOT_TOKEN, base_url=served.fake.api_url)
     escalation_pass(served.db, served.clock, notifier, worker_id="w1")
 
 

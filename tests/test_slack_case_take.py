@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from slack_sdk import WebClient
-
 from chatops.db import Database
 from chatops.outbox.notifier import SlackNotifier
 from tests.escalation.world import escalation_pass
@@ -18,7 +16,7 @@ def test_take_case_from_the_channel_announcement(
     with serve(sqlite_db, fake_slack) as served:
         served.command("case open harassment sev3 Doxxing thread", user=AMIRA)
         assert served.answer()["text"].startswith(":white_check_mark: Opened *TS-2027-0001")
-        notifier = SlackNotifier(WebClient(token=BOT_TOKEN, base_url=fake_slack.api_url))
+        notifier = SlackNotifier(token=BOT_TOKEN, base_url=fake_slack.api_url)
         escalation_pass(sqlite_db, served.clock, notifier, worker_id="w1")
         (announcement,) = [
             c for c in fake_slack.calls_to("chat.postMessage") if c.args["channel"] == TEAM_CHANNEL

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 from sqlmodel import select
 
 from chatops.db import Database
-from chatops.escalation.models import Page, PageKind
+from chatops.escalation.models import PageKind
+from chatops.outbox.models import OutboxMessage
 from rota.resolve import compile_rota
 from rota.spec import MemberSpec, RestrictionSpec, RotaSpec, RotationSpec, TeamSpec, Weekday
 from rota.timefmt import fmt_local
@@ -89,7 +90,9 @@ def test_home_of_a_stranger_is_only_the_way_in(sqlite_db: Database, fake_slack: 
 
 def _paged(db: Database) -> set[str]:
     with db.transaction() as session:
-        pages = session.exec(select(Page).where(Page.kind == PageKind.dm.value)).all()
+        pages = session.exec(
+            select(OutboxMessage).where(OutboxMessage.kind == PageKind.dm.value)
+        ).all()
         return {p.recipient for p in pages}
 
 

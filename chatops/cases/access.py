@@ -24,7 +24,9 @@ from sqlmodel import Session, select
 from chatops import audit
 from chatops.cases.models import Case
 from chatops.errors import Refused
-from chatops.escalation.models import Page, PageKind
+from chatops.escalation.models import PageKind
+from chatops.escalation.pages import IS_PAGE
+from chatops.outbox.models import OutboxMessage
 from chatops.team import Actor
 from rota.models import Member, ReviewerGroupMember
 
@@ -46,11 +48,12 @@ def can_see(session: Session, *, case: Case, actor: Actor) -> bool:
 
 def _paged_with_access(session: Session, case: Case, actor: Actor) -> bool:
     found = session.exec(
-        select(Page.id).where(
-            Page.case_id == case.id,
-            Page.kind == PageKind.dm.value,
-            Page.recipient == actor.slack_id,
-            Page.grants_access == True,  # noqa: E712 (SQL, not Python)
+        select(OutboxMessage.id).where(
+            IS_PAGE,
+            OutboxMessage.case_id == case.id,
+            OutboxMessage.kind == PageKind.dm.value,
+            OutboxMessage.recipient == actor.slack_id,
+            OutboxMessage.grants_access == True,  # noqa: E712 (SQL, not Python)
         )
     ).first()
     return found is not None

@@ -24,10 +24,11 @@ from chatops.cases.models import Case
 from chatops.cases.timeline import add_event
 from chatops.escalation import messages
 from chatops.escalation.hours import next_working_instant
-from chatops.escalation.models import Page, PageKind
+from chatops.escalation.models import PageKind
+from chatops.escalation.pages import IS_PAGE, add_page
 from chatops.escalation.policy import ADMINS_LEVEL, PolicySpec, Step, ladder
 from chatops.escalation.targets import Roster, find_advisor, load_roster, resolve_targets, speaks
-from chatops.outbox.pages import add_page
+from chatops.outbox.models import OutboxMessage
 from rota.models import Team
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,9 @@ def steps_of(case: Case) -> list[Step]:
 
 def already_paged(session: Session, *, case_id: int) -> list[str]:
     rows = session.exec(
-        select(Page.recipient).where(Page.case_id == case_id, Page.kind == PageKind.dm.value)
+        select(OutboxMessage.recipient).where(
+            IS_PAGE, OutboxMessage.case_id == case_id, OutboxMessage.kind == PageKind.dm.value
+        )
     )
     return list(dict.fromkeys(rows))
 

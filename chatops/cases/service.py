@@ -29,11 +29,12 @@ from chatops.cases.models import (
 )
 from chatops.cases.timeline import PAGE_SIZE, add_event, count_events, events_page
 from chatops.errors import Refused
-from chatops.escalation.models import Page, PageKind
+from chatops.escalation.models import PageKind
+from chatops.escalation.pages import IS_PAGE, cancel_held_pages, cancel_pending_pages, pages_of
 from chatops.escalation.policy import ADMINS_LEVEL
 from chatops.escalation.store import policy_for_case
 from chatops.languages import known_language, spoken
-from chatops.outbox.pages import cancel_held_pages, cancel_pending_pages, pages_of
+from chatops.outbox.models import OutboxMessage
 from chatops.team import Actor, get_team, member_of, members_by_slack_id, require_member
 from rota.models import Team
 
@@ -397,7 +398,7 @@ class CaseView:
     case: Case
     details_visible: bool
     timeline: list[CaseEvent]
-    pages: list[Page]
+    pages: list[OutboxMessage]
     next_escalation: datetime | None
     level: str
     page: int = 1
@@ -542,8 +543,10 @@ def list_cases(
         if since is not None:
             query = query.where(col(Case.opened_at) >= since)
     if which == CaseListing.mine:
-        paged = select(Page.case_id).where(
-            Page.kind == PageKind.dm.value, Page.recipient == who.slack_id
+        paged = select(OutboxMessage.case_id).where(
+            IS_PAGE,
+            OutboxMessage.kind == PageKind.dm.value,
+            OutboxMessage.recipient == who.slack_id,
         )
         query = query.where((col(Case.assignee) == who.slack_id) | col(Case.id).in_(paged))
     if case_type is not None:
@@ -557,7 +560,9 @@ def open_cases_for(session: Session, *, team_id: int, slack_id: str) -> list[Cas
 
     Callers showing them filter restricted ones through `access.can_see`.
     """
-    paged = select(Page.case_id).where(Page.kind == PageKind.dm.value, Page.recipient == slack_id)
+    paged = select(OutboxMessage.case_id).where(
+        IS_PAGE, OutboxMessage.kind == PageKind.dm.value, OutboxMessage.recipient == slack_id
+    )
     return list(
         session.exec(
             select(Case)

@@ -12,7 +12,7 @@ Life of a boundary (one `Handoff` row, unique per team, rotation and instant):
    channel post (at it), then, if still unaccepted at `accept_by`, the escalation DMs to the
    outgoing responders and the managers. Each step queues its outbox messages and moves the
    row's state in the same transaction, so a step happens exactly once; the outbox then
-   delivers them (see `chatops.outbox.handoff_messages`).
+   delivers them (see `chatops.outbox.delivery`).
 3. The incoming accepts (button or `/ts handoff accept`, in `chatops.handoff.verbs`), before or
    after the deadline; until then the outgoing responders are `holdovers`: still on call for new
    cases (`chatops.oncall.now`).
@@ -36,12 +36,13 @@ from chatops import audit
 from chatops.cases.service import open_cases
 from chatops.db import Database
 from chatops.handoff import messages
-from chatops.handoff.models import HandoffMessage, HandoffNote, MessageKind
+from chatops.handoff.models import HandoffNote, MessageKind
 from chatops.logs import correlated
 from chatops.oncall.boundaries import Boundary, Outgoing, boundaries, boundary_at, next_boundary
 from chatops.oncall.cache import Rotas, team_rota
 from chatops.oncall.models import FINAL, UNACCEPTED, Handoff, HandoffState
-from chatops.outbox.handoff_messages import cancel_pending, insert_ignore, queue
+from chatops.outbox.models import OutboxMessage, OutboxState, Topic
+from chatops.outbox.queue import cancel_pending, enqueue, insert_ignore
 from chatops.team import managers, members_by_slack_id
 from rota.models import Member, Team
 from rota.resolve import CompiledRota
@@ -283,7 +284,7 @@ def _close(session: Session, h: Handoff, state: HandoffState, now: datetime) -> 
     assert h.id is not None
     h.state, h.due_at = state.value, None
     session.add(h)
-    cancelled = cancel_pending(session, handoff_id=h.id)
+    cancelled = cancel_pending(session, col(OutboxMessage.handoff_id) == h.id)
     audit_handoff(
         session,
         h,
@@ -325,8 +326,9 @@ def _remind(session: Session, h: Handoff, rota: CompiledRota, now: datetime) -> 
         outgoing=[_person(members, m) for m, _, _ in h.outgoing_members()],
         open_cases=len(open_cases(session, team_id=h.team_id)),
     )
-    queue(
+    enqueue(
         session,
+        topic=Topic.handoff,
         team_id=h.team_id,
         handoff_id=h.id,
         key=f"handoff:{h.id}:reminder:{h.incoming}",
@@ -393,8 +395,9 @@ def post(
         late=now - h.at > LATE_AFTER,
     )
     if team.channel:
-        queue(
+        enqueue(
             session,
+            topic=Topic.handoff,
             team_id=h.team_id,
             handoff_id=h.id,
             key=f"handoff:{h.id}:post",
@@ -459,8 +462,9 @@ def _escalate(session: Session, h: Handoff, now: datetime) -> None:
             as_outgoing=as_outgoing,
             minutes=minutes,
         )
-        queue(
+        enqueue(
             session,
+            topic=Topic.handoff,
             team_id=h.team_id,
             handoff_id=h.id,
             key=f"handoff:{h.id}:escalation:{person}",
@@ -483,12 +487,9 @@ def _escalate(session: Session, h: Handoff, now: datetime) -> None:
 
 
 def next_due(db: Database) -> datetime | None:
-    """The nearest instant a handoff row or a handoff message needs the worker."""
+    """The nearest instant a handoff row needs the worker (its messages are the outbox's)."""
     with db.transaction() as session:
-        found = [
-            session.exec(select(func.min(col(Handoff.due_at)))).one(),
-            session.exec(select(func.min(col(HandoffMessage.due_at)))).one(),
-        ]
+        found = [session.exec(select(func.min(col(Handoff.due_at)))).one()]
     # Aggregates bypass the column type, so SQLite hands back naive UTC (or text).
     aware = [_as_utc(d) for d in found if d is not None]
     return min(aware) if aware else None
@@ -498,3 +499,15 @@ def _as_utc(value: datetime | str) -> datetime:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def posted_ts(session: Session, *, handoff_id: int) -> str | None:
+    """Slack's ts of a handoff's channel post once it was sent (to thread or update it)."""
+    ts: str | None = session.exec(
+        select(OutboxMessage.message_ts).where(
+            OutboxMessage.handoff_id == handoff_id,
+            OutboxMessage.kind == MessageKind.post.value,
+            OutboxMessage.state == OutboxState.sent.value,
+        )
+    ).first()
+    return ts

@@ -39,6 +39,12 @@ FINAL = frozenset({HandoffState.moved, HandoffState.superseded, HandoffState.lap
 UNACCEPTED = frozenset({HandoffState.awaiting, HandoffState.escalated})
 
 
+class OnCallMessage(StrEnum):
+    """Kinds of the outbox messages the on-call domain queues itself."""
+
+    watch = "coverage.watch"  # DM to a manager: gaps ahead
+
+
 class Handoff(SQLModel, table=True):
     __tablename__ = "handoff"
     __table_args__ = (UniqueConstraint("team_id", "rotation", "at"),)
@@ -62,7 +68,6 @@ class Handoff(SQLModel, table=True):
     accepted_at: datetime | None = utc_column(nullable=True)
     accepted_by: str | None = None
     escalated_at: datetime | None = utc_column(nullable=True)
-    message_ts: str | None = None
     created_at: datetime = utc_column(nullable=False)
 
     def outgoing_members(self) -> list[tuple[str, str, datetime]]:

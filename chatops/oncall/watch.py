@@ -22,10 +22,10 @@ from sqlmodel import Session, col, select
 from chatops import audit
 from chatops.blockkit import Block, context, section, user_text
 from chatops.db import Database
-from chatops.handoff.models import MessageKind
 from chatops.oncall.cache import team_rota
-from chatops.oncall.models import CoverageWatchRun
-from chatops.outbox.handoff_messages import insert_ignore, queue
+from chatops.oncall.models import CoverageWatchRun, OnCallMessage
+from chatops.outbox.models import Topic
+from chatops.outbox.queue import enqueue, insert_ignore
 from chatops.team import managers, members_by_slack_id
 from rota.coverage import coverage_gaps, describe_gap
 from rota.handoffs import cron_walls
@@ -107,11 +107,12 @@ def run_team(
             team=team.name, days=settings.days, gaps=described, start=now, end=end
         )
         for manager in managers(members_by_slack_id(session, team.id)):
-            queue(
+            enqueue(
                 session,
+                topic=Topic.handoff,
                 team_id=team.id,
                 key=f"watch:{team.id}:{fire_at.isoformat()}:{manager}",
-                kind=MessageKind.watch,
+                kind=OnCallMessage.watch,
                 recipient=manager,
                 text=text,
                 blocks=blocks,

@@ -1,89 +1,316 @@
-"""Claiming due rows of an outbox table (pages, handoff messages) with a lease.
+"""Delivering the outbox: claim due rows with a lease, send each, settle it.
 
-One discipline for everything the worker sends: claim due rows with `FOR UPDATE SKIP LOCKED`
-(so several replicas on PostgreSQL never take the same row), mark them `sending` with one more
-attempt and a lease, and send after the claim commits, outside any lock. A crash leaves the row
-to be claimed again when its lease ends, so at most the one message in flight goes out twice.
+One discipline for everything the worker sends. `claim` moves due rows to "sending" in one
+statement (under ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so replicas never take the same row;
+SQLite's BEGIN IMMEDIATE serialises a single worker), bumps `attempts` (the fencing token) and
+sets `due_at` to the end of the claim's lease. The Slack call happens after that commit, outside
+any lock. `settle_sent` / `settle_failed` then update the row only while it is still ours
+(`state = sending AND attempts = n AND claimed_by = me`), so a worker that lost its lease cannot
+overwrite the newer claim, and write the audit row in the same transaction iff the update took
+effect. Only Slack's `ok` marks a message sent; every failure is audited and retried. A crash
+between send and settle leaves the row "sending"; when the lease ends it is due again and sent
+once more: that one message in flight is the only possible duplicate (invariant 4).
+
+Everything here runs through SQLAlchemy Core on one connection held for the worker's pass: no
+ORM unit of work and no pool checkout per message, statements built once with bound parameters.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import Connection, update
-from sqlmodel import Session, SQLModel, col, select
+from sqlalchemy import Connection, bindparam, insert, update
+from sqlmodel import col, select
 
+from chatops.audit import AuditEvent
 from chatops.blockkit import Block
 from chatops.clock import Clock
-from chatops.logs import correlated
+from chatops.db import Database
+from chatops.logs import correlated, correlation_id
+from chatops.outbox.models import OutboxMessage, OutboxState, Topic
 from chatops.outbox.notifier import Notifier, Outcome
+from rota.models import UTCDateTime
 
 log = logging.getLogger(__name__)
 
+#: How long a claim lasts; a claimed message not settled by then is sent again.
+LEASE = timedelta(seconds=60)
 #: Stop sending a claimed batch this long before its lease ends (the rest is handed back).
 LEASE_MARGIN = timedelta(seconds=20)
+#: Messages claimed per transaction. Small enough that a batch is sent well within its lease.
+BATCH = 50
 #: Backoff after a failure without Retry-After: 5 s, 10 s, 20 s … at most 5 minutes.
 FIRST_RETRY = timedelta(seconds=5)
 LONGEST_RETRY = timedelta(minutes=5)
 
 
-def claim_due_rows(
-    session: Session | Connection,
-    table: type[SQLModel],
+@dataclass(frozen=True)
+class AuditNames:
+    """How a topic's rows appear in the audit trail."""
+
+    sent: str
+    retry: str
+    subject: str  # the subject's prefix: "<subject>:<outbox id>"
+
+
+#: Page names predate the one outbox and are kept, so the trail reads the same across it.
+AUDIT = {
+    Topic.page: AuditNames(sent="page.delivered", retry="page.retry", subject="page"),
+    Topic.handoff: AuditNames(
+        sent="handoff.message_sent", retry="handoff.message_retry", subject="handoff_message"
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A claimed row: what to send, and the fencing token (`attempts`) that settles it."""
+
+    id: int
+    attempts: int
+    team_id: int
+    topic: str
+    kind: str
+    case_id: int | None
+    handoff_id: int | None
+    recipient: str
+    text: str
+    blocks: list[Block]
+    lease_until: datetime
+
+    def refs(self) -> dict[str, Any]:
+        """The domain ids an audit row names (a page's case; a handoff message's handoff)."""
+        if self.topic == Topic.page:
+            return {"case_id": self.case_id}
+        return {"handoff_id": self.handoff_id, "kind": self.kind}
+
+
+_CLAIMED = (
+    col(OutboxMessage.id),
+    col(OutboxMessage.attempts),
+    col(OutboxMessage.team_id),
+    col(OutboxMessage.topic),
+    col(OutboxMessage.kind),
+    col(OutboxMessage.case_id),
+    col(OutboxMessage.handoff_id),
+    col(OutboxMessage.recipient),
+    col(OutboxMessage.text),
+    col(OutboxMessage.blocks),
+)
+
+
+def claim(
+    on: Database | Connection,
     *,
     now: datetime,
     worker_id: str,
     limit: int,
-    lease_until: datetime,
-    sending: str,
-    returning: Sequence[Any],
-) -> Sequence[Any]:
-    """Claim up to `limit` rows of `table` due at `now`; returns the `returning` columns.
+    lease: timedelta = LEASE,
+) -> list[Claim]:
+    """Claim up to `limit` due rows (pending, or sending with an expired lease), by id.
 
-    `table` has `id`, `due_at` (NULL when final), `state`, `attempts` and `claimed_by`. One
-    statement: the locked selection is a CTE (evaluated once) that the update joins. Rows are
-    taken in `due_at` order, ties in index order: ordering ties by id as well would make
-    PostgreSQL sort every due row (its index has `due_at` only) when a backlog shares one instant.
+    One statement: the locked selection is a CTE (evaluated once) that the update joins. Rows
+    are taken in `due_at` order, ties in index order: ordering ties by id as well would make
+    PostgreSQL sort every due row (its index has `due_at` only) when a backlog shares one
+    instant. Given a `Connection` (the worker's, held for its pass) the claim is its own
+    transaction on it.
     """
-    table_: Any = table
+    lease_until = now + lease
     due = (
-        select(table_.id)
-        .where(col(table_.due_at) <= now)
-        .order_by(col(table_.due_at))
+        select(OutboxMessage.id)
+        .where(col(OutboxMessage.due_at) <= now)
+        .order_by(col(OutboxMessage.due_at))
         .limit(limit)
         .with_for_update(skip_locked=True)
         .cte("due")
     )
-    return session.execute(
-        update(table_)
-        .where(col(table_.id) == due.c.id)
+    statement = (
+        update(OutboxMessage)
+        .where(col(OutboxMessage.id) == due.c.id)
         .values(
-            state=sending,
-            attempts=col(table_.attempts) + 1,
+            state=OutboxState.sending.value,
+            attempts=col(OutboxMessage.attempts) + 1,
             claimed_by=worker_id,
             due_at=lease_until,
         )
-        .returning(*returning)
-        .execution_options(synchronize_session=False)
-    ).all()
+        .returning(*_CLAIMED)
+    )
+    if isinstance(on, Connection):
+        with on.begin():
+            rows = on.execute(statement).all()
+    else:
+        with on.engine.begin() as connection:
+            rows = connection.execute(statement).all()
+    claims = [_claim_of(r, lease_until) for r in rows]
+    return sorted(claims, key=lambda c: c.id)
 
 
-class Claimed(Protocol):
-    """What a claimed outbox row carries for sending (claims are frozen, so read-only)."""
+def _claim_of(row: Any, lease_until: datetime) -> Claim:
+    return Claim(
+        id=row.id,
+        attempts=row.attempts,
+        team_id=row.team_id,
+        topic=row.topic,
+        kind=row.kind,
+        case_id=row.case_id,
+        handoff_id=row.handoff_id,
+        recipient=row.recipient,
+        text=row.text,
+        blocks=json.loads(row.blocks),
+        lease_until=lease_until,
+    )
 
-    @property
-    def id(self) -> int: ...
-    @property
-    def attempts(self) -> int: ...
-    @property
-    def recipient(self) -> str: ...
-    @property
-    def text(self) -> str: ...
-    @property
-    def blocks(self) -> list[Block]: ...
+
+# Settles run once per message, so their statements are built once, with bound parameters.
+_OURS = (
+    col(OutboxMessage.id) == bindparam("b_id"),
+    col(OutboxMessage.state) == OutboxState.sending.value,
+    col(OutboxMessage.attempts) == bindparam("b_attempts"),
+    col(OutboxMessage.claimed_by) == bindparam("b_worker"),
+)
+_SENT = (
+    update(OutboxMessage)
+    .where(*_OURS)
+    .values(
+        state=OutboxState.sent.value,
+        due_at=None,
+        sent_at=bindparam("b_at", type_=UTCDateTime()),
+        message_ts=bindparam("b_ts"),
+        last_error=None,
+    )
+)
+_FAILED = (
+    update(OutboxMessage)
+    .where(*_OURS)
+    .values(
+        state=OutboxState.pending.value,
+        due_at=bindparam("b_due", type_=UTCDateTime()),
+        last_error=bindparam("b_error"),
+    )
+)
+_RELEASED = (
+    update(OutboxMessage)
+    .where(*_OURS)
+    .values(
+        state=OutboxState.pending.value,
+        due_at=bindparam("b_due", type_=UTCDateTime()),
+        attempts=col(OutboxMessage.attempts) - 1,
+        claimed_by=None,
+    )
+)
+_AUDIT = insert(AuditEvent)
+
+
+def _ours(claim: Claim, worker_id: str) -> dict[str, Any]:
+    return {"b_id": claim.id, "b_attempts": claim.attempts, "b_worker": worker_id}
+
+
+def _settle(
+    connection: Connection, change: Any, params: dict[str, Any], audit: dict[str, Any]
+) -> bool:
+    """The fenced update and its audit row (iff it matched), committed as one transaction.
+
+    `connection` must not be in a transaction: a settle commits before the next send.
+    """
+    with connection.begin():
+        if not connection.execute(change, params).rowcount:
+            return False
+        connection.execute(_AUDIT, audit)
+    return True
+
+
+def _audit_row(claim: Claim, *, at: datetime, action: str, **detail: Any) -> dict[str, Any]:
+    """An audit row, the same shape `audit.record` writes."""
+    return {
+        "team_id": claim.team_id,
+        "at": at,
+        "actor": "system",
+        "action": action,
+        "subject": f"{AUDIT[Topic(claim.topic)].subject}:{claim.id}",
+        "detail": json.dumps({**claim.refs(), **detail}, sort_keys=True, default=str),
+        "correlation_id": correlation_id(),
+    }
+
+
+def settle_sent(
+    connection: Connection,
+    *,
+    claim: Claim,
+    worker_id: str,
+    at: datetime,
+    message_ts: str | None,
+) -> bool:
+    """Mark a message sent (and audit it); False when the claim was no longer ours."""
+    names = AUDIT[Topic(claim.topic)]
+    return _settle(
+        connection,
+        _SENT,
+        {**_ours(claim, worker_id), "b_at": at, "b_ts": message_ts},
+        _audit_row(claim, at=at, action=names.sent, kind=claim.kind, attempt=claim.attempts),
+    )
+
+
+def settle_failed(
+    connection: Connection,
+    *,
+    claim: Claim,
+    worker_id: str,
+    at: datetime,
+    error: str,
+    retry_at: datetime,
+) -> bool:
+    """Back to pending, due at `retry_at`, audited: a failure is retried, never dropped."""
+    names = AUDIT[Topic(claim.topic)]
+    return _settle(
+        connection,
+        _FAILED,
+        {**_ours(claim, worker_id), "b_due": retry_at, "b_error": error[:200]},
+        _audit_row(
+            claim,
+            at=at,
+            action=names.retry,
+            attempt=claim.attempts,
+            error=error[:200],
+            retry_at=retry_at,
+        ),
+    )
+
+
+def release(
+    connection: Connection, *, claims: Sequence[Claim], worker_id: str, due_at: datetime
+) -> int:
+    """Give back claims that were not attempted (e.g. after a 429): pending again, no attempt."""
+    if not claims:
+        return 0
+    with connection.begin():
+        result = connection.execute(
+            _RELEASED, [{**_ours(c, worker_id), "b_due": due_at} for c in claims]
+        )
+    return int(result.rowcount)
+
+
+def deliver_due(
+    db: Database, *, clock: Clock, notifier: Notifier, worker_id: str, limit: int
+) -> int:
+    """Claim and send up to `limit` due messages on one connection; how many were attempted."""
+    with db.engine.connect() as connection:
+        return deliver_claimed(
+            claim=lambda now, n: claim(connection, now=now, worker_id=worker_id, limit=n),
+            send=lambda c: send_one(
+                connection, claim=c, clock=clock, notifier=notifier, worker_id=worker_id
+            ),
+            release=lambda claims, due_at: release(
+                connection, claims=claims, worker_id=worker_id, due_at=due_at
+            ),
+            clock=clock,
+            limit=limit,
+            batch=BATCH,
+        )
 
 
 class Leased(Protocol):
@@ -128,33 +355,33 @@ def deliver_claimed(
     return attempted
 
 
-def send_claimed(
-    claim: Claimed,
-    *,
-    notifier: Notifier,
-    clock: Clock,
-    settle_sent: Callable[[datetime, str | None], bool],
-    settle_failed: Callable[[datetime, str, datetime], object],
-    what: str,
-    log_extra: dict[str, Any],
+def send_one(
+    connection: Connection, *, claim: Claim, clock: Clock, notifier: Notifier, worker_id: str
 ) -> datetime | None:
     """Send one claimed row and settle it: sent only on Slack's ok, otherwise due again later.
 
     Returns the retry instant after a 429 (so the caller hands its batch back until then).
     """
+    where = {"outbox_id": claim.id, "topic": claim.topic, "kind": claim.kind, **claim.refs()}
     with correlated():
         outcome = notifier.send(channel=claim.recipient, text=claim.text, blocks=claim.blocks)
         now = clock()
         if outcome.ok:
-            if not settle_sent(now, outcome.ts):
-                log.warning(f"{what} sent after its claim expired", extra=log_extra)
+            sent = settle_sent(
+                connection, claim=claim, worker_id=worker_id, at=now, message_ts=outcome.ts
+            )
+            if not sent:
+                log.warning("message sent after its claim expired", extra=where)
             return None
         retry = retry_at(outcome, attempts=claim.attempts, now=now)
-        settle_failed(now, outcome.error or "unknown", retry)
+        error = outcome.error or "unknown"
+        settle_failed(
+            connection, claim=claim, worker_id=worker_id, at=now, error=error, retry_at=retry
+        )
         log.warning(
-            f"{what} not delivered; will retry",
+            "message not delivered; will retry",
             extra={
-                **log_extra,
+                **where,
                 "attempt": claim.attempts,
                 "error": outcome.error,
                 "retry_at": retry.isoformat(),

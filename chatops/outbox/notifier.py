@@ -1,26 +1,30 @@
-"""Sending a page: to Slack over a kept-open connection (or slack_sdk's WebClient), or to a list
+"""Sending an outbox message: to Slack's Web API through one kept httpx client, or to a list
 for the console.
 
 A notifier makes exactly one attempt and reports what happened; retrying is the worker's job,
-through the database, so a retry survives a restart. Only Slack's `ok: true` counts as delivered.
+through the database, so a retry survives a restart. Only Slack's `ok: true` counts as sent.
 """
 
 from __future__ import annotations
 
-import http.client
+import json
 import logging
+import platform
 import threading
-import urllib.request
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
+import httpx
 
+from chatops import __version__
 from chatops.blockkit import NO_UNFURL, Block, Reply
-from chatops.outbox.webapi import Answer, KeepAliveWebApi
 
 log = logging.getLogger(__name__)
+
+#: A connection idle longer than this is not reused: servers close idle ones, and a request
+#: written to a connection the server has just closed leaves in doubt whether it arrived.
+IDLE_S = 4.0
+USER_AGENT = f"chatops/{__version__} Python/{platform.python_version()} httpx/{httpx.__version__}"
 
 
 @dataclass(frozen=True)
@@ -39,67 +43,63 @@ class Notifier(Protocol):
         ...
 
 
-def _header(headers: Any, name: str) -> str | None:
-    if headers is None:
-        return None
-    for key in (name, name.lower()):
-        value = headers.get(key)
-        if value is not None:
-            return str(value[0] if isinstance(value, list) else value)
-    return None
-
-
 class SlackNotifier:
-    """Pages through `chat.postMessage` (a user id as channel opens the DM)."""
+    """Messages through `chat.postMessage` (a user id as channel opens the DM).
 
-    def __init__(self, client: WebClient | KeepAliveWebApi) -> None:
-        self.client = client
+    One `httpx.Client` for every call: it keeps connections open between messages (each is
+    settled before the next is sent, so a handshake per call would sit in front of every page),
+    is safe to share between threads, and honours HTTP(S)_PROXY / NO_PROXY from the environment.
+    It never retries by itself (that is the worker's job, through the database).
+    """
 
-    @classmethod
-    def from_settings(cls, *, token: str, base_url: str, timeout: int = 10) -> SlackNotifier:
-        """The kept-open connection, unless a proxy is configured: slack_sdk honours those."""
-        if _proxied():
-            return cls(WebClient(token=token, base_url=base_url, timeout=timeout))
-        return cls(KeepAliveWebApi(token=token, base_url=base_url, timeout=timeout))
+    def __init__(
+        self, *, token: str, base_url: str, timeout: float = 10.0, idle_s: float = IDLE_S
+    ) -> None:
+        url = httpx.URL(base_url)
+        if url.scheme not in ("http", "https") or not url.host:
+            raise ValueError(f"not an http(s) URL: {base_url!r}")
+        self.base_url = base_url if base_url.endswith("/") else base_url + "/"
+        self.client = httpx.Client(
+            base_url=self.base_url,
+            headers={"Authorization": f"Bearer {token}", "User-Agent": USER_AGENT},
+            timeout=timeout,
+            limits=httpx.Limits(keepalive_expiry=idle_s),
+            follow_redirects=False,
+        )
 
     def send(self, *, channel: str, text: str, blocks: list[Block]) -> Outcome:
-        if isinstance(self.client, KeepAliveWebApi):
-            payload = {"channel": channel, "text": text, "blocks": blocks, **NO_UNFURL}
-            try:
-                return _from_answer(self.client.post("chat.postMessage", payload))
-            except (OSError, http.client.HTTPException) as error:
-                return Outcome(ok=False, error=type(error).__name__)  # retried, never lost
+        payload = {"channel": channel, "text": text, "blocks": blocks, **NO_UNFURL}
         try:
-            response = self.client.chat_postMessage(
-                channel=channel, text=text, blocks=blocks, unfurl_links=False, unfurl_media=False
-            )
-        except SlackApiError as error:
-            return _from_error(error)
-        except Exception as error:  # network trouble: the page is retried, never lost
-            return Outcome(ok=False, error=f"{type(error).__name__}")
-        if response.get("ok") is True:
-            return Outcome(ok=True, ts=response.get("ts"))
-        return Outcome(ok=False, error=str(response.get("error") or "not ok"))
+            response = self.client.post("chat.postMessage", json=payload)
+        except httpx.HTTPError as error:  # network trouble: retried, never lost
+            return Outcome(ok=False, error=type(error).__name__)
+        return _outcome(response.status_code, response.headers, _json(response.content))
+
+    def close(self) -> None:
+        self.client.close()
 
 
-def _proxied() -> bool:
-    proxies = urllib.request.getproxies()
-    return bool(proxies.get("https") or proxies.get("http"))
+def _json(raw: bytes) -> dict[str, Any] | None:
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        return None  # an HTML error page from a proxy, say
+    return parsed if isinstance(parsed, dict) else None
 
 
-def _from_answer(answer: Answer) -> Outcome:
-    """Slack's answer as an Outcome, read exactly as `_from_error` reads slack_sdk's errors."""
-    code = answer.body.get("error") if answer.body is not None else None
-    if answer.status == 429:
+def _outcome(status: int, headers: httpx.Headers, body: dict[str, Any] | None) -> Outcome:
+    """Slack's answer as an Outcome: ok only with HTTP 200 and `ok: true`."""
+    code = body.get("error") if body is not None else None
+    if status == 429:
         return Outcome(
             ok=False,
             error=str(code or "ratelimited"),
-            retry_after=_retry_after(answer.headers.get("retry-after")),
+            retry_after=_retry_after(headers.get("retry-after")),
         )
-    if answer.status != 200:  # the body may be an HTML error page: keep the status only
-        return Outcome(ok=False, error=f"http {answer.status}")
-    if answer.body is not None and answer.body.get("ok") is True:
-        ts = answer.body.get("ts")
+    if status != 200:  # the body may be an HTML error page: keep the status only
+        return Outcome(ok=False, error=f"http {status}")
+    if body is not None and body.get("ok") is True:
+        ts = body.get("ts")
         return Outcome(ok=True, ts=str(ts) if ts is not None else None)
     return Outcome(ok=False, error=str(code or "not ok"))
 
@@ -109,19 +109,6 @@ def _retry_after(raw: str | None) -> float:
         return max(float(raw), 0.0) if raw is not None else 1.0
     except ValueError:
         return 1.0
-
-
-def _from_error(error: SlackApiError) -> Outcome:
-    response = error.response
-    status = getattr(response, "status_code", None)
-    data = getattr(response, "data", None)
-    code = data.get("error") if isinstance(data, dict) else None
-    if status == 429:
-        raw = _header(getattr(response, "headers", None), "Retry-After")
-        return Outcome(ok=False, error=code or "ratelimited", retry_after=_retry_after(raw))
-    if status != 200:  # the body may be an HTML error page: keep the status only
-        return Outcome(ok=False, error=f"http {status}")
-    return Outcome(ok=False, error=str(code or "not ok"))
 
 
 @dataclass

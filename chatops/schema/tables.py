@@ -8,6 +8,7 @@ from chatops.handoff import models as handoff  # noqa: F401
 from chatops.oncall import models as oncall  # noqa: F401
 from chatops.oncall import proposals  # noqa: F401
 from chatops.oncall import swaps as swaps
+from chatops.outbox import models as outbox  # noqa: F401
 from rota import models
 
 __all__ = ["audit", "models"]

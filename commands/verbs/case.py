@@ -23,6 +23,7 @@ from chatops.clock import parse_duration
 from chatops.escalation.messages import TAKE_ACTION, headline
 from chatops.escalation.policy import ADMINS_LEVEL
 from chatops.languages import spoken
+from chatops.outbox.models import OutboxState
 from commands import forms
 from commands.command import Command, FreeText, SlackId, UtcDatetime
 from commands.context import Context, Refused, UsageError
@@ -343,7 +344,7 @@ class CaseShow(CaseCommand):
             pairs.append(("Language", case.language))
         if view.next_escalation is not None:
             pairs.append(("Next escalation", local(ctx, view.next_escalation)))
-        delivered = sum(p.state == "delivered" for p in view.pages)
+        delivered = sum(p.state == OutboxState.sent.value for p in view.pages)
         pairs.append(("Pages", f"{delivered} delivered of {len(view.pages)}"))
         blocks = [header(headline(case.key, case.type, case.severity)), fields(pairs)]
         lines = [headline(case.key, case.type, case.severity), f"status {case.status}"]

@@ -17,8 +17,9 @@ from chatops.audit import AuditEvent
 from chatops.blockkit import Reply
 from chatops.db import Database
 from chatops.escalation.messages import ACK_ACTION, TAKE_ACTION
-from chatops.escalation.models import Page, PageKind
-from chatops.outbox.pages import add_page
+from chatops.escalation.models import PageKind
+from chatops.escalation.pages import add_page
+from chatops.outbox.models import OutboxMessage
 from chatops.slack.home import my_open_cases
 from commands.registry import dispatch, dispatch_action
 from rota.spec import RotaSpec
@@ -121,7 +122,7 @@ def test_escalating_to_a_member_by_someone_with_access_gives_them_the_case(world
     assert run(world, f"escalate {KEY} to @Eve needs a second reviewer", who=ANN).ok
     assert sees(world, EVE)
     with world.db.transaction() as session:
-        (page,) = session.exec(select(Page).where(Page.recipient == EVE)).all()
+        (page,) = session.exec(select(OutboxMessage).where(OutboxMessage.recipient == EVE)).all()
     assert (page.role, page.paged_by, page.grants_access) == ("direct", ANN, True)
 
 
@@ -201,7 +202,9 @@ def test_app_home_lists_a_restricted_case_only_to_those_given_it(world: World) -
     # A direct page from before need-to-know (the migration marks these as giving no access).
     with world.db.transaction() as session:
         (first,) = session.exec(
-            select(Page).where(Page.kind == PageKind.dm.value, Page.recipient == ANN)
+            select(OutboxMessage).where(
+                OutboxMessage.kind == PageKind.dm.value, OutboxMessage.recipient == ANN
+            )
         ).all()
         add_page(
             session,

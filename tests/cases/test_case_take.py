@@ -19,7 +19,8 @@ from chatops.cases.models import Case
 from chatops.cases.timers import pending_timer
 from chatops.db import Database
 from chatops.escalation.messages import TAKE_ACTION
-from chatops.escalation.models import Page, PageKind
+from chatops.escalation.models import PageKind
+from chatops.outbox.models import OutboxMessage
 from commands.registry import dispatch, dispatch_action
 from tests.escalation.world import ANN, BEN, CAT, DAN, EVE, World, counts, make_world, snapshot
 
@@ -57,7 +58,9 @@ def _action_ids(blocks: list[dict[str, Any]]) -> list[str]:
 def test_the_channel_announcement_offers_take_case(world: World) -> None:
     run(world, "case open harassment sev3 Doxxing thread")
     with world.db.transaction() as session:
-        buttons = {p.kind: _action_ids(json.loads(p.blocks)) for p in session.exec(select(Page))}
+        buttons = {
+            p.kind: _action_ids(json.loads(p.blocks)) for p in session.exec(select(OutboxMessage))
+        }
     assert buttons[PageKind.channel.value] == ["case.ack", "case.escalate", TAKE_ACTION]
     assert buttons[PageKind.dm.value] == ["case.ack", "case.escalate"]
 

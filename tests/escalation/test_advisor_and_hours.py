@@ -11,7 +11,8 @@ import pytest
 from sqlmodel import select
 
 from chatops.db import Database
-from chatops.escalation.models import Page, PageKind
+from chatops.escalation.models import PageKind
+from chatops.outbox.models import OutboxMessage
 from commands.registry import dispatch
 from rota.yamlio import load_rota_yaml
 from tests.clirun import EXAMPLE
@@ -36,9 +37,11 @@ def _dms(world: World) -> list[str]:
     return [s.channel for s in sent if s.channel.startswith("U")]
 
 
-def _dm_pages(world: World) -> list[Page]:
+def _dm_pages(world: World) -> list[OutboxMessage]:
     with world.db.transaction() as session:
-        return list(session.exec(select(Page).where(Page.kind == PageKind.dm.value)))
+        return list(
+            session.exec(select(OutboxMessage).where(OutboxMessage.kind == PageKind.dm.value))
+        )
 
 
 def test_a_zh_case_at_3am_for_mei_asks_olivia_who_is_awake(sqlite_db: Database) -> None:
@@ -91,7 +94,7 @@ def test_a_sev4_waits_for_working_hours_and_says_when_it_will_page(sqlite_db: Da
     assert page.recipient not in _dms(world)
     world.clock.advance(timedelta(seconds=1))
     world.tick()
-    assert [p.state for p in _dm_pages(world)] == ["delivered"]
+    assert [p.state for p in _dm_pages(world)] == ["sent"]
     assert page.recipient in _dms(world)
     # level 2 comes four hours after the page went out, not four hours after the opening
     world.clock.advance(timedelta(hours=3, minutes=59))

@@ -1,7 +1,6 @@
 """Pages to the fake Slack Web API: retries, Retry-After, and privacy.
 
-Every test runs with both transports: the kept-open connection the worker uses, and slack_sdk's
-WebClient (used when a proxy is configured).
+Every test runs through the worker's one Web API client (httpx, connections kept open).
 """
 
 from __future__ import annotations
@@ -11,15 +10,13 @@ import logging
 from datetime import timedelta
 
 import pytest
-from slack_sdk import WebClient
 from sqlmodel import select
 
 from chatops.audit import AuditEvent
 from chatops.cases import service
 from chatops.db import Database
-from chatops.escalation.models import Page, PageState
+from chatops.outbox.models import OutboxMessage, OutboxState
 from chatops.outbox.notifier import SlackNotifier
-from chatops.outbox.webapi import KeepAliveWebApi
 from commands.registry import dispatch
 from tests.escalation.world import ANN, BEN, CAT, CHANNEL, NOW, World, escalation_pass, make_world
 from tests.fakeslack import FakeSlack, fake_slack, ok, rate_limited, server_error
@@ -27,19 +24,15 @@ from tests.fakeslack import FakeSlack, fake_slack, ok, rate_limited, server_erro
 __all__ = ["fake_slack"]  # the fixture, imported for pytest
 
 
-@pytest.fixture(params=["keep-alive", "slack_sdk"])
+@pytest.fixture(params=["httpx"])
 def transport(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
 def slack_world(db: Database, fake: FakeSlack, transport: str) -> tuple[World, SlackNotifier]:
     world = make_world(db)
-    client = (
-        KeepAliveWebApi(token="xoxb-test", base_url=fake.api_url)
-        if transport == "keep-alive"
-        else WebClient(token="xoxb-test", base_url=fake.api_url)
-    )
-    return world, SlackNotifier(client)
+    assert transport == "httpx"
+    return world, SlackNotifier(token="xoxb-test", base_url=fake.api_url)
 
 
 def drain(world: World, notifier: SlackNotifier) -> None:
@@ -62,8 +55,8 @@ def test_429_then_500_then_ok_delivers_once_and_late(
     assert fake_slack.calls_to("chat.postMessage")[0].args["channel"] == ANN
     assert len(fake_slack.calls_to("chat.postMessage")) == 1
     with sqlite_db.transaction() as session:
-        page = session.exec(select(Page).where(Page.recipient == ANN)).one()
-        assert page.state == PageState.pending.value
+        page = session.exec(select(OutboxMessage).where(OutboxMessage.recipient == ANN)).one()
+        assert page.state == OutboxState.pending.value
         assert page.due_at == NOW + timedelta(seconds=30)
     world.clock.advance(timedelta(seconds=29))
     drain(world, notifier)
@@ -82,9 +75,9 @@ def test_429_then_500_then_ok_delivers_once_and_late(
     drain(world, notifier)
     assert dm_calls(fake_slack, ANN) == 3  # delivered once: no more sends
     with sqlite_db.transaction() as session:
-        page = session.exec(select(Page).where(Page.recipient == ANN)).one()
-        assert page.state == PageState.delivered.value
-        assert page.delivered_at == NOW + timedelta(seconds=40)
+        page = session.exec(select(OutboxMessage).where(OutboxMessage.recipient == ANN)).one()
+        assert page.state == OutboxState.sent.value
+        assert page.sent_at == NOW + timedelta(seconds=40)
         assert page.attempts == 3
         retries = session.exec(select(AuditEvent).where(AuditEvent.action == "page.retry")).all()
         assert [json.loads(r.detail)["error"] for r in retries] == ["ratelimited", "http 500"]
@@ -100,13 +93,13 @@ def test_ok_false_is_not_delivered(
     dispatch("case open harassment sev1 Pile-on", world.context(ANN))
     drain(world, notifier)
     with sqlite_db.transaction() as session:
-        page = session.exec(select(Page).where(Page.recipient == ANN)).one()
-        assert page.state == PageState.pending.value and page.last_error == "channel_not_found"
+        page = session.exec(select(OutboxMessage).where(OutboxMessage.recipient == ANN)).one()
+        assert page.state == OutboxState.pending.value and page.last_error == "channel_not_found"
     world.clock.advance(timedelta(seconds=5))
     drain(world, notifier)
     with sqlite_db.transaction() as session:
-        page = session.exec(select(Page).where(Page.recipient == ANN)).one()
-        assert page.state == PageState.delivered.value
+        page = session.exec(select(OutboxMessage).where(OutboxMessage.recipient == ANN)).one()
+        assert page.state == OutboxState.sent.value
 
 
 SECRET_SUMMARY = "Kid-in-danger-SUMMARY-7731"

@@ -11,7 +11,8 @@ from chatops.audit import AuditEvent
 from chatops.cases import service
 from chatops.cases.models import CaseEvent
 from chatops.db import Database
-from chatops.escalation.models import EscalationTimer, Page, PageState, TimerState
+from chatops.escalation.models import EscalationTimer, TimerState
+from chatops.outbox.models import OutboxMessage, OutboxState
 from rota.spec import MemberSpec, RotaSpec, TeamSpec
 from tests.escalation.world import (
     ANN,
@@ -91,8 +92,8 @@ def test_full_ladder_pages_each_level_after_its_timeout_then_admins(db: Database
     world.tick()
     assert world.dms() == []  # and nothing once acknowledged
     with db.transaction() as session:
-        pages = list(session.exec(select(Page)))
-        assert {p.state for p in pages} == {PageState.delivered.value}
+        pages = list(session.exec(select(OutboxMessage)))
+        assert {p.state for p in pages} == {OutboxState.sent.value}
         assert sum(p.recipient == CHANNEL for p in pages) == 8  # one post per paging
         timers = list(session.exec(select(EscalationTimer)))
         assert {t.state for t in timers} == {TimerState.fired.value, TimerState.cancelled.value}
@@ -133,8 +134,10 @@ def test_resolving_cancels_every_timer_and_unsent_page(sqlite_db: Database) -> N
     assert world.tick() == 0
     assert world.notifier.sent == []
     with sqlite_db.transaction() as session:
-        assert {p.state for p in session.exec(select(Page))} == {PageState.cancelled.value}
-        assert all(p.due_at is None for p in session.exec(select(Page)))
+        assert {p.state for p in session.exec(select(OutboxMessage))} == {
+            OutboxState.cancelled.value
+        }
+        assert all(p.due_at is None for p in session.exec(select(OutboxMessage)))
         assert {t.state for t in session.exec(select(EscalationTimer))} == {
             TimerState.cancelled.value
         }
@@ -149,7 +152,7 @@ def test_nobody_on_call_pages_the_managers(sqlite_db: Database) -> None:
     world.tick()
     assert world.dms() == [CAT]  # invariant 3: a gap pages the managers at once
     with sqlite_db.transaction() as session:
-        page = session.exec(select(Page).where(Page.recipient == CAT)).one()
+        page = session.exec(select(OutboxMessage).where(OutboxMessage.recipient == CAT)).one()
         assert page.role == "fallback" and page.level == "1"
     kinds = _kinds(sqlite_db, key)
     assert "fallback" in kinds
@@ -178,7 +181,7 @@ def test_language_advisor_is_paged_when_no_responder_speaks_it(sqlite_db: Databa
     world.tick()
     assert world.dms() == [ANN, EVE]
     with sqlite_db.transaction() as session:
-        advisor = session.exec(select(Page).where(Page.role == "advisor")).one()
+        advisor = session.exec(select(OutboxMessage).where(OutboxMessage.role == "advisor")).one()
         assert advisor.recipient == EVE
     # Eve has been paged: level 2 needs no second advisor
     world.clock.advance(timedelta(minutes=5))

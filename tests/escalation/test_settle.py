@@ -1,7 +1,7 @@
 """Settling a claimed page on each database: fenced by claim, audited iff it took effect.
 
-PostgreSQL settles in one statement of its own and SQLite in a two-statement transaction, so
-both paths run here against a real database.
+One Core path on both databases (the fenced update, then its audit row, in one transaction),
+run here against each real database.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from sqlmodel import col, select
 from bench.bench_pages import seed_due_pages
 from chatops.audit import AuditEvent
 from chatops.db import Database
-from chatops.escalation.models import Page, PageState
 from chatops.logs import correlated
-from chatops.outbox.pages import Claim, claim_due_pages, settle_delivered, settle_failed
+from chatops.outbox.delivery import Claim, claim, settle_failed, settle_sent
+from chatops.outbox.models import OutboxMessage, OutboxState
 from tests.escalation.world import NOW
 
 LATER = NOW + timedelta(seconds=3)
@@ -27,7 +27,7 @@ LATER = NOW + timedelta(seconds=3)
 
 def _claim_two(db: Database) -> list[Claim]:
     seed_due_pages(db, 2, at=NOW)
-    claims = claim_due_pages(db, now=NOW, worker_id="w1", limit=10)
+    claims = claim(db, now=NOW, worker_id="w1", limit=10)
     assert [c.attempts for c in claims] == [1, 1]
     return claims
 
@@ -37,9 +37,9 @@ def _audits(db: Database) -> list[AuditEvent]:
         return list(session.exec(select(AuditEvent).order_by(col(AuditEvent.id))))
 
 
-def _page(db: Database, page_id: int) -> Page:
+def _page(db: Database, page_id: int) -> OutboxMessage:
     with db.transaction() as session:
-        page = session.get(Page, page_id)
+        page = session.get(OutboxMessage, page_id)
         assert page is not None
         return page
 
@@ -51,7 +51,7 @@ def test_a_settle_that_is_no_longer_ours_changes_nothing_and_audits_nothing(
     with db.engine.connect() as connection:
         for worker_id, attempts in (("w2", 1), ("w1", 2)):  # another worker; a newer claim
             stale = replace(claim, attempts=attempts)
-            assert not settle_delivered(
+            assert not settle_sent(
                 connection, claim=stale, worker_id=worker_id, at=LATER, message_ts="1.1"
             )
             assert not settle_failed(
@@ -63,7 +63,7 @@ def test_a_settle_that_is_no_longer_ours_changes_nothing_and_audits_nothing(
                 retry_at=LATER,
             )
     page = _page(db, claim.id)
-    assert page.state == PageState.sending.value and page.delivered_at is None
+    assert page.state == OutboxState.sending.value and page.sent_at is None
     assert page.last_error is None
     assert _audits(db) == []
 
@@ -71,15 +71,15 @@ def test_a_settle_that_is_no_longer_ours_changes_nothing_and_audits_nothing(
 def test_delivered_once_with_its_audit_row_then_fenced(db: Database) -> None:
     claim = _claim_two(db)[0]
     with db.engine.connect() as connection, correlated("cid-1"):
-        assert settle_delivered(
+        assert settle_sent(
             connection, claim=claim, worker_id="w1", at=LATER, message_ts="1712.0001"
         )
-        assert not settle_delivered(  # delivered is final: the same claim cannot settle twice
+        assert not settle_sent(  # delivered is final: the same claim cannot settle twice
             connection, claim=claim, worker_id="w1", at=LATER, message_ts="1712.0002"
         )
     page = _page(db, claim.id)
-    assert page.state == PageState.delivered.value and page.due_at is None
-    assert page.delivered_at == LATER and page.message_ts == "1712.0001"
+    assert page.state == OutboxState.sent.value and page.due_at is None
+    assert page.sent_at == LATER and page.message_ts == "1712.0001"
     [event] = _audits(db)
     assert (event.team_id, event.at, event.actor, event.action, event.subject) == (
         claim.team_id,
@@ -99,11 +99,11 @@ def test_failed_goes_back_to_pending_with_its_audit_row(db: Database) -> None:
         assert settle_failed(
             connection, claim=first, worker_id="w1", at=LATER, error="x" * 300, retry_at=retry
         )
-        assert settle_delivered(  # the same connection goes on to the next page
+        assert settle_sent(  # the same connection goes on to the next page
             connection, claim=second, worker_id="w1", at=LATER, message_ts=None
         )
     page = _page(db, first.id)
-    assert page.state == PageState.pending.value and page.due_at == retry
+    assert page.state == OutboxState.pending.value and page.due_at == retry
     assert page.last_error == "x" * 200
     retried, delivered = _audits(db)
     assert (retried.action, retried.subject) == ("page.retry", f"page:{first.id}")
@@ -121,20 +121,20 @@ def test_a_naive_instant_is_refused(db: Database) -> None:
     claim = _claim_two(db)[0]
     refused = pytest.raises((ValueError, StatementError), match="naive")
     with db.engine.connect() as connection, refused:
-        settle_delivered(
+        settle_sent(
             connection,
             claim=claim,
             worker_id="w1",
             at=LATER.replace(tzinfo=None),
             message_ts=None,
         )
-    assert _page(db, claim.id).state == PageState.sending.value
+    assert _page(db, claim.id).state == OutboxState.sending.value
 
 
 def test_a_settle_will_not_run_inside_a_transaction_it_cannot_commit(db: Database) -> None:
     claim = _claim_two(db)[0]
     refused = pytest.raises(InvalidRequestError)
     with db.engine.connect() as connection, connection.begin(), refused:
-        settle_delivered(connection, claim=claim, worker_id="w1", at=LATER, message_ts=None)
-    assert _page(db, claim.id).state == PageState.sending.value
+        settle_sent(connection, claim=claim, worker_id="w1", at=LATER, message_ts=None)
+    assert _page(db, claim.id).state == OutboxState.sending.value
     assert _audits(db) == []

@@ -14,9 +14,10 @@ from chatops.audit import AuditEvent
 from chatops.cases import service
 from chatops.cases.firing import fire_due_timers
 from chatops.db import Database, make_engine
-from chatops.escalation.models import EscalationTimer, Page, PageState, TimerState
+from chatops.escalation.models import EscalationTimer, TimerState
+from chatops.outbox.delivery import LEASE, claim
+from chatops.outbox.models import OutboxMessage, OutboxState
 from chatops.outbox.notifier import ConsoleNotifier
-from chatops.outbox.pages import LEASE, claim_due_pages
 from tests.escalation.world import ANN, BEN, CAT, CHANNEL, NOW, escalation_pass, make_world
 from tests.fakeslack import FakeSlack, fake_slack
 
@@ -44,7 +45,7 @@ def test_worker_killed_mid_ladder_loses_nothing_and_doubles_nothing(db: Database
     world.clock.advance(timedelta(minutes=5))
     # Worker A fires level 2, claims its two pages, sends the first and dies before settling.
     assert fire_due_timers(db, now=world.clock(), worker_id="A", limit=10) == 1
-    claims = claim_due_pages(db, now=world.clock(), worker_id="A", limit=10)
+    claims = claim(db, now=world.clock(), worker_id="A", limit=10)
     assert [c.recipient for c in claims] == [BEN, CHANNEL]
     sent.send(channel=claims[0].recipient, text=claims[0].text, blocks=claims[0].blocks)
     db.dispose()
@@ -65,8 +66,8 @@ def test_worker_killed_mid_ladder_loses_nothing_and_doubles_nothing(db: Database
         timers = list(session.exec(select(EscalationTimer).order_by(EscalationTimer.id)))
         assert [t.state for t in timers] == [TimerState.fired] * 2 + [TimerState.pending]
         assert [t.fired_by for t in timers[:2]] == ["A", "B"]
-        pages = list(session.exec(select(Page)))
-        assert all(p.state == PageState.delivered.value for p in pages)
+        pages = list(session.exec(select(OutboxMessage)))
+        assert all(p.state == OutboxState.sent.value for p in pages)
         audits = [a.action for a in session.exec(select(AuditEvent))]
         assert audits.count("case.page") == 3
     fresh.dispose()
@@ -95,7 +96,7 @@ def test_a_due_timer_fires_once_among_racing_workers(db: Database) -> None:
         fired = list(pool.map(race, range(4)))
     assert sum(fired) == 1
     with db.transaction() as session:
-        to_ben = session.exec(select(Page).where(Page.recipient == BEN)).all()
+        to_ben = session.exec(select(OutboxMessage).where(OutboxMessage.recipient == BEN)).all()
     assert len(to_ben) == 1
 
 
@@ -135,9 +136,9 @@ def test_three_postgres_workers_send_each_of_1000_pages_exactly_once(
     assert attempts == 1000
     assert len(texts) == 1000 and set(texts.values()) == {1}
     with db.transaction() as session:
-        states = Counter(p.state for p in session.exec(select(Page)))
-        workers = Counter(p.claimed_by for p in session.exec(select(Page)))
-    assert states == {PageState.delivered.value: 1000}
+        states = Counter(p.state for p in session.exec(select(OutboxMessage)))
+        workers = Counter(p.claimed_by for p in session.exec(select(OutboxMessage)))
+    assert states == {OutboxState.sent.value: 1000}
     assert len(workers) == 3  # all three took a share
     db.dispose()
 

@@ -18,8 +18,9 @@ from chatops.audit import AuditEvent
 from chatops.cases.models import Case, CaseEvent
 from chatops.clock import Clock, ManualClock
 from chatops.db import Database
-from chatops.escalation.models import EscalationTimer, Page
+from chatops.escalation.models import EscalationTimer
 from chatops.oncall.watch import WatchSettings
+from chatops.outbox.models import OutboxMessage
 from chatops.outbox.notifier import ConsoleNotifier, Notifier
 from chatops.team import actor_for_slack_id
 from chatops.worker import run_due
@@ -124,7 +125,7 @@ def make_world(db: Database, spec: RotaSpec | None = None, now: datetime = NOW) 
 
 def counts(db: Database) -> dict[str, int]:
     """Rows per table that a refused command must not change."""
-    tables: list[type[SQLModel]] = [Case, CaseEvent, Page, EscalationTimer, AuditEvent]
+    tables: list[type[SQLModel]] = [Case, CaseEvent, OutboxMessage, EscalationTimer, AuditEvent]
     with db.transaction() as session:
         return {t.__name__: _count(session, t) for t in tables}
 

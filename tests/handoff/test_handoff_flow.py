@@ -15,11 +15,12 @@ from chatops.audit import AuditEvent
 from chatops.cases import service as cases
 from chatops.db import Database
 from chatops.handoff.messages import ACCEPT_ACTION
-from chatops.handoff.models import MessageKind, MessageState
+from chatops.handoff.models import MessageKind
 from chatops.handoff.service import HandoffSettings, fire_due, plan_all
 from chatops.oncall.models import HandoffState
 from chatops.oncall.now import holdovers
-from chatops.outbox import handoff_messages as outbox
+from chatops.outbox import delivery as outbox
+from chatops.outbox.models import OutboxState
 from chatops.outbox.notifier import ConsoleNotifier
 from commands.registry import dispatch, dispatch_action
 from rota.spec import OverrideSpec
@@ -136,9 +137,10 @@ def test_a_claim_lost_mid_send_is_retried_after_its_lease(db: Database) -> None:
     assert world.posts() == []  # still leased to the dead worker
     _at(world, BOUNDARY + timedelta(seconds=60))
     assert len(world.posts()) == 1
-    assert not outbox.settle_sent(
-        db, claim=claims[0], worker_id="dead", at=world.clock(), message_ts="late"
-    )
+    with db.engine.connect() as connection:
+        assert not outbox.settle_sent(
+            connection, claim=claims[0], worker_id="dead", at=world.clock(), message_ts="late"
+        )
 
 
 def test_slack_failure_is_retried_and_posted_once_on_ok(db: Database) -> None:
@@ -159,7 +161,7 @@ def test_slack_failure_is_retried_and_posted_once_on_ok(db: Database) -> None:
     world.run_until(BOUNDARY + timedelta(minutes=1))
     assert len(world.posts()) == 1
     post = next(m for m in world.messages() if m.kind == MessageKind.post.value)
-    assert (post.state, post.attempts) == (MessageState.sent.value, 3)
+    assert (post.state, post.attempts) == (OutboxState.sent.value, 3)
 
 
 def test_the_post_carries_open_cases_notes_and_the_next_handoff(db: Database) -> None:
@@ -268,7 +270,7 @@ def test_note_from_someone_off_call_goes_with_the_teams_next_handoff(db: Databas
 
 
 def test_a_case_opened_before_the_incoming_accepts_pages_both(db: Database) -> None:
-    from chatops.outbox.pages import pages_of
+    from chatops.escalation.pages import pages_of
 
     world = _world(db)
     _at(world, BOUNDARY + timedelta(minutes=2))
@@ -302,3 +304,44 @@ def test_a_case_opened_before_the_incoming_accepts_pages_both(db: Database) -> N
         assert later.id is not None
         paged_later = {p.recipient for p in pages_of(session, case_id=later.id) if p.kind == "dm"}
     assert BEN in paged_later and ANN not in paged_later
+
+
+def test_a_handoff_message_retry_is_audited_like_a_page_retry(db: Database) -> None:
+    class FailsOnce(ConsoleNotifier):
+        failed = False
+
+        def send(self, *, channel: str, text: str, blocks: list[dict[str, object]]):  # type: ignore[no-untyped-def,override]
+            from chatops.outbox.notifier import Outcome
+
+            if not self.failed:
+                self.failed = True
+                return Outcome(ok=False, error="internal_error")
+            return super().send(channel=channel, text=text, blocks=blocks)
+
+    world = _world(db, now=BOUNDARY, notifier=FailsOnce())
+    world.tick()
+    post = next(m for m in world.messages() if m.kind == MessageKind.post.value)
+    assert (post.state, post.last_error) == (OutboxState.pending.value, "internal_error")
+    with db.transaction() as session:
+        retries = list(
+            session.exec(select(AuditEvent).where(AuditEvent.action == "handoff.message_retry"))
+        )
+    [retry] = retries
+    assert (retry.subject, retry.actor, retry.team_id) == (
+        f"handoff_message:{post.id}",
+        "system",
+        world.team_id,
+    )
+    assert json.loads(retry.detail) == {
+        "attempt": 1,
+        "error": "internal_error",
+        "handoff_id": post.handoff_id,
+        "kind": MessageKind.post.value,
+        "retry_at": str(BOUNDARY + timedelta(seconds=5)),
+    }
+    world.run_until(BOUNDARY + timedelta(minutes=1))
+    assert len(world.posts()) == 1
+    with db.transaction() as session:
+        actions = [e.action for e in session.exec(select(AuditEvent).order_by(col(AuditEvent.id)))]
+    assert actions.count("handoff.message_retry") == 1
+    assert actions.count("handoff.message_sent") == 1

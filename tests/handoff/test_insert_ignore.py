@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from chatops.db import Database
 from chatops.oncall.models import CoverageWatchRun
-from chatops.outbox.handoff_messages import insert_ignore
+from chatops.outbox.queue import insert_ignore
 from chatops.worker import run_due
 from tests.escalation.world import make_world
 

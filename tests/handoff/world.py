@@ -14,11 +14,11 @@ from sqlmodel import col, select
 
 from chatops.clock import ManualClock
 from chatops.db import Database
-from chatops.handoff.models import HandoffMessage
 from chatops.handoff.service import HandoffSettings
 from chatops.oncall.cache import Rotas
 from chatops.oncall.models import Handoff
 from chatops.oncall.watch import WatchSettings
+from chatops.outbox.models import OutboxMessage, Topic
 from chatops.outbox.notifier import ConsoleNotifier, Sent
 from chatops.team import actor_for_slack_id
 from chatops.worker import next_wakeup, run_handoffs_due
@@ -127,7 +127,14 @@ class World:
         self.tick()
 
     def posts(self) -> list[Sent]:
-        return [s for _, s in self.log if not s.channel.startswith("U")]
+        """Channel messages of the handoffs (the one outbox also delivers the cases' pages)."""
+        with self.db.transaction() as session:
+            pages = set(
+                session.exec(
+                    select(OutboxMessage.text).where(OutboxMessage.topic == Topic.page.value)
+                )
+            )
+        return [s for _, s in self.log if not s.channel.startswith("U") and s.text not in pages]
 
     def dms(self, to: str | None = None) -> list[Sent]:
         return [s for _, s in self.log if s.channel.startswith("U") and to in (None, s.channel)]
@@ -154,9 +161,16 @@ class World:
         with self.db.transaction() as session:
             return list(session.exec(select(Handoff).order_by(col(Handoff.at), col(Handoff.id))))
 
-    def messages(self) -> list[HandoffMessage]:
+    def messages(self) -> list[OutboxMessage]:
+        """The handoff's outbox rows (pages are the escalation world's)."""
         with self.db.transaction() as session:
-            return list(session.exec(select(HandoffMessage).order_by(col(HandoffMessage.id))))
+            return list(
+                session.exec(
+                    select(OutboxMessage)
+                    .where(OutboxMessage.topic == Topic.handoff.value)
+                    .order_by(col(OutboxMessage.id))
+                )
+            )
 
     def save(self, spec: RotaSpec) -> None:
         with self.db.transaction() as session:

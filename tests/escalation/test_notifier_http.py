@@ -1,4 +1,4 @@
-"""The kept-open Web API connection the worker pages through, against the fake Slack server."""
+"""The one Web API client the worker sends through (httpx), against the fake Slack server."""
 
 from __future__ import annotations
 
@@ -6,10 +6,8 @@ import socket
 import time
 
 import pytest
-from slack_sdk import WebClient
 
 from chatops.outbox.notifier import Outcome, SlackNotifier
-from chatops.outbox.webapi import KeepAliveWebApi
 from tests.fakeslack import (
     FakeSlack,
     Scripted,
@@ -25,7 +23,7 @@ BLOCKS = [{"type": "section", "text": {"type": "mrkdwn", "text": "page"}}]
 
 
 def notifier_for(fake: FakeSlack, **knobs: float) -> SlackNotifier:
-    return SlackNotifier(KeepAliveWebApi(token="xoxb-kept", base_url=fake.api_url, **knobs))
+    return SlackNotifier(token="xoxb-kept", base_url=fake.api_url, **knobs)
 
 
 def test_consecutive_pages_share_one_connection_and_carry_the_token(
@@ -53,19 +51,14 @@ def test_a_connection_idle_too_long_is_not_reused(fake_slack: FakeSlack) -> None
     assert fake_slack.connections - before == 2
 
 
-def test_slacks_refusals_read_as_with_slack_sdk(fake_slack: FakeSlack) -> None:
-    """The same Outcome for the same answer, whichever transport the notifier uses."""
+def test_slacks_refusals_read_as_outcomes(fake_slack: FakeSlack) -> None:
+    """A 429 keeps its Retry-After, an HTML 5xx keeps only its status, ok: false its code."""
     kept = notifier_for(fake_slack)
-    sdk = SlackNotifier(WebClient(token="xoxb-kept", base_url=fake_slack.api_url))
-    outcomes: dict[str, list[Outcome]] = {"kept": [], "sdk": []}
-    for name, notifier in (("kept", kept), ("sdk", sdk)):
-        fake_slack.script(
-            "chat.postMessage", rate_limited(30), server_error(503), error("channel_not_found")
-        )
-        for _ in range(3):
-            outcomes[name].append(notifier.send(channel="U1", text="x", blocks=[]))
-    assert outcomes["kept"] == outcomes["sdk"]
-    assert outcomes["kept"] == [
+    fake_slack.script(
+        "chat.postMessage", rate_limited(30), server_error(503), error("channel_not_found")
+    )
+    outcomes = [kept.send(channel="U1", text="x", blocks=[]) for _ in range(3)]
+    assert outcomes == [
         Outcome(ok=False, error="ratelimited", retry_after=30.0),
         Outcome(ok=False, error="http 503"),
         Outcome(ok=False, error="channel_not_found"),
@@ -78,11 +71,9 @@ def test_an_unreachable_slack_is_an_outcome_not_an_exception() -> None:
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    notifier = SlackNotifier(
-        KeepAliveWebApi(token="xoxb-x", base_url=f"http://127.0.0.1:{port}/api/", timeout=2)
-    )
+    notifier = SlackNotifier(token="xoxb-x", base_url=f"http://127.0.0.1:{port}/api/", timeout=2)
     outcome = notifier.send(channel="U1", text="x", blocks=[])
-    assert outcome == Outcome(ok=False, error="ConnectionRefusedError")
+    assert outcome == Outcome(ok=False, error="ConnectError")
 
 
 def test_a_connection_the_server_closes_is_replaced(fake_slack: FakeSlack) -> None:
@@ -95,18 +86,20 @@ def test_a_connection_the_server_closes_is_replaced(fake_slack: FakeSlack) -> No
     assert fake_slack.connections - before == 2  # one closed by the server, one kept
 
 
-def test_settings_choose_the_kept_connection_unless_a_proxy_is_set(
-    monkeypatch: pytest.MonkeyPatch,
+def test_a_configured_proxy_carries_the_calls(
+    fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY"):
+    """HTTP_PROXY is honoured by the one client: no second transport for proxied sites."""
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy", "HTTPS_PROXY", "https_proxy"):
         monkeypatch.delenv(name, raising=False)
-    plain = SlackNotifier.from_settings(token="xoxb-x", base_url="https://slack.com/api/")
-    assert isinstance(plain.client, KeepAliveWebApi)
-    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
-    proxied = SlackNotifier.from_settings(token="xoxb-x", base_url="https://slack.com/api/")
-    assert isinstance(proxied.client, WebClient)
+    monkeypatch.setenv("HTTP_PROXY", fake_slack.base_url)  # the fake stands in for the proxy
+    notifier = SlackNotifier(token="xoxb-x", base_url="http://slack.invalid/api/", timeout=2)
+    assert notifier.send(channel="U1", text="via the proxy", blocks=[]).ok
+    [call] = fake_slack.calls_to("chat.postMessage")
+    assert call.headers["host"] == "slack.invalid" and call.args["text"] == "via the proxy"
+    assert call.token == "xoxb-x"
 
 
 def test_refuses_a_base_url_that_is_not_http() -> None:
     with pytest.raises(ValueError, match="not an http"):
-        KeepAliveWebApi(token="xoxb-x", base_url="ftp://slack.com/api/")
+        SlackNotifier(token="xoxb-x", base_url="ftp://slack.com/api/")

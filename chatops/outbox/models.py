@@ -1,0 +1,87 @@
+"""The outbox: every message the worker sends to Slack, one row each, in one table.
+
+A row is written in the transaction of the change it announces (a case paged, a handoff posted,
+a coverage gap found), rendered once, and then delivered claim → send → settle by
+`chatops.outbox.delivery`. The outbox knows nothing of cases or handoffs: a row carries the ids
+its domain needs (`case_id`, `handoff_id`, …) and the domain reads them back.
+
+One state vocabulary for every row:
+
+* ``pending``: waiting for its first attempt, or for its next one after a failure (then
+  `last_error` says why and `attempts` > 0: "failed, retrying" is pending with an error);
+* ``sending``: claimed by a worker until `due_at` (the lease), then claimable again;
+* ``sent``: Slack answered ``ok`` (`sent_at`, `message_ts`); final;
+* ``cancelled``: no longer wanted before it was sent (case resolved, boundary moved); final.
+
+A failure is never final: a message is retried until it is sent or cancelled. `due_at` is the
+one column the worker polls: set while a row needs the worker, NULL once it is final.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import true as sa_true
+from sqlmodel import Field, SQLModel
+
+from rota.models import utc_column
+
+
+class OutboxState(StrEnum):
+    pending = "pending"  # waiting for its first or next attempt (due_at)
+    sending = "sending"  # claimed by a worker until due_at (the lease); then retried
+    sent = "sent"  # Slack answered ok
+    cancelled = "cancelled"  # no longer wanted before it was sent
+
+
+#: States after which the worker never touches a row again.
+FINAL = frozenset({OutboxState.sent, OutboxState.cancelled})
+
+
+class Topic(StrEnum):
+    """Which domain a row belongs to; it names the row's audit events."""
+
+    page = "page"  # about a case: a page DM or the channel announcement
+    handoff = "handoff"  # a handoff post, reminder or escalation, or a coverage-watch DM
+
+
+class OutboxMessage(SQLModel, table=True):
+    """One message to one channel or person (a user id as channel is a DM).
+
+    `key` is unique, so queueing is idempotent (a page's key names its case, paging, kind and
+    recipient; a handoff message's is chosen by its domain). Restricted case text is never in
+    `text` or `blocks`: pages are rendered without it.
+    """
+
+    __tablename__ = "outbox"
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: int = Field(foreign_key="team.id", index=True)
+    topic: str
+    kind: str  # page: "dm" / "channel"; handoff: "handoff.post", "coverage.watch", …
+    key: str = Field(unique=True)
+    # A page's: its case, the case's n-th paging, the ladder step, the level shown, the role.
+    case_id: int | None = Field(default=None, foreign_key="ts_case.id", index=True)
+    batch: int | None = None
+    step: int | None = None
+    level: str | None = None
+    role: str | None = None
+    # Who caused a page: a member's Slack id, or "system" for a timer. A direct page (role
+    # "direct") gives its recipient access to a restricted case only when whoever sent it had
+    # access themselves; ladder pages always do (the policy chose the recipient).
+    paged_by: str | None = None
+    grants_access: bool = Field(default=True, sa_column_kwargs={"server_default": sa_true()})
+    # A handoff message's boundary (none for a coverage-watch DM).
+    handoff_id: int | None = Field(default=None, foreign_key="handoff.id", index=True)
+    recipient: str  # channel id, or a Slack user id for a DM
+    text: str
+    blocks: str = "[]"  # Block Kit JSON
+    state: str = OutboxState.pending.value
+    due_at: datetime | None = utc_column(nullable=True, index=True)
+    attempts: int = 0  # claims so far: the fencing token of the current one
+    claimed_by: str | None = None
+    last_error: str | None = None
+    created_at: datetime = utc_column(nullable=False)
+    sent_at: datetime | None = utc_column(nullable=True)
+    message_ts: str | None = None  # Slack's ts of the sent message
