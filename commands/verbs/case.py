@@ -1,4 +1,4 @@
-"""`/ts case open|show|note|assign|resolve|list`: the life of a Trust & Safety case.
+"""`/ts case open|show|note|assign|resolve|list|hold|release`: the life of a Trust & Safety case.
 
 Parsing and rendering only; every rule (permissions, restricted text, audit) lives in
 `chatops.cases.service`, so Slack, the console and tests get the same answers.
@@ -11,7 +11,7 @@ from typing import Annotated, Self
 from pydantic import AfterValidator, Field
 
 from chatops.blockkit import Reply, context, fields, header, section
-from chatops.cases import service
+from chatops.cases import retention, service
 from chatops.cases.ids import KEY_PATTERN
 from chatops.cases.ladder import Paging
 from chatops.cases.models import SEVERITY_MEANING, CaseType, Severity
@@ -24,7 +24,7 @@ from commands.registry import action, form, verb
 from commands.rota_view import local, mention, resolve_member, team_rota
 
 OPEN_USAGE = '/ts case open <type> <sev1-4> <summary…> [lang:xx] [details:"…"]'
-USAGE = "/ts case open|show|note|assign|resolve|list …"
+USAGE = "/ts case open|show|note|assign|resolve|list|hold|release …"
 SUBVERB_USAGE = {
     "open": OPEN_USAGE,
     "show": "/ts case show TS-YYYY-NNNN",
@@ -32,6 +32,8 @@ SUBVERB_USAGE = {
     "assign": "/ts case assign TS-YYYY-NNNN @member",
     "resolve": "/ts case resolve TS-YYYY-NNNN [reason…]",
     "list": "/ts case list",
+    "hold": "/ts case hold TS-YYYY-NNNN <reason…>",
+    "release": "/ts case release TS-YYYY-NNNN",
 }
 TYPES = ", ".join(t.value for t in CaseType)
 SEVERITIES = "\n".join(f"`{s.value}` — {SEVERITY_MEANING[s]}" for s in Severity)
@@ -113,9 +115,11 @@ def paging_line(paging: Paging, ctx: Context) -> str:
         "/ts case note TS-2027-0042 Police contacted, reference 1234",
         "/ts case assign TS-2027-0042 @amira",
         "/ts case resolve TS-2027-0042 handed to law enforcement",
+        "/ts case hold TS-2027-0042 preservation request 2027-114",
     ),
     details=f"Types: {TYPES}.\nSeverities:\n{SEVERITIES}\n"
-    "child-safety and self-harm cases are restricted: channels see only id, type and severity.",
+    "child-safety and self-harm cases are restricted: channels see only id, type and severity.\n"
+    "Resolved cases are deleted after their retention; managers can `hold` one to keep it.",
     subverbs=tuple(SUBVERB_USAGE),
 )
 class CaseCommand(Command):
@@ -124,7 +128,9 @@ class CaseCommand(Command):
     @classmethod
     def parse(cls, args: list[str], ctx: Context) -> CaseCommand:
         if not args:
-            raise UsageError("say what to do: open, show, note, assign, resolve or list", USAGE)
+            raise UsageError(
+                "say what to do: open, show, note, assign, resolve, list, hold or release", USAGE
+            )
         name = args[0].lower()
         sub = SUBVERBS.get(name)
         if sub is None:
@@ -416,6 +422,54 @@ class CaseList(CaseCommand):
         return Reply(text="\n".join(rows))
 
 
+class CaseHold(CaseCommand):
+    """Keep a case past its retention (a legal request); managers and admins only."""
+
+    key: CaseKey
+    reason: str = Field(repr=False)
+
+    @classmethod
+    def parse(cls, args: list[str], ctx: Context) -> Self:
+        usage = SUBVERB_USAGE["hold"]
+        word = case_word(args, usage)
+        if len(args) < 2:
+            raise UsageError("say why the case is held, e.g. a legal request's reference", usage)
+        return cls(key=known_key(word), reason=" ".join(args[1:]))
+
+    def run(self, ctx: Context) -> Reply:
+        with ctx.db.transaction() as session:
+            case = retention.hold(
+                session,
+                team_id=ctx.team_id,
+                actor=ctx.actor,
+                key=self.key,
+                at=ctx.clock(),
+                reason=self.reason,
+            )
+        return Reply(text=f":lock: {case.key} is on legal hold: it is kept until released.")
+
+
+class CaseRelease(CaseCommand):
+    key: CaseKey
+
+    @classmethod
+    def parse(cls, args: list[str], ctx: Context) -> Self:
+        usage = SUBVERB_USAGE["release"]
+        word = case_word(args, usage)
+        if len(args) > 1:
+            raise UsageError("release takes only the case id", usage)
+        return cls(key=known_key(word))
+
+    def run(self, ctx: Context) -> Reply:
+        with ctx.db.transaction() as session:
+            case = retention.release(
+                session, team_id=ctx.team_id, actor=ctx.actor, key=self.key, at=ctx.clock()
+            )
+        return Reply(
+            text=f":unlock: {case.key} is released from legal hold; its usual retention applies."
+        )
+
+
 SUBVERBS: dict[str, type[CaseCommand]] = {
     "open": CaseOpen,
     "show": CaseShow,
@@ -423,4 +477,6 @@ SUBVERBS: dict[str, type[CaseCommand]] = {
     "assign": CaseAssign,
     "resolve": CaseResolve,
     "list": CaseList,
+    "hold": CaseHold,
+    "release": CaseRelease,
 }
