@@ -322,7 +322,9 @@ def _unsealed_below(session: Session, last: int) -> Problem | None:
     ).first()
     if stray is None:
         return None
-    return Problem(None, stray, "not in the chain though later events are (inserted afterwards)")
+    return Problem(
+        None, stray, "not in the chain though later events are (inserted afterwards, or skipped)"
+    )
 
 
 def head(session: Session) -> AuditHead | None:

@@ -8,12 +8,13 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
-from sqlmodel import select
+from sqlmodel import col, select
 
 from chatops import audit
 from chatops.audit import AuditEvent, AuditSeal
@@ -21,6 +22,8 @@ from chatops.cli.main import main
 from chatops.db import Database
 from commands.registry import dispatch
 from tests.escalation.world import ANN, BEN, CAT, DAN, NOW, World, make_world
+
+Verify = Callable[..., tuple[int, str]]
 
 
 def busy_day(world: World) -> None:
@@ -66,7 +69,7 @@ def sql(db: Database, statement: str) -> None:
 
 def sealed_ids(db: Database) -> list[tuple[int, int]]:
     with db.transaction() as session:
-        rows = session.exec(select(AuditSeal).order_by(AuditSeal.seq)).all()  # type: ignore[arg-type]
+        rows = session.exec(select(AuditSeal).order_by(col(AuditSeal.seq))).all()
     return [(r.seq, r.event_id) for r in rows]
 
 
@@ -76,14 +79,14 @@ def verify(
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
-):  # type: ignore[no-untyped-def]
+) -> Verify:
     def run(*extra: str) -> tuple[int, str]:
         return cli(["audit", "verify", *extra], world.db, monkeypatch, tmp_path, capsys)
 
     return run
 
 
-def test_an_untouched_chain_of_real_commands_verifies(world: World, verify) -> None:  # type: ignore[no-untyped-def]
+def test_an_untouched_chain_of_real_commands_verifies(world: World, verify: Verify) -> None:
     code, out = verify()
     with world.db.transaction() as session:
         total = len(session.exec(select(AuditEvent)).all())
@@ -102,7 +105,7 @@ def test_the_worker_pass_seals_events_in_id_order(world: World) -> None:
     assert [e for _, e in seals] == sorted(e for _, e in seals)
 
 
-def test_an_edited_event_is_named(world: World, verify) -> None:  # type: ignore[no-untyped-def]
+def test_an_edited_event_is_named(world: World, verify: Verify) -> None:
     verify()
     seq, event_id = sealed_ids(world.db)[20]
     sql(world.db, f"UPDATE audit_event SET actor = 'U0MALLORY' WHERE id = {event_id}")
@@ -112,7 +115,9 @@ def test_an_edited_event_is_named(world: World, verify) -> None:  # type: ignore
     assert "20 events verified before it" in out
 
 
-def test_an_edited_event_with_a_recomputed_seal_breaks_the_next_link(world: World, verify) -> None:  # type: ignore[no-untyped-def]
+def test_an_edited_event_with_a_recomputed_seal_breaks_the_next_link(
+    world: World, verify: Verify
+) -> None:
     verify()
     seq, event_id = sealed_ids(world.db)[20]
     sql(world.db, f"UPDATE audit_event SET actor = 'U0MALLORY' WHERE id = {event_id}")
@@ -128,7 +133,7 @@ def test_an_edited_event_with_a_recomputed_seal_breaks_the_next_link(world: Worl
     assert "events missing before it" in out
 
 
-def test_a_deleted_middle_event_is_named(world: World, verify) -> None:  # type: ignore[no-untyped-def]
+def test_a_deleted_middle_event_is_named(world: World, verify: Verify) -> None:
     verify()
     seq, event_id = sealed_ids(world.db)[10]
     sql(world.db, f"DELETE FROM audit_event WHERE id = {event_id}")
@@ -138,7 +143,7 @@ def test_a_deleted_middle_event_is_named(world: World, verify) -> None:  # type:
     assert "missing (deleted)" in out
 
 
-def test_a_middle_event_deleted_with_its_seal_is_named(world: World, verify) -> None:  # type: ignore[no-untyped-def]
+def test_a_middle_event_deleted_with_its_seal_is_named(world: World, verify: Verify) -> None:
     verify()
     seals = sealed_ids(world.db)
     seq, event_id = seals[10]
@@ -151,7 +156,7 @@ def test_a_middle_event_deleted_with_its_seal_is_named(world: World, verify) -> 
     assert f"events missing before it (seq {seq} removed)" in out
 
 
-def test_removed_newest_events_are_noticed(world: World, verify) -> None:  # type: ignore[no-untyped-def]
+def test_removed_newest_events_are_noticed(world: World, verify: Verify) -> None:
     verify()
     seals = sealed_ids(world.db)
     last = seals[-1][0]
@@ -164,7 +169,7 @@ def test_removed_newest_events_are_noticed(world: World, verify) -> None:  # typ
     assert f"ends at seq {last - 3}" in out
 
 
-def test_events_written_after_a_removed_tail_do_not_hide_it(world: World, verify) -> None:  # type: ignore[no-untyped-def]
+def test_events_written_after_a_removed_tail_do_not_hide_it(world: World, verify: Verify) -> None:
     verify()
     seals = sealed_ids(world.db)
     cut = seals[-3]
@@ -182,7 +187,7 @@ def test_events_written_after_a_removed_tail_do_not_hide_it(world: World, verify
 
 def test_a_whole_rewritten_tail_is_caught_by_a_head_kept_elsewhere(
     world: World,
-    verify,  # type: ignore[no-untyped-def]
+    verify: Verify,
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
