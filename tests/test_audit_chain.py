@@ -358,3 +358,52 @@ def test_ts_audit_pages_at_twenty(world: World) -> None:
     assert second.ok and "(page 2 of 2)" in second.text.splitlines()[0]
     beyond = dispatch("audit TS-2027-0001 9", world.context(DAN))
     assert not beyond.ok and "has 2 pages of audit events" in beyond.text
+
+
+@pytest.mark.postgres
+def test_an_app_role_without_update_or_delete_can_record_and_seal(postgres_url: str) -> None:
+    """The grants of docs/audit.md: the app appends and seals but cannot rewrite history."""
+    import re
+    import uuid
+
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ProgrammingError
+
+    from chatops.db import make_engine
+    from chatops.schema.migrate import upgrade
+
+    owner = Database(make_engine(postgres_url))
+    upgrade(owner.engine)
+    role = f"chatops_app_{uuid.uuid4().hex[:8]}"
+    doc = (Path(__file__).parent.parent / "docs" / "audit.md").read_text()
+    block = doc.split("-- as the owner, after `chatops db upgrade`\n", 1)[1].split("\n\n", 1)[0]
+    grants = [re.sub(r"\s+", " ", line.strip()) for line in block.splitlines()]
+    grants = [g.replace("chatops_app", role).replace("PASSWORD '…'", "") for g in grants]
+    sql(owner, grants[0])
+    try:
+        for grant in grants[1:]:
+            sql(owner, grant)
+        app = Database(make_engine(make_url(postgres_url).set(username=role).render_as_string()))
+        for n in range(3):
+            with app.transaction() as session:
+                audit.record(session, at=NOW, actor="U0APP", action="test.write", subject=str(n))
+        assert audit.seal(app, now=NOW) == 3
+        with app.transaction() as session:
+            assert audit.verify(session).verified == 3
+        for statement in (
+            "UPDATE audit_event SET actor = 'U0MALLORY'",
+            "DELETE FROM audit_event",
+            "DELETE FROM audit_seal",
+            "TRUNCATE audit_event",
+        ):
+            with pytest.raises(ProgrammingError, match="permission denied"):
+                sql(app, statement)
+        app.dispose()
+    finally:
+        sql(owner, f"DROP OWNED BY {role}")
+        owner.dispose()
+        sql_admin = Database(
+            make_engine(make_url(postgres_url).set(database="test").render_as_string())
+        )
+        sql(sql_admin, f"DROP ROLE IF EXISTS {role}")
+        sql_admin.dispose()
