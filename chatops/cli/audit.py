@@ -14,6 +14,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 
+from sqlalchemy.exc import OperationalError
+
 from chatops import audit
 from chatops.cli.common import CliError, Parser, Subcommands, open_database, parse_instant, usage_of
 from chatops.db import Database
@@ -45,8 +47,12 @@ def add(sub: Subcommands) -> None:
 
 def _sealed(settings: Settings) -> Database:
     db = open_database(settings)
-    with suppress(audit.ChainBroken):  # verify says where
-        audit.seal(db)
+    try:
+        with suppress(audit.ChainBroken):  # verify says where
+            audit.seal(db)
+    except OperationalError as error:  # e.g. the 5 s lock wait ran out under a long transaction
+        reason = str(error.orig or error).strip().splitlines()[0]
+        raise CliError(f"cannot seal the audit trail now ({reason}); try again") from None
     return db
 
 
