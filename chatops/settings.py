@@ -15,6 +15,7 @@ from croniter import croniter
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from chatops.casetypes import CaseType
 from chatops.clock import parse_duration
 from chatops.dburl import redact
 
@@ -64,6 +65,8 @@ class Settings(BaseSettings):
     page_limit_per_minute: int = Field(
         default=10, ge=1, le=1000, alias="CHATOPS_PAGE_LIMIT_PER_MINUTE"
     )
+    retention_days: int = Field(default=90, ge=1, le=36500, alias="CHATOPS_RETENTION_DAYS")
+    retention_days_by_type: str = Field(default="", alias="CHATOPS_RETENTION_DAYS_BY_TYPE")
 
     @field_validator(
         "slack_bot_token", "slack_signing_secret", "slack_app_token", "team", mode="before"
@@ -121,6 +124,17 @@ class Settings(BaseSettings):
             raise ValueError(f"{value!r} is not a five-field cron expression like '0 9 * * *'")
         return value
 
+    @field_validator("retention_days_by_type")
+    @classmethod
+    def _retention_map(cls, value: str) -> str:
+        parse_retention_map(value)
+        return value.strip()
+
+    @property
+    def retention_by_type(self) -> dict[str, int]:
+        """Days a resolved case of each listed type is kept (others: `retention_days`)."""
+        return parse_retention_map(self.retention_days_by_type)
+
     def duration(self, value: str) -> timedelta:
         """A validated duration setting ("0" is none)."""
         return timedelta(0) if value == "0" else parse_duration(value)
@@ -141,6 +155,21 @@ class Settings(BaseSettings):
     @property
     def socket_mode(self) -> bool:
         return self.slack_app_token is not None
+
+
+def parse_retention_map(text: str) -> dict[str, int]:
+    """`child-safety=3650,self-harm=365` as {type: days}; a wrong entry is a ValueError."""
+    found: dict[str, int] = {}
+    valid = [t.value for t in CaseType]
+    for entry in filter(None, (e.strip() for e in text.split(","))):
+        kind, sep, days = entry.partition("=")
+        kind = kind.strip().lower()
+        if not sep or kind not in valid:
+            raise ValueError(f"{entry!r} is not TYPE=DAYS with TYPE one of {', '.join(valid)}")
+        if not days.strip().isdigit() or not 1 <= int(days) <= 36500:
+            raise ValueError(f"{entry!r}: DAYS must be a whole number from 1 to 36500")
+        found[kind] = int(days)
+    return found
 
 
 def _check_env_file(path: Path) -> None:

@@ -1,7 +1,8 @@
 """The worker: every background duty in one pass, looped until stopped.
 
 A pass fires due escalation timers, delivers the due outbox, plans and fires handoffs, runs
-the coverage watch and delivers what they queued, then sleeps until the next one is due.
+the coverage watch, delivers what they queued and seals the new audit events, then sleeps until
+the next one is due.
 
 `run_due` is one pass and is what tests and the console call; `Worker` loops it in `chatops
 worker` (and inside `chatops serve`), sleeping until the nearest `due_at` but never more than a
@@ -23,6 +24,7 @@ from threading import Event
 from sqlalchemy import func
 from sqlmodel import col, select
 
+from chatops import audit
 from chatops.blockkit import Reply
 from chatops.cases.firing import fire_due_timers
 from chatops.clock import Clock, system_clock
@@ -62,13 +64,16 @@ def run_due(
     watch: WatchSettings = DEFAULT_WATCH,
 ) -> int:
     """One pass: fire due timers, deliver the due outbox (the new pages too), then run the
-    handoffs and the coverage watch and deliver again what they queued; returns how much was
-    done (0: quiet). Delivering before the handoff steps keeps pages from waiting on them."""
+    handoffs and the coverage watch and deliver again what they queued, and last seal the audit
+    events written so far (not counted: sealing makes no new work); returns how much was done
+    (0: quiet). Delivering before the handoff steps keeps pages from waiting on them."""
     fired = fire_due_timers(db, now=clock(), worker_id=worker_id, limit=limit)
     fired += deliver_due(db, clock=clock, notifier=notifier, worker_id=worker_id, limit=limit)
-    return fired + run_handoffs_due(
+    done = fired + run_handoffs_due(
         db, clock, notifier, worker_id=worker_id, settings=handoffs, watch=watch, limit=limit
     )
+    audit.seal_quietly(db, now=clock())
+    return done
 
 
 def next_due(db: Database) -> datetime | None:

@@ -70,6 +70,8 @@ class Case(SQLModel, table=True):
     acknowledged_by: str | None = None
     resolved_at: datetime | None = utc_column(nullable=True)
     resolved_by: str | None = None
+    # The reason a manager put the case on legal hold (kept past retention); None: not held.
+    legal_hold: str | None = None
 
 
 class CaseEvent(SQLModel, table=True):

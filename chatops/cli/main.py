@@ -1,4 +1,5 @@
-"""The `chatops` command line: run, serve, console, demo, db upgrade, worker and rota.
+"""The `chatops` command line: run, serve, console, demo, db upgrade, worker, rota, audit
+and cases.
 
 Operator mistakes (a bad option, a wrong setting, an unreachable database) end with one line on
 standard error and exit code 2: never a traceback.
@@ -13,6 +14,8 @@ import sys
 from collections.abc import Sequence
 
 from chatops import __version__
+from chatops.cli import audit as audit_cli
+from chatops.cli import cases as cases_cli
 from chatops.cli import rota as rota_cli
 from chatops.cli import worker as worker_cli
 from chatops.cli.common import (
@@ -66,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     rota_cli.add(sub)
     worker_cli.add(sub)
+    audit_cli.add(sub)
+    cases_cli.add(sub)
     return parser
 
 

@@ -1,6 +1,7 @@
 """One module per verb; importing this package registers them all."""
 
 from commands.verbs import ack as ack
+from commands.verbs import audit as audit
 from commands.verbs import case as case
 from commands.verbs import escalate as escalate
 from commands.verbs import handoff as handoff

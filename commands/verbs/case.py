@@ -1,4 +1,5 @@
-"""`/ts case open|show|note|assign|resolve|list|edit`: the life of a Trust & Safety case.
+"""`/ts case open|show|note|assign|resolve|list|edit|hold|release`: the life of a Trust & Safety
+case.
 
 Parsing and rendering only; every rule (permissions, restricted text, audit) lives in
 `chatops.cases.service`, so Slack, the console and tests get the same answers.
@@ -13,7 +14,7 @@ from zoneinfo import ZoneInfo
 from pydantic import AfterValidator, Field
 
 from chatops.blockkit import Reply, context, fields, header, quote_input, section, user_text
-from chatops.cases import access, service
+from chatops.cases import access, retention, service
 from chatops.cases.ids import KEY_PATTERN
 from chatops.cases.ladder import Paging
 from chatops.cases.models import SEVERITY_MEANING, CaseType, Severity
@@ -33,7 +34,7 @@ from commands.rota_view import local, mention, read_member, team_rota
 from commands.timeparse import parse_when
 
 OPEN_USAGE = '/ts case open <type> <sev1-4> <summary…> [lang:xx] [details:"…"]'
-USAGE = "/ts case open|show|note|assign|resolve|list|edit …"
+USAGE = "/ts case open|show|note|assign|resolve|list|edit|hold|release …"
 SUBVERB_USAGE = {
     "open": OPEN_USAGE,
     "show": "/ts case show TS-YYYY-NNNN [page:N]",
@@ -42,6 +43,8 @@ SUBVERB_USAGE = {
     "resolve": "/ts case resolve TS-YYYY-NNNN [reason…]",
     "list": "/ts case list [open|mine|resolved] [type:TYPE] [since:7d|YYYY-MM-DD]",
     "edit": "/ts case edit TS-YYYY-NNNN summary|type|sev <new value…>",
+    "hold": "/ts case hold TS-YYYY-NNNN <reason…>",
+    "release": "/ts case release TS-YYYY-NNNN",
 }
 LIST_LIMIT = 25
 TYPES = ", ".join(t.value for t in CaseType)
@@ -139,12 +142,14 @@ def paging_line(paging: Paging, ctx: Context) -> str:
         "/ts case list resolved type:self-harm since:7d",
         "/ts case edit TS-2027-0042 sev sev2",
         "/ts case edit TS-2027-0042 summary Threat against a meetup, venue named",
+        "/ts case hold TS-2027-0042 preservation request 2027-114",
     ),
     details="\n".join(f"`{u}`" for u in SUBVERB_USAGE.values())
     + f"\nTypes: {TYPES}.\nSeverities:\n{SEVERITIES}\n"
     "child-safety and self-harm cases are restricted: channels see only id, type and severity.\n"
     "`case list` shows open cases (`mine`: assigned to you or paging you; `resolved`); "
-    "`case edit` corrects a summary, type or severity, keeping the old value in the timeline.",
+    "`case edit` corrects a summary, type or severity, keeping the old value in the timeline.\n"
+    "Resolved cases are deleted after their retention; managers can `hold` one to keep it.",
     subverbs=tuple(SUBVERB_USAGE),
 )
 class CaseCommand(Command):
@@ -154,7 +159,8 @@ class CaseCommand(Command):
     def parse(cls, args: list[str], ctx: Context) -> CaseCommand:
         if not args:
             raise UsageError(
-                "say what to do: open, show, note, assign, resolve, list or edit", USAGE
+                "say what to do: open, show, note, assign, resolve, list, edit, hold or release",
+                USAGE,
             )
         name = args[0].lower()
         sub = SUBVERBS.get(name)
@@ -634,6 +640,54 @@ class CaseEdit(CaseCommand):
         )
 
 
+class CaseHold(CaseCommand):
+    """Keep a case past its retention (a legal request); managers and admins only."""
+
+    key: CaseKey
+    reason: str = Field(repr=False)
+
+    @classmethod
+    def parse(cls, args: list[str], ctx: Context) -> Self:
+        usage = SUBVERB_USAGE["hold"]
+        word = case_word(args, usage)
+        if len(args) < 2:
+            raise UsageError("say why the case is held, e.g. a legal request's reference", usage)
+        return cls(key=known_key(word), reason=" ".join(args[1:]))
+
+    def run(self, ctx: Context) -> Reply:
+        with ctx.db.transaction() as session:
+            case = retention.hold(
+                session,
+                team_id=ctx.team_id,
+                actor=ctx.actor,
+                key=self.key,
+                at=ctx.clock(),
+                reason=self.reason,
+            )
+        return Reply(text=f":lock: {case.key} is on legal hold: it is kept until released.")
+
+
+class CaseRelease(CaseCommand):
+    key: CaseKey
+
+    @classmethod
+    def parse(cls, args: list[str], ctx: Context) -> Self:
+        usage = SUBVERB_USAGE["release"]
+        word = case_word(args, usage)
+        if len(args) > 1:
+            raise UsageError("release takes only the case id", usage)
+        return cls(key=known_key(word))
+
+    def run(self, ctx: Context) -> Reply:
+        with ctx.db.transaction() as session:
+            case = retention.release(
+                session, team_id=ctx.team_id, actor=ctx.actor, key=self.key, at=ctx.clock()
+            )
+        return Reply(
+            text=f":unlock: {case.key} is released from legal hold; its usual retention applies."
+        )
+
+
 SUBVERBS: dict[str, type[CaseCommand]] = {
     "open": CaseOpen,
     "show": CaseShow,
@@ -642,4 +696,6 @@ SUBVERBS: dict[str, type[CaseCommand]] = {
     "resolve": CaseResolve,
     "list": CaseList,
     "edit": CaseEdit,
+    "hold": CaseHold,
+    "release": CaseRelease,
 }

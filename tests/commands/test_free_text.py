@@ -231,6 +231,8 @@ REFUSED_BY_STATE = {
     "/ts handoff accept": "you have no handoff waiting for you to accept",
     "/ts swap request 2027-03-22 to 2027-03-29 family visit": "you have no rotation shift in",
     "/ts swap cancel 12": "this swap request no longer exists",
+    "/ts audit TS-2027-0042": "only admins can read a case's audit trail",
+    "/ts audit TS-2027-0042 2": "only admins can read a case's audit trail",
 }
 
 
