@@ -22,8 +22,8 @@ from chatops.blockkit import (
     user_text,
 )
 from chatops.oncall import swaps
-from commands.command import Command, FreeText, UtcDatetime, button_id
-from commands.context import Context, Refused, UsageError
+from commands.command import MAX_ROW_ID, Command, FreeText, UtcDatetime, button_id
+from commands.context import Context, UsageError
 from commands.parsing import suggest, verbatim
 from commands.registry import action, verb
 from commands.rota_view import local, mention, shift_line, team_rota
@@ -145,9 +145,10 @@ class SwapCancel(SwapCommand):
 
     @classmethod
     def parse(cls, args: list[str], ctx: Context) -> Self:
-        if len(args) != 1 or not args[0].lstrip("#").isdigit():
+        number = args[0].lstrip("#") if len(args) == 1 else ""
+        if not (number.isascii() and number.isdigit()) or not 1 <= int(number) <= MAX_ROW_ID:
             raise UsageError("name the request by its number, e.g. `/ts swap cancel 12`")
-        return cls(request_id=int(args[0].lstrip("#")))
+        return cls(request_id=int(number))
 
     def run(self, ctx: Context) -> Reply:
         return _cancel(self.request_id, ctx)
@@ -175,9 +176,8 @@ def _cancel(request_id: int, ctx: Context, *, button: bool = False) -> Reply:
 @action(CANCEL)
 def cancel_button(value: str, ctx: Context) -> Reply:
     """The Cancel button on the channel post: only the requester's press counts."""
-    if not value.isdigit():
-        raise Refused("this Cancel button is broken; use `/ts swap cancel <number>`")
-    return _cancel(int(value), ctx, button=True)
+    request_id = button_id(value, "this Cancel button is broken; use `/ts swap cancel <number>`")
+    return _cancel(request_id, ctx, button=True)
 
 
 @action(TAKE)
