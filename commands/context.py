@@ -26,6 +26,7 @@ class Context:
     admin_contact: str = "your team's managers"
     channel: str | None = None
     horizon_days: int = 28
+    public_url: str | None = None  # CHATOPS_PUBLIC_URL: where calendar feeds are served
 
 
 class UsageError(Exception):

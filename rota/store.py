@@ -7,12 +7,14 @@ is what makes import and export round-trip.
 
 from __future__ import annotations
 
+import json
 from datetime import time
 
 from sqlmodel import Session, col, delete, select
 
 from rota.models import Member, Override, Participant, Restriction, Rotation, Team
 from rota.spec import (
+    FatigueSpec,
     MemberSpec,
     OverrideSpec,
     RestrictionSpec,
@@ -60,6 +62,7 @@ def save_rota(session: Session, spec: RotaSpec) -> Team:
         team = Team(name=spec.team.name)
         session.add(team)
     team.tz, team.channel, team.required = spec.team.tz, spec.team.channel, spec.team.required
+    team.fatigue = json.dumps(spec.team.fatigue.model_dump(exclude_defaults=True), sort_keys=True)
     team.rota_version = (team.rota_version or 0) + 1
     session.flush()
     assert team.id is not None
@@ -187,7 +190,13 @@ def load_rota(session: Session, team: Team) -> RotaSpec:
         .order_by(col(Override.start), col(Override.id))
     )
     return RotaSpec(
-        team=TeamSpec(name=team.name, tz=team.tz, channel=team.channel, required=team.required),
+        team=TeamSpec(
+            name=team.name,
+            tz=team.tz,
+            channel=team.channel,
+            required=team.required,
+            fatigue=FatigueSpec.model_validate(json.loads(team.fatigue or "{}")),
+        ),
         members=tuple(
             MemberSpec(
                 id=m.slack_id,

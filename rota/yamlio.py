@@ -172,4 +172,8 @@ def dump_rota_yaml(spec: RotaSpec) -> str:
     data = spec.model_dump(by_alias=True, exclude_defaults=True)
     # Keep required-but-defaulted shapes readable: the team block is always written in full.
     data["team"] = spec.team.model_dump(by_alias=True)
+    if spec.team.fatigue == type(spec.team.fatigue)():
+        del data["team"]["fatigue"]  # the defaults: written only when a team sets its own
+    else:
+        data["team"]["fatigue"] = spec.team.fatigue.model_dump(exclude_defaults=True)
     return yaml.dump(_plain(data), Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)

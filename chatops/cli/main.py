@@ -119,6 +119,7 @@ def cmd_console(args: argparse.Namespace, settings: Settings, *, tour: bool = Fa
         admin_contact=settings.admin_contact,
         channel=team.channel,
         horizon_days=settings.check_horizon_days,
+        public_url=settings.public_url,
     )
     from chatops.outbox.notifier import ConsoleNotifier
     from chatops.worker import console_hook, handoff_settings, watch_settings

@@ -23,10 +23,12 @@ from chatops.cli.common import (
     usage_of,
 )
 from chatops.clock import system_clock
+from chatops.oncall.care import care_warnings
 from chatops.settings import Settings
 from chatops.teamfile import export_rota_file, import_rota_file, load_rota_file
 from commands.names import NameNotFound, Person, UnknownName, match
 from rota.coverage import coverage_gaps, describe_gap
+from rota.fatigue import RotaWarning, fatigue_warnings
 from rota.ical import shifts_calendar
 from rota.load import load
 from rota.resolve import CompiledRota, compile_rota
@@ -199,6 +201,7 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     required = args.min if args.min is not None else spec.team.required
     compiled = compile_rota(spec)
     gaps = coverage_gaps(compiled, start, end, required=required, layer=args.layer)
+    warnings = _warnings(args, settings, compiled, start, end)
     if args.json:
         _print_json(
             {
@@ -209,15 +212,39 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
                     {"start": fmt_utc(g.start), "end": fmt_utc(g.end), "on_call": g.on_call}
                     for g in gaps
                 ],
+                "warnings": [w.as_json() for w in warnings],
             }
         )
-    elif gaps:
+        return EXIT_GAPS if gaps else 0
+    if gaps:
         print(f"{len(gaps)} coverage gap(s) between {fmt_utc(start)} and {fmt_utc(end)}:")
         for gap in gaps:
             print(describe_gap(compiled, gap, required=required, layer=args.layer))
     else:
         print(f"covered: {required} or more on call from {fmt_utc(start)} to {fmt_utc(end)}")
+    if warnings:
+        print(f"{len(warnings)} care warning(s) (not gaps):")
+        for warning in warnings:
+            print(warning.describe())
     return EXIT_GAPS if gaps else 0
+
+
+def _warnings(
+    args: argparse.Namespace,
+    settings: Settings,
+    compiled: CompiledRota,
+    start: datetime,
+    end: datetime,
+) -> list[RotaWarning]:
+    """Fatigue warnings; with the database's rota, shifts inside away periods too."""
+    if getattr(args, "file", None) is not None:
+        return fatigue_warnings(compiled, start, end)
+    db = open_database(settings)
+    with db.transaction() as session:
+        team = find_team(session, settings.team)
+        assert team.id is not None
+        team_id = team.id
+    return care_warnings(db, team_id, compiled, start, end)
 
 
 def cmd_who(args: argparse.Namespace, settings: Settings) -> int:

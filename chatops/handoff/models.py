@@ -33,6 +33,7 @@ class MessageKind(StrEnum):
     reminder = "handoff.reminder"  # DM to the incoming before the boundary
     escalation = "handoff.escalation"  # DM to outgoing and managers: nobody accepted
     watch = "coverage.watch"  # DM to a manager: gaps ahead
+    cover = "away.cover"  # the team channel: someone away needs their shifts taken
 
 
 class HandoffNote(SQLModel, table=True):

@@ -8,8 +8,9 @@ client from holding up Slack's other requests. Put TLS in front (a load balancer
 from __future__ import annotations
 
 import logging
+import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from socketserver import ThreadingMixIn
 from typing import TYPE_CHECKING, Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 HEALTH_PATH = "/healthz"
+#: Calendar feeds (chatops.oncall.feeds): the token is the whole secret of the URL.
+ICAL_PATH = re.compile(r"^/ical/([A-Za-z0-9_-]{1,128})\.ics$")
 # Slack's payloads are a few kilobytes; refuse anything absurd before reading it.
 MAX_BODY_BYTES = 1 << 20
 
@@ -49,8 +52,16 @@ class _LoggingRequestHandler(WSGIRequestHandler):
 class SlackHttpServer:
     """The app on `/slack/events` plus `/healthz`; `start()` returns the port (0: any free one)."""
 
-    def __init__(self, app: App, *, host: str = "0.0.0.0", port: int = 0) -> None:
+    def __init__(
+        self,
+        app: App,
+        *,
+        host: str = "0.0.0.0",
+        port: int = 0,
+        feeds: Callable[[str], str | None] | None = None,
+    ) -> None:
         self._bolt = SlackRequestHandler(app, path=EVENTS_PATH)
+        self._feeds = feeds
         self._host = host
         self._requested_port = port
         self._server: _ThreadingWSGIServer | None = None
@@ -62,6 +73,8 @@ class SlackHttpServer:
         if path == HEALTH_PATH and environ.get("REQUEST_METHOD") in {"GET", "HEAD"}:
             start_response("200 OK", [("Content-Type", "text/plain; charset=utf-8")])
             return [b"ok\n"]
+        if path.startswith("/ical/") and environ.get("REQUEST_METHOD") in {"GET", "HEAD"}:
+            return self._ical(path, start_response)
         try:
             length = int(environ.get("CONTENT_LENGTH") or 0)
         except ValueError:
@@ -70,6 +83,31 @@ class SlackHttpServer:
             start_response("413 Payload Too Large", [("Content-Type", "text/plain")])
             return [b"payload too large\n"]
         return self._bolt(environ, start_response)
+
+    def _ical(self, path: str, start_response: StartResponse) -> Iterable[bytes]:
+        """A calendar feed, or a bare 404 that says nothing about why (unknown or revoked)."""
+        found = ICAL_PATH.match(path)
+        body = None
+        if found is not None and self._feeds is not None:
+            try:
+                body = self._feeds(found.group(1))
+            except Exception:
+                log.exception("calendar feed failed")  # no token in the log: it is the secret
+                start_response("500 Internal Server Error", [("Content-Length", "0")])
+                return [b""]
+        if body is None:
+            start_response("404 Not Found", [("Content-Length", "0")])
+            return [b""]
+        data = body.encode()
+        start_response(
+            "200 OK",
+            [
+                ("Content-Type", "text/calendar; charset=utf-8"),
+                ("Content-Length", str(len(data))),
+                ("Cache-Control", "private, max-age=300"),
+            ],
+        )
+        return [data]
 
     @property
     def port(self) -> int:

@@ -225,6 +225,7 @@ class Listeners:
             admin_contact=self.settings.admin_contact,
             channel=team.channel or channel,
             horizon_days=self.settings.check_horizon_days,
+            public_url=self.settings.public_url,
         )
 
     def home_context(self, slack_user: str) -> Context | None:

@@ -13,8 +13,19 @@ from typing import Any, ClassVar, Self
 
 from pydantic import Field, ValidationError
 
-from chatops.blockkit import Reply, Visibility, actions, button, context, header, section
+from chatops.blockkit import (
+    Block,
+    Reply,
+    Visibility,
+    actions,
+    button,
+    context,
+    header,
+    section,
+    truncate,
+)
 from chatops.oncall import edits as rota_service
+from chatops.oncall.care import care_warnings, edit_warnings
 from chatops.oncall.edits import Plan, Proposal
 from commands.command import Command, SlackId, UtcDatetime
 from commands.context import Context, UsageError
@@ -23,6 +34,7 @@ from commands.registry import action, verb
 from commands.rota_view import local, mention, read_member, shift_line, team_rota
 from commands.timeparse import parse_span
 from rota.coverage import coverage_gaps, describe_gap
+from rota.fatigue import RotaWarning
 from rota.spec import MemberSpec, Role
 from rota.yamlio import validation_messages
 
@@ -142,11 +154,12 @@ class RotaCheck(RotaCommand):
         days = self.days
         compiled = team_rota(ctx)
         start = ctx.clock()
-        gaps = coverage_gaps(compiled, start, start + timedelta(days=days))
+        end = start + timedelta(days=days)
+        gaps = coverage_gaps(compiled, start, end)
+        warned = warning_blocks(care_warnings(ctx.db, ctx.team_id, compiled, start, end))
         if not gaps:
-            return Reply(
-                text=f":white_check_mark: Covered: no uncovered minute in the next {days} days.",
-            )
+            text = f":white_check_mark: Covered: no uncovered minute in the next {days} days."
+            return Reply(text=text, blocks=[section(text), *warned] if warned else [])
         shown = [describe_gap(compiled, g) for g in gaps[:10]]
         more = f"\n… and {len(gaps) - 10} more" if len(gaps) > 10 else ""
         return Reply(
@@ -155,8 +168,24 @@ class RotaCheck(RotaCommand):
                 header(f"{len(gaps)} coverage gap(s) in the next {days} days"),
                 section("```" + "\n".join(shown) + more + "```"),
                 context("Each gap in UTC, then in each affected member's local time."),
+                *warned,
             ],
         )
+
+
+MAX_WARNINGS = 8
+
+
+def warning_blocks(warnings: list[RotaWarning]) -> list[Block]:
+    """Care warnings (fatigue, shifts while away) as blocks: warnings, never gaps."""
+    if not warnings:
+        return []
+    shown = "\n".join(w.describe() for w in warnings[:MAX_WARNINGS])
+    more = f"\n… and {len(warnings) - MAX_WARNINGS} more" if len(warnings) > MAX_WARNINGS else ""
+    return [
+        section(f":zzz: *{len(warnings)} care warning(s)* (not gaps: the rota still covers)"),
+        section("```" + truncate(shown + more, 2900) + "```"),
+    ]
 
 
 def _options(words: list[str], known: set[str]) -> tuple[dict[str, str], bool, str]:
@@ -414,6 +443,9 @@ def _preview(ctx: Context, proposal: Proposal, summary: str) -> Reply:
             section(summary),
             section("\n".join(lines) if lines else "No shift changes within the horizon."),
             context(coverage),
+            *warning_blocks(
+                edit_warnings(ctx.db, ctx.team_id, plan.old, plan.new, plan.start, plan.end)
+            ),
             actions(
                 button("Confirm", "rota_confirm", proposal.to_json(), style="primary"),
                 button("Cancel", "rota_cancel", proposal.to_json()),

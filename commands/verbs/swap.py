@@ -22,7 +22,7 @@ from rota.timefmt import fmt_local
 
 USAGES = {"request": "/ts swap request <from> to <to> [reason…]"}
 USAGE = USAGES["request"]
-TAKE = "swap_take"
+TAKE = swaps.TAKE_ACTION
 MAX_LINES = 15
 
 
