@@ -1,4 +1,4 @@
-"""`chatops rota …`: import, export, check, who, shifts, load and ical.
+"""`chatops rota …`: import, export, check, who, shifts, load, plot and ical.
 
 With a FILE the command works on that file alone (no database); without, on the team in the
 database. The JSON shapes are a contract that others script against: keep them stable.
@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfoNotFoundError
 
 from chatops.cli.common import (
     CliError,
@@ -35,6 +36,7 @@ from rota.resolve import CompiledRota, compile_rota
 from rota.spec import RotaSpec
 from rota.store import UnknownTeam, find_team, load_rota
 from rota.timefmt import fmt_utc
+from rota.wallclock import zone
 from rota.yamlio import RotaError
 
 EXIT_GAPS = 1
@@ -47,7 +49,9 @@ class RotaInputError(CliError):
 
 def add(sub: Subcommands) -> None:
     """`chatops rota …`: its actions, each with its own options."""
-    rota = sub.add_parser("rota", help="the rota: import, export, check, who, shifts, load, ical")
+    rota = sub.add_parser(
+        "rota", help="the rota: import, export, check, who, shifts, load, plot, ical"
+    )
     verbs = rota.add_subparsers(dest="rota_command", metavar="ACTION", parser_class=type(rota))
     rota.set_defaults(func=lambda _a, _s: usage_of(rota))
 
@@ -80,6 +84,14 @@ def add(sub: Subcommands) -> None:
     p = verbs.add_parser("load", help="hours on call per member, with local night and weekend")
     _file_and_window(p)
     p.set_defaults(func=cmd_load)
+
+    p = verbs.add_parser("plot", help="draw every rotation's shifts on a timeline (PNG)")
+    p.add_argument("file", nargs="?", type=Path, help="a rota YAML file (default: the database)")
+    p.add_argument("--from", dest="start", help="ISO instant (default: now)")
+    p.add_argument("--to", dest="end", help="ISO instant (default: from + the check horizon)")
+    p.add_argument("--out", required=True, type=Path, help="the PNG file to write")
+    p.add_argument("--tz", help="IANA zone of the hour ticks (default: the team's)")
+    p.set_defaults(func=cmd_plot)
 
     p = verbs.add_parser("ical", help="an iCalendar (RFC 5545) feed of shifts")
     _file_and_window(p, json_flag=False)
@@ -338,6 +350,30 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
             f"  {names[member_id]:<24} {x.on_call_hours:>8.1f} {x.night_hours:>8.1f} "
             f"{x.weekend_hours:>8.1f}"
         )
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace, settings: Settings) -> int:
+    start, end = _window(args, settings)
+    from chatops.oncall import plot  # matplotlib loads in a second: only for this command
+
+    if end - start > plot.MAX_WINDOW:
+        raise CliError("--from/--to: the window may be a year at most")
+    spec = _rota(args, settings)
+    tz = args.tz or spec.team.tz
+    try:
+        zone(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise CliError(f"--tz: unknown time zone {tz!r} (use an IANA name like Europe/Berlin)")
+    out = Path(args.out)
+    if out.suffix.lower() != ".png":
+        raise CliError(f"--out: {str(out)!r} must end in .png")
+    figure = plot.draw(compile_rota(spec), start, end, tz)
+    try:
+        plot.save(figure, out)
+    except OSError as error:
+        raise CliError(f"--out: cannot write {str(out)!r}: {error.strerror or error}") from None
+    print(f"wrote {out} ({fmt_utc(start)} to {fmt_utc(end)}, ticks in {tz})")
     return 0
 
 
