@@ -364,7 +364,9 @@ def cmd_plot(args: argparse.Namespace, settings: Settings) -> int:
     try:
         zone(tz)
     except (ZoneInfoNotFoundError, ValueError):
-        raise CliError(f"--tz: unknown time zone {tz!r} (use an IANA name like Europe/Berlin)")
+        raise CliError(
+            f"--tz: unknown time zone {tz!r} (use an IANA name like Europe/Berlin)"
+        ) from None
     out = Path(args.out)
     if out.suffix.lower() != ".png":
         raise CliError(f"--out: {str(out)!r} must end in .png")
