@@ -18,13 +18,14 @@ from rota.spec import RotaSpec
 def care_warnings(
     db: Database, team_id: int, rota: RotaSpec | CompiledRota, start: datetime, end: datetime
 ) -> list[RotaWarning]:
-    """Fatigue warnings, then shifts inside someone's away time, over [start, end)."""
+    """Shifts inside someone's away time (most urgent: someone must take them), then the
+    fatigue warnings, over [start, end)."""
     compiled = rota if isinstance(rota, CompiledRota) else compile_rota(rota)
     with db.transaction() as session:
         aways = aways_between(session, team_id, start, end)
     return [
-        *fatigue_warnings(compiled, start, end),
         *away_warnings(compiled, aways, start, end),
+        *fatigue_warnings(compiled, start, end),
     ]
 
 
