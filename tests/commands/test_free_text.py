@@ -228,6 +228,11 @@ def _run_example(ctx: Context, example: str) -> Reply:
 REFUSED_BY_STATE = {
     "/ts handoff accept": "you have no handoff waiting for you to accept",
     "/ts swap request 2027-03-22 to 2027-03-29 family visit": "you have no rotation shift in",
+    "/ts away cancel 3": "there is no away period #3",
+    # The demo context serves no calendar feeds (CHATOPS_PUBLIC_URL unset).
+    "/ts ical": "calendar links are not set up here",
+    "/ts ical reset": "calendar links are not set up here",
+    "/ts ical team": "calendar links are not set up here",
 }
 
 
