@@ -67,6 +67,17 @@ class Settings(BaseSettings):
     )
     retention_days: int = Field(default=90, ge=1, le=36500, alias="CHATOPS_RETENTION_DAYS")
     retention_days_by_type: str = Field(default="", alias="CHATOPS_RETENTION_DAYS_BY_TYPE")
+    public_url: str | None = Field(default=None, alias="CHATOPS_PUBLIC_URL")
+
+    @field_validator("public_url", mode="before")
+    @classmethod
+    def _public_url(cls, value: object) -> object:
+        """The bot's public base URL (calendar links); blank is unset, a path is not allowed."""
+        if isinstance(value, str) and not value.strip():
+            return None
+        if isinstance(value, str) and not re.match(r"^https?://[^/\s?#]+/?$", value.strip()):
+            raise ValueError("must be the bot's public base URL, e.g. https://chatops.example.org")
+        return value.strip().rstrip("/") if isinstance(value, str) else value
 
     @field_validator(
         "slack_bot_token", "slack_signing_secret", "slack_app_token", "team", mode="before"

@@ -1,8 +1,8 @@
 """The worker: every background duty in one pass, looped until stopped.
 
 A pass fires due escalation timers, delivers the due outbox, plans and fires handoffs, runs
-the coverage watch, delivers what they queued and seals the new audit events, then sleeps until
-the next one is due.
+the coverage watch, asks for cover ahead of away periods, delivers what they queued and seals
+the new audit events, then sleeps until the next one is due.
 
 `run_due` is one pass and is what tests and the console call; `Worker` loops it in `chatops
 worker` (and inside `chatops serve`), sleeping until the nearest `due_at` but never more than a
@@ -33,6 +33,7 @@ from chatops.escalation.models import EscalationTimer
 from chatops.handoff.service import DEFAULT as DEFAULT_HANDOFFS
 from chatops.handoff.service import HandoffSettings, fire_due, plan_all
 from chatops.handoff.service import next_due as next_handoff_due
+from chatops.oncall.away import run_cover_requests
 from chatops.oncall.boundaries import next_boundary
 from chatops.oncall.cache import Rotas, team_rota
 from chatops.oncall.watch import DEFAULT_WATCH, WatchSettings, next_firing, run_watch
@@ -198,6 +199,7 @@ def run_handoffs_due(
     plan_all(db, now=now, settings=settings, rotas=rotas)
     done = fire_due(db, now=now, worker_id=worker_id, limit=limit, rotas=rotas)
     done += run_watch(db, now=now, worker_id=worker_id, settings=watch)
+    done += len(run_cover_requests(db, now=now, worker_id=worker_id))
     return done + deliver_due(db, clock=clock, notifier=notifier, worker_id=worker_id, limit=limit)
 
 

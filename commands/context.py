@@ -27,6 +27,7 @@ class Context:
     channel: str | None = None
     horizon_days: int = 28
     page_limit_per_minute: int = 10
+    public_url: str | None = None  # CHATOPS_PUBLIC_URL: where calendar feeds are served
 
 
 class UsageError(Exception):

@@ -46,6 +46,8 @@ class Team(SQLModel, table=True):
     required: int = 1
     # Bumped by every rota save, so caches know when to recompile.
     rota_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # The team's fatigue thresholds as JSON (`rota.spec.FatigueSpec`); "{}" is the defaults.
+    fatigue: str = Field(default="{}", sa_column_kwargs={"server_default": "{}"})
 
 
 class Member(SQLModel, table=True):

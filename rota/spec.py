@@ -190,11 +190,23 @@ class OverrideSpec(_Strict):
         return self
 
 
+class FatigueSpec(_Strict):
+    """Thresholds of the fatigue warnings (`rota.fatigue`); warnings only, never gaps."""
+
+    night_streak: int = Field(
+        default=3, ge=1, le=31, description="most shifts in a row touching local night"
+    )
+    max_shift_hours: float = Field(default=12, gt=0, le=168, description="longest shift")
+    min_rest_hours: float = Field(default=11, ge=0, le=72, description="least rest between")
+    max_share: float = Field(default=0.25, gt=0, le=1, description="share of any 4 weeks")
+
+
 class TeamSpec(_Strict):
     name: str = Field(min_length=1)
     tz: ZoneName = "UTC"
     channel: str | None = None
     required: int = Field(default=1, ge=1, description="members that must be on call at once")
+    fatigue: FatigueSpec = FatigueSpec()
 
 
 class GroupSpec(_Strict):

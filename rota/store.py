@@ -7,6 +7,7 @@ is what makes import and export round-trip.
 
 from __future__ import annotations
 
+import json
 from datetime import time
 
 from sqlmodel import Session, col, delete, select
@@ -21,6 +22,7 @@ from rota.models import (
     Team,
 )
 from rota.spec import (
+    FatigueSpec,
     GroupSpec,
     MemberSpec,
     OverrideSpec,
@@ -72,6 +74,7 @@ def save_rota(session: Session, spec: RotaSpec) -> Team:
         team = Team(name=spec.team.name)
         session.add(team)
     team.tz, team.channel, team.required = spec.team.tz, spec.team.channel, spec.team.required
+    team.fatigue = json.dumps(spec.team.fatigue.model_dump(exclude_defaults=True), sort_keys=True)
     team.rota_version = (team.rota_version or 0) + 1
     session.flush()
     assert team.id is not None
@@ -214,7 +217,13 @@ def load_rota(session: Session, team: Team) -> RotaSpec:
     ):
         grouped.setdefault(row.name, []).append(slack_of[row.member_id])
     return RotaSpec(
-        team=TeamSpec(name=team.name, tz=team.tz, channel=team.channel, required=team.required),
+        team=TeamSpec(
+            name=team.name,
+            tz=team.tz,
+            channel=team.channel,
+            required=team.required,
+            fatigue=FatigueSpec.model_validate(json.loads(team.fatigue or "{}")),
+        ),
         members=tuple(
             MemberSpec(
                 id=m.slack_id,

@@ -174,4 +174,8 @@ def dump_rota_yaml(spec: RotaSpec) -> str:
     data["team"] = spec.team.model_dump(by_alias=True)
     if "groups" in data:  # written as the file holds them: {name: [member ids]}
         data["groups"] = {g.name: list(g.members) for g in spec.groups}
+    if spec.team.fatigue == type(spec.team.fatigue)():
+        del data["team"]["fatigue"]  # the defaults: written only when a team sets its own
+    else:
+        data["team"]["fatigue"] = spec.team.fatigue.model_dump(exclude_defaults=True)
     return yaml.dump(_plain(data), Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)

@@ -139,6 +139,7 @@ def cmd_console(args: argparse.Namespace, settings: Settings, *, tour: bool = Fa
         channel=team.channel,
         horizon_days=settings.check_horizon_days,
         page_limit_per_minute=settings.page_limit_per_minute,
+        public_url=settings.public_url,
     )
     from chatops.outbox.notifier import ConsoleNotifier
     from chatops.worker import console_hook, handoff_settings, next_wakeup, watch_settings

@@ -1,4 +1,4 @@
-"""`chatops rota …`: import, export, check, who, shifts, load and ical.
+"""`chatops rota …`: import, export, check, who, shifts, load, plot and ical.
 
 With a FILE the command works on that file alone (no database); without, on the team in the
 database. The JSON shapes are a contract that others script against: keep them stable.
@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfoNotFoundError
 
 from chatops.blockkit import unescape
 from chatops.cli.common import (
@@ -24,17 +25,20 @@ from chatops.cli.common import (
     usage_of,
 )
 from chatops.clock import system_clock
+from chatops.oncall.care import care_warnings
 from chatops.settings import Settings
 from chatops.teamfile import export_rota_file, import_rota_file, load_rota_file
 from commands.names import NameNotFound, Person, UnknownName, match
 from rota.coverage import coverage_gaps, describe_gap
 from rota.doubles import describe_double, double_holdings
+from rota.fatigue import RotaWarning, fatigue_warnings
 from rota.ical import shifts_calendar
 from rota.load import load
 from rota.resolve import CompiledRota, compile_rota
 from rota.spec import RotaSpec
 from rota.store import UnknownTeam, find_team, load_rota
 from rota.timefmt import fmt_utc
+from rota.wallclock import zone
 from rota.yamlio import RotaError
 
 EXIT_GAPS = 1
@@ -47,7 +51,9 @@ class RotaInputError(CliError):
 
 def add(sub: Subcommands) -> None:
     """`chatops rota …`: its actions, each with its own options."""
-    rota = sub.add_parser("rota", help="the rota: import, export, check, who, shifts, load, ical")
+    rota = sub.add_parser(
+        "rota", help="the rota: import, export, check, who, shifts, load, plot, ical"
+    )
     verbs = rota.add_subparsers(dest="rota_command", metavar="ACTION", parser_class=type(rota))
     rota.set_defaults(func=lambda _a, _s: usage_of(rota))
 
@@ -80,6 +86,14 @@ def add(sub: Subcommands) -> None:
     p = verbs.add_parser("load", help="hours on call per member, with local night and weekend")
     _file_and_window(p)
     p.set_defaults(func=cmd_load)
+
+    p = verbs.add_parser("plot", help="draw every rotation's shifts on a timeline (PNG)")
+    p.add_argument("file", nargs="?", type=Path, help="a rota YAML file (default: the database)")
+    p.add_argument("--from", dest="start", help="ISO instant (default: now)")
+    p.add_argument("--to", dest="end", help="ISO instant (default: from + the check horizon)")
+    p.add_argument("--out", required=True, type=Path, help="the PNG file to write")
+    p.add_argument("--tz", help="IANA zone of the hour ticks (default: the team's)")
+    p.set_defaults(func=cmd_plot)
 
     p = verbs.add_parser("ical", help="an iCalendar (RFC 5545) feed of shifts")
     _file_and_window(p, json_flag=False)
@@ -209,6 +223,7 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     compiled = compile_rota(spec)
     gaps = coverage_gaps(compiled, start, end, required=required, layer=args.layer)
     doubles = double_holdings(compiled, start, end)
+    warnings = _warnings(args, settings, compiled, start, end)
     if args.json:
         report: dict[str, Any] = {
             "from": fmt_utc(start),
@@ -218,6 +233,7 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
                 {"start": fmt_utc(g.start), "end": fmt_utc(g.end), "on_call": g.on_call}
                 for g in gaps
             ],
+            "warnings": [w.as_json() for w in warnings],
         }
         if doubles:  # a warning, present only when there is one
             report["double_holdings"] = [
@@ -245,7 +261,29 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
         )
         for double in doubles:
             print(describe_double(compiled, double))
+    if warnings:
+        print(f"{len(warnings)} care warning(s) (not gaps):")
+        for warning in warnings:
+            print(warning.describe())
     return EXIT_GAPS if gaps else 0
+
+
+def _warnings(
+    args: argparse.Namespace,
+    settings: Settings,
+    compiled: CompiledRota,
+    start: datetime,
+    end: datetime,
+) -> list[RotaWarning]:
+    """Fatigue warnings; with the database's rota, shifts inside away periods too."""
+    if getattr(args, "file", None) is not None:
+        return fatigue_warnings(compiled, start, end)
+    db = open_database(settings)
+    with db.transaction() as session:
+        team = find_team(session, settings.team)
+        assert team.id is not None
+        team_id = team.id
+    return care_warnings(db, team_id, compiled, start, end)
 
 
 def cmd_who(args: argparse.Namespace, settings: Settings) -> int:
@@ -339,6 +377,32 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
             f"  {names[member_id]:<24} {x.on_call_hours:>8.1f} {x.night_hours:>8.1f} "
             f"{x.weekend_hours:>8.1f}"
         )
+    return 0
+
+
+def cmd_plot(args: argparse.Namespace, settings: Settings) -> int:
+    start, end = _window(args, settings)
+    from chatops.oncall import plot  # matplotlib loads in a second: only for this command
+
+    if end - start > plot.MAX_WINDOW:
+        raise CliError("--from/--to: the window may be a year at most")
+    spec = _rota(args, settings)
+    tz = args.tz or spec.team.tz
+    try:
+        zone(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise CliError(
+            f"--tz: unknown time zone {tz!r} (use an IANA name like Europe/Berlin)"
+        ) from None
+    out = Path(args.out)
+    if out.suffix.lower() != ".png":
+        raise CliError(f"--out: {str(out)!r} must end in .png")
+    figure = plot.draw(compile_rota(spec), start, end, tz)
+    try:
+        plot.save(figure, out)
+    except OSError as error:
+        raise CliError(f"--out: cannot write {str(out)!r}: {error.strerror or error}") from None
+    print(f"wrote {out} ({fmt_utc(start)} to {fmt_utc(end)}, ticks in {tz})")
     return 0
 
 

@@ -43,6 +43,7 @@ class OnCallMessage(StrEnum):
     """Kinds of the outbox messages the on-call domain queues itself."""
 
     watch = "coverage.watch"  # DM to a manager: gaps ahead
+    cover = "away.cover"  # the team channel: someone away needs their shifts taken
 
 
 class Handoff(SQLModel, table=True):

@@ -86,6 +86,10 @@ def _require_member(spec: RotaSpec, actor: Actor | None) -> Actor:
     return actor
 
 
+#: The action id of a swap request's Take button (the `/ts swap` verb registers its handler).
+TAKE_ACTION = "swap_take"
+
+
 def request_swap(
     db: Database,
     *,
@@ -114,31 +118,61 @@ def request_swap(
     with db.transaction() as session:
         spec = _team_rota(session, team_id)
         requester = _require_member(spec, actor)
-        shifts = covered_shifts(spec, requester.slack_id, start, end)
-        if not shifts:
-            raise Refused(
-                "you have no rotation shift in that window, so there is nothing to swap; "
-                "see yours with `/ts shifts`"
-            )
-        request = SwapRequest(
+        return open_swap(
+            session,
             team_id=team_id,
+            spec=spec,
             requester=requester.slack_id,
             start=start,
             end=end,
             reason=reason,
-            created_at=now,
-        )
-        session.add(request)
-        session.flush()
-        audit.record(
-            session,
-            at=now,
+            now=now,
             actor=requester.slack_id,
-            action="swap.request",
-            subject=f"swap:{request.id}",
-            team_id=team_id,
-            detail={"start": start, "end": end, "shifts": len(shifts)},
         )
+
+
+def open_swap(
+    session: Session,
+    *,
+    team_id: int,
+    spec: RotaSpec,
+    requester: str,
+    start: datetime,
+    end: datetime,
+    reason: str,
+    now: datetime,
+    actor: str,
+) -> OpenedSwap:
+    """The request row and its audit event in the caller's transaction (`actor` asks for
+    `requester`: themselves, or "system" when the worker asks for someone who is away)."""
+    shifts = covered_shifts(spec, requester, start, end)
+    if not shifts:
+        raise Refused(
+            "you have no rotation shift in that window, so there is nothing to swap; "
+            "see yours with `/ts shifts`"
+        )
+    request = SwapRequest(
+        team_id=team_id,
+        requester=requester,
+        start=start,
+        end=end,
+        reason=reason,
+        created_at=now,
+    )
+    session.add(request)
+    session.flush()
+    detail: dict[str, object] = {"start": start, "end": end, "shifts": len(shifts)}
+    if actor != requester:
+        detail["for"] = requester
+    audit.record(
+        session,
+        at=now,
+        actor=actor,
+        action="swap.request",
+        subject=f"swap:{request.id}",
+        team_id=team_id,
+        detail=detail,
+    )
     return OpenedSwap(request, shifts)
 
 

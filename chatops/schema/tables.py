@@ -5,6 +5,8 @@ from chatops import replay as replay
 from chatops.cases import models as cases  # noqa: F401
 from chatops.escalation import models as escalation  # noqa: F401
 from chatops.handoff import models as handoff  # noqa: F401
+from chatops.oncall import away as away
+from chatops.oncall import feeds as feeds
 from chatops.oncall import models as oncall  # noqa: F401
 from chatops.oncall import proposals  # noqa: F401
 from chatops.oncall import swaps as swaps

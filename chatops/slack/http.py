@@ -26,7 +26,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from socketserver import ThreadingMixIn
 from typing import TYPE_CHECKING, Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
@@ -45,6 +45,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 HEALTH_PATH = "/healthz"
+#: Calendar feeds (chatops.oncall.feeds): the token is the whole secret of the URL.
+ICAL_PATH = re.compile(r"^/ical/([A-Za-z0-9_-]{1,128})\.ics$")
 # Slack's payloads are a few kilobytes; refuse anything absurd before reading it.
 MAX_BODY_BYTES = 1 << 20
 #: Requests served at once; more are answered 503 without a thread.
@@ -156,8 +158,10 @@ class SlackHttpServer:
         max_threads: int = MAX_THREADS,
         read_timeout: float = READ_TIMEOUT_S,
         signing_secret: str | None = None,
+        feeds: Callable[[str], str | None] | None = None,
     ) -> None:
         self._bolt = SlackRequestHandler(app, path=EVENTS_PATH)
+        self._feeds = feeds
         self._host = host
         self._requested_port = port
         self._max_threads = max_threads
@@ -173,6 +177,8 @@ class SlackHttpServer:
         method = environ.get("REQUEST_METHOD")
         if path == HEALTH_PATH and method in {"GET", "HEAD"}:
             return _answer(start_response, "200 OK", "ok")
+        if path.startswith("/ical/") and method in {"GET", "HEAD"}:
+            return self._ical(path, start_response)
         try:
             length = int(environ.get("CONTENT_LENGTH") or 0)
         except ValueError:
@@ -218,6 +224,31 @@ class SlackHttpServer:
             log.warning("malformed slack payload refused", extra={"reason": str(error)})
             return "400 Bad Request", f"malformed payload: {error}"
         return None
+
+    def _ical(self, path: str, start_response: StartResponse) -> Iterable[bytes]:
+        """A calendar feed, or a bare 404 that says nothing about why (unknown or revoked)."""
+        found = ICAL_PATH.match(path)
+        body = None
+        if found is not None and self._feeds is not None:
+            try:
+                body = self._feeds(found.group(1))
+            except Exception:
+                log.exception("calendar feed failed")  # no token in the log: it is the secret
+                start_response("500 Internal Server Error", [("Content-Length", "0")])
+                return [b""]
+        if body is None:
+            start_response("404 Not Found", [("Content-Length", "0")])
+            return [b""]
+        data = body.encode()
+        start_response(
+            "200 OK",
+            [
+                ("Content-Type", "text/calendar; charset=utf-8"),
+                ("Content-Length", str(len(data))),
+                ("Cache-Control", "private, max-age=300"),
+            ],
+        )
+        return [data]
 
     @property
     def port(self) -> int:

@@ -239,6 +239,7 @@ class Listeners:
             channel=team.channel or channel,
             horizon_days=self.settings.check_horizon_days,
             page_limit_per_minute=self.settings.page_limit_per_minute,
+            public_url=self.settings.public_url,
         )
 
     def home_context(self, slack_user: str) -> Context | None:

@@ -36,6 +36,7 @@ from slack_sdk.errors import SlackApiError
 
 from chatops.clock import Clock, system_clock
 from chatops.db import Database
+from chatops.oncall.feeds import FeedSource, feed_server
 from chatops.settings import Settings
 from chatops.slack.app import EVENTS_PATH, BotIdentity, build_web_client, serving_app
 from chatops.slack.http import SlackHttpServer
@@ -134,7 +135,8 @@ def serve(
                     return _serve_socket_mode(
                         served.app, settings, where, backoff, stop, max_attempts, interruptible
                     )
-                return _serve_http(served.app, port, stop, on_listening, interruptible)
+                feeds = feed_server(db, clock)
+                return _serve_http(served.app, port, stop, on_listening, interruptible, feeds)
             finally:
                 stop.set()
                 # Requests have stopped coming: let the work processes answer what they hold.
@@ -154,8 +156,9 @@ def _serve_http(
     stop: threading.Event,
     on_listening: Callable[[int], None] | None,
     interruptible: threading.Event,
+    feeds: FeedSource | None = None,
 ) -> int:
-    server = SlackHttpServer(app, port=port)
+    server = SlackHttpServer(app, port=port, feeds=feeds)
     try:
         bound = server.start()
     except OSError as error:

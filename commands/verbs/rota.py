@@ -14,6 +14,7 @@ from typing import Any, ClassVar, Self
 from pydantic import Field, ValidationError
 
 from chatops.blockkit import (
+    Block,
     Reply,
     Visibility,
     actions,
@@ -22,9 +23,11 @@ from chatops.blockkit import (
     header,
     quote_input,
     section,
+    truncate,
     user_text,
 )
 from chatops.oncall import edits as rota_service
+from chatops.oncall.care import care_warnings, edit_warnings
 from chatops.oncall.edits import Plan
 from commands.command import Command, FreeText, SlackId, UtcDatetime
 from commands.context import Context, UsageError
@@ -34,6 +37,7 @@ from commands.rota_view import local, mention, read_member, shift_line, team_rot
 from commands.timeparse import parse_span
 from rota.coverage import coverage_gaps, describe_gap
 from rota.doubles import describe_double, double_holdings
+from rota.fatigue import RotaWarning
 from rota.resolve import CompiledRota
 from rota.spec import MemberSpec, Role
 from rota.yamlio import validation_messages
@@ -149,11 +153,16 @@ class RotaCheck(RotaCommand):
         end = start + timedelta(days=days)
         gaps = coverage_gaps(compiled, start, end)
         warning = _doubles_warning(compiled, start, end)
+        warned = [
+            *(warning.blocks if warning else []),
+            *warning_blocks(care_warnings(ctx.db, ctx.team_id, compiled, start, end)),
+        ]
         if not gaps:
             text = f":white_check_mark: Covered: no uncovered minute in the next {days} days."
-            if warning is None:
+            if not warned:
                 return Reply(text=text)
-            return Reply(text=text + "\n" + warning.text, blocks=[section(text), *warning.blocks])
+            plain = text + ("\n" + warning.text if warning else "")
+            return Reply(text=plain, blocks=[section(text), *warned])
         shown = [describe_gap(compiled, g) for g in gaps[:10]]
         more = f"\n… and {len(gaps) - 10} more" if len(gaps) > 10 else ""
         return Reply(
@@ -162,7 +171,7 @@ class RotaCheck(RotaCommand):
                 header(f"{len(gaps)} coverage gap(s) in the next {days} days"),
                 section("```" + "\n".join(shown) + more + "```"),
                 context("Each gap in UTC, then in each affected member's local time."),
-                *(warning.blocks if warning else []),
+                *warned,
             ],
         )
 
@@ -182,6 +191,21 @@ def _doubles_warning(compiled: CompiledRota, start: datetime, end: datetime) -> 
     return Reply(
         text=text, blocks=[section(text), section("```" + "\n".join(shown) + more + "```")]
     )
+
+
+MAX_WARNINGS = 8
+
+
+def warning_blocks(warnings: list[RotaWarning]) -> list[Block]:
+    """Care warnings (fatigue, shifts while away) as blocks: warnings, never gaps."""
+    if not warnings:
+        return []
+    shown = "\n".join(w.describe() for w in warnings[:MAX_WARNINGS])
+    more = f"\n… and {len(warnings) - MAX_WARNINGS} more" if len(warnings) > MAX_WARNINGS else ""
+    return [
+        section(f":zzz: *{len(warnings)} care warning(s)* (not gaps: the rota still covers)"),
+        section("```" + truncate(shown + more, 2900) + "```"),
+    ]
 
 
 def _options(words: list[str], known: set[str]) -> tuple[dict[str, str], bool, str]:
@@ -463,6 +487,9 @@ def _preview(ctx: Context, edit: rota_service.Edit, force: bool, summary: str) -
             section(summary),
             section("\n".join(lines) if lines else "No shift changes within the horizon."),
             context(coverage),
+            *warning_blocks(
+                edit_warnings(ctx.db, ctx.team_id, plan.old, plan.new, plan.start, plan.end)
+            ),
             actions(
                 button("Confirm", "rota_confirm", plan.proposal, style="primary"),
                 button("Cancel", "rota_cancel", plan.proposal),

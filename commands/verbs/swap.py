@@ -35,7 +35,7 @@ USAGES = {
     "cancel": "/ts swap cancel <request number>",
 }
 USAGE = "/ts swap request|cancel …"
-TAKE = "swap_take"
+TAKE = swaps.TAKE_ACTION
 CANCEL = "swap_cancel"
 MAX_LINES = 15
 

@@ -233,6 +233,11 @@ REFUSED_BY_STATE = {
     "/ts swap cancel 12": "this swap request no longer exists",
     "/ts audit TS-2027-0042": "only admins can read a case's audit trail",
     "/ts audit TS-2027-0042 2": "only admins can read a case's audit trail",
+    "/ts away cancel 3": "there is no away period #3",
+    # The demo context serves no calendar feeds (CHATOPS_PUBLIC_URL unset).
+    "/ts ical": "calendar links are not set up here",
+    "/ts ical reset": "calendar links are not set up here",
+    "/ts ical team": "calendar links are not set up here",
 }
 
 

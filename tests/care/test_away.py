@@ -1,0 +1,142 @@
+"""Away periods: the verbs, the warnings against shifts, and the cover requests at their two
+instants, exactly once each across worker passes and a restart."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlmodel import col, select
+
+from chatops.clock import ManualClock
+from chatops.db import Database
+from chatops.oncall.away import AwayPeriod, CoverRequestRun
+from chatops.oncall.swaps import SwapRequest
+from chatops.outbox.models import OutboxMessage
+from chatops.outbox.notifier import ConsoleNotifier
+from chatops.worker import run_due
+from commands.registry import dispatch
+from rota.resolve import compile_rota
+from rota.yamlio import load_rota_yaml
+from tests.clirun import EXAMPLE
+from tests.teams import example_team_context
+
+NOW = datetime(2027, 3, 17, 12, 0, tzinfo=UTC)
+AMIRA, LUKAS, ELENA = "U01AHADDAD", "U01LBECKER", "U01EPETROV"
+
+
+def _iso(t: datetime) -> str:
+    return t.strftime("%Y-%m-%dT%H:%MZ")
+
+
+def test_away_add_list_cancel_and_refusals(sqlite_db: Database) -> None:
+    ctx = example_team_context(sqlite_db, AMIRA, NOW)
+    start, end = NOW + timedelta(days=20), NOW + timedelta(days=27)
+    added = dispatch(f"away {_iso(start)} to {_iso(end)} family visit", ctx)
+    assert added.ok and "Away #1 noted" in added.text
+    listed = dispatch("away list", ctx)
+    assert "#1 <@U01AHADDAD>" in listed.blocks[0]["text"]["text"]
+    assert "family visit" in listed.blocks[0]["text"]["text"]
+    for text, reason in [
+        (f"away {_iso(end)} to {_iso(start)}", "ends before it starts"),
+        (f"away {_iso(NOW - timedelta(days=3))} to {_iso(NOW - timedelta(days=1))}", "past"),
+        (f"away {_iso(start)} to {_iso(start + timedelta(days=91))}", "90 days"),
+    ]:
+        refused = dispatch(text, ctx)
+        assert not refused.ok and reason in refused.text, text
+    assert "Usage: `/ts away cancel <id>`" in dispatch("away cancel x", ctx).text
+    other = example_team_context(sqlite_db, ELENA, NOW)  # saving again keeps the rows
+    assert "only its member or a manager" in dispatch("away cancel 1", other).text
+    assert "is cancelled" in dispatch("away cancel 1", ctx).text
+    assert "already cancelled" in dispatch("away cancel 1", ctx).text
+    assert "Nobody on the team is away" in dispatch("away list", ctx).text
+    with sqlite_db.transaction() as session:
+        from chatops.audit import AuditEvent
+
+        actions = [e.action for e in session.exec(select(AuditEvent))]
+    assert actions.count("away.add") == 1 and actions.count("away.cancel") == 1
+
+
+def _amira_window() -> tuple[datetime, datetime]:
+    """Three weeks from 20 days ahead: a whole emea cycle, so Amira surely has shifts."""
+    return NOW + timedelta(days=20), NOW + timedelta(days=41)
+
+
+def test_rota_check_and_previews_flag_shifts_while_away(sqlite_db: Database) -> None:
+    ctx = example_team_context(sqlite_db, AMIRA, NOW)
+    start, end = _amira_window()
+    before = dispatch("rota check days:60", ctx)
+    assert "while away" not in str(before.blocks)
+    assert dispatch(f"away {_iso(start)} to {_iso(end)} holiday", ctx).ok
+    spec = load_rota_yaml(EXAMPLE)
+    held = compile_rota(spec).shifts(start, end, member=AMIRA)
+    assert held
+    report = dispatch("rota check days:60", ctx)
+    assert report.text.startswith(":white_check_mark: Covered")  # a warning, never a gap
+    body = str(report.blocks)
+    assert "while away (#1" in body and "Amira Haddad (U01AHADDAD)" in body
+    # A manager's edit preview shows it too (the clash stays whatever the edit is).
+    lukas = example_team_context(sqlite_db, LUKAS, NOW)
+    preview = dispatch(
+        f"rota override @lukas {_iso(start)} to {_iso(start + timedelta(hours=1))}", lukas
+    )
+    assert "while away (#1" in str(preview.blocks)
+
+
+def _counts(db: Database) -> tuple[int, int, list[str]]:
+    with db.transaction() as session:
+        swaps = len(list(session.exec(select(SwapRequest))))
+        posts = len(
+            list(session.exec(select(OutboxMessage).where(OutboxMessage.kind == "away.cover")))
+        )
+        stages = [
+            f"{r.stage}:{r.outcome}"
+            for r in session.exec(select(CoverRequestRun).order_by(col(CoverRequestRun.id)))
+        ]
+    return swaps, posts, stages
+
+
+def test_cover_is_asked_two_weeks_and_three_days_ahead_exactly_once(sqlite_db: Database) -> None:
+    ctx = example_team_context(sqlite_db, AMIRA, NOW)
+    start, end = _amira_window()
+    assert dispatch(f"away {_iso(start)} to {_iso(end)} holiday", ctx).ok
+    clock = ManualClock(NOW)
+    notifier = ConsoleNotifier()
+
+    def passes(worker: str, times: int = 2) -> None:
+        for _ in range(times):
+            run_due(sqlite_db, clock, notifier, worker_id=worker)
+
+    passes("w1")
+    assert _counts(sqlite_db) == (0, 0, [])
+    clock.advance(start - timedelta(days=14, seconds=1) - clock())
+    passes("w1")
+    assert _counts(sqlite_db) == (0, 0, [])
+    clock.advance(start - timedelta(days=14) - clock())
+    passes("w1")
+    passes("w2-after-restart")
+    assert _counts(sqlite_db) == (1, 1, ["14d:asked"])
+    clock.advance(start - timedelta(days=3) - clock())
+    passes("w2-after-restart")
+    passes("w3-after-restart")
+    clock.advance(start - timedelta(hours=1) - clock())
+    passes("w3-after-restart")
+    assert _counts(sqlite_db) == (2, 2, ["14d:asked", "3d:asked"])
+    with sqlite_db.transaction() as session:
+        requests = list(session.exec(select(SwapRequest)))
+        posted = list(session.exec(select(OutboxMessage).where(OutboxMessage.kind == "away.cover")))
+    assert {r.requester for r in requests} == {AMIRA}
+    assert all((r.start, r.end) == (start, end) for r in requests)
+    assert all(m.recipient == "#ts-oncall" and "swap_take" in m.blocks for m in posted)
+
+
+def test_a_late_away_period_is_asked_about_once(sqlite_db: Database) -> None:
+    ctx = example_team_context(sqlite_db, AMIRA, NOW)
+    start = NOW + timedelta(days=2)
+    end = start + timedelta(days=21)
+    assert dispatch(f"away {_iso(start)} to {_iso(end)}", ctx).ok
+    clock = ManualClock(NOW)
+    for worker in ("a", "b"):
+        run_due(sqlite_db, clock, ConsoleNotifier(), worker_id=worker)
+    assert _counts(sqlite_db) == (1, 1, ["14d:skipped", "3d:asked"])
+    with sqlite_db.transaction() as session:
+        assert session.exec(select(AwayPeriod)).one().member == AMIRA
