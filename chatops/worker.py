@@ -38,7 +38,7 @@ from chatops.oncall.boundaries import next_boundary
 from chatops.oncall.cache import Rotas, team_rota
 from chatops.oncall.watch import DEFAULT_WATCH, WatchSettings, next_firing, run_watch
 from chatops.outbox import queue as outbox
-from chatops.outbox.delivery import deliver_due
+from chatops.outbox.delivery import SEND_TIMEOUT, deliver_due, limited_until
 from chatops.outbox.notifier import ConsoleNotifier, Notifier, SlackNotifier
 from chatops.settings import Settings
 from rota.models import Team
@@ -82,6 +82,10 @@ def next_due(db: Database) -> datetime | None:
     with db.transaction() as session:
         message = outbox.next_due(session)
         timer = session.exec(select(func.min(col(EscalationTimer.due_at)))).one()
+    if message is not None:
+        # While Slack's rate limit holds, due messages wait for its end (no worker calls).
+        limit = limited_until(db, now=_aware(message))
+        message = limit if limit is not None else message
     found = [d for d in (message, timer, next_handoff_due(db)) if d is not None]
     if not found:
         return None
@@ -244,7 +248,9 @@ def watch_settings(settings: Settings) -> WatchSettings:
 def slack_notifier(settings: Settings) -> SlackNotifier:
     assert settings.slack_bot_token is not None
     return SlackNotifier(
-        token=settings.slack_bot_token.get_secret_value(), base_url=settings.slack_api_url
+        token=settings.slack_bot_token.get_secret_value(),
+        base_url=settings.slack_api_url,
+        timeout=SEND_TIMEOUT,  # below the lease margin: a claim outlives its message's call
     )
 
 

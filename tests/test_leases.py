@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from chatops.clock import ManualClock
+from chatops.outbox.delivery import LEASE as DELIVERY_LEASE
 from chatops.outbox.delivery import LEASE_MARGIN, deliver_claimed
 
 T0 = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
@@ -22,8 +23,14 @@ class Row:
 class Outbox:
     """Due rows handed out in claim order; records what was sent and handed back."""
 
-    def __init__(self, count: int, clock: ManualClock, *, send_takes: timedelta) -> None:
+    def __init__(
+        self, count: int, clock: ManualClock, *, send_takes: timedelta, lease: timedelta = LEASE
+    ) -> None:
         self.due = list(range(1, count + 1))
+        self.lease = lease
+        self.claims = 0
+        self.renewals: list[tuple[datetime, datetime]] = []
+        self.stolen: set[int] = set()
         self.clock = clock
         self.send_takes = send_takes
         self.sent: list[int] = []
@@ -32,7 +39,12 @@ class Outbox:
 
     def claim(self, now: datetime, n: int) -> list[Row]:
         taken, self.due = self.due[:n], self.due[n:]
-        return [Row(i, now + LEASE) for i in taken]
+        self.claims += 1
+        return [Row(i, now + self.lease) for i in taken]
+
+    def renew(self, rows: Sequence[Row], now: datetime) -> list[Row]:
+        self.renewals.append((now, now + self.lease))
+        return [Row(r.id, now + self.lease) for r in rows if r.id not in self.stolen]
 
     def send(self, row: Row) -> datetime | None:
         self.sent.append(row.id)
@@ -44,8 +56,17 @@ class Outbox:
         self.due = [r.id for r in rows] + self.due
 
 
-def run(outbox: Outbox, *, limit: int = 100, batch: int = 10) -> int:
+def run(
+    outbox: Outbox,
+    *,
+    limit: int = 100,
+    batch: int = 10,
+    renew: Callable[[Sequence[Row], datetime], Sequence[Row]] | None = None,
+    gate: Callable[[datetime], datetime | None] | None = None,
+) -> int:
     return deliver_claimed(
+        renew=renew,
+        gate=gate,
         claim=outbox.claim,
         send=outbox.send,
         release=outbox.release,
@@ -63,14 +84,45 @@ def test_sends_batch_after_batch_up_to_the_limit() -> None:
 
 
 def test_a_claim_near_the_end_of_its_lease_is_handed_back_with_the_rest_of_its_batch() -> None:
-    # Each send takes 15 s; a batch claimed at 0 s holds its lease until 60 s, so with the
-    # 20 s margin a send may start before 40 s: rows 1-3 go, 4 and 5 are handed back at 45 s
-    # and claimed again with a fresh lease.
-    assert timedelta(seconds=40) == LEASE - LEASE_MARGIN
-    outbox = Outbox(5, ManualClock(T0), send_takes=timedelta(seconds=15))
+    # Without renewal: each send takes 3 s; a batch claimed at 0 s holds its lease until 10 s,
+    # so with the 6 s margin a send may start before 4 s: rows 1-2 go, 3-5 are handed back at
+    # 6 s and claimed again with a fresh lease.
+    assert timedelta(seconds=4) == DELIVERY_LEASE - LEASE_MARGIN
+    outbox = Outbox(5, ManualClock(T0), send_takes=timedelta(seconds=3), lease=DELIVERY_LEASE)
     assert run(outbox, limit=5, batch=5) == 5
-    assert outbox.released == [([4, 5], T0 + timedelta(seconds=45))]
+    assert outbox.released[0] == ([3, 4, 5], T0 + timedelta(seconds=6))
     assert outbox.sent == [1, 2, 3, 4, 5]
+
+
+def test_a_batch_being_sent_renews_its_lease_and_is_never_handed_back() -> None:
+    # Sends of 1 s each: the 10 s lease is renewed whenever less than 8 s is left, so all 30
+    # rows of one claim go out without a hand-back, and the lease never lapses mid-batch.
+    clock = ManualClock(T0)
+    outbox = Outbox(30, clock, send_takes=timedelta(seconds=1), lease=DELIVERY_LEASE)
+    assert run(outbox, limit=30, batch=30, renew=outbox.renew) == 30
+    assert outbox.released == [] and outbox.sent == list(range(1, 31))
+    assert outbox.claims == 1
+    assert outbox.renewals and all(until - at == DELIVERY_LEASE for at, until in outbox.renewals)
+    gaps = [b[0] - a[0] for a, b in zip(outbox.renewals, outbox.renewals[1:], strict=False)]
+    assert max(gaps) <= timedelta(seconds=3)  # "every few sends"
+
+
+def test_a_renewal_that_lost_a_row_does_not_send_it() -> None:
+    clock = ManualClock(T0)
+    outbox = Outbox(5, clock, send_takes=timedelta(seconds=1), lease=DELIVERY_LEASE)
+    outbox.stolen = {4}  # another worker took row 4 over
+    assert run(outbox, limit=5, batch=5, renew=outbox.renew) == 4
+    assert outbox.sent == [1, 2, 3, 5]
+
+
+def test_an_active_rate_limit_stops_claims_and_sends() -> None:
+    clock = ManualClock(T0)
+    outbox = Outbox(5, clock, send_takes=timedelta(milliseconds=10))
+    until = T0 + timedelta(seconds=2)
+    assert run(outbox, gate=lambda now: until if now < until else None) == 0
+    assert outbox.sent == [] and outbox.claims == 0
+    clock.advance_to(until)
+    assert run(outbox, gate=lambda now: until if now < until else None) == 5
 
 
 def test_a_retry_instant_hands_back_the_rest_and_ends_the_pass() -> None:

@@ -22,16 +22,20 @@ from chatops.blockkit import Block
 from chatops.cases import timers
 from chatops.cases.models import Case
 from chatops.cases.timeline import add_event
+from chatops.casetypes import Severity
 from chatops.escalation import messages
 from chatops.escalation.hours import next_working_instant
 from chatops.escalation.models import PageKind
-from chatops.escalation.pages import IS_PAGE, add_page
+from chatops.escalation.pages import IS_PAGE, URGENT_MAX_BACKOFF_S, add_page
 from chatops.escalation.policy import ADMINS_LEVEL, PolicySpec, Step, ladder
 from chatops.escalation.targets import Roster, find_advisor, load_roster, resolve_targets, speaks
 from chatops.outbox.models import OutboxMessage
 from rota.models import Team
 
 log = logging.getLogger(__name__)
+
+#: Severities whose pages retry at most `URGENT_MAX_BACKOFF_S` apart while Slack fails.
+URGENT = frozenset({Severity.sev1.value, Severity.sev2.value})
 
 
 @dataclass
@@ -260,6 +264,7 @@ def _send(
             paged_by=actor,
             grants_access=grants_access,
             due_at=due_at,
+            max_backoff_s=URGENT_MAX_BACKOFF_S if case.severity in URGENT else None,
         )
 
     for person, role in recipients:

@@ -18,6 +18,9 @@ from chatops.escalation.models import PageKind
 from chatops.outbox import queue
 from chatops.outbox.models import OutboxMessage, Topic
 
+#: The longest a page of an open sev1/sev2 case waits between failed attempts, in seconds.
+URGENT_MAX_BACKOFF_S = 30
+
 #: Where a query should look for pages (every other outbox row belongs to another domain).
 IS_PAGE = col(OutboxMessage.topic) == Topic.page.value
 
@@ -44,9 +47,11 @@ def add_page(
     paged_by: str | None = None,
     grants_access: bool = True,
     due_at: datetime | None = None,
+    max_backoff_s: int | None = None,
 ) -> OutboxMessage:
     """A page due now (or at `due_at`: held for working hours), in the caller's transaction
-    (a second one of the same key fails)."""
+    (a second one of the same key fails). `max_backoff_s` caps its retry backoff (urgent
+    cases: `URGENT_MAX_BACKOFF_S`), since the outbox cannot read the case's severity."""
     values: dict[str, Any] = queue.row(
         topic=Topic.page,
         team_id=team_id,
@@ -62,7 +67,12 @@ def add_page(
         level=level,
         role=role,
     )
-    values.update(paged_by=paged_by, grants_access=grants_access, due_at=due_at or at)
+    values.update(
+        paged_by=paged_by,
+        grants_access=grants_access,
+        due_at=due_at or at,
+        max_backoff_s=max_backoff_s,
+    )
     page = OutboxMessage(**values)
     session.add(page)
     return page

@@ -11,6 +11,14 @@ effect. Only Slack's `ok` marks a message sent; every failure is audited and ret
 between send and settle leaves the row "sending"; when the lease ends it is due again and sent
 once more: that one message in flight is the only possible duplicate (invariant 4).
 
+When Slack misbehaves (issue #13): a 429's Retry-After is stored in `slack_rate_limit` and every
+worker reads it before claiming and before each call, so no replica calls the method until it
+ends; a 429 is not a failure (no backoff growth) and a row handed back keeps its place in the
+queue (`Claim.queue_at`), so the oldest pages still go first. Backoff grows with `failures`
+only, is capped per row (`max_backoff_s`), and an outage's backoff ends the moment a call
+succeeds again (the "outage" row closes). Leases are short and renewed while a batch is sent,
+so a dead worker's rows are taken over within about `LEASE`.
+
 Everything here runs through SQLAlchemy Core on one connection held for the worker's pass: no
 ORM unit of work and no pool checkout per message, statements built once with bound parameters.
 """
@@ -20,11 +28,12 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import Connection, bindparam, insert, update
+from sqlalchemy import Connection, bindparam, delete, func, insert, or_, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 
 from chatops.audit import AuditEvent
@@ -32,16 +41,28 @@ from chatops.blockkit import Block
 from chatops.clock import Clock
 from chatops.db import Database
 from chatops.logs import correlated, correlation_id
-from chatops.outbox.models import OutboxMessage, OutboxState, Topic
+from chatops.outbox.models import OutboxMessage, OutboxState, SlackRateLimit, Topic
 from chatops.outbox.notifier import Notifier, Outcome
 from rota.models import UTCDateTime
 
 log = logging.getLogger(__name__)
 
-#: How long a claim lasts; a claimed message not settled by then is sent again.
-LEASE = timedelta(seconds=60)
-#: Stop sending a claimed batch this long before its lease ends (the rest is handed back).
-LEASE_MARGIN = timedelta(seconds=20)
+#: How long a claim lasts; a claimed message not settled by then is sent again. Short, and
+#: renewed while the batch is being sent, so a dead worker's rows wait at most this long.
+LEASE = timedelta(seconds=10)
+#: A send starts only with this much of its lease left (more than `SEND_TIMEOUT`, so a claim
+#: cannot expire while its message is in flight); otherwise the rest is handed back.
+LEASE_MARGIN = timedelta(seconds=6)
+#: Renew a batch's lease once less than this is left (every ~2 s of sending).
+RENEW_BELOW = timedelta(seconds=8)
+#: The worker's Slack client timeout (per phase), below `LEASE_MARGIN`.
+SEND_TIMEOUT = 4.0
+#: The Web API method every outbox message is sent with: the scope of its rate limit.
+METHOD = "chat.postMessage"
+RATE_SCOPE = f"method:{METHOD}"
+#: Present while the method is failing as in an outage; the first success removes it and makes
+#: every row waiting on outage backoff due at once.
+OUTAGE_SCOPE = f"outage:{METHOD}"
 #: Messages claimed per transaction. Small enough that a batch is sent well within its lease.
 BATCH = 50
 #: Backoff after a failure without Retry-After: 5 s, 10 s, 20 s … at most 5 minutes.
@@ -82,6 +103,9 @@ class Claim:
     text: str
     blocks: list[Block]
     lease_until: datetime
+    queue_at: datetime  # its place in the queue, restored when it is handed back unsent
+    failures: int = 0
+    max_backoff_s: int | None = None
 
     def refs(self) -> dict[str, Any]:
         """The domain ids an audit row names (a page's case; a handoff message's handoff)."""
@@ -101,6 +125,8 @@ _CLAIMED = (
     col(OutboxMessage.recipient),
     col(OutboxMessage.text),
     col(OutboxMessage.blocks),
+    col(OutboxMessage.failures),
+    col(OutboxMessage.max_backoff_s),
 )
 
 
@@ -146,11 +172,15 @@ def claim(
     else:
         with on.engine.begin() as connection:
             rows = connection.execute(statement).all()
-    claims = [_claim_of(r, lease_until) for r in rows]
-    return sorted(claims, key=lambda c: c.id)
+    # Rows come back in no particular order; they were due in `due_at` order, ties by id.
+    rows = sorted(rows, key=lambda r: r.id)
+    n = len(rows)
+    return [
+        _claim_of(r, lease_until, now - timedelta(microseconds=n - i)) for i, r in enumerate(rows)
+    ]
 
 
-def _claim_of(row: Any, lease_until: datetime) -> Claim:
+def _claim_of(row: Any, lease_until: datetime, queue_at: datetime) -> Claim:
     return Claim(
         id=row.id,
         attempts=row.attempts,
@@ -163,6 +193,9 @@ def _claim_of(row: Any, lease_until: datetime) -> Claim:
         text=row.text,
         blocks=json.loads(row.blocks),
         lease_until=lease_until,
+        queue_at=queue_at,
+        failures=row.failures,
+        max_backoff_s=row.max_backoff_s,
     )
 
 
@@ -191,6 +224,17 @@ _FAILED = (
         state=OutboxState.pending.value,
         due_at=bindparam("b_due", type_=UTCDateTime()),
         last_error=bindparam("b_error"),
+        failures=col(OutboxMessage.failures) + 1,
+    )
+)
+# A 429: pending again in its old place (the shared limit holds every worker), no failure.
+_LIMITED = (
+    update(OutboxMessage)
+    .where(*_OURS)
+    .values(
+        state=OutboxState.pending.value,
+        due_at=bindparam("b_due", type_=UTCDateTime()),
+        last_error=bindparam("b_error"),
     )
 )
 _RELEASED = (
@@ -204,6 +248,44 @@ _RELEASED = (
     )
 )
 _AUDIT = insert(AuditEvent)
+_CLOSE_OUTAGE = (
+    delete(SlackRateLimit)
+    .where(col(SlackRateLimit.scope) == OUTAGE_SCOPE)
+    .returning(col(SlackRateLimit.scope))
+)
+
+#: Errors that say Slack (or the way to it) is down, not that this message is wrong.
+OUTAGE_ERRORS = frozenset(
+    {
+        "ConnectError",
+        "ConnectTimeout",
+        "ReadTimeout",
+        "WriteTimeout",
+        "PoolTimeout",
+        "ReadError",
+        "WriteError",
+        "RemoteProtocolError",
+        "internal_error",
+        "fatal_error",
+        "service_unavailable",
+        "request_timeout",
+    }
+)
+
+
+def is_outage(error: str) -> bool:
+    """Whether a failure is Slack's (5xx, network, its internal errors), not the message's."""
+    return error.startswith("http 5") or error in OUTAGE_ERRORS
+
+
+_IN_OUTAGE_BACKOFF = (
+    col(OutboxMessage.state) == OutboxState.pending.value,
+    col(OutboxMessage.failures) > 0,
+    or_(
+        col(OutboxMessage.last_error).like("http 5%"),
+        col(OutboxMessage.last_error).in_(sorted(OUTAGE_ERRORS)),
+    ),
+)
 
 
 def _ours(claim: Claim, worker_id: str) -> dict[str, Any]:
@@ -211,9 +293,14 @@ def _ours(claim: Claim, worker_id: str) -> dict[str, Any]:
 
 
 def _settle(
-    connection: Connection, change: Any, params: dict[str, Any], audit: dict[str, Any]
+    connection: Connection,
+    change: Any,
+    params: dict[str, Any],
+    audit: dict[str, Any],
+    then: Callable[[Connection], object] | None = None,
 ) -> bool:
-    """The fenced update and its audit row (iff it matched), committed as one transaction.
+    """The fenced update and its audit row (iff it matched), committed as one transaction, with
+    `then` (the shared rate-limit or outage bookkeeping) in it too.
 
     `connection` must not be in a transaction: a settle commits before the next send.
     """
@@ -221,7 +308,54 @@ def _settle(
         if not connection.execute(change, params).rowcount:
             return False
         connection.execute(_AUDIT, audit)
+        if then is not None:
+            then(connection)
     return True
+
+
+def _upsert_scope(connection: Connection, scope: str, until: datetime) -> None:
+    """Store `scope`'s limit, keeping the later end when another worker stored one too."""
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(SlackRateLimit).values(scope=scope, until=until)
+    latest = func.max if connection.dialect.name == "sqlite" else func.greatest
+    connection.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[col(SlackRateLimit.scope)],
+            set_={"until": latest(col(SlackRateLimit.until), stmt.excluded.until)},
+        )
+    )
+
+
+def hold(connection: Connection, *, scope: str, until: datetime) -> None:
+    """Record a 429's Retry-After for every worker (its own transaction)."""
+    with connection.begin():
+        _upsert_scope(connection, scope, until)
+
+
+def limited_until(on: Database | Connection, *, now: datetime) -> datetime | None:
+    """The end of the method's active rate limit (set by any worker's 429), or None."""
+    query = select(col(SlackRateLimit.until)).where(
+        col(SlackRateLimit.scope) == RATE_SCOPE, col(SlackRateLimit.until) > now
+    )
+    if isinstance(on, Connection):
+        with on.begin():
+            return on.execute(query).scalar()
+    with on.engine.connect() as connection:
+        return connection.execute(query).scalar()
+
+
+def _close_outage(now: datetime) -> Callable[[Connection], object]:
+    def close(connection: Connection) -> None:
+        if connection.execute(_CLOSE_OUTAGE).first() is None:
+            return
+        woken = connection.execute(
+            update(OutboxMessage)
+            .where(*_IN_OUTAGE_BACKOFF, col(OutboxMessage.due_at) > now)
+            .values(due_at=now, failures=0)
+        ).rowcount
+        log.info("slack recovered; outage backoff ended", extra={"woken": woken})
+
+    return close
 
 
 def _audit_row(claim: Claim, *, at: datetime, action: str, **detail: Any) -> dict[str, Any]:
@@ -252,6 +386,7 @@ def settle_sent(
         _SENT,
         {**_ours(claim, worker_id), "b_at": at, "b_ts": message_ts},
         _audit_row(claim, at=at, action=names.sent, kind=claim.kind, attempt=claim.attempts),
+        _close_outage(at),
     )
 
 
@@ -264,7 +399,10 @@ def settle_failed(
     error: str,
     retry_at: datetime,
 ) -> bool:
-    """Back to pending, due at `retry_at`, audited: a failure is retried, never dropped."""
+    """Back to pending, due at `retry_at`, audited: a failure is retried, never dropped.
+
+    An outage-class failure opens the outage, so the first success ends every such backoff.
+    """
     names = AUDIT[Topic(claim.topic)]
     return _settle(
         connection,
@@ -278,18 +416,77 @@ def settle_failed(
             error=error[:200],
             retry_at=retry_at,
         ),
+        (lambda c: _upsert_scope(c, OUTAGE_SCOPE, at)) if is_outage(error) else None,
     )
+
+
+def settle_limited(
+    connection: Connection,
+    *,
+    claim: Claim,
+    worker_id: str,
+    at: datetime,
+    error: str,
+    until: datetime,
+) -> bool:
+    """A 429: the limit stored for every worker, the row pending in its old place, audited.
+
+    Not a failure: `failures` (the backoff) is unchanged; the row goes at `until` because no
+    worker calls the method before then, and first because it keeps its place in the queue.
+    """
+    names = AUDIT[Topic(claim.topic)]
+    return _settle(
+        connection,
+        _LIMITED,
+        {**_ours(claim, worker_id), "b_due": claim.queue_at, "b_error": error[:200]},
+        _audit_row(
+            claim, at=at, action=names.retry, attempt=claim.attempts, error=error, retry_at=until
+        ),
+        lambda c: _upsert_scope(c, RATE_SCOPE, until),
+    )
+
+
+def renew(
+    connection: Connection, *, claims: Sequence[Claim], worker_id: str, now: datetime
+) -> list[Claim]:
+    """Extend the lease of claims still ours to `now + LEASE`; the ones renewed.
+
+    A claim whose lease had already been taken over is not renewed (and must not be sent).
+    """
+    if not claims:
+        return []
+    until = now + LEASE
+    tokens = {c.id: c.attempts for c in claims}
+    with connection.begin():
+        rows = connection.execute(
+            update(OutboxMessage)
+            .where(
+                col(OutboxMessage.id).in_(list(tokens)),
+                col(OutboxMessage.state) == OutboxState.sending.value,
+                col(OutboxMessage.claimed_by) == worker_id,
+            )
+            .values(due_at=until)
+            .returning(col(OutboxMessage.id), col(OutboxMessage.attempts))
+        ).all()
+    # Another claim of a row by this same worker (a later attempt) is not this one.
+    still = {r.id for r in rows if tokens[r.id] == r.attempts}
+    return [replace(c, lease_until=until) for c in claims if c.id in still]
 
 
 def release(
     connection: Connection, *, claims: Sequence[Claim], worker_id: str, due_at: datetime
 ) -> int:
-    """Give back claims that were not attempted (e.g. after a 429): pending again, no attempt."""
+    """Give back claims that were not attempted (e.g. after a 429): pending again, no attempt.
+
+    Each is due at the earlier of `due_at` and its old place in the queue: a row handed back is
+    not overtaken by rows queued after it (the shared rate limit, not `due_at`, holds it).
+    """
     if not claims:
         return 0
     with connection.begin():
         result = connection.execute(
-            _RELEASED, [{**_ours(c, worker_id), "b_due": due_at} for c in claims]
+            _RELEASED,
+            [{**_ours(c, worker_id), "b_due": min(due_at, c.queue_at)} for c in claims],
         )
     return int(result.rowcount)
 
@@ -310,6 +507,10 @@ def deliver_due(
             clock=clock,
             limit=limit,
             batch=BATCH,
+            renew=lambda claims, now: renew(
+                connection, claims=claims, worker_id=worker_id, now=now
+            ),
+            gate=lambda now: limited_until(connection, now=now),
         )
 
 
@@ -329,29 +530,45 @@ def deliver_claimed(
     clock: Clock,
     limit: int,
     batch: int,
+    renew: Callable[[Sequence[_L], datetime], Sequence[_L]] | None = None,
+    gate: Callable[[datetime], datetime | None] | None = None,
 ) -> int:
     """Claim (`claim(now, n)`) and send up to `limit` due rows; how many were attempted.
 
-    A claim too near the end of its lease is handed back unsent, with the rest of its batch:
-    once the lease ends another worker may take it, and sending it now could double it. When
-    `send` returns a retry instant (a 429), the rest of the batch waits until then and the pass
-    ends.
+    Before claiming and before each send, `gate(now)` says whether Slack's rate limit (stored
+    by any worker) is on: then nothing is called and the rest of the batch is handed back. While
+    a batch is sent its lease is renewed (`renew`) once it runs low; a claim too near the end of
+    its lease (or no longer ours) is handed back unsent, with the rest of its batch: once the
+    lease ends another worker may take it, and sending it now could double it. When `send`
+    returns a retry instant (a 429), the rest of the batch waits and the pass ends.
     """
     attempted = 0
     while attempted < limit:
-        claims = claim(clock(), min(batch, limit - attempted))
+        if gate is not None and gate(clock()) is not None:
+            break
+        claims: Sequence[_L] = claim(clock(), min(batch, limit - attempted))
         if not claims:
             break
-        for i, claimed in enumerate(claims):
+        i = 0
+        while i < len(claims):
             now = clock()
-            if now >= claimed.lease_until - LEASE_MARGIN:
+            if renew is not None and claims[i].lease_until - now < RENEW_BELOW:
+                kept = renew(claims[i:], now)
+                claims, i = list(kept), 0
+                if not claims:
+                    break
+            if now >= claims[i].lease_until - LEASE_MARGIN:
                 release(claims[i:], now)
                 break
+            if gate is not None and (until := gate(now)) is not None:
+                release(claims[i:], until)
+                return attempted
             attempted += 1
-            retry_at = send(claimed)
+            retry_at = send(claims[i])
             if retry_at is not None:
                 release(claims[i + 1 :], retry_at)
                 return attempted
+            i += 1
     return attempted
 
 
@@ -360,7 +577,7 @@ def send_one(
 ) -> datetime | None:
     """Send one claimed row and settle it: sent only on Slack's ok, otherwise due again later.
 
-    Returns the retry instant after a 429 (so the caller hands its batch back until then).
+    Returns the end of the rate limit after a 429 (so the caller hands its batch back).
     """
     where = {"outbox_id": claim.id, "topic": claim.topic, "kind": claim.kind, **claim.refs()}
     with correlated():
@@ -373,8 +590,18 @@ def send_one(
             if not sent:
                 log.warning("message sent after its claim expired", extra=where)
             return None
-        retry = retry_at(outcome, attempts=claim.attempts, now=now)
         error = outcome.error or "unknown"
+        if outcome.retry_after is not None:
+            until = now + timedelta(seconds=outcome.retry_after)
+            settle_limited(
+                connection, claim=claim, worker_id=worker_id, at=now, error=error, until=until
+            )
+            log.warning(
+                "slack rate limit; every worker waits",
+                extra={**where, "error": error, "until": until.isoformat()},
+            )
+            return until
+        retry = retry_at(outcome, failures=claim.failures + 1, now=now, cap=claim.max_backoff_s)
         settle_failed(
             connection, claim=claim, worker_id=worker_id, at=now, error=error, retry_at=retry
         )
@@ -387,16 +614,18 @@ def send_one(
                 "retry_at": retry.isoformat(),
             },
         )
-        return retry if outcome.retry_after is not None else None
+        return None
 
 
-def retry_delay(attempts: int) -> timedelta:
-    """Exponential backoff by attempt number, capped."""
-    return min(FIRST_RETRY * (2 ** max(attempts - 1, 0)), LONGEST_RETRY)
+def retry_delay(failures: int, cap: int | None = None) -> timedelta:
+    """Exponential backoff by failed attempts (429s are not), capped (more tightly for a row
+    that says so: a page of an open sev1/sev2 case)."""
+    longest = LONGEST_RETRY if cap is None else min(LONGEST_RETRY, timedelta(seconds=cap))
+    return min(FIRST_RETRY * (2 ** max(failures - 1, 0)), longest)
 
 
-def retry_at(outcome: Outcome, *, attempts: int, now: datetime) -> datetime:
+def retry_at(outcome: Outcome, *, failures: int, now: datetime, cap: int | None = None) -> datetime:
     """When to try again: exactly Retry-After when Slack said so, else the backoff."""
     if outcome.retry_after is not None:
         return now + timedelta(seconds=outcome.retry_after)
-    return now + retry_delay(attempts)
+    return now + retry_delay(failures, cap)

@@ -80,8 +80,27 @@ class OutboxMessage(SQLModel, table=True):
     state: str = OutboxState.pending.value
     due_at: datetime | None = utc_column(nullable=True, index=True)
     attempts: int = 0  # claims so far: the fencing token of the current one
+    # Failed attempts that count for backoff: not 429s (Slack asked us to wait, nothing failed),
+    # and reset when Slack recovers from an outage, so the next failure starts backoff afresh.
+    failures: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    # The longest backoff this row may wait (a page of an open sev1/sev2 case: 30 s); None: the
+    # outbox's own cap. Set by the domain that queues it: the outbox knows nothing of cases.
+    max_backoff_s: int | None = None
     claimed_by: str | None = None
     last_error: str | None = None
     created_at: datetime = utc_column(nullable=False)
     sent_at: datetime | None = utc_column(nullable=True)
     message_ts: str | None = None  # Slack's ts of the sent message
+
+
+class SlackRateLimit(SQLModel, table=True):
+    """Slack asked us (a 429) not to call `scope` until `until`: every worker reads it first.
+
+    `scope` is a Web API method ("method:chat.postMessage") or one channel of it
+    ("channel:chat.postMessage:C123"); a row whose `until` has passed is simply ignored.
+    """
+
+    __tablename__ = "slack_rate_limit"
+
+    scope: str = Field(primary_key=True)
+    until: datetime = utc_column(nullable=False)

@@ -133,9 +133,9 @@ def test_a_claim_lost_mid_send_is_retried_after_its_lease(db: Database) -> None:
     fire_due(db, now=BOUNDARY, worker_id="dead", limit=100)
     claims = outbox.claim(db, now=BOUNDARY, worker_id="dead", limit=10)
     assert [c.kind for c in claims] == [MessageKind.post.value]
-    _at(world, BOUNDARY + timedelta(seconds=59))
+    _at(world, BOUNDARY + outbox.LEASE - timedelta(seconds=1))
     assert world.posts() == []  # still leased to the dead worker
-    _at(world, BOUNDARY + timedelta(seconds=60))
+    _at(world, BOUNDARY + outbox.LEASE)
     assert len(world.posts()) == 1
     with db.engine.connect() as connection:
         assert not outbox.settle_sent(
