@@ -24,6 +24,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from chatops.blockkit import Reply
+from chatops.cases import legal
 from chatops.cases.firing import fire_due_timers
 from chatops.clock import Clock, system_clock
 from chatops.db import Database
@@ -61,10 +62,12 @@ def run_due(
     handoffs: HandoffSettings = DEFAULT_HANDOFFS,
     watch: WatchSettings = DEFAULT_WATCH,
 ) -> int:
-    """One pass: fire due timers, deliver the due outbox (the new pages too), then run the
-    handoffs and the coverage watch and deliver again what they queued; returns how much was
-    done (0: quiet). Delivering before the handoff steps keeps pages from waiting on them."""
+    """One pass: fire due timers, queue due reporting reminders, deliver the due outbox (the
+    new pages too), then run the handoffs and the coverage watch and deliver again what they
+    queued; returns how much was done (0: quiet). Delivering before the handoff steps keeps
+    pages from waiting on them."""
     fired = fire_due_timers(db, now=clock(), worker_id=worker_id, limit=limit)
+    fired += legal.queue_due_reminders(db, now=clock(), limit=limit)
     fired += deliver_due(db, clock=clock, notifier=notifier, worker_id=worker_id, limit=limit)
     return fired + run_handoffs_due(
         db, clock, notifier, worker_id=worker_id, settings=handoffs, watch=watch, limit=limit
@@ -76,7 +79,8 @@ def next_due(db: Database) -> datetime | None:
     with db.transaction() as session:
         message = outbox.next_due(session)
         timer = session.exec(select(func.min(col(EscalationTimer.due_at)))).one()
-    found = [d for d in (message, timer, next_handoff_due(db)) if d is not None]
+        reminder = legal.next_due(session)
+    found = [d for d in (message, timer, reminder, next_handoff_due(db)) if d is not None]
     if not found:
         return None
     return min(_aware(d) for d in found)

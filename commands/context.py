@@ -7,6 +7,7 @@ same code with their own database, clock and identity.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from chatops.clock import Clock
 from chatops.db import Database
@@ -27,6 +28,9 @@ class Context:
     channel: str | None = None
     horizon_days: int = 28
     page_limit_per_minute: int = 10
+    # The legal reporting clock of child-safety cases (chatops.cases.legal).
+    report_within: timedelta = timedelta(hours=24)
+    preserve_for: timedelta = timedelta(days=365)
 
 
 class UsageError(Exception):

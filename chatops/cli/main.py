@@ -11,6 +11,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from datetime import timedelta
 
 from chatops import __version__
 from chatops.cli import rota as rota_cli
@@ -134,6 +135,8 @@ def cmd_console(args: argparse.Namespace, settings: Settings, *, tour: bool = Fa
         channel=team.channel,
         horizon_days=settings.check_horizon_days,
         page_limit_per_minute=settings.page_limit_per_minute,
+        report_within=settings.duration(settings.report_within),
+        preserve_for=timedelta(days=settings.report_preserve_days),
     )
     from chatops.outbox.notifier import ConsoleNotifier
     from chatops.worker import console_hook, handoff_settings, next_wakeup, watch_settings

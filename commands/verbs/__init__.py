@@ -6,6 +6,7 @@ from commands.verbs import escalate as escalate
 from commands.verbs import handoff as handoff
 from commands.verbs import help as help
 from commands.verbs import policy as policy
+from commands.verbs import refer as refer
 from commands.verbs import rota as rota
 from commands.verbs import shifts as shifts
 from commands.verbs import swap as swap
