@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 from chatops import __version__
+from chatops.cli import report as report_cli
 from chatops.cli import rota as rota_cli
 from chatops.cli import worker as worker_cli
 from chatops.cli.common import (
@@ -65,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     upgrade.set_defaults(func=cmd_db_upgrade)
     db.set_defaults(func=lambda _a, _s: usage_of(db))
 
+    report_cli.add(sub)
     rota_cli.add(sub)
     worker_cli.add(sub)
     return parser
