@@ -31,6 +31,8 @@ class Context:
     # The legal reporting clock of child-safety cases (chatops.cases.legal).
     report_within: timedelta = timedelta(hours=24)
     preserve_for: timedelta = timedelta(days=365)
+    # Who typed the command, member or not (`actor` is None for a non-member).
+    user_id: str | None = None
 
 
 class UsageError(Exception):

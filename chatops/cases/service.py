@@ -120,6 +120,66 @@ def open_case(
     """
     team = get_team(session, team_id)
     who = require_member(session, team, actor)
+    return _open(
+        session,
+        team=team,
+        reporter=who.slack_id,
+        at=at,
+        case_type=case_type,
+        severity=severity,
+        summary=summary,
+        details=details,
+        language=language,
+        restricted=restricted,
+        report_within=report_within,
+    )
+
+
+def open_emergency(
+    session: Session,
+    *,
+    team_id: int,
+    reporter: str,
+    at: datetime,
+    case_type: str,
+    summary: str,
+    report_within: timedelta = legal.REPORT_WITHIN,
+) -> tuple[Case, ladder.Paging]:
+    """A case opened by someone outside the team (`/ts emergency`), paged like any other.
+
+    The reporter is a Slack user id the team may not know; callers pace them and tell them
+    nothing but the case id.
+    """
+    return _open(
+        session,
+        team=get_team(session, team_id),
+        reporter=reporter,
+        at=at,
+        case_type=case_type,
+        severity=Severity.sev2.value,
+        summary=summary,
+        report_within=report_within,
+        source="emergency",
+    )
+
+
+def _open(
+    session: Session,
+    *,
+    team: Team,
+    reporter: str,
+    at: datetime,
+    case_type: str,
+    severity: str,
+    summary: str,
+    details: str = "",
+    language: str | None = None,
+    restricted: bool | None = None,
+    report_within: timedelta = legal.REPORT_WITHIN,
+    source: str | None = None,
+) -> tuple[Case, ladder.Paging]:
+    assert team.id is not None
+    team_id = team.id
     kind, sev = parse_type(case_type), parse_severity(severity)
     if not summary.strip():
         raise Refused("a case needs a summary")
@@ -145,7 +205,7 @@ def open_case(
         details=details.strip(),
         language=language.lower() if language else None,
         restricted=kind in RESTRICTED_BY_DEFAULT if restricted is None else restricted,
-        reporter=who.slack_id,
+        reporter=reporter,
         policy=policy.model_dump_json(),
         opened_at=at,
     )
@@ -154,23 +214,27 @@ def open_case(
     assert case.id is not None
     if legal.needs_clock(case.type):
         legal.start(session, case_id=case.id, team_id=team_id, at=at, within=report_within)
-    add_event(session, case=case, at=at, actor=who.slack_id, kind="opened", policy=policy.name)
-    _audit(
+    add_event(session, case=case, at=at, actor=reporter, kind="opened", policy=policy.name)
+    detail: dict[str, Any] = {
+        "type": case.type,
+        "severity": case.severity,
+        "restricted": case.restricted,
+        "language": case.language,
+        "policy": policy.name,
+    }
+    if source is not None:
+        detail["source"] = source
+    audit.record(
         session,
-        case,
-        who=who,
         at=at,
+        actor=reporter,
         action="case.open",
-        detail={
-            "type": case.type,
-            "severity": case.severity,
-            "restricted": case.restricted,
-            "language": case.language,
-            "policy": policy.name,
-        },
+        subject=case.key,
+        team_id=team_id,
+        detail=detail,
     )
     paging = ladder.page_step(
-        session, case=case, team=team, step=0, at=at, actor=who.slack_id, reason="", opened=True
+        session, case=case, team=team, step=0, at=at, actor=reporter, reason="", opened=True
     )
     return case, paging
 

@@ -240,6 +240,7 @@ class Listeners:
             channel=team.channel or channel,
             horizon_days=self.settings.check_horizon_days,
             page_limit_per_minute=self.settings.page_limit_per_minute,
+            user_id=slack_user,
             report_within=self.settings.duration(self.settings.report_within),
             preserve_for=timedelta(days=self.settings.report_preserve_days),
         )

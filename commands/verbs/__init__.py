@@ -2,6 +2,7 @@
 
 from commands.verbs import ack as ack
 from commands.verbs import case as case
+from commands.verbs import emergency as emergency
 from commands.verbs import escalate as escalate
 from commands.verbs import handoff as handoff
 from commands.verbs import help as help
