@@ -103,9 +103,24 @@ class TextFormatter(logging.Formatter):
         super().__init__("%(asctime)s %(levelname)s %(name)s [%(correlation_id)s] %(message)s")
 
 
+class _CurrentStderr(logging.StreamHandler[TextIO]):
+    """Writes to whatever `sys.stderr` is at the moment of the record, not at set-up: a program
+    (or a test harness) that swaps or closes its stderr must not get "I/O on closed file"."""
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: TextIO) -> None:
+        pass
+
+
 def configure_logging(level: str = "INFO", fmt: str = "json", stream: TextIO | None = None) -> None:
     """Install one handler on the root logger; safe to call twice."""
-    handler = logging.StreamHandler(stream or sys.stderr)
+    handler: logging.StreamHandler[TextIO] = (
+        logging.StreamHandler(stream) if stream is not None else _CurrentStderr()
+    )
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     handler.addFilter(_CorrelationFilter())
     handler.addFilter(_SlackBodiesFilter())
@@ -113,7 +128,7 @@ def configure_logging(level: str = "INFO", fmt: str = "json", stream: TextIO | N
     for old in list(root.handlers):
         if getattr(old, "_chatops", False):
             root.removeHandler(old)
-    handler._chatops = True  # type: ignore[attr-defined]
+    setattr(handler, "_chatops", True)  # noqa: B010 (marks our own handler for replacement)
     root.addHandler(handler)
     root.setLevel(level)
     # Alembic narrates every migration step at INFO; keep only its warnings.

@@ -79,6 +79,13 @@ class Settings(BaseSettings):
             raise ValueError("must be the bot's public base URL, e.g. https://chatops.example.org")
         return value.strip().rstrip("/") if isinstance(value, str) else value
 
+    # Time to report a child-safety case to the clearinghouse, from its opening.
+    report_within: str = Field(default="24h", alias="CHATOPS_REPORT_WITHIN")
+    # Days a filed report's contents are preserved (18 U.S.C. 2258A: one year).
+    report_preserve_days: int = Field(
+        default=365, ge=365, le=3650, alias="CHATOPS_REPORT_PRESERVE_DAYS"
+    )
+
     @field_validator(
         "slack_bot_token", "slack_signing_secret", "slack_app_token", "team", mode="before"
     )
@@ -118,7 +125,9 @@ class Settings(BaseSettings):
             )
         return value
 
-    @field_validator("handoff_reminder", "handoff_accept_within", "handoff_catch_up")
+    @field_validator(
+        "handoff_reminder", "handoff_accept_within", "handoff_catch_up", "report_within"
+    )
     @classmethod
     def _duration(cls, value: str) -> str:
         if value.strip() != "0":

@@ -26,6 +26,7 @@ from sqlmodel import col, select
 
 from chatops import audit
 from chatops.blockkit import Reply
+from chatops.cases import legal
 from chatops.cases.firing import fire_due_timers
 from chatops.clock import Clock, system_clock
 from chatops.db import Database
@@ -64,11 +65,13 @@ def run_due(
     handoffs: HandoffSettings = DEFAULT_HANDOFFS,
     watch: WatchSettings = DEFAULT_WATCH,
 ) -> int:
-    """One pass: fire due timers, deliver the due outbox (the new pages too), then run the
-    handoffs and the coverage watch and deliver again what they queued, and last seal the audit
-    events written so far (not counted: sealing makes no new work); returns how much was done
-    (0: quiet). Delivering before the handoff steps keeps pages from waiting on them."""
+    """One pass: fire due timers, queue due reporting reminders, deliver the due outbox (the
+    new pages too), then run the handoffs and the coverage watch and deliver again what they
+    queued, and last seal the audit events written so far (not counted: sealing makes no new
+    work); returns how much was done (0: quiet). Delivering before the handoff steps keeps pages
+    from waiting on them."""
     fired = fire_due_timers(db, now=clock(), worker_id=worker_id, limit=limit)
+    fired += legal.queue_due_reminders(db, now=clock(), limit=limit)
     fired += deliver_due(db, clock=clock, notifier=notifier, worker_id=worker_id, limit=limit)
     done = fired + run_handoffs_due(
         db, clock, notifier, worker_id=worker_id, settings=handoffs, watch=watch, limit=limit
@@ -82,11 +85,12 @@ def next_due(db: Database) -> datetime | None:
     with db.transaction() as session:
         message = outbox.next_due(session)
         timer = session.exec(select(func.min(col(EscalationTimer.due_at)))).one()
+        reminder = legal.next_due(session)
     if message is not None:
         # While Slack's rate limit holds, due messages wait for its end (no worker calls).
         limit = limited_until(db, now=_aware(message))
         message = limit if limit is not None else message
-    found = [d for d in (message, timer, next_handoff_due(db)) if d is not None]
+    found = [d for d in (message, timer, reminder, next_handoff_due(db)) if d is not None]
     if not found:
         return None
     return min(_aware(d) for d in found)

@@ -7,6 +7,7 @@ same code with their own database, clock and identity.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from chatops.clock import Clock
 from chatops.db import Database
@@ -28,6 +29,11 @@ class Context:
     horizon_days: int = 28
     page_limit_per_minute: int = 10
     public_url: str | None = None  # CHATOPS_PUBLIC_URL: where calendar feeds are served
+    # The legal reporting clock of child-safety cases (chatops.cases.legal).
+    report_within: timedelta = timedelta(hours=24)
+    preserve_for: timedelta = timedelta(days=365)
+    # Who typed the command, member or not (`actor` is None for a non-member).
+    user_id: str | None = None
 
 
 class UsageError(Exception):

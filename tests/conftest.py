@@ -6,6 +6,7 @@ PostgreSQL fails the run: CI must prove the multi-replica path, not quietly skip
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Iterator
@@ -91,3 +92,14 @@ def sqlite_db(sqlite_url: str) -> Iterator[Database]:
     upgrade(database.engine)
     yield database
     database.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _no_log_handler_left_behind() -> Iterator[None]:
+    """A test that ran the CLI in-process configured the root logger; the next test starts
+    without that handler, as a fresh process would."""
+    yield
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if getattr(handler, "_chatops", False):
+            root.removeHandler(handler)

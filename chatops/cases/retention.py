@@ -16,7 +16,10 @@ from sqlalchemy import delete
 from sqlmodel import Session, col, select
 
 from chatops import audit
+from chatops.cases import legal
+from chatops.cases.legal import ReportClock
 from chatops.cases.models import Case, CaseEvent, CaseStatus
+from chatops.cases.referrals import Referral
 from chatops.cases.service import get_case
 from chatops.cases.timeline import add_event
 from chatops.errors import Refused
@@ -44,14 +47,15 @@ class Retention:
         return case.resolved_at + timedelta(days=self.days(case.type))
 
 
-def purge_blocked(case: Case) -> str | None:
+def purge_blocked(session: Session, case: Case, now: datetime) -> str | None:
     """Why `case` must not be purged yet (one line, no case text), or None when it may be.
 
-    Every reason to keep a case past its retention is decided here, so a purge cannot miss one.
+    Every reason to keep a case past its retention is decided here, so a purge cannot miss one:
+    a legal hold, and a filed report's preservation period (`chatops.cases.legal`).
     """
     if case.legal_hold is not None:
         return "legal hold"
-    return None
+    return legal.purge_hold(session, case_id=case.id, now=now)
 
 
 @dataclass(frozen=True)
@@ -71,7 +75,7 @@ def plan(session: Session, *, now: datetime, retention: Retention) -> PurgePlan:
         expires = retention.expires_at(case)
         if expires is None or expires > now:
             continue
-        reason = purge_blocked(case)
+        reason = purge_blocked(session, case, now)
         if reason is None:
             due.append(case)
         else:
@@ -85,9 +89,13 @@ def purge_case(session: Session, *, case: Case, now: datetime, actor: str = "cli
     Re-reads the case locked, so a hold placed since the plan was made still keeps it (False).
     """
     fresh = session.exec(select(Case).where(Case.id == case.id).with_for_update()).first()
-    if fresh is None or fresh.status != CaseStatus.resolved.value or purge_blocked(fresh):
+    if fresh is None or fresh.status != CaseStatus.resolved.value:
         return False
-    for table in (OutboxMessage, EscalationTimer, CaseEvent):
+    if purge_blocked(session, fresh, now) is not None:
+        return False
+    # A referral and a reporting clock are about the case: they go with it (the audit trail
+    # keeps that they happened, without their contents).
+    for table in (OutboxMessage, EscalationTimer, CaseEvent, ReportClock, Referral):
         session.execute(delete(table).where(col(table.case_id) == fresh.id))
     session.execute(delete(Case).where(col(Case.id) == fresh.id))
     audit.record(

@@ -9,7 +9,7 @@ reasons) goes into case rows only: never into audit details or logs (invariant 6
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 
 from chatops import audit
 from chatops.blockkit import mention, quote_input, user_text
-from chatops.cases import access, ladder, timers
+from chatops.cases import access, ladder, legal, timers
 from chatops.cases.ids import next_case_key, normalise_key
 from chatops.cases.models import (
     RESTRICTED_BY_DEFAULT,
@@ -27,6 +27,7 @@ from chatops.cases.models import (
     CaseType,
     Severity,
 )
+from chatops.cases.referrals import Referral, referrals_of
 from chatops.cases.timeline import PAGE_SIZE, add_event, count_events, events_page
 from chatops.errors import Refused
 from chatops.escalation.models import PageKind
@@ -111,10 +112,74 @@ def open_case(
     details: str = "",
     language: str | None = None,
     restricted: bool | None = None,
+    report_within: timedelta = legal.REPORT_WITHIN,
 ) -> tuple[Case, ladder.Paging]:
-    """Open a case, page its policy's first level now and set the escalation timer."""
+    """Open a case, page its policy's first level now and set the escalation timer.
+
+    A child-safety case starts its legal reporting clock (`report_within`) at the same time.
+    """
     team = get_team(session, team_id)
     who = require_member(session, team, actor)
+    return _open(
+        session,
+        team=team,
+        reporter=who.slack_id,
+        at=at,
+        case_type=case_type,
+        severity=severity,
+        summary=summary,
+        details=details,
+        language=language,
+        restricted=restricted,
+        report_within=report_within,
+    )
+
+
+def open_emergency(
+    session: Session,
+    *,
+    team_id: int,
+    reporter: str,
+    at: datetime,
+    case_type: str,
+    summary: str,
+    report_within: timedelta = legal.REPORT_WITHIN,
+) -> tuple[Case, ladder.Paging]:
+    """A case opened by someone outside the team (`/ts emergency`), paged like any other.
+
+    The reporter is a Slack user id the team may not know; callers pace them and tell them
+    nothing but the case id.
+    """
+    return _open(
+        session,
+        team=get_team(session, team_id),
+        reporter=reporter,
+        at=at,
+        case_type=case_type,
+        severity=Severity.sev2.value,
+        summary=summary,
+        report_within=report_within,
+        source="emergency",
+    )
+
+
+def _open(
+    session: Session,
+    *,
+    team: Team,
+    reporter: str,
+    at: datetime,
+    case_type: str,
+    severity: str,
+    summary: str,
+    details: str = "",
+    language: str | None = None,
+    restricted: bool | None = None,
+    report_within: timedelta = legal.REPORT_WITHIN,
+    source: str | None = None,
+) -> tuple[Case, ladder.Paging]:
+    assert team.id is not None
+    team_id = team.id
     kind, sev = parse_type(case_type), parse_severity(severity)
     if not summary.strip():
         raise Refused("a case needs a summary")
@@ -140,29 +205,36 @@ def open_case(
         details=details.strip(),
         language=language.lower() if language else None,
         restricted=kind in RESTRICTED_BY_DEFAULT if restricted is None else restricted,
-        reporter=who.slack_id,
+        reporter=reporter,
         policy=policy.model_dump_json(),
         opened_at=at,
     )
     session.add(case)
     session.flush()
-    add_event(session, case=case, at=at, actor=who.slack_id, kind="opened", policy=policy.name)
-    _audit(
+    assert case.id is not None
+    if legal.needs_clock(case.type):
+        legal.start(session, case_id=case.id, team_id=team_id, at=at, within=report_within)
+    add_event(session, case=case, at=at, actor=reporter, kind="opened", policy=policy.name)
+    detail: dict[str, Any] = {
+        "type": case.type,
+        "severity": case.severity,
+        "restricted": case.restricted,
+        "language": case.language,
+        "policy": policy.name,
+    }
+    if source is not None:
+        detail["source"] = source
+    audit.record(
         session,
-        case,
-        who=who,
         at=at,
+        actor=reporter,
         action="case.open",
-        detail={
-            "type": case.type,
-            "severity": case.severity,
-            "restricted": case.restricted,
-            "language": case.language,
-            "policy": policy.name,
-        },
+        subject=case.key,
+        team_id=team_id,
+        detail=detail,
     )
     paging = ladder.page_step(
-        session, case=case, team=team, step=0, at=at, actor=who.slack_id, reason="", opened=True
+        session, case=case, team=team, step=0, at=at, actor=reporter, reason="", opened=True
     )
     return case, paging
 
@@ -372,6 +444,12 @@ def resolve(
     if not (who.is_manager or who.slack_id in {case.assignee, case.reporter}):
         raise Refused(f"only the assignee, the reporter or a manager can resolve {case.key}")
     assert case.id is not None
+    clock = legal.clock_of(session, case.id)
+    blocked = legal.unresolvable(clock, case.key)
+    if blocked is not None:
+        raise Refused(blocked)
+    if clock is not None:
+        legal.stop_reminders(session, clock)
     case.status = CaseStatus.resolved.value
     case.resolved_at, case.resolved_by = at, who.slack_id
     cancelled_timers = timers.cancel(session, case_id=case.id)
@@ -404,6 +482,8 @@ class CaseView:
     page: int = 1
     timeline_total: int = 0
     timeline_pages: int = 1
+    report: legal.ReportClock | None = None
+    referrals: list[Referral] | None = None
 
     def level_of(self, step: int) -> str:
         """The name of ladder step `step` (the timeline stores step indexes)."""
@@ -447,6 +527,8 @@ def show(
         page=page,
         timeline_total=total,
         timeline_pages=last_page,
+        report=legal.clock_of(session, case.id),
+        referrals=referrals_of(session, case.id) if visible else None,
     )
 
 
@@ -497,6 +579,11 @@ def edit(
         setattr(case, name, new)
         detail.update({"from": old, "to": new})
         add_event(session, case=case, at=at, actor=who.slack_id, kind="edited", **detail)
+        if legal.needs_clock(new) and case.id and legal.clock_of(session, case.id) is None:
+            legal.start(
+                session, case_id=case.id, team_id=case.team_id, at=at, within=legal.REPORT_WITHIN
+            )
+            detail["report_due"] = True
         if name == "type" and CaseType(new) in RESTRICTED_BY_DEFAULT and not case.restricted:
             case.restricted = True
             detail["restricted"] = True

@@ -12,10 +12,12 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from datetime import timedelta
 
 from chatops import __version__
 from chatops.cli import audit as audit_cli
 from chatops.cli import cases as cases_cli
+from chatops.cli import report as report_cli
 from chatops.cli import rota as rota_cli
 from chatops.cli import worker as worker_cli
 from chatops.cli.common import (
@@ -67,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     upgrade.set_defaults(func=cmd_db_upgrade)
     db.set_defaults(func=lambda _a, _s: usage_of(db))
 
+    report_cli.add(sub)
     rota_cli.add(sub)
     worker_cli.add(sub)
     audit_cli.add(sub)
@@ -140,6 +143,8 @@ def cmd_console(args: argparse.Namespace, settings: Settings, *, tour: bool = Fa
         horizon_days=settings.check_horizon_days,
         page_limit_per_minute=settings.page_limit_per_minute,
         public_url=settings.public_url,
+        report_within=settings.duration(settings.report_within),
+        preserve_for=timedelta(days=settings.report_preserve_days),
     )
     from chatops.outbox.notifier import ConsoleNotifier
     from chatops.worker import console_hook, handoff_settings, next_wakeup, watch_settings

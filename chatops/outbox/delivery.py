@@ -85,6 +85,7 @@ AUDIT = {
     Topic.handoff: AuditNames(
         sent="handoff.message_sent", retry="handoff.message_retry", subject="handoff_message"
     ),
+    Topic.duty: AuditNames(sent="duty.message_sent", retry="duty.message_retry", subject="duty"),
 }
 
 
@@ -111,6 +112,8 @@ class Claim:
         """The domain ids an audit row names (a page's case; a handoff message's handoff)."""
         if self.topic == Topic.page:
             return {"case_id": self.case_id}
+        if self.topic == Topic.duty:
+            return {"case_id": self.case_id, "kind": self.kind}
         return {"handoff_id": self.handoff_id, "kind": self.kind}
 
 

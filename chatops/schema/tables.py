@@ -2,6 +2,10 @@
 
 from chatops import audit
 from chatops import replay as replay
+from chatops.cases import (
+    legal,  # noqa: F401
+    referrals,  # noqa: F401
+)
 from chatops.cases import models as cases  # noqa: F401
 from chatops.escalation import models as escalation  # noqa: F401
 from chatops.handoff import models as handoff  # noqa: F401

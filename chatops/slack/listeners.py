@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from typing import Any
 
 from slack_bolt import Ack
@@ -240,6 +241,9 @@ class Listeners:
             horizon_days=self.settings.check_horizon_days,
             page_limit_per_minute=self.settings.page_limit_per_minute,
             public_url=self.settings.public_url,
+            user_id=slack_user,
+            report_within=self.settings.duration(self.settings.report_within),
+            preserve_for=timedelta(days=self.settings.report_preserve_days),
         )
 
     def home_context(self, slack_user: str) -> Context | None:

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from pydantic import AfterValidator, Field
 
 from chatops.blockkit import Reply, context, fields, header, quote_input, section, user_text
-from chatops.cases import access, retention, service
+from chatops.cases import access, reporting, retention, service
 from chatops.cases.ids import KEY_PATTERN
 from chatops.cases.ladder import Paging
 from chatops.cases.models import SEVERITY_MEANING, CaseType, Severity
@@ -34,7 +34,7 @@ from commands.rota_view import local, mention, read_member, team_rota
 from commands.timeparse import parse_when
 
 OPEN_USAGE = '/ts case open <type> <sev1-4> <summary…> [lang:xx] [details:"…"]'
-USAGE = "/ts case open|show|note|assign|resolve|list|edit|hold|release …"
+USAGE = "/ts case open|show|note|assign|resolve|list|edit|hold|release|report|report-due …"
 SUBVERB_USAGE = {
     "open": OPEN_USAGE,
     "show": "/ts case show TS-YYYY-NNNN [page:N]",
@@ -45,6 +45,8 @@ SUBVERB_USAGE = {
     "edit": "/ts case edit TS-YYYY-NNNN summary|type|sev <new value…>",
     "hold": "/ts case hold TS-YYYY-NNNN <reason…>",
     "release": "/ts case release TS-YYYY-NNNN",
+    "report": "/ts case report TS-YYYY-NNNN filed <report id> | no-report <reason…>",
+    "report-due": "/ts case report-due TS-YYYY-NNNN <24h|2d>",
 }
 LIST_LIMIT = 25
 TYPES = ", ".join(t.value for t in CaseType)
@@ -262,6 +264,7 @@ class CaseOpen(CaseCommand):
                 details=self.details,
                 language=self.language,
                 restricted=self.restricted,
+                report_within=ctx.report_within,
             )
         title = headline(case.key, case.type, case.severity)
         restricted_note = (
@@ -350,6 +353,7 @@ class CaseShow(CaseCommand):
             pairs.append(("Language", case.language))
         if view.next_escalation is not None:
             pairs.append(("Next escalation", local(ctx, view.next_escalation)))
+        pairs.extend(report_pairs(ctx, view))
         delivered = sum(p.state == OutboxState.sent.value for p in view.pages)
         pairs.append(("Pages", f"{delivered} delivered of {len(view.pages)}"))
         blocks = [header(headline(case.key, case.type, case.severity)), fields(pairs)]
@@ -368,6 +372,14 @@ class CaseShow(CaseCommand):
             refusal = access.REFUSAL.format(key=case.key)
             blocks.append(section(f":lock: {refusal}"))
             lines.append(refusal)
+        if view.referrals:
+            listed = "\n".join(
+                f"{local(ctx, r.at)} to {user_text(r.agency)} ({r.country}, {r.basis}) by "
+                f"{mention(r.by)}" + (f": {user_text(r.note, 300)}" if r.note else "")
+                for r in view.referrals
+            )
+            blocks.append(section(f"*Referrals*\n{listed}"))
+            lines.append(f"Referrals:\n{listed}")
         timeline = [
             f"{local(ctx, e.at)} "
             + describe(
@@ -688,6 +700,108 @@ class CaseRelease(CaseCommand):
         )
 
 
+def report_pairs(ctx: Context, view: service.CaseView) -> list[tuple[str, str]]:
+    """The reporting deadline, the filing (or why none) and the preserve-until date."""
+    clock = view.report
+    if clock is None:
+        return []
+    if clock.filed_at is not None:
+        pairs = [
+            (
+                "Report filed",
+                f"{user_text(clock.external_id or '')} by "
+                f"{mention(clock.filed_by or '')}, {local(ctx, clock.filed_at)}",
+            )
+        ]
+        if clock.preserve_until is not None:
+            pairs.append(("Preserve until", local(ctx, clock.preserve_until)))
+        return pairs
+    if clock.declined_at is not None:
+        return [("Report", f"none made (recorded by {mention(clock.declined_by or '')})")]
+    late = " (passed)" if clock.deadline_at <= ctx.clock() else ""
+    return [("Report due", f"{local(ctx, clock.deadline_at)}{late}")]
+
+
+class CaseReport(CaseCommand):
+    """`filed <report id>` or `no-report <reason…>` (restricted text: the timeline only)."""
+
+    key: CaseKey
+    filed: str | None = None
+    reason: FreeText = Field(default="", repr=False)
+
+    @classmethod
+    def parse(cls, args: list[str], ctx: Context) -> Self:
+        usage = SUBVERB_USAGE["report"]
+        word = case_word(args, usage)
+        what = args[1].lower() if len(args) > 1 else ""
+        if what == "filed":
+            if len(args) != 3:
+                raise UsageError("give the one report id the clearinghouse gave", usage)
+            return cls(key=known_key(word), filed=args[2])
+        if what == "no-report":
+            if len(args) < 3:
+                raise UsageError("say why no report is made", usage)
+            return cls(key=known_key(word), reason=verbatim(args[2:]))
+        raise UsageError("say `filed <report id>` or `no-report <reason>`", usage)
+
+    def run(self, ctx: Context) -> Reply:
+        with ctx.db.transaction() as session:
+            if self.filed is not None:
+                clock = reporting.file_report(
+                    session,
+                    team_id=ctx.team_id,
+                    actor=ctx.actor,
+                    key=self.key,
+                    at=ctx.clock(),
+                    external_id=self.filed,
+                    preserve_for=ctx.preserve_for,
+                )
+            else:
+                clock = reporting.decline_report(
+                    session,
+                    team_id=ctx.team_id,
+                    actor=ctx.actor,
+                    key=self.key,
+                    at=ctx.clock(),
+                    reason=self.reason,
+                )
+        key = self.key.upper()
+        if clock.preserve_until is not None:
+            return Reply(
+                text=f":ballot_box_with_check: {key}: report {user_text(self.filed or '')} "
+                f"recorded; the case is preserved until {local(ctx, clock.preserve_until)}."
+            )
+        return Reply(text=f":ballot_box_with_check: {key}: recorded that no report is made.")
+
+
+class CaseReportDue(CaseCommand):
+    key: CaseKey
+    within: str
+
+    @classmethod
+    def parse(cls, args: list[str], ctx: Context) -> Self:
+        usage = SUBVERB_USAGE["report-due"]
+        word = case_word(args, usage)
+        if len(args) != 2:
+            raise UsageError("give the time to report, like 24h or 2d", usage)
+        return cls(key=known_key(word), within=args[1])
+
+    def run(self, ctx: Context) -> Reply:
+        with ctx.db.transaction() as session:
+            clock = reporting.opt_in(
+                session,
+                team_id=ctx.team_id,
+                actor=ctx.actor,
+                key=self.key,
+                at=ctx.clock(),
+                within=self.within,
+            )
+        return Reply(
+            text=f":hourglass: {self.key.upper()}: the report is due by "
+            f"{local(ctx, clock.deadline_at)}; reminders go to the assignee and the managers."
+        )
+
+
 SUBVERBS: dict[str, type[CaseCommand]] = {
     "open": CaseOpen,
     "show": CaseShow,
@@ -698,4 +812,6 @@ SUBVERBS: dict[str, type[CaseCommand]] = {
     "edit": CaseEdit,
     "hold": CaseHold,
     "release": CaseRelease,
+    "report": CaseReport,
+    "report-due": CaseReportDue,
 }

@@ -33,6 +33,8 @@ def world(db: Database) -> World:
     for kind in ("harassment", "harassment", "child-safety", "harassment", "other"):
         dispatch(f"case open {kind} sev3 Summary that must vanish", made.context(ANN))
     made.tick()
+    # A child-safety case is resolved only with its reporting duty settled (issue #14).
+    assert dispatch("case report TS-2027-0003 no-report not apparent CSAM", made.context(DAN)).ok
     for n in (1, 2, 3):
         dispatch(f"case note TS-2027-000{n} private note text", made.context(ANN))
         assert dispatch(f"case resolve TS-2027-000{n}", made.context(DAN)).ok

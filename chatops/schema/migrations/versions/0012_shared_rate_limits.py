@@ -19,7 +19,7 @@ from alembic import op
 import rota.models
 
 revision = "0012"
-down_revision = "0009"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,116 @@
+"""The referral log: what a case's details were disclosed to which agency, where, and why.
+
+Disclosing user data to police or a child-protection agency must be accountable: each referral
+names the agency, its country (ISO 3166-1 alpha-2) and the basis (an emergency, a voluntary
+report, or a legal demand). A referral is restricted like its case: only those with access may
+record or read it. Its note is typed text and stays in this table, never in the audit trail.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from sqlmodel import Field, Session, SQLModel, col, select
+
+from chatops.blockkit import quote_input
+from chatops.errors import Refused
+from rota.models import utc_column
+
+
+class Basis(StrEnum):
+    emergency = "emergency"  # danger to life: disclosed without a legal demand
+    voluntary = "voluntary"  # a report made on our own initiative (e.g. to a hotline)
+    legal = "legal"  # compelled: a subpoena, court order or other legal process
+
+
+#: ISO 3166-1 alpha-2 officially assigned codes (249), kept here so no lookup leaves the host.
+_CODES = """
+    AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ
+    BR BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM
+    DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS
+    GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG KH KI KM KN
+    KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ
+    MR MS MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM
+    PN PR PS PT PW PY QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV
+    SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI
+    VN VU WF WS YE YT ZA ZM ZW
+"""
+COUNTRIES = frozenset(_CODES.split())
+#: An agency's name as typed: words, digits, spaces and a few separators (no markup).
+AGENCY = re.compile(r"^[\w][\w .,'()/-]{0,63}$")
+
+
+class Referral(SQLModel, table=True):
+    __tablename__ = "case_referral"
+
+    id: int | None = Field(default=None, primary_key=True)
+    case_id: int = Field(foreign_key="ts_case.id", index=True)
+    team_id: int = Field(foreign_key="team.id", index=True)
+    at: datetime = utc_column(nullable=False)
+    by: str  # Slack user id
+    agency: str
+    country: str  # ISO 3166-1 alpha-2, upper case
+    basis: str
+    note: str = ""  # restricted with its case
+
+
+def parse_basis(text: str) -> Basis:
+    try:
+        return Basis(text.lower())
+    except ValueError:
+        valid = ", ".join(b.value for b in Basis)
+        raise Refused(f"unknown basis '{quote_input(text)}'; valid: {valid}") from None
+
+
+def parse_country(text: str) -> str:
+    code = text.upper()
+    if code not in COUNTRIES:
+        raise Refused(
+            f"'{quote_input(text)}' is not an ISO 3166-1 alpha-2 country code like US, DE or BR"
+        )
+    return code
+
+
+def parse_agency(text: str) -> str:
+    if not AGENCY.match(text):
+        raise Refused(f"'{quote_input(text)}' is not an agency name like NCMEC or FBI")
+    return text
+
+
+def referrals_of(session: Session, case_id: int) -> list[Referral]:
+    return list(
+        session.exec(select(Referral).where(Referral.case_id == case_id).order_by(col(Referral.id)))
+    )
+
+
+@dataclass(frozen=True)
+class ReferralCounts:
+    """Referrals made in [start, end): how many in all, by basis, by agency, by country."""
+
+    total: int
+    by_basis: dict[str, int]
+    by_agency: dict[str, int]
+    by_country: dict[str, int]
+
+
+def count_referrals(
+    session: Session, *, start: datetime, end: datetime, team_id: int | None = None
+) -> ReferralCounts:
+    query = select(Referral).where(col(Referral.at) >= start, col(Referral.at) < end)
+    if team_id is not None:
+        query = query.where(Referral.team_id == team_id)
+    rows = list(session.exec(query))
+
+    def tally(values: list[str]) -> dict[str, int]:
+        return dict(sorted(Counter(values).items()))
+
+    return ReferralCounts(
+        total=len(rows),
+        by_basis=tally([r.basis for r in rows]),
+        by_agency=tally([r.agency for r in rows]),
+        by_country=tally([r.country for r in rows]),
+    )

@@ -1,0 +1,75 @@
+"""`/ts emergency [type] <what happened…>`: anyone in the workspace can raise the alarm.
+
+Someone outside the Trust & Safety team who sees a threat to life must be able to page the
+on-call without knowing the rota. The case opens as `other` sev2 (or the type named first) and
+pages like any case; the reporter learns the case id and nothing else: no rota, no names, no
+levels, since the person typing may not be who they claim or may be the threat. Each person may
+raise few alarms a minute (counted in the audit trail, like every paging).
+"""
+
+from __future__ import annotations
+
+from typing import Self
+
+from pydantic import Field
+
+from chatops.blockkit import Reply
+from chatops.cases import service
+from chatops.cases.models import CaseType
+from chatops.cases.pacing import check_paging_rate
+from commands.command import Command, FreeText
+from commands.context import Context, Refused, UsageError
+from commands.parsing import verbatim
+from commands.registry import verb
+
+USAGE = "/ts emergency [type] <what happened…>"
+#: Alarms one person may raise a minute: enough for a correction, too few to flood the on-call.
+PER_MINUTE = 2
+ANSWER = (
+    ":rotating_light: Thank you. Your report is case {key}; the on-call responder has been paged."
+)
+
+
+@verb(
+    "emergency",
+    summary="Anyone: report an emergency to the on-call responder (you get a case id).",
+    usage=USAGE,
+    examples=(
+        "/ts emergency A user says they will hurt someone at tonight's meetup",
+        "/ts emergency self-harm A user posted a goodbye note on their talk page",
+    ),
+    details="For people outside the team too. Opens a sev2 case (type `other` unless a type "
+    "comes first) and pages the on-call responder.",
+    members_only=False,
+)
+class Emergency(Command):
+    case_type: CaseType = CaseType.other
+    text: FreeText = Field(repr=False)  # the report: restricted with its case when restricted
+
+    @classmethod
+    def parse(cls, args: list[str], ctx: Context) -> Self:
+        if not args:
+            raise UsageError("say what happened", USAGE)
+        first = args[0].lower()
+        if first in {t.value for t in CaseType} and len(args) > 1:
+            return cls(case_type=CaseType(first), text=verbatim(args[1:]))
+        return cls(text=verbatim(args))
+
+    def run(self, ctx: Context) -> Reply:
+        reporter = ctx.actor.slack_id if ctx.actor is not None else ctx.user_id
+        if reporter is None:
+            raise Refused("I cannot tell who you are; use /ts emergency from Slack")
+        with ctx.db.transaction() as session:
+            check_paging_rate(
+                session, team_id=ctx.team_id, actor=reporter, at=ctx.clock(), per_minute=PER_MINUTE
+            )
+            case, _ = service.open_emergency(
+                session,
+                team_id=ctx.team_id,
+                reporter=reporter,
+                at=ctx.clock(),
+                case_type=self.case_type.value,
+                summary=self.text,
+                report_within=ctx.report_within,
+            )
+        return Reply(text=ANSWER.format(key=case.key))
