@@ -7,7 +7,8 @@ a single Python process (ThreadingHTTPServer), so with several workers it is the
 The bare loop runs in the bench process beside the fake server's threads, which is how the
 reference ceiling of about 1,350 calls/s was measured; from a process of its own it does more
 (about 1,600–1,750 calls/s seen), so the ratios are against that shared-process ceiling.
-Every page is settled in its own durable transaction before the next is sent (invariant 4), so
+Every page is settled in its own durable transaction before the next is sent (docs/architecture.md,
+invariant 4), so
 one worker pays a database round trip and a WAL flush per page that the bare loop does not.
 The worker sends through one httpx client that keeps its connection open, where slack_sdk opens
 one per call, so it is also compared with a bare loop on that same client: that ratio is what

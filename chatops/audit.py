@@ -1,4 +1,5 @@
-"""The append-only, tamper-evident audit trail: who changed what, when (invariant 7).
+"""The append-only, tamper-evident audit trail: who changed what, when (docs/architecture.md,
+invariant 7).
 
 `record` only adds to the caller's session, so the event commits or rolls back together with
 the change it describes; it takes no lock, so auditing never serialises the hot path. Rows are

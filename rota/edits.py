@@ -2,7 +2,8 @@
 
 What an edit changes is judged by comparing the two rotas over a horizon: the shifts that
 change (for the preview) and the minutes it would leave uncovered that were covered before
-(for the refusal, invariant 2). A gap that already existed is not blamed on the edit.
+(for the refusal, docs/architecture.md invariant 2). A gap that already existed is not blamed on
+the edit.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Display of instants: UTC for the record, each member's local time for the humans.
 
-Display only (DESIGN.md invariant 1): nothing here feeds back into computation.
+Display only (docs/architecture.md, invariant 1): nothing here feeds back into computation.
 """
 
 from __future__ import annotations

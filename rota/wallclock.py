@@ -1,7 +1,7 @@
 """Local wall-clock times to UTC instants, with the two DST rules made explicit.
 
 Everything the engine compares is a UTC instant (internally whole epoch seconds); local time is
-only read here. The rules (DESIGN.md invariant 1):
+only read here. The rules (docs/architecture.md, invariant 1):
 
 * a local time that does not exist (spring forward) happens at the first valid instant after
   it: 02:30 on a spring-forward night in New York happens at 03:00 EDT;

@@ -3,7 +3,8 @@
 Everything here runs inside the caller's transaction (a command, or the worker firing a timer),
 so the pages, the timeline, the audit event and the next timer exist together or not at all.
 A step that resolves to nobody is skipped at once and recorded; a rota gap pages the managers
-instead (invariant 3); a case language nobody paged speaks brings in an advisor who does.
+instead (docs/architecture.md, invariant 3); a case language nobody paged speaks brings in an
+advisor who does.
 After the last level an unacknowledged case pages the admins and the on-call again every
 `final_repeat` (sev1/sev2 by default): the ladder never goes quiet. A `hours: working` policy
 holds each DM until its recipient's working hours, and its timeouts count from then.

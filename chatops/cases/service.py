@@ -1,9 +1,11 @@
 """The case service: what `/ts case …`, `/ts ack` and `/ts escalate` do, over one session.
 
 Each function checks permissions itself (not only the Slack layer), changes the case, and
-writes the audit event in the same transaction (invariant 7). Refusals raise `Refused` before
+writes the audit event in the same transaction (docs/architecture.md, invariant 7). Refusals raise
+`Refused` before
 anything is written, so bad input changes nothing. Restricted text (summary, details, notes,
-reasons) goes into case rows only: never into audit details or logs (invariant 6).
+reasons) goes into case rows only: never into audit details or logs (docs/architecture.md,
+invariant 6).
 """
 
 from __future__ import annotations

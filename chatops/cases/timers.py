@@ -3,7 +3,8 @@
 A case has at most one pending timer. Every change to a case's timers happens while holding the
 case row (`SELECT … FOR UPDATE` on PostgreSQL, BEGIN IMMEDIATE on SQLite), always case first and
 timer second, so an acknowledgement and a firing timer serialise instead of deadlocking, and a
-timer fires in the very transaction that pages the next step: exactly once (invariants 4, 5).
+timer fires in the very transaction that pages the next step: exactly once (docs/architecture.md,
+invariants 4, 5).
 """
 
 from __future__ import annotations

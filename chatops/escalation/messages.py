@@ -1,6 +1,7 @@
 """What a page says, rendered when the page is created.
 
-Channel posts about a restricted case carry its id, type and severity only (invariant 6); its
+Channel posts about a restricted case carry its id, type and severity only (docs/architecture.md,
+invariant 6); its
 DMs do not carry the text either, but point to `/ts case show`, which checks access and audits
 the view. Unrestricted cases show their summary (escaped and defanged); details never leave
 `/ts case show`.

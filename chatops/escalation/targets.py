@@ -2,7 +2,7 @@
 
 Who is on call comes from `chatops.oncall.now` (the engine plus holdovers). Rotation and layer
 targets that exist but resolve to nobody are a *gap*: the caller then pages the managers instead
-(invariant 3).
+(docs/architecture.md, invariant 3).
 """
 
 from __future__ import annotations

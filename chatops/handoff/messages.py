@@ -1,6 +1,7 @@
 """What handoff messages say, rendered when they are queued.
 
-The channel post carries restricted cases by id, type and severity only (invariant 6); notes are
+The channel post carries restricted cases by id, type and severity only (docs/architecture.md,
+invariant 6); notes are
 the responders' own words, posted as they wrote them but escaped and defanged (`user_text`), so a
 note can neither ping the channel nor hide a link. Every
 instant is shown in the reader's local zone with its offset, never computed there.

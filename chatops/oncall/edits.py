@@ -4,7 +4,8 @@ A preview stores the edit as a `RotaProposal` row (author, the digest of the rot
 computed on, an expiry) and the Confirm button carries only the row's id: nothing a client
 sends back is trusted. Confirm is accepted once, from the author (or an admin), before expiry and
 while the rota is unchanged since the preview; it re-plans the stored edit, re-checks coverage,
-and saves the new rota with its audit event in one transaction (invariants 2 and 7).
+and saves the new rota with its audit event in one transaction (docs/architecture.md, invariants 2
+and 7).
 Permissions are checked here, not only in the command layer: only managers edit, only admins
 force a gap, and only admins grant or revoke the admin role.
 

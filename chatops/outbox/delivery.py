@@ -9,7 +9,8 @@ any lock. `settle_sent` / `settle_failed` then update the row only while it is s
 overwrite the newer claim, and write the audit row in the same transaction iff the update took
 effect. Only Slack's `ok` marks a message sent; every failure is audited and retried. A crash
 between send and settle leaves the row "sending"; when the lease ends it is due again and sent
-once more: that one message in flight is the only possible duplicate (invariant 4).
+once more: that one message in flight is the only possible duplicate (docs/architecture.md,
+invariant 4).
 
 When Slack misbehaves (issue #13): a 429's Retry-After is stored in `slack_rate_limit` and every
 worker reads it before claiming and before each call, so no replica calls the method until it

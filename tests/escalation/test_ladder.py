@@ -150,7 +150,8 @@ def test_nobody_on_call_pages_the_managers(sqlite_db: Database) -> None:
     world = make_world(sqlite_db, team_spec([later]))
     key = _open(world)
     world.tick()
-    assert world.dms() == [CAT]  # invariant 3: a gap pages the managers at once
+    # docs/architecture.md, invariant 3: a gap pages the managers at once
+    assert world.dms() == [CAT]
     with sqlite_db.transaction() as session:
         page = session.exec(select(OutboxMessage).where(OutboxMessage.recipient == CAT)).one()
         assert page.role == "fallback" and page.level == "1"
