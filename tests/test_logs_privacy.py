@@ -10,9 +10,11 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 
+from chatops import audit
 from chatops.db import Database
 from chatops.logs import SLACK_LIBRARIES, configure_logging
 from chatops.schema.migrate import upgrade
@@ -85,3 +87,39 @@ def test_a_database_error_does_not_log_the_summary(
     logged = stream.getvalue()
     assert "command failed" in logged  # the internal error is logged, with its reference
     assert MARK not in logged
+
+
+@pytest.mark.parametrize("fmt", ["json", "text"])
+def test_a_restricted_case_through_its_whole_life_leaks_nowhere(
+    db: Database, captured: io.StringIO, fmt: str
+) -> None:
+    """Open, note, escalate, take, hand off, resolve a restricted case at DEBUG, on each database:
+    its text is in the case rows only — in no Slack message, no log line, no audit export."""
+    world = escalation.make_world(db)
+    configure_logging("DEBUG", fmt, captured)
+    ann = world.context(escalation.ANN)
+    steps = [
+        (ann, f"case open child-safety sev1 {SUMMARY} details:{MARK}-details"),
+        (ann, f"case note TS-2027-0001 {MARK} spoke to the reporter"),
+        (ann, "escalate TS-2027-0001 level 2 needs a second pair of eyes"),
+        (world.context(escalation.DAN), "ack TS-2027-0001"),
+        (ann, "handoff note TS-2027-0001 is in hand, see the case"),
+        (world.context(escalation.DAN), f"case resolve TS-2027-0001 reported, {MARK} safe"),
+    ]
+    sent: list[str] = []
+    for ctx, line in steps:
+        reply = dispatch(line, ctx)
+        assert "Something went wrong" not in reply.text, (line, reply.text)
+        sent += [str(post.blocks) + post.text for post in reply.posts]  # channel posts
+        world.clock.advance(timedelta(minutes=11))
+        world.tick()
+        sent += [str(s) for s in world.notifier.sent]
+        world.notifier.sent = []
+    shown = dispatch("case show TS-2027-0001", world.context(escalation.DAN))
+    assert MARK in shown.text  # the case itself keeps it, for those given access
+    assert sent and all(MARK not in message for message in sent)
+    assert MARK not in captured.getvalue()
+    audit.seal(db)
+    with db.transaction() as session:
+        exported = [str(event) for event in audit.export(session)]
+    assert exported and all(MARK not in event for event in exported)
