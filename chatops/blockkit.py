@@ -66,9 +66,12 @@ def defang(text: str) -> str:
             return f"{shown}//{match.group(2).replace('.', '[.]')}"
         return f"{shown}://{match.group(2).replace('.', '[.]')}"
 
-    return _URL.sub(_one, text)
+    return _DOMAIN.sub(lambda m: m.group(0).replace(".", "[.]"), _URL.sub(_one, text))
 
 
+#: A bare domain (`evil.example`, `a.b.org/x`), which Slack would make a link by itself: dots
+#: between labels, the last one alphabetic. Already defanged text (`[.]`) no longer matches.
+_DOMAIN = re.compile(r"(?<![\w.\[-])(?:[a-z0-9-]+\.)+[a-z]{2,}(?![\w-])", re.IGNORECASE)
 _SLACK_ID = re.compile(r"[UW][A-Z0-9]+")
 
 

@@ -225,3 +225,10 @@ def test_quote_input_shows_controls_and_cuts() -> None:
     assert quoted.startswith("a\\x07b\\u202ec'd")
     assert quoted.endswith("…") and len(quoted) == QUOTE_LIMIT + 1
     assert quote_input("<!channel>") == "&lt;!channel&gt;"
+
+
+def test_a_bare_domain_is_defanged_too() -> None:
+    """Slack links `evil.example` by itself, scheme or not: shown text must not be clickable."""
+    shown = user_text("the runbook is at evil.example/login, mail ops@bad.co.uk; version 1.5")
+    assert "evil[.]example/login" in shown and "bad[.]co[.]uk" in shown
+    assert "evil.example" not in shown and "version 1.5" in shown
