@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, event, text
@@ -141,3 +142,11 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def as_utc(value: datetime | str) -> datetime:
+    """An instant read back from the database, aware and in UTC. Aggregates (`min(due_at)`)
+    bypass the column type, so SQLite hands back naive UTC, or text."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

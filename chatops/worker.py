@@ -18,7 +18,7 @@ import secrets
 import socket
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from threading import Event
 
 from sqlalchemy import func
@@ -29,7 +29,7 @@ from chatops.blockkit import Reply
 from chatops.cases import legal
 from chatops.cases.firing import fire_due_timers
 from chatops.clock import Clock, system_clock
-from chatops.db import Database
+from chatops.db import Database, as_utc
 from chatops.escalation.models import EscalationTimer
 from chatops.handoff.service import DEFAULT as DEFAULT_HANDOFFS
 from chatops.handoff.service import HandoffSettings, fire_due, plan_all
@@ -88,16 +88,12 @@ def next_due(db: Database) -> datetime | None:
         reminder = legal.next_due(session)
     if message is not None:
         # While Slack's rate limit holds, due messages wait for its end (no worker calls).
-        limit = limited_until(db, now=_aware(message))
+        limit = limited_until(db, now=as_utc(message))
         message = limit if limit is not None else message
     found = [d for d in (message, timer, reminder, next_handoff_due(db)) if d is not None]
     if not found:
         return None
-    return min(_aware(d) for d in found)
-
-
-def _aware(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+    return min(as_utc(d) for d in found)
 
 
 class Worker:

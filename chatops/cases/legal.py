@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import func
 from sqlmodel import Field, Session, SQLModel, col, select
@@ -27,7 +27,7 @@ from chatops.blockkit import quote_input
 from chatops.cases.models import Case, CaseStatus
 from chatops.casetypes import CaseType
 from chatops.clock import parse_duration
-from chatops.db import Database
+from chatops.db import Database, as_utc
 from chatops.errors import Refused
 from chatops.outbox import queue as outbox
 from chatops.outbox.models import OutboxMessage, Topic
@@ -75,17 +75,13 @@ class Settings:
 
 
 def threshold_at(clock: ReportClock, percent: int) -> datetime:
-    started, deadline = _aware(clock.started_at), _aware(clock.deadline_at)
+    started, deadline = as_utc(clock.started_at), as_utc(clock.deadline_at)
     return started + (deadline - started) * percent / 100
 
 
 def _next_after(clock: ReportClock, percent: int) -> datetime | None:
     later = [p for p in THRESHOLDS if p > percent]
     return threshold_at(clock, later[0]) if later else None
-
-
-def _aware(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
 def clock_of(session: Session, case_id: int | None) -> ReportClock | None:
@@ -155,7 +151,7 @@ def purge_hold(session: Session, *, case_id: int | None, now: datetime) -> str |
     clock = clock_of(session, case_id)
     if clock is None or clock.preserve_until is None:
         return None
-    until = _aware(clock.preserve_until)
+    until = as_utc(clock.preserve_until)
     if now < until:
         return f"filed report preserved until {until:%Y-%m-%d}"
     return None
@@ -165,7 +161,7 @@ def purge_hold(session: Session, *, case_id: int | None, now: datetime) -> str |
 
 
 def reminder_text(key: str, case_type: str, deadline: datetime, percent: int) -> str:
-    when = f"{_aware(deadline):%Y-%m-%d %H:%M} UTC"
+    when = f"{as_utc(deadline):%Y-%m-%d %H:%M} UTC"
     if percent >= 100:
         lead = f":rotating_light: {key} ({case_type}): the report to the clearinghouse was due at "
         lead += f"{when} and is not recorded."

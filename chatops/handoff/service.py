@@ -26,7 +26,7 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, update
@@ -34,7 +34,7 @@ from sqlmodel import Session, col, select
 
 from chatops import audit
 from chatops.cases.service import open_cases
-from chatops.db import Database
+from chatops.db import Database, as_utc
 from chatops.handoff import messages
 from chatops.handoff.models import HandoffNote, MessageKind
 from chatops.logs import correlated
@@ -491,14 +491,8 @@ def next_due(db: Database) -> datetime | None:
     with db.transaction() as session:
         found = [session.exec(select(func.min(col(Handoff.due_at)))).one()]
     # Aggregates bypass the column type, so SQLite hands back naive UTC (or text).
-    aware = [_as_utc(d) for d in found if d is not None]
+    aware = [as_utc(d) for d in found if d is not None]
     return min(aware) if aware else None
-
-
-def _as_utc(value: datetime | str) -> datetime:
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def posted_ts(session: Session, *, handoff_id: int) -> str | None:
