@@ -10,7 +10,7 @@ from sqlalchemy import Engine, MetaData, inspect, select
 from sqlmodel import Session, col
 
 from chatops.db import Database, make_engine
-from chatops.handoff.service import posted_ts
+from chatops.handoff.posts import posted_ts
 from chatops.outbox.delivery import claim
 from chatops.outbox.models import OutboxMessage, Topic
 from chatops.outbox.queue import enqueue

@@ -26,7 +26,7 @@ from chatops.blockkit import (
     section,
     user_text,
 )
-from chatops.cases import service as cases
+from chatops.cases import opening
 from chatops.db import Database
 from chatops.outbox.notifier import SlackNotifier
 from chatops.slack import render
@@ -126,7 +126,7 @@ def test_handoff_post_never_carries_markup_and_never_unfurls(
     boundary = handoffs.START.replace(month=3, day=20)
     world = handoffs.make_world(db, handoffs.daily_team(), boundary - timedelta(hours=1))
     with db.transaction() as session:
-        cases.open_case(
+        opening.open_case(
             session,
             team_id=world.team_id,
             actor=world.actor(handoffs.ANN),

@@ -14,9 +14,9 @@ from sqlmodel import Session
 from chatops import audit
 from chatops.blockkit import user_text
 from chatops.cases import access, legal
+from chatops.cases.lookup import get_case
 from chatops.cases.models import Case, CaseStatus
 from chatops.cases.referrals import Referral, parse_agency, parse_basis, parse_country
-from chatops.cases.service import get_case
 from chatops.cases.timeline import add_event
 from chatops.errors import Refused
 from chatops.team import Actor, get_team, require_member

@@ -18,9 +18,9 @@ from sqlmodel import Session, col, select
 from chatops import audit
 from chatops.cases import legal
 from chatops.cases.legal import ReportClock
+from chatops.cases.lookup import get_case
 from chatops.cases.models import Case, CaseEvent, CaseStatus
 from chatops.cases.referrals import Referral
-from chatops.cases.service import get_case
 from chatops.cases.timeline import add_event
 from chatops.errors import Refused
 from chatops.escalation.models import EscalationTimer

@@ -13,14 +13,8 @@ from sqlmodel import Session, col, select
 from chatops import audit
 from chatops.errors import Refused
 from chatops.handoff.models import HandoffNote
-from chatops.handoff.service import (
-    DEFAULT,
-    NOTE_MAX,
-    HandoffSettings,
-    audit_handoff,
-    materialise,
-    post,
-)
+from chatops.handoff.posts import NOTE_MAX, audit_handoff, post
+from chatops.handoff.service import DEFAULT, HandoffSettings, materialise
 from chatops.oncall.boundaries import Boundary, next_boundary
 from chatops.oncall.cache import team_rota
 from chatops.oncall.models import FINAL, UNACCEPTED, Handoff, HandoffState

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 
 from chatops.blockkit import Block, context, divider, section, user_text
-from chatops.cases import access, service
+from chatops.cases import access, queries
 from chatops.escalation.messages import headline
 from commands.context import Context
 from commands.rota_view import local, mention, team_rota
@@ -36,7 +36,7 @@ def my_open_cases(ctx: Context) -> list[Block]:
     with ctx.db.transaction() as session:
         cases = [
             c
-            for c in service.open_cases_for(session, team_id=ctx.team_id, slack_id=viewer.slack_id)
+            for c in queries.open_cases_for(session, team_id=ctx.team_id, slack_id=viewer.slack_id)
             if access.can_see(session, case=c, actor=viewer)
         ]
     if not cases:

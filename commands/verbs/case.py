@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from pydantic import AfterValidator, Field
 
 from chatops.blockkit import Reply, context, fields, header, quote_input, section, user_text
-from chatops.cases import access, reporting, retention, service
+from chatops.cases import access, opening, queries, reporting, retention, service
 from chatops.cases.ids import KEY_PATTERN
 from chatops.cases.ladder import Paging
 from chatops.cases.models import SEVERITY_MEANING, CaseType, Severity
@@ -253,7 +253,7 @@ class CaseOpen(CaseCommand):
         """Open the case and say whom it paged: the one path for the typed line and the form."""
         with ctx.db.transaction() as session:
             check_paging_rate(session, **pacing(ctx))
-            case, paging = service.open_case(
+            case, paging = opening.open_case(
                 session,
                 team_id=ctx.team_id,
                 actor=ctx.actor,
@@ -333,7 +333,7 @@ class CaseShow(CaseCommand):
 
     def run(self, ctx: Context) -> Reply:
         with ctx.db.transaction() as session:
-            view = service.show(
+            view = queries.show(
                 session,
                 team_id=ctx.team_id,
                 actor=ctx.actor,
@@ -505,17 +505,17 @@ def since_instant(value: str, ctx: Context) -> datetime:
 class CaseList(CaseCommand):
     """Which cases to list: open (the default), mine or resolved, by type, since an instant."""
 
-    which: service.CaseListing = service.CaseListing.open
+    which: queries.CaseListing = queries.CaseListing.open
     case_type: CaseType | None = None
     since: UtcDatetime | None = None
 
     @classmethod
     def parse(cls, args: list[str], ctx: Context) -> Self:
         usage = SUBVERB_USAGE["list"]
-        which: service.CaseListing | None = None
+        which: queries.CaseListing | None = None
         case_type: CaseType | None = None
         since = None
-        listings = [w.value for w in service.CaseListing]
+        listings = [w.value for w in queries.CaseListing]
         for word in args:
             name, sep, value = word.partition(":")
             if sep and name.lower() == "type":
@@ -530,15 +530,15 @@ class CaseList(CaseCommand):
             elif sep and name.lower() == "since":
                 since = since_instant(value, ctx)
             elif not sep and word.lower() in listings and which is None:
-                which = service.CaseListing(word.lower())
+                which = queries.CaseListing(word.lower())
             else:
                 hint = suggest(word.lower(), listings) if not sep else ""
                 raise UsageError(f"unexpected `{word}`{hint}", usage)
-        return cls(which=which or service.CaseListing.open, case_type=case_type, since=since)
+        return cls(which=which or queries.CaseListing.open, case_type=case_type, since=since)
 
     def run(self, ctx: Context) -> Reply:
         with ctx.db.transaction() as session:
-            listed = service.list_cases(
+            listed = queries.list_cases(
                 session,
                 team_id=ctx.team_id,
                 actor=ctx.actor,
@@ -547,9 +547,9 @@ class CaseList(CaseCommand):
                 since=self.since,
             )
         scope = {
-            service.CaseListing.open: "open cases",
-            service.CaseListing.mine: "open cases assigned to you or paging you",
-            service.CaseListing.resolved: "resolved cases",
+            queries.CaseListing.open: "open cases",
+            queries.CaseListing.mine: "open cases assigned to you or paging you",
+            queries.CaseListing.resolved: "resolved cases",
         }[self.which]
         if self.case_type is not None:
             scope += f" of type {self.case_type.value}"
@@ -565,7 +565,7 @@ class CaseList(CaseCommand):
         return Reply(text=text)
 
 
-def _list_row(ctx: Context, item: service.ListedCase) -> str:
+def _list_row(ctx: Context, item: queries.ListedCase) -> str:
     """A restricted case the asker may not read shows only its id, type and severity."""
     c = item.case
     line = f"*{headline(c.key, c.type, c.severity)}*"
@@ -700,7 +700,7 @@ class CaseRelease(CaseCommand):
         )
 
 
-def report_pairs(ctx: Context, view: service.CaseView) -> list[tuple[str, str]]:
+def report_pairs(ctx: Context, view: queries.CaseView) -> list[tuple[str, str]]:
     """The reporting deadline, the filing (or why none) and the preserve-until date."""
     clock = view.report
     if clock is None:

@@ -14,7 +14,7 @@ from typing import Self
 from pydantic import Field
 
 from chatops.blockkit import Reply
-from chatops.cases import service
+from chatops.cases import opening
 from chatops.cases.models import CaseType
 from chatops.cases.pacing import check_paging_rate
 from commands.command import Command, FreeText
@@ -63,7 +63,7 @@ class Emergency(Command):
             check_paging_rate(
                 session, team_id=ctx.team_id, actor=reporter, at=ctx.clock(), per_minute=PER_MINUTE
             )
-            case, _ = service.open_emergency(
+            case, _ = opening.open_emergency(
                 session,
                 team_id=ctx.team_id,
                 reporter=reporter,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chatops.cases import service
+from chatops.cases import queries
 from chatops.db import Database
 from commands.registry import dispatch
 from tests.escalation.world import ANN, BEN, CAT, EVE, World, make_world
@@ -17,7 +17,7 @@ def world(db: Database) -> World:
 
 def keys_for(world: World, slack_id: str) -> list[str]:
     with world.db.transaction() as session:
-        cases = service.open_cases_for(session, team_id=world.team_id, slack_id=slack_id)
+        cases = queries.open_cases_for(session, team_id=world.team_id, slack_id=slack_id)
         return [c.key for c in cases]
 
 

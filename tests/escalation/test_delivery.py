@@ -13,7 +13,7 @@ import pytest
 from sqlmodel import select
 
 from chatops.audit import AuditEvent
-from chatops.cases import service
+from chatops.cases import lookup
 from chatops.db import Database
 from chatops.outbox.delivery import RATE_SCOPE
 from chatops.outbox.models import OutboxMessage, OutboxState, SlackRateLimit
@@ -128,7 +128,7 @@ def test_restricted_case_text_never_reaches_a_channel_or_a_log(
     shown = dispatch("case show TS-2027-0001", world.context(CAT))
     assert SECRET_DETAILS in shown.text  # managers may read it…
     with sqlite_db.transaction() as session:
-        case = service.get_case(session, team_id=world.team_id, key="TS-2027-0001")
+        case = lookup.get_case(session, team_id=world.team_id, key="TS-2027-0001")
         assert case.restricted
         audit = [a.detail + a.subject for a in session.exec(select(AuditEvent))]
     posts = fake_slack.calls_to("chat.postMessage")

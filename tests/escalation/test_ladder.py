@@ -8,7 +8,7 @@ from datetime import timedelta
 from sqlmodel import select
 
 from chatops.audit import AuditEvent
-from chatops.cases import service
+from chatops.cases import lookup, opening, service
 from chatops.cases.models import CaseEvent
 from chatops.db import Database
 from chatops.escalation.models import EscalationTimer, TimerState
@@ -36,7 +36,7 @@ def _open(
     language: str | None = None,
 ) -> str:
     with world.db.transaction() as session:
-        case, _ = service.open_case(
+        case, _ = opening.open_case(
             session,
             team_id=world.team_id,
             actor=world.actor(ANN),
@@ -51,7 +51,7 @@ def _open(
 
 def _kinds(db: Database, key: str) -> list[str]:
     with db.transaction() as session:
-        case = service.get_case(session, team_id=1, key=key)
+        case = lookup.get_case(session, team_id=1, key=key)
         return [e.kind for e in session.exec(select(CaseEvent).where(CaseEvent.case_id == case.id))]
 
 
@@ -170,7 +170,7 @@ def test_a_level_with_nobody_is_skipped_at_once_and_recorded(sqlite_db: Database
     world.tick()
     assert world.dms() == [BEN]
     with sqlite_db.transaction() as session:
-        case = service.get_case(session, team_id=world.team_id, key=key)
+        case = lookup.get_case(session, team_id=world.team_id, key=key)
         assert case.step == 1
         skipped = session.exec(select(CaseEvent).where(CaseEvent.kind == "skipped")).one()
         assert json.loads(skipped.detail) == {"level": "1"}

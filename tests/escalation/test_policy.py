@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chatops.cases import service
+from chatops.cases import opening
 from chatops.db import Database
 from chatops.escalation.policy import (
     DEFAULT_POLICIES,
@@ -84,7 +84,7 @@ def test_a_stored_policy_is_used_for_matching_cases(sqlite_db: Database) -> None
     ann = world.actor(ANN)
     with sqlite_db.transaction() as session:
         assert load_policies(session, team_id=world.team_id) == [policy]
-        _case, paging = service.open_case(
+        _case, paging = opening.open_case(
             session,
             team_id=world.team_id,
             actor=ann,
@@ -94,7 +94,7 @@ def test_a_stored_policy_is_used_for_matching_cases(sqlite_db: Database) -> None
             summary="x",
         )
         assert paging.paged == [CAT]
-        _other, paging = service.open_case(
+        _other, paging = opening.open_case(
             session,
             team_id=world.team_id,
             actor=ann,

@@ -16,7 +16,7 @@ from sqlmodel import col, select
 
 from bench.bench_pages import seed_due_pages
 from chatops.blockkit import Block
-from chatops.cases import service
+from chatops.cases import opening
 from chatops.clock import ManualClock
 from chatops.db import Database, make_engine
 from chatops.escalation.pages import URGENT_MAX_BACKOFF_S
@@ -191,7 +191,7 @@ def test_pages_of_urgent_cases_back_off_at_most_30_seconds(sqlite_db: Database) 
     actor = world.actor(ANN)
     with sqlite_db.transaction() as session:
         for severity in ("sev1", "sev3"):
-            service.open_case(
+            opening.open_case(
                 session,
                 team_id=world.team_id,
                 actor=actor,

@@ -11,7 +11,7 @@ from sqlmodel import select
 
 from bench.bench_pages import run_workers, seed_due_pages
 from chatops.audit import AuditEvent
-from chatops.cases import service
+from chatops.cases import opening
 from chatops.cases.firing import fire_due_timers
 from chatops.db import Database, make_engine
 from chatops.escalation.models import EscalationTimer, TimerState
@@ -32,7 +32,7 @@ def test_worker_killed_mid_ladder_loses_nothing_and_doubles_nothing(db: Database
     world = make_world(db)
     sent = world.notifier
     with db.transaction() as session:
-        service.open_case(
+        opening.open_case(
             session,
             team_id=world.team_id,
             actor=world.actor(ANN),
@@ -76,7 +76,7 @@ def test_worker_killed_mid_ladder_loses_nothing_and_doubles_nothing(db: Database
 def test_a_due_timer_fires_once_among_racing_workers(db: Database) -> None:
     world = make_world(db)
     with db.transaction() as session:
-        service.open_case(
+        opening.open_case(
             session,
             team_id=world.team_id,
             actor=world.actor(ANN),
@@ -106,7 +106,7 @@ def test_fifty_concurrent_opens_get_fifty_distinct_ids(db: Database) -> None:
 
     def open_one(n: int) -> str:
         with db.transaction() as session:
-            case, _ = service.open_case(
+            case, _ = opening.open_case(
                 session,
                 team_id=world.team_id,
                 actor=actor,
@@ -150,7 +150,7 @@ def test_console_notifier_collects_what_the_console_prints(sqlite_db: Database) 
     notifier = ConsoleNotifier()
     tick = console_hook(sqlite_db, world.clock, notifier)
     with sqlite_db.transaction() as session:
-        service.open_case(
+        opening.open_case(
             session,
             team_id=world.team_id,
             actor=world.actor(ANN),

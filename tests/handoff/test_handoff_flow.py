@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from sqlmodel import col, select
 
 from chatops.audit import AuditEvent
-from chatops.cases import service as cases
+from chatops.cases import opening
 from chatops.db import Database
 from chatops.handoff.messages import ACCEPT_ACTION
 from chatops.handoff.models import MessageKind
@@ -169,7 +169,7 @@ def test_the_post_carries_open_cases_notes_and_the_next_handoff(db: Database) ->
     ann = world.actor(ANN)
     with db.transaction() as session:
         for kind, summary in (("child-safety", "SECRET-DETAIL"), ("harassment", "doxxing thread")):
-            cases.open_case(
+            opening.open_case(
                 session,
                 team_id=world.team_id,
                 actor=ann,
@@ -276,7 +276,7 @@ def test_a_case_opened_before_the_incoming_accepts_pages_both(db: Database) -> N
     _at(world, BOUNDARY + timedelta(minutes=2))
     assert _held(world) == [ANN]
     with world.db.transaction() as session:
-        case, _paging = cases.open_case(
+        case, _paging = opening.open_case(
             session,
             team_id=world.team_id,
             actor=world.actor(CAT),
@@ -292,7 +292,7 @@ def test_a_case_opened_before_the_incoming_accepts_pages_both(db: Database) -> N
     reply = dispatch("handoff accept", world.context(BEN))
     assert reply.ok, reply.text
     with world.db.transaction() as session:
-        later, _ = cases.open_case(
+        later, _ = opening.open_case(
             session,
             team_id=world.team_id,
             actor=world.actor(CAT),
