@@ -558,6 +558,8 @@ class CaseList(CaseCommand):
         if not listed:
             return Reply(text=f"No {scope}.")
         rows = [_list_row(ctx, item) for item in listed[-LIST_LIMIT:]]
+        if len(listed) == 1:
+            scope = scope.replace(" cases", " case", 1)
         title = f"{len(listed)} {scope}"
         if len(listed) > LIST_LIMIT:
             title += f" (the latest {LIST_LIMIT} shown; narrow with type: or since:)"

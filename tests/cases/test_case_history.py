@@ -71,11 +71,11 @@ def test_case_list_filters_and_hides_restricted_cases_from_others(world: World) 
 
     assert run(world, "case assign TS-2027-0001 @Ben").ok
     mine = run(world, "case list mine", who=BEN).text
-    assert "1 open cases assigned to you" in mine and "TS-2027-0001" in mine
+    assert "1 open case assigned to you" in mine and "TS-2027-0001" in mine
     resolved = run(world, "case list resolved type:harassment", who=EVE).text
     assert "TS-2027-0003" in resolved and "TS-2027-0001" not in resolved
     recent = run(world, "case list since:1d", who=EVE).text
-    assert "1 open cases" in recent and "TS-2027-0004" in recent
+    assert "1 open case " in recent and "TS-2027-0004" in recent
 
 
 @pytest.mark.parametrize(
