@@ -88,12 +88,29 @@ def _read_when(text: str, ctx: Context, *, now: datetime) -> datetime:
     return from_ts(wall_to_ts(datetime.combine(day, at), tz))
 
 
-def parse_span(words: list[str], ctx: Context) -> tuple[datetime, datetime, list[str]]:
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def is_span(words: list[str]) -> bool:
+    """Whether the words start a span: `<from> to <to>`, or two dates `2027-04-01 2027-04-15`."""
+    two_days = len(words) >= 2 and all(_DAY.fullmatch(w) for w in words[:2])
+    return two_days or "to" in [w.lower() for w in words]
+
+
+def parse_span(
+    words: list[str], ctx: Context, *, whole_days: bool = False
+) -> tuple[datetime, datetime, list[str]]:
     """`<from> to <to> [rest…]` in the asker's zone; each time is one or two words.
 
-    Returns both instants and the words after the span (options, a reason), so every verb that
-    takes a window reads it the same way.
+    Two dates with nothing between them (`2027-04-01 2027-04-15`) are a span too: people type
+    that. With `whole_days`, an end given as a bare date includes that day ("away 2027-04-01 to
+    2027-04-15" is back on the 16th), as people mean it. Returns both instants and the words
+    after the span (options, a reason), so every verb that takes a window reads it the same way.
     """
+    if len(words) >= 2 and all(_DAY.fullmatch(w) for w in words[:2]):
+        now = ctx.clock()
+        start, end = parse_when(words[0], ctx, now=now), parse_when(words[1], ctx, now=now)
+        return start, _day_end(words[1], ctx, now) if whole_days else end, words[2:]
     lowered = [w.lower() for w in words]
     if "to" not in lowered:
         raise UsageError("give a time span like `tomorrow 08:00 to tomorrow 18:00`")
@@ -107,8 +124,16 @@ def parse_span(words: list[str], ctx: Context) -> tuple[datetime, datetime, list
                 end = parse_when(" ".join(after[:take]), ctx, now=now)
             except UsageError:
                 continue
+            if whole_days and take == 1 and _DAY.fullmatch(after[0]):
+                end = _day_end(after[0], ctx, now)
             return start, end, after[take:]
     raise UsageError(f"can't read the end time `{quote_input(' '.join(after[:2]))}`")
+
+
+def _day_end(day: str, ctx: Context, now: datetime) -> datetime:
+    """The local midnight that ends `day` (the next day's start, DST-exact)."""
+    following = date.fromisoformat(day) + timedelta(days=1)
+    return parse_when(following.isoformat(), ctx, now=now)
 
 
 def _iso(text: str) -> datetime:

@@ -77,7 +77,7 @@ class CoverRequestRun(SQLModel, table=True):
 
 
 def add_away(
-    db: Database,
+    session: Session,
     *,
     team_id: int,
     actor: Actor | None,
@@ -93,73 +93,84 @@ def add_away(
         raise Refused("that away period lies in the past; give one that starts from now on")
     if end - start > MAX_AWAY:
         raise Refused("an away period may last 90 days at most; enter a longer one in parts")
-    with db.transaction() as session:
-        team = get_team(session, team_id)
-        who = require_member(session, team, actor)
-        away = AwayPeriod(
-            team_id=team_id,
-            member=who.slack_id,
-            start=start,
-            end=end,
-            reason=reason,
-            created_by=who.slack_id,
-            created_at=now,
+    team = get_team(session, team_id)
+    who = require_member(session, team, actor)
+    overlap = session.exec(
+        select(AwayPeriod).where(
+            AwayPeriod.team_id == team_id,
+            AwayPeriod.member == who.slack_id,
+            col(AwayPeriod.cancelled_at).is_(None),
+            col(AwayPeriod.start) < end,
+            col(AwayPeriod.end) > start,
         )
-        session.add(away)
-        session.flush()
-        audit.record(
-            session,
-            at=now,
-            actor=who.slack_id,
-            action="away.add",
-            subject=f"away:{away.id}",
-            team_id=team_id,
-            detail={"start": start, "end": end},
+    ).first()
+    if overlap is not None:
+        raise Refused(
+            f"that overlaps your away #{overlap.id}; cancel it first (`/ts away cancel "
+            f"{overlap.id}`) or give a window around it"
         )
+    away = AwayPeriod(
+        team_id=team_id,
+        member=who.slack_id,
+        start=start,
+        end=end,
+        reason=reason,
+        created_by=who.slack_id,
+        created_at=now,
+    )
+    session.add(away)
+    session.flush()
+    audit.record(
+        session,
+        at=now,
+        actor=who.slack_id,
+        action="away.add",
+        subject=f"away:{away.id}",
+        team_id=team_id,
+        detail={"start": start, "end": end},
+    )
     return away
 
 
-def list_away(db: Database, *, team_id: int, now: datetime) -> list[AwayPeriod]:
+def list_away(session: Session, *, team_id: int, now: datetime) -> list[AwayPeriod]:
     """The team's current and coming away periods, soonest first."""
-    with db.transaction() as session:
-        return list(
-            session.exec(
-                select(AwayPeriod)
-                .where(
-                    AwayPeriod.team_id == team_id,
-                    col(AwayPeriod.cancelled_at).is_(None),
-                    col(AwayPeriod.end) > now,
-                )
-                .order_by(col(AwayPeriod.start), col(AwayPeriod.id))
+    return list(
+        session.exec(
+            select(AwayPeriod)
+            .where(
+                AwayPeriod.team_id == team_id,
+                col(AwayPeriod.cancelled_at).is_(None),
+                col(AwayPeriod.end) > now,
             )
+            .order_by(col(AwayPeriod.start), col(AwayPeriod.id))
         )
+    )
 
 
 def cancel_away(
-    db: Database, *, team_id: int, actor: Actor | None, away_id: int, now: datetime
+    session: Session, *, team_id: int, actor: Actor | None, away_id: int, now: datetime
 ) -> AwayPeriod:
     """Cancel an away period: its member's own, or any one for a manager; audited."""
-    with db.transaction() as session:
-        team = get_team(session, team_id)
-        who = require_member(session, team, actor)
-        away = session.get(AwayPeriod, away_id)
-        if away is None or away.team_id != team_id:
-            raise Refused(f"there is no away period #{away_id}; see them with `/ts away list`")
-        if away.member != who.slack_id and not who.is_manager:
-            raise Refused("only its member or a manager can cancel that away period")
-        if away.cancelled_at is not None:
-            raise Refused(f"away period #{away_id} is already cancelled")
-        away.cancelled_at, away.cancelled_by = now, who.slack_id
-        session.add(away)
-        audit.record(
-            session,
-            at=now,
-            actor=who.slack_id,
-            action="away.cancel",
-            subject=f"away:{away_id}",
-            team_id=team_id,
-            detail={"member": away.member},
-        )
+    team = get_team(session, team_id)
+    who = require_member(session, team, actor)
+    away = session.get(AwayPeriod, away_id)
+    if away is None or away.team_id != team_id:
+        raise Refused(f"there is no away period #{away_id}; see them with `/ts away list`")
+    if away.member != who.slack_id and not who.is_manager:
+        raise Refused("only its member or a manager can cancel that away period")
+    if away.cancelled_at is not None:
+        raise Refused(f"away period #{away_id} is already cancelled")
+    away.cancelled_at, away.cancelled_by = now, who.slack_id
+    session.add(away)
+    audit.record(
+        session,
+        at=now,
+        actor=who.slack_id,
+        action="away.cancel",
+        subject=f"away:{away_id}",
+        team_id=team_id,
+        detail={"member": away.member},
+    )
     return away
 
 

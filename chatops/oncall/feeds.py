@@ -65,7 +65,7 @@ class Issued:
 
 
 def issue_token(
-    db: Database,
+    session: Session,
     *,
     team_id: int,
     actor: Actor | None,
@@ -78,45 +78,44 @@ def issue_token(
     Without `reset`, a live token is kept and not shown again (only its hash is stored).
     With `reset`, live tokens are revoked and a new one issued.
     """
-    with db.transaction() as session:
-        team = get_team(session, team_id)
-        who = require_member(session, team, actor)
-        if team_feed and not who.is_manager:
-            raise Refused("only managers can subscribe to the whole team's calendar")
-        member = TEAM_FEED if team_feed else who.slack_id
-        live = list(
-            session.exec(
-                select(IcalToken).where(
-                    IcalToken.team_id == team_id,
-                    IcalToken.member == member,
-                    col(IcalToken.revoked_at).is_(None),
-                )
+    team = get_team(session, team_id)
+    who = require_member(session, team, actor)
+    if team_feed and not who.is_manager:
+        raise Refused("only managers can subscribe to the whole team's calendar")
+    member = TEAM_FEED if team_feed else who.slack_id
+    live = list(
+        session.exec(
+            select(IcalToken).where(
+                IcalToken.team_id == team_id,
+                IcalToken.member == member,
+                col(IcalToken.revoked_at).is_(None),
             )
         )
-        if live and not reset:
-            return Issued(None, live[0].created_at, 0)
-        for old in live:
-            old.revoked_at = now
-            session.add(old)
-        token = secrets.token_urlsafe(TOKEN_BYTES)
-        row = IcalToken(
-            team_id=team_id,
-            member=member,
-            token_hash=token_hash(token),
-            created_by=who.slack_id,
-            created_at=now,
-        )
-        session.add(row)
-        session.flush()
-        audit.record(
-            session,
-            at=now,
-            actor=who.slack_id,
-            action="ical.reset" if live else "ical.issue",
-            subject=f"ical:{row.id}",
-            team_id=team_id,
-            detail={"feed": "team" if team_feed else "member", "revoked": len(live)},
-        )
+    )
+    if live and not reset:
+        return Issued(None, live[0].created_at, 0)
+    for old in live:
+        old.revoked_at = now
+        session.add(old)
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    row = IcalToken(
+        team_id=team_id,
+        member=member,
+        token_hash=token_hash(token),
+        created_by=who.slack_id,
+        created_at=now,
+    )
+    session.add(row)
+    session.flush()
+    audit.record(
+        session,
+        at=now,
+        actor=who.slack_id,
+        action="ical.reset" if live else "ical.issue",
+        subject=f"ical:{row.id}",
+        team_id=team_id,
+        detail={"feed": "team" if team_feed else "member", "revoked": len(live)},
+    )
     return Issued(token, now, len(live))
 
 

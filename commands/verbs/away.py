@@ -15,7 +15,7 @@ from commands.context import Context, UsageError
 from commands.parsing import suggest, verbatim
 from commands.registry import verb
 from commands.rota_view import local, mention, team_rota
-from commands.timeparse import parse_span
+from commands.timeparse import is_span, parse_span
 from rota.fatigue import Away, away_warnings
 
 USAGES = {
@@ -55,7 +55,7 @@ class AwayCommand(Command):
             if len(args) != 2 or not args[1].lstrip("#").isdigit():
                 raise UsageError("say which away period, by its number", USAGES["cancel"])
             return AwayCancel(away_id=int(args[1].lstrip("#")))
-        if "to" not in [a.lower() for a in args]:
+        if not is_span(args):
             hint = suggest(sub, ["list", "cancel"])
             raise UsageError(f"give a time span like `2027-04-01 to 2027-04-15`{hint}", USAGE)
         try:
@@ -71,19 +71,20 @@ class AwayAdd(AwayCommand):
 
     @classmethod
     def parse(cls, args: list[str], ctx: Context) -> Self:
-        start, end, rest = parse_span(args, ctx)
+        start, end, rest = parse_span(args, ctx, whole_days=True)
         return cls(start=start, end=end, reason=verbatim(rest))
 
     def run(self, ctx: Context) -> Reply:
-        row = away.add_away(
-            ctx.db,
-            team_id=ctx.team_id,
-            actor=ctx.actor,
-            start=self.start,
-            end=self.end,
-            reason=self.reason,
-            now=ctx.clock(),
-        )
+        with ctx.db.transaction() as session:
+            row = away.add_away(
+                session,
+                team_id=ctx.team_id,
+                actor=ctx.actor,
+                start=self.start,
+                end=self.end,
+                reason=self.reason,
+                now=ctx.clock(),
+            )
         assert row.id is not None
         clash = away_warnings(
             team_rota(ctx), [Away(row.id, row.member, row.start, row.end)], row.start, row.end
@@ -103,7 +104,8 @@ class AwayAdd(AwayCommand):
 
 class AwayList(AwayCommand):
     def run(self, ctx: Context) -> Reply:
-        rows = away.list_away(ctx.db, team_id=ctx.team_id, now=ctx.clock())
+        with ctx.db.transaction() as session:
+            rows = away.list_away(session, team_id=ctx.team_id, now=ctx.clock())
         if not rows:
             return Reply(text="Nobody on the team is away now or later.")
         lines = [
@@ -124,7 +126,8 @@ class AwayCancel(AwayCommand):
     away_id: int
 
     def run(self, ctx: Context) -> Reply:
-        row = away.cancel_away(
-            ctx.db, team_id=ctx.team_id, actor=ctx.actor, away_id=self.away_id, now=ctx.clock()
-        )
+        with ctx.db.transaction() as session:
+            row = away.cancel_away(
+                session, team_id=ctx.team_id, actor=ctx.actor, away_id=self.away_id, now=ctx.clock()
+            )
         return Reply(text=f"Away #{row.id} of {mention(row.member)} is cancelled.")

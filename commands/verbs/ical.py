@@ -48,14 +48,15 @@ class Ical(Command):
                 "calendar links are not set up here (CHATOPS_PUBLIC_URL is unset); "
                 f"ask {ctx.admin_contact}"
             )
-        issued = feeds.issue_token(
-            ctx.db,
-            team_id=ctx.team_id,
-            actor=ctx.actor,
-            now=ctx.clock(),
-            team_feed=self.team,
-            reset=self.reset,
-        )
+        with ctx.db.transaction() as session:
+            issued = feeds.issue_token(
+                session,
+                team_id=ctx.team_id,
+                actor=ctx.actor,
+                now=ctx.clock(),
+                team_feed=self.team,
+                reset=self.reset,
+            )
         whose = "the team's" if self.team else "your"
         again = "/ts ical team reset" if self.team else "/ts ical reset"
         if issued.token is None:

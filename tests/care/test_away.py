@@ -4,6 +4,7 @@ instants, exactly once each across worker passes and a restart."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlmodel import col, select
 
@@ -54,6 +55,30 @@ def test_away_add_list_cancel_and_refusals(sqlite_db: Database) -> None:
 
         actions = [e.action for e in session.exec(select(AuditEvent))]
     assert actions.count("away.add") == 1 and actions.count("away.cancel") == 1
+
+
+def test_away_reads_dates_as_people_type_them(sqlite_db: Database) -> None:
+    """Two dates with or without "to" mean whole days, the last one included; overlaps refused."""
+    ctx = example_team_context(sqlite_db, AMIRA, NOW)
+    added = dispatch("away 2027-04-01 2027-04-15 going to my grandma's", ctx)
+    assert added.ok, added.text
+    again = dispatch("away 2027-04-10 to 2027-04-20 conference", ctx)
+    assert not again.ok and "overlaps your away #1" in again.text
+    assert dispatch("away 2027-05-01 to 2027-05-03", ctx).ok
+    assert not dispatch("away 2027-06-01 2027-13-45", ctx).ok
+    with sqlite_db.transaction() as session:
+        rows = list(session.exec(select(AwayPeriod).order_by(col(AwayPeriod.id))))
+    berlin = [(r.start.astimezone(ZoneInfo("Europe/Berlin")), r.end) for r in rows]
+    assert [(s.date().isoformat(), s.hour) for s, _ in berlin] == [
+        ("2027-04-01", 0),
+        ("2027-05-01", 0),
+    ]
+    # back on the 16th and the 4th, at local midnight: the last day is included
+    assert [r.end for r in rows] == [
+        datetime(2027, 4, 15, 22, 0, tzinfo=UTC),
+        datetime(2027, 5, 3, 22, 0, tzinfo=UTC),
+    ]
+    assert rows[0].reason == "going to my grandma's"
 
 
 def _amira_window() -> tuple[datetime, datetime]:

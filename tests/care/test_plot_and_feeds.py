@@ -99,9 +99,11 @@ def test_feed_equals_rota_shifts_json_and_revoked_tokens_get_404(
         team = find_team(session)
         actor = actor_for_slack_id(session, team, AMIRA)
     assert team.id is not None
-    first = issue_token(sqlite_db, team_id=team.id, actor=actor, now=NOW)
+    with sqlite_db.transaction() as session:
+        first = issue_token(session, team_id=team.id, actor=actor, now=NOW)
     assert first.token is not None and len(first.token) >= 43
-    again = issue_token(sqlite_db, team_id=team.id, actor=actor, now=NOW)
+    with sqlite_db.transaction() as session:
+        again = issue_token(session, team_id=team.id, actor=actor, now=NOW)
     assert again.token is None  # only its hash is kept: it cannot be shown twice
     app = App(signing_secret="x", token="xoxb-x", token_verification_enabled=False)
     server = SlackHttpServer(
@@ -124,7 +126,8 @@ def test_feed_equals_rota_shifts_json_and_revoked_tokens_get_404(
         expected = [(s["start"], s["end"]) for s in json.loads(result.stdout)["shifts"]]
         assert expected and _events(body) == expected
         # A DST-crossing shift reads back at its real instants (checked above); reset revokes.
-        fresh = issue_token(sqlite_db, team_id=team.id, actor=actor, now=NOW, reset=True)
+        with sqlite_db.transaction() as session:
+            fresh = issue_token(session, team_id=team.id, actor=actor, now=NOW, reset=True)
         assert fresh.token is not None and fresh.revoked == 1
         for token in (first.token, "A" * 43, "bad"):
             try:
