@@ -185,6 +185,12 @@ def refuse_near_option(word: str, known: set[str] | frozenset[str]) -> None:
 
 
 def suggest(word: str, choices: list[str]) -> str:
-    """A ' (did you mean …?)' suffix, or '' when nothing is close."""
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    """A ' (did you mean …?)' suffix, or '' when nothing is close.
+
+    A word that starts exactly one choice ("threat" for threat-of-violence) is suggested too:
+    people type the first word of a long name.
+    """
+    starting = [c for c in choices if len(word) >= 3 and c.lower().startswith(word.lower())]
+    close = starting if len(starting) == 1 else []
+    close = close or difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     return f" (did you mean `{close[0]}`?)" if close else ""

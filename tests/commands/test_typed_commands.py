@@ -281,3 +281,12 @@ def test_a_plain_function_can_still_be_a_verb(ctx: Context) -> None:
         assert dispatch('echo a "b c"', ctx).text == "b c a"
     finally:
         del VERBS["echo"]
+
+
+def test_the_first_word_of_a_long_type_is_suggested_and_nothing_opens(ctx: Context) -> None:
+    """People type "threat" for threat-of-violence: the refusal names the type, opens nothing."""
+    reply = dispatch("case open threat sev1 he says he'll come tomorrow", ctx)
+    assert not reply.ok
+    assert "(did you mean `threat-of-violence`?)" in reply.text.splitlines()[0]
+    listed = dispatch("case list", ctx)
+    assert listed.text == "No open cases."
