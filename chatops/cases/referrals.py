@@ -48,7 +48,8 @@ class Referral(SQLModel, table=True):
     __tablename__ = "case_referral"
 
     id: int | None = Field(default=None, primary_key=True)
-    case_id: int = Field(foreign_key="ts_case.id", index=True)
+    # Empty once the case is purged: the referral still counts in transparency reports.
+    case_id: int | None = Field(default=None, foreign_key="ts_case.id", index=True)
     team_id: int = Field(foreign_key="team.id", index=True)
     at: datetime = utc_column(nullable=False)
     by: str  # Slack user id

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 from sqlmodel import Session, col, select
 
 from chatops import audit
@@ -93,10 +93,14 @@ def purge_case(session: Session, *, case: Case, now: datetime, actor: str = "cli
         return False
     if purge_blocked(session, fresh, now) is not None:
         return False
-    # A referral and a reporting clock are about the case: they go with it (the audit trail
-    # keeps that they happened, without their contents).
-    for table in (OutboxMessage, EscalationTimer, CaseEvent, ReportClock, Referral):
+    # The reporting clock goes with the case (the audit trail keeps that it ran). A referral
+    # stays, unlinked and without its note: transparency reports count disclosures over a
+    # longer window than cases are kept.
+    for table in (OutboxMessage, EscalationTimer, CaseEvent, ReportClock):
         session.execute(delete(table).where(col(table.case_id) == fresh.id))
+    session.execute(
+        update(Referral).where(col(Referral.case_id) == fresh.id).values(case_id=None, note="")
+    )
     session.execute(delete(Case).where(col(Case.id) == fresh.id))
     audit.record(
         session,

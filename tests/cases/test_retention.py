@@ -15,6 +15,7 @@ from sqlmodel import col, select
 from chatops import audit
 from chatops.audit import AuditEvent
 from chatops.cases.models import Case, CaseEvent
+from chatops.cases.referrals import Referral, count_referrals
 from chatops.cli.main import main
 from chatops.db import Database
 from chatops.escalation.models import EscalationTimer
@@ -158,3 +159,27 @@ def test_a_wrong_retention_setting_is_one_line(
     assert err.startswith("chatops: CHATOPS_RETENTION_DAYS_BY_TYPE: 'childsafety=365' is not")
     assert len(err.splitlines()) == 1
     assert counts(world.db) == before
+
+
+def test_a_purge_keeps_the_referral_counted_without_its_case_or_note(
+    world: World,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Transparency reports count a year of disclosures; cases may go after 90 days."""
+    made = dispatch(
+        "refer TS-2027-0001 to police country:DE basis:emergency note-that-must-vanish",
+        world.context(ANN),
+    )
+    assert made.ok, made.text
+    with world.db.transaction() as session:
+        before = count_referrals(session, start=NOW - timedelta(days=1), end=LATER)
+    assert before.total == 1
+    code, out = purge(world, monkeypatch, tmp_path, capsys, "--apply")
+    assert code == 0 and out[-1] == "1 cases purged"
+    with world.db.transaction() as session:
+        after = count_referrals(session, start=NOW - timedelta(days=1), end=LATER)
+        rows = session.exec(select(Referral)).all()
+    assert after == before
+    assert [(r.case_id, r.note, r.agency, r.country) for r in rows] == [(None, "", "police", "DE")]
