@@ -8,6 +8,7 @@ sev1 case (a backoff cap), so they are claimed five at a time.
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
 import time
 from collections import Counter
@@ -48,7 +49,10 @@ def _seed(db: Database) -> None:
         session.execute(update(OutboxMessage).values(max_backoff_s=URGENT_MAX_BACKOFF_S))
 
 
-def _worker(url: str, fake: FakeSlack, name: str, logs: Path) -> subprocess.Popen[bytes]:
+def _worker(
+    url: str, fake: FakeSlack, name: str, logs: Path, how: str = "worker"
+) -> subprocess.Popen[bytes]:
+    """`chatops worker`, or `chatops serve` with its in-process worker (`how="serve"`)."""
     env = {
         "DATABASE_URL": url,
         "SLACK_BOT_TOKEN": f"xoxb-{name}",
@@ -56,8 +60,17 @@ def _worker(url: str, fake: FakeSlack, name: str, logs: Path) -> subprocess.Pope
         "CHATOPS_COVERAGE_WATCH": "false",
         "CHATOPS_LOG_FORMAT": "text",
     }
+    if how == "serve":
+        env |= {"SLACK_SIGNING_SECRET": "signing", "PORT": str(_free_port())}
+        env |= {"CHATOPS_WORK_PROCESSES": "0"}
     out = (logs / f"{name}.log").open("wb")
-    return subprocess.Popen(command("worker"), env=command_env(env), stdout=out, stderr=out)
+    return subprocess.Popen(command(how), env=command_env(env), stdout=out, stderr=out)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def _by(fake: FakeSlack, name: str) -> int:
@@ -112,16 +125,17 @@ def test_sigkill_mid_batch_loses_and_doubles_nothing_and_is_taken_over_within_10
     assert all(r.doubt_at is None for r in rows)
 
 
+@pytest.mark.parametrize("how", ["worker", "serve"])
 def test_sigterm_finishes_the_message_in_flight_hands_back_the_rest_and_exits_0(
-    postgres_url: str, pages: Database, fake_slack: FakeSlack, tmp_path: Path
+    postgres_url: str, pages: Database, fake_slack: FakeSlack, tmp_path: Path, how: str
 ) -> None:
     fake_slack.slow(POST, 0.15)
     _seed(pages)
-    first = _worker(postgres_url, fake_slack, "first", tmp_path)
+    first = _worker(postgres_url, fake_slack, "first", tmp_path, how)
     try:
         fake_slack.wait_for(lambda c: c.token == "xoxb-first", count=3, timeout=20)
         first.send_signal(signal.SIGTERM)  # mid-send: its answer is 0.15 s away
-        assert first.wait(10) == 0
+        assert first.wait(10) == 0, (tmp_path / "first.log").read_text()
     finally:
         if first.poll() is None:
             first.kill()
