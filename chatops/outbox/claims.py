@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, case, update
+from sqlalchemy import Connection, and_, bindparam, case, func, update
 from sqlmodel import col, select
 
 from chatops.blockkit import Block
@@ -85,18 +85,33 @@ _CLAIMED = (
     col(OutboxMessage.doubt_at),
 )
 
-# Claimed while still "sending": its worker died with the lease; a send may have gone out
-# before the lease ended (SET expressions read the row as it was).
-_DOUBT = case(
-    (
-        and_(
-            col(OutboxMessage.state) == OutboxState.sending.value,
-            col(OutboxMessage.doubt_at).is_(None),
+def _doubt(due: Any) -> Any:
+    """`doubt_at` for a row being claimed: unchanged, unless it is still "sending" (its worker
+    died with the lease) and is the lowest id this claim takes from that worker. A worker sends
+    its batch in id order and settles each row before the next, so of its rows still "sending"
+    only the lowest can have been in flight; the rest were never started and need no lookup.
+    (A claim that takes part of a dead batch may mark one row too many: one extra lookup.) The
+    doubt begins at the end of that lease; SET expressions read the row as it was."""
+    dead = due.alias("dead")
+    first_of_dead = (
+        select(func.min(dead.c.id))
+        .where(
+            dead.c.state == OutboxState.sending.value,
+            dead.c.claimed_by == col(OutboxMessage.claimed_by),
+        )
+        .scalar_subquery()
+    )
+    return case(
+        (
+            and_(
+                col(OutboxMessage.state) == OutboxState.sending.value,
+                col(OutboxMessage.doubt_at).is_(None),
+                col(OutboxMessage.id) == first_of_dead,
+            ),
+            col(OutboxMessage.due_at),
         ),
-        col(OutboxMessage.due_at),
-    ),
-    else_=col(OutboxMessage.doubt_at),
-)
+        else_=col(OutboxMessage.doubt_at),
+    )
 
 
 def claim(
@@ -118,7 +133,9 @@ def claim(
     its own transaction on it.
     """
     lease_until = now + lease
-    due = select(OutboxMessage.id).where(col(OutboxMessage.due_at) <= now)
+    due = select(
+        col(OutboxMessage.id), col(OutboxMessage.state), col(OutboxMessage.claimed_by)
+    ).where(col(OutboxMessage.due_at) <= now)
     if urgent:
         due = due.where(col(OutboxMessage.max_backoff_s).is_not(None))
     locked = (
@@ -135,7 +152,7 @@ def claim(
             attempts=col(OutboxMessage.attempts) + 1,
             claimed_by=worker_id,
             due_at=lease_until,
-            doubt_at=_DOUBT,
+            doubt_at=_doubt(locked),
         )
         .returning(*_CLAIMED)
     )
