@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import update
 from sqlmodel import col, select
 
 from bench.bench_pages import seed_due_pages
@@ -25,7 +26,7 @@ from chatops.outbox.delivery import deliver_due
 from chatops.outbox.models import OutboxMessage, OutboxState
 from chatops.outbox.notifier import METADATA_EVENT, SlackNotifier
 from tests.escalation.world import NOW
-from tests.fakeslack import FakeSlack, delayed, error, fake_slack
+from tests.fakeslack import FakeSlack, delayed, error, fake_slack, rate_limited
 
 __all__ = ["fake_slack"]
 
@@ -164,3 +165,43 @@ def test_a_timeout_hands_the_rest_of_the_batch_to_other_workers_at_once(
     assert deliver_due(sqlite_db, clock=clock, notifier=notifier, worker_id="w2", limit=100) == 20
     assert [c.args["text"] for c in fake_slack.calls_to(POST)] == [f"page-{i}" for i in range(20)]
     assert len(fake_slack.calls_to(HISTORY)) == 1
+
+
+def test_a_channel_post_in_doubt_is_looked_up_in_the_channel_itself(
+    sqlite_db: Database, fake_slack: FakeSlack, notifier: SlackNotifier
+) -> None:
+    seed_due_pages(sqlite_db, 1, at=NOW)
+    with sqlite_db.transaction() as session:
+        session.execute(update(OutboxMessage).values(recipient="C0TEAM"))
+    clock = ManualClock(NOW)
+    fake_slack.clock = lambda: clock().timestamp()
+    fake_slack.script(POST, delayed(HELD))
+    _drain(sqlite_db, clock, notifier)
+    (lookup,) = fake_slack.calls_to(HISTORY)
+    assert lookup.args["channel"] == "C0TEAM"
+    assert fake_slack.calls_to("conversations.open") == []
+    assert [m["text"] for m in fake_slack.messages_in("C0TEAM")] == ["page-0"]
+
+
+def test_a_rate_limited_lookup_waits_for_retry_after_then_finds_the_message(
+    sqlite_db: Database, fake_slack: FakeSlack, notifier: SlackNotifier
+) -> None:
+    seed_due_pages(sqlite_db, 1, at=NOW)
+    clock = ManualClock(NOW)
+    fake_slack.clock = lambda: clock().timestamp()
+    fake_slack.script(POST, delayed(HELD))
+    fake_slack.script(HISTORY, rate_limited(20))
+    deliver_due(sqlite_db, clock=clock, notifier=notifier, worker_id="w1", limit=100)
+    clock.advance(timedelta(seconds=5))  # the backoff after the timeout
+    deliver_due(sqlite_db, clock=clock, notifier=notifier, worker_id="w1", limit=100)
+    assert len(fake_slack.calls_to(HISTORY)) == 1  # 429: due again when it ends
+    clock.advance(timedelta(seconds=19))
+    deliver_due(sqlite_db, clock=clock, notifier=notifier, worker_id="w1", limit=100)
+    assert len(fake_slack.calls_to(HISTORY)) == 1  # not before Retry-After
+    clock.advance(timedelta(seconds=1))
+    deliver_due(sqlite_db, clock=clock, notifier=notifier, worker_id="w1", limit=100)
+    assert len(fake_slack.calls_to(HISTORY)) == 2
+    assert len(fake_slack.calls_to(POST)) == 1
+    with sqlite_db.transaction() as session:
+        (row,) = session.exec(select(OutboxMessage)).all()
+    assert (row.state, row.failures) == (OutboxState.sent.value, 1)  # the 429 was no failure
