@@ -85,6 +85,7 @@ _CLAIMED = (
     col(OutboxMessage.doubt_at),
 )
 
+
 def _doubt(due: Any) -> Any:
     """`doubt_at` for a row being claimed: unchanged, unless it is still "sending" (its worker
     died with the lease) and is the lowest id this claim takes from that worker. A worker sends

@@ -29,6 +29,11 @@ log = logging.getLogger(__name__)
 DOUBT_LOOKBACK = timedelta(minutes=2)
 
 
+#: Answers saying this conversation cannot be read (while a post to it may still work): the
+#: message is sent without looking rather than held back for ever.
+UNREADABLE = frozenset({"channel_not_found", "not_in_channel", "access_denied", "is_archived"})
+
+
 def oldest(doubt_at: datetime) -> datetime:
     """Where a lookup's history starts."""
     return doubt_at - DOUBT_LOOKBACK
@@ -73,6 +78,13 @@ def still_to_send(
         return False
     if lookup.error is None:
         return True  # looked, and it is not there
+    if lookup.error in UNREADABLE:
+        # A page that is never sent is worse than one sent twice (invariant 11).
+        log.warning(
+            "cannot read this conversation to look for a message in doubt; sending it",
+            extra={**where, "error": lookup.error},
+        )
+        return True
     error = f"history {lookup.error}"
     if lookup.retry_after is not None:
         until = now + timedelta(seconds=lookup.retry_after)

@@ -205,3 +205,16 @@ def test_a_rate_limited_lookup_waits_for_retry_after_then_finds_the_message(
     with sqlite_db.transaction() as session:
         (row,) = session.exec(select(OutboxMessage)).all()
     assert (row.state, row.failures) == (OutboxState.sent.value, 1)  # the 429 was no failure
+
+
+def test_a_conversation_that_cannot_be_read_is_sent_to_rather_than_held_back(
+    sqlite_db: Database, fake_slack: FakeSlack, notifier: SlackNotifier
+) -> None:
+    seed_due_pages(sqlite_db, 1, at=NOW)
+    clock = ManualClock(NOW)
+    fake_slack.clock = lambda: clock().timestamp()
+    fake_slack.script(POST, delayed(HELD))
+    fake_slack.script(HISTORY, error("not_in_channel"))
+    _drain(sqlite_db, clock, notifier)
+    assert len(fake_slack.calls_to(POST)) == 2  # at most one duplicate, never silent
+    assert notifier.history_unavailable is False  # only this conversation could not be read
