@@ -184,7 +184,9 @@ def _outbox_id_of(message: Any) -> int | None:
     if not isinstance(meta, dict) or meta.get("event_type") != METADATA_EVENT:
         return None
     value = (meta.get("event_payload") or {}).get("outbox_id")
-    return value if isinstance(value, int) else None
+    if isinstance(value, str) and value.isdigit():  # should Slack give it back as a string
+        return int(value)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _json(raw: bytes) -> dict[str, Any] | None:
@@ -242,7 +244,8 @@ class ConsoleNotifier:
             return Outcome(ok=True, ts=f"console.{len(self.sent)}")
 
     def find_sent(self, *, channel: str, outbox_id: int, oldest: datetime) -> Lookup:
-        """The console always answers, so nothing is in doubt: nothing to find."""
+        """The console keeps no history to look in: a message in doubt (its worker died) is
+        sent again, as without the history scopes."""
         return Lookup(found=False)
 
     def drain(self) -> list[Reply]:
