@@ -224,3 +224,16 @@ def test_claims_take_the_oldest_due_first(sqlite_db: Database) -> None:
     taken = claim(sqlite_db, now=NOW + timedelta(seconds=5), worker_id="w1", limit=3)
     assert [c.text for c in taken] == ["page-0", "page-1", "page-2"]
     assert {c.id for c in taken} == {4, 5, 6}
+
+
+def test_of_a_dead_workers_rows_only_the_first_can_be_in_doubt(db: Database) -> None:
+    seed_due_pages(db, 6, at=NOW)
+    dead = claim(db, now=NOW, worker_id="dead", limit=6)
+    later = NOW + LEASE
+    taken = [c for _ in range(3) for c in claim(db, now=later, worker_id="w2", limit=2)]
+    assert sorted(c.id for c in taken) == sorted(c.id for c in dead)
+    doubted = [c.id for c in taken if c.doubt_at is not None]
+    # The lowest id is the one that may have been in flight; each claim of part of the batch
+    # marks at most its own lowest (an extra lookup, never a missed one).
+    assert min(c.id for c in dead) in doubted and len(doubted) <= 3
+    assert {c.doubt_at for c in taken if c.doubt_at is not None} == {NOW + LEASE}
