@@ -39,8 +39,9 @@ from chatops.oncall.boundaries import next_boundary
 from chatops.oncall.cache import Rotas, team_rota
 from chatops.oncall.watch import DEFAULT_WATCH, WatchSettings, next_firing, run_watch
 from chatops.outbox import queue as outbox
-from chatops.outbox.delivery import SEND_TIMEOUT, deliver_due, limited_until
+from chatops.outbox.delivery import SEND_TIMEOUT, deliver_due
 from chatops.outbox.notifier import ConsoleNotifier, Notifier, SlackNotifier
+from chatops.outbox.ratelimits import limited_until
 from chatops.settings import Settings
 from rota.models import Team
 
@@ -64,17 +65,30 @@ def run_due(
     limit: int = 100,
     handoffs: HandoffSettings = DEFAULT_HANDOFFS,
     watch: WatchSettings = DEFAULT_WATCH,
+    stopping: Callable[[], bool] | None = None,
 ) -> int:
     """One pass: fire due timers, queue due reporting reminders, deliver the due outbox (the
     new pages too), then run the handoffs and the coverage watch and deliver again what they
     queued, and last seal the audit events written so far (not counted: sealing makes no new
     work); returns how much was done (0: quiet). Delivering before the handoff steps keeps pages
-    from waiting on them."""
+    from waiting on them. Once `stopping()` is true (SIGTERM) delivery hands back what it has
+    not sent and the pass ends after its current step."""
     fired = fire_due_timers(db, now=clock(), worker_id=worker_id, limit=limit)
     fired += legal.queue_due_reminders(db, now=clock(), limit=limit)
-    fired += deliver_due(db, clock=clock, notifier=notifier, worker_id=worker_id, limit=limit)
+    fired += deliver_due(
+        db, clock=clock, notifier=notifier, worker_id=worker_id, limit=limit, stopping=stopping
+    )
+    if stopping is not None and stopping():
+        return fired
     done = fired + run_handoffs_due(
-        db, clock, notifier, worker_id=worker_id, settings=handoffs, watch=watch, limit=limit
+        db,
+        clock,
+        notifier,
+        worker_id=worker_id,
+        settings=handoffs,
+        watch=watch,
+        limit=limit,
+        stopping=stopping,
     )
     audit.seal_quietly(db, now=clock())
     return done
@@ -122,6 +136,8 @@ class Worker:
         self._wake.set()
 
     def stop(self) -> None:
+        """Stop claiming; the pass under way finishes the message in flight and hands the rest
+        of its batch back (graceful SIGTERM), then `run` returns."""
         self.stopping.set()
         self._wake.set()
 
@@ -138,6 +154,7 @@ class Worker:
                     limit=self.batch,
                     handoffs=self.handoffs,
                     watch=self.watch,
+                    stopping=self.stopping.is_set,
                 )
             except Exception:
                 log.exception("worker pass failed")
@@ -196,6 +213,7 @@ def run_handoffs_due(
     settings: HandoffSettings = DEFAULT_HANDOFFS,
     watch: WatchSettings = DEFAULT_WATCH,
     limit: int = 100,
+    stopping: Callable[[], bool] | None = None,
 ) -> int:
     """One pass; returns how many steps fired and messages were attempted (0: quiet)."""
     now = clock()
@@ -204,7 +222,9 @@ def run_handoffs_due(
     done = fire_due(db, now=now, worker_id=worker_id, limit=limit, rotas=rotas)
     done += run_watch(db, now=now, worker_id=worker_id, settings=watch)
     done += len(run_cover_requests(db, now=now, worker_id=worker_id))
-    return done + deliver_due(db, clock=clock, notifier=notifier, worker_id=worker_id, limit=limit)
+    return done + deliver_due(
+        db, clock=clock, notifier=notifier, worker_id=worker_id, limit=limit, stopping=stopping
+    )
 
 
 def next_wakeup(

@@ -3,8 +3,12 @@
 Point `WebClient(base_url=fake.api_url)` (or SLACK_API_URL) at it, and put `fake.response_url(..)`
 in the payloads sent to the app: both kinds of request are recorded as `Call`s. Failures are
 scripted per method as a queue (`fake.script("chat.postMessage", rate_limited(1), ok())`), and a
-standing delay (`fake.slow("chat.postMessage", 2)`) stands in for a slow Slack. Listeners run in
-threads, so tests wait with `fake.wait_for(...)`, which polls; they never sleep blindly.
+standing delay (`fake.slow("chat.postMessage", 2)`) stands in for a slow Slack; `delayed(s)`
+holds one answer past a client's timeout while the message is posted all the same, as Slack
+does. Every posted message is kept in its conversation's history (a user id's DM is the channel
+`conversations.open` gives), with its metadata, for `conversations.history`; `fake.clock` gives
+the instants its `ts` are made of (set it to a test's clock). Listeners run in threads, so tests
+wait with `fake.wait_for(...)`, which polls; they never sleep blindly.
 """
 
 from __future__ import annotations
@@ -95,6 +99,8 @@ class FakeSlack:
         self._scripts: dict[str, deque[Scripted]] = defaultdict(deque)
         self._delays: dict[str, float] = {}
         self._ts = itertools.count(1)
+        self.clock: Callable[[], float] = time.time  # seconds since the epoch, for each ts
+        self.history: dict[str, list[dict[str, Any]]] = defaultdict(list)  # newest last
         self.connections = 0  # TCP connections accepted, to see whether clients reuse them
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -236,6 +242,7 @@ class FakeSlack:
             queue = self._scripts.get(call.method)
             scripted = queue.popleft() if queue else Scripted()
             standing = self._delays.get(call.method, 0.0)
+            posted = self._post(call) if _succeeds(call, scripted) else None
         pause = max(standing, scripted.delay)
         if pause:
             time.sleep(pause)
@@ -246,7 +253,7 @@ class FakeSlack:
             body: bytes = b"ok" if scripted.body is None else json.dumps(scripted.body).encode()
             _write(request, scripted.status, body, "text/plain", scripted.headers)
             return
-        payload = scripted.body if scripted.body is not None else self._default(call)
+        payload = scripted.body if scripted.body is not None else self._default(call, posted)
         _write(
             request,
             scripted.status,
@@ -255,10 +262,56 @@ class FakeSlack:
             {"X-OAuth-Scopes": "commands,chat:write,im:write", **scripted.headers},
         )
 
-    def _default(self, call: Call) -> dict[str, Any]:
+    def _new_ts(self) -> str:
+        return f"{int(self.clock())}.{next(self._ts):06d}"
+
+    def _post(self, call: Call) -> dict[str, Any] | None:
+        """Keep a message posted by `call` in its conversation's history (lock held)."""
+        if call.method != "chat.postMessage":
+            return None
+        ts = self._new_ts()
+        message: dict[str, Any] = {
+            "type": "message",
+            "ts": ts,
+            "text": call.args.get("text"),
+            "bot_id": "B0BOT",
+        }
+        metadata = call.json_arg("metadata")
+        if metadata:
+            message["metadata"] = metadata
+        self.history[dm_of(str(call.args.get("channel", "")))].append(message)
+        return message
+
+    def messages_in(self, channel: str) -> list[dict[str, Any]]:
+        """The messages posted to `channel` (or a user's DM), oldest first."""
+        with self._lock:
+            return list(self.history[dm_of(channel)])
+
+    def _history(self, a: dict[str, Any]) -> dict[str, Any]:
+        channel = str(a.get("channel", ""))
+        if channel[:1] in {"U", "W"}:
+            return {"ok": False, "error": "channel_not_found"}  # a DM is read by its D… id
+        oldest = float(a.get("oldest") or 0)
+        limit = int(a.get("limit") or 100)
+        start = int(a.get("cursor") or 0)
+        with_meta = str(a.get("include_all_metadata", "")).lower() in {"true", "1"}
+        with self._lock:
+            newest_first = [m for m in reversed(self.history[channel]) if float(m["ts"]) > oldest]
+        page = newest_first[start : start + limit]
+        if not with_meta:
+            page = [{k: v for k, v in m.items() if k != "metadata"} for m in page]
+        more = start + limit < len(newest_first)
+        return {
+            "ok": True,
+            "messages": page,
+            "has_more": more,
+            "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+        }
+
+    def _default(self, call: Call, posted: dict[str, Any] | None = None) -> dict[str, Any]:
         """A plausible success for the methods the bot uses."""
         a = call.args
-        ts = f"1700000000.{next(self._ts):06d}"
+        ts = posted["ts"] if posted is not None else self._new_ts()
         match call.method:
             case "auth.test":
                 return {
@@ -275,8 +328,10 @@ class FakeSlack:
                     "ok": True,
                     "channel": a.get("channel"),
                     "ts": ts,
-                    "message": {"text": a.get("text"), "ts": ts, "bot_id": "B0BOT"},
+                    "message": posted or {"text": a.get("text"), "ts": ts, "bot_id": "B0BOT"},
                 }
+            case "conversations.history":
+                return self._history(a)
             case "chat.update":
                 return {"ok": True, "channel": a.get("channel"), "ts": a.get("ts"), "text": ""}
             case "chat.postEphemeral":
@@ -287,7 +342,7 @@ class FakeSlack:
                 return {"ok": True, "view": {"id": "V0MODAL", "type": "modal"}}
             case "conversations.open":
                 users = str(a.get("users", "U0"))
-                return {"ok": True, "channel": {"id": "D" + users.split(",")[0][1:9]}}
+                return {"ok": True, "channel": {"id": dm_of(users.split(",")[0])}}
             case "usergroups.users.update":
                 return {
                     "ok": True,
@@ -296,6 +351,18 @@ class FakeSlack:
             case "apps.connections.open":
                 return {"ok": True, "url": "ws://127.0.0.1:9/link"}
         return {"ok": False, "error": "unknown_method"}
+
+
+def dm_of(channel: str) -> str:
+    """The DM channel id of a user id (what `conversations.open` answers); others unchanged."""
+    return "D" + channel[1:9] if channel[:1] in {"U", "W"} else channel
+
+
+def _succeeds(call: Call, scripted: Scripted) -> bool:
+    """Whether the scripted answer is a success (so a post is kept in history)."""
+    if scripted.raw is not None or scripted.status != 200:
+        return False
+    return scripted.body is None or scripted.body.get("ok") is True
 
 
 def _parse_body(raw: bytes, content_type: str) -> dict[str, Any]:

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from chatops.clock import ManualClock
-from chatops.outbox.delivery import LEASE as DELIVERY_LEASE
-from chatops.outbox.delivery import LEASE_MARGIN, deliver_claimed
+from chatops.outbox.claims import LEASE as DELIVERY_LEASE
+from chatops.outbox.claims import LEASE_MARGIN
+from chatops.outbox.delivery import deliver_claimed
 
 T0 = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=60)
@@ -84,18 +85,18 @@ def test_sends_batch_after_batch_up_to_the_limit() -> None:
 
 
 def test_a_claim_near_the_end_of_its_lease_is_handed_back_with_the_rest_of_its_batch() -> None:
-    # Without renewal: each send takes 3 s; a batch claimed at 0 s holds its lease until 10 s,
-    # so with the 6 s margin a send may start before 4 s: rows 1-2 go, 3-5 are handed back at
-    # 6 s and claimed again with a fresh lease.
-    assert timedelta(seconds=4) == DELIVERY_LEASE - LEASE_MARGIN
+    # Without renewal: each send takes 3 s; a batch claimed at 0 s holds its lease until 8 s,
+    # so with the 6 s margin a send may start before 2 s: row 1 goes, 2-5 are handed back at
+    # 3 s and claimed again with a fresh lease, one send per claim.
+    assert timedelta(seconds=2) == DELIVERY_LEASE - LEASE_MARGIN
     outbox = Outbox(5, ManualClock(T0), send_takes=timedelta(seconds=3), lease=DELIVERY_LEASE)
     assert run(outbox, limit=5, batch=5) == 5
-    assert outbox.released[0] == ([3, 4, 5], T0 + timedelta(seconds=6))
+    assert outbox.released[0] == ([2, 3, 4, 5], T0 + timedelta(seconds=3))
     assert outbox.sent == [1, 2, 3, 4, 5]
 
 
 def test_a_batch_being_sent_renews_its_lease_and_is_never_handed_back() -> None:
-    # Sends of 1 s each: the 10 s lease is renewed whenever less than 8 s is left, so all 30
+    # Sends of 1 s each: the 8 s lease is renewed whenever less than 7 s is left, so all 30
     # rows of one claim go out without a hand-back, and the lease never lapses mid-batch.
     clock = ManualClock(T0)
     outbox = Outbox(30, clock, send_takes=timedelta(seconds=1), lease=DELIVERY_LEASE)

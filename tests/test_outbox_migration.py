@@ -11,7 +11,7 @@ from sqlmodel import Session, col
 
 from chatops.db import Database, make_engine
 from chatops.handoff.posts import posted_ts
-from chatops.outbox.delivery import claim
+from chatops.outbox.claims import claim
 from chatops.outbox.models import OutboxMessage, Topic
 from chatops.outbox.queue import enqueue
 from chatops.schema.migrate import alembic_config, upgrade

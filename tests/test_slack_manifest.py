@@ -36,4 +36,12 @@ def test_manifest_matches_what_the_app_listens_for() -> None:
 
 
 def test_manifest_asks_only_for_the_scopes_the_bot_uses() -> None:
-    assert _manifest()["oauth_config"]["scopes"]["bot"] == ["commands", "chat:write"]
+    assert _manifest()["oauth_config"]["scopes"]["bot"] == [
+        "commands",
+        "chat:write",
+        # Looking up a page in doubt (chatops/outbox/indoubt.py): optional, see the README.
+        "channels:history",
+        "groups:history",
+        "im:history",
+        "im:write",
+    ]

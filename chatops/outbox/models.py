@@ -22,6 +22,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
+from sqlalchemy import Index, text
 from sqlalchemy import true as sa_true
 from sqlmodel import Field, SQLModel
 
@@ -56,6 +57,16 @@ class OutboxMessage(SQLModel, table=True):
     """
 
     __tablename__ = "outbox"
+    # Pages of open sev1/sev2 cases (they carry a backoff cap) are claimed in small batches of
+    # their own, first (docs/architecture.md, invariant 12).
+    __table_args__ = (
+        Index(
+            "ix_outbox_urgent_due",
+            "due_at",
+            postgresql_where=text("max_backoff_s IS NOT NULL"),
+            sqlite_where=text("max_backoff_s IS NOT NULL"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     team_id: int = Field(foreign_key="team.id", index=True)
@@ -88,6 +99,10 @@ class OutboxMessage(SQLModel, table=True):
     # outbox's own cap. Set by the domain that queues it: the outbox knows nothing of cases.
     max_backoff_s: int | None = None
     claimed_by: str | None = None
+    # Set when a send's outcome is unknown: the instant by which it had started (a timeout's
+    # send, or the end of the lease of a claim whose worker died). Before sending again the
+    # worker looks for the message in the conversation's history; cleared once sent.
+    doubt_at: datetime | None = utc_column(nullable=True)
     last_error: str | None = None
     created_at: datetime = utc_column(nullable=False)
     sent_at: datetime | None = utc_column(nullable=True)

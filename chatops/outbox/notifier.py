@@ -3,6 +3,8 @@ for the console.
 
 A notifier makes exactly one attempt and reports what happened; retrying is the worker's job,
 through the database, so a retry survives a restart. Only Slack's `ok: true` counts as sent.
+Every message carries its outbox id as Slack message metadata, so a send whose answer never
+came can be looked for in the conversation's history before it is sent again (`find_sent`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import logging
 import platform
 import threading
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Protocol
 
 import httpx
@@ -37,9 +40,33 @@ class Outcome:
     retry_after: float | None = None
 
 
+@dataclass(frozen=True)
+class Lookup:
+    """Whether a message is already in its conversation.
+
+    `error` set: Slack could not say (retry later; `retry_after` after a 429). `unavailable`:
+    the app may not read history (no history scopes): the caller sends without looking.
+    """
+
+    found: bool = False
+    ts: str | None = None
+    error: str | None = None
+    retry_after: float | None = None
+    unavailable: bool = False
+
+
 class Notifier(Protocol):
-    def send(self, *, channel: str, text: str, blocks: list[Block]) -> Outcome:
-        """Post one message to a channel or (with a user id) as a DM; never raises."""
+    def send(
+        self, *, channel: str, text: str, blocks: list[Block], outbox_id: int | None = None
+    ) -> Outcome:
+        """Post one message to a channel or (with a user id) as a DM; never raises.
+
+        `outbox_id` goes into the message's metadata, for `find_sent`.
+        """
+        ...
+
+    def find_sent(self, *, channel: str, outbox_id: int, oldest: datetime) -> Lookup:
+        """Look for the message with `outbox_id` posted to `channel` since `oldest`."""
         ...
 
 
@@ -66,17 +93,100 @@ class SlackNotifier:
             limits=httpx.Limits(keepalive_expiry=idle_s),
             follow_redirects=False,
         )
+        self.history_unavailable = False  # set at the first `missing_scope` of a lookup
 
-    def send(self, *, channel: str, text: str, blocks: list[Block]) -> Outcome:
+    def send(
+        self, *, channel: str, text: str, blocks: list[Block], outbox_id: int | None = None
+    ) -> Outcome:
         payload = {"channel": channel, "text": text, "blocks": blocks, **NO_UNFURL}
+        if outbox_id is not None:
+            payload["metadata"] = outbox_metadata(outbox_id)
         try:
             response = self.client.post("chat.postMessage", json=payload)
         except httpx.HTTPError as error:  # network trouble: retried, never lost
             return Outcome(ok=False, error=type(error).__name__)
         return _outcome(response.status_code, response.headers, _json(response.content))
 
+    def find_sent(self, *, channel: str, outbox_id: int, oldest: datetime) -> Lookup:
+        """`conversations.history` (with metadata) of `channel` since `oldest`, opening the DM
+        first for a user id. Without the history scopes Slack answers `missing_scope`: that is
+        said once in the log, and every later lookup answers `unavailable` without a call."""
+        if self.history_unavailable:
+            return Lookup(unavailable=True)
+        found = self._look_up(channel, outbox_id, oldest)
+        if found.error in NO_HISTORY:
+            self.history_unavailable = True
+            log.warning(
+                "cannot look up messages in doubt, so a send that timed out may be doubled: "
+                "grant the history scopes (see manifest.yml) to deliver exactly once",
+                extra={"error": found.error},
+            )
+            return Lookup(unavailable=True)
+        return found
+
+    def _look_up(self, channel: str, outbox_id: int, oldest: datetime) -> Lookup:
+        if channel[:1] in {"U", "W"}:
+            opened = self._call("conversations.open", {"users": channel, "return_im": "true"})
+            if not isinstance(opened, dict):
+                return opened
+            channel = str((opened.get("channel") or {}).get("id", ""))
+        args = {
+            "channel": channel,
+            "oldest": f"{oldest.timestamp():.6f}",
+            "include_all_metadata": "true",
+            "limit": str(HISTORY_PAGE),
+        }
+        for _ in range(HISTORY_PAGES):
+            page = self._call("conversations.history", args)
+            if not isinstance(page, dict):
+                return page
+            for message in page.get("messages") or []:
+                if _outbox_id_of(message) == outbox_id:
+                    return Lookup(found=True, ts=str(message.get("ts")))
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not page.get("has_more") or not cursor:
+                break
+            args["cursor"] = str(cursor)
+        return Lookup(found=False)
+
+    def _call(self, method: str, args: dict[str, str]) -> dict[str, Any] | Lookup:
+        """A read call (form-encoded, as Slack's read methods want): its body, or why not."""
+        try:
+            response = self.client.post(method, data=args)
+        except httpx.HTTPError as error:
+            return Lookup(error=type(error).__name__)
+        body = _json(response.content)
+        if response.status_code == 200 and body is not None and body.get("ok") is True:
+            return body
+        outcome = _outcome(response.status_code, response.headers, body)
+        return Lookup(error=outcome.error, retry_after=outcome.retry_after)
+
     def close(self) -> None:
         self.client.close()
+
+
+#: What Slack answers when the app may not read a conversation's history (or open a DM).
+NO_HISTORY = frozenset({"missing_scope", "not_allowed_token_type", "no_permission"})
+#: Messages per history page, and pages read at most: an in-doubt send is minutes old.
+HISTORY_PAGE = 200
+HISTORY_PAGES = 3
+#: The metadata event type of every outbox message.
+METADATA_EVENT = "chatops_outbox"
+
+
+def outbox_metadata(outbox_id: int) -> dict[str, Any]:
+    """Slack message metadata naming the outbox row a message was sent for."""
+    return {"event_type": METADATA_EVENT, "event_payload": {"outbox_id": outbox_id}}
+
+
+def _outbox_id_of(message: Any) -> int | None:
+    meta = message.get("metadata") if isinstance(message, dict) else None
+    if not isinstance(meta, dict) or meta.get("event_type") != METADATA_EVENT:
+        return None
+    value = (meta.get("event_payload") or {}).get("outbox_id")
+    if isinstance(value, str) and value.isdigit():  # should Slack give it back as a string
+        return int(value)
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _json(raw: bytes) -> dict[str, Any] | None:
@@ -116,6 +226,7 @@ class Sent:
     channel: str
     text: str
     blocks: list[Block]
+    outbox_id: int | None = None
 
 
 @dataclass
@@ -125,10 +236,17 @@ class ConsoleNotifier:
     sent: list[Sent] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def send(self, *, channel: str, text: str, blocks: list[Block]) -> Outcome:
+    def send(
+        self, *, channel: str, text: str, blocks: list[Block], outbox_id: int | None = None
+    ) -> Outcome:
         with self._lock:
-            self.sent.append(Sent(channel, text, blocks))
+            self.sent.append(Sent(channel, text, blocks, outbox_id))
             return Outcome(ok=True, ts=f"console.{len(self.sent)}")
+
+    def find_sent(self, *, channel: str, outbox_id: int, oldest: datetime) -> Lookup:
+        """The console keeps no history to look in: a message in doubt (its worker died) is
+        sent again, as without the history scopes."""
+        return Lookup(found=False)
 
     def drain(self) -> list[Reply]:
         """The messages sent since the last drain, each as a Reply headed by its recipient."""

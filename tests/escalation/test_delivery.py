@@ -15,9 +15,9 @@ from sqlmodel import select
 from chatops.audit import AuditEvent
 from chatops.cases import lookup
 from chatops.db import Database
-from chatops.outbox.delivery import RATE_SCOPE
 from chatops.outbox.models import OutboxMessage, OutboxState, SlackRateLimit
 from chatops.outbox.notifier import SlackNotifier
+from chatops.outbox.ratelimits import RATE_SCOPE
 from commands.registry import dispatch
 from tests.escalation.world import ANN, BEN, CAT, CHANNEL, NOW, World, escalation_pass, make_world
 from tests.fakeslack import FakeSlack, fake_slack, ok, rate_limited, server_error

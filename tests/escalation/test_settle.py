@@ -18,8 +18,9 @@ from bench.bench_pages import seed_due_pages
 from chatops.audit import AuditEvent
 from chatops.db import Database
 from chatops.logs import correlated
-from chatops.outbox.delivery import Claim, claim, settle_failed, settle_sent
+from chatops.outbox.claims import Claim, claim
 from chatops.outbox.models import OutboxMessage, OutboxState
+from chatops.outbox.settle import settle_failed, settle_sent
 from tests.escalation.world import NOW
 
 LATER = NOW + timedelta(seconds=3)

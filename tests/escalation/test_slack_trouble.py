@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlmodel import col, select
@@ -20,9 +20,11 @@ from chatops.cases import opening
 from chatops.clock import ManualClock
 from chatops.db import Database, make_engine
 from chatops.escalation.pages import URGENT_MAX_BACKOFF_S
-from chatops.outbox.delivery import LEASE, claim, deliver_due, retry_delay
+from chatops.outbox.claims import LEASE, claim
+from chatops.outbox.delivery import deliver_due
 from chatops.outbox.models import OutboxMessage, OutboxState
-from chatops.outbox.notifier import Outcome, SlackNotifier
+from chatops.outbox.notifier import Lookup, Outcome, SlackNotifier
+from chatops.outbox.settle import retry_delay
 from chatops.worker import next_due
 from tests.escalation.world import ANN, NOW, make_world
 from tests.fakeslack import FakeSlack, fake_slack, rate_limited, server_error
@@ -157,6 +159,7 @@ def test_a_claim_abandoned_mid_batch_is_taken_over_after_the_short_lease(
     upgrade(db.engine)
     seed_due_pages(db, 6, at=NOW)
     clock = ManualClock(NOW)
+    fake_slack.clock = lambda: clock().timestamp()
 
     class Dies(Exception):
         pass
@@ -167,11 +170,16 @@ def test_a_claim_abandoned_mid_batch_is_taken_over_after_the_short_lease(
         def __init__(self) -> None:
             self.sent = 0
 
-        def send(self, *, channel: str, text: str, blocks: list[Block]) -> Outcome:
+        def send(
+            self, *, channel: str, text: str, blocks: list[Block], outbox_id: int | None = None
+        ) -> Outcome:
             if self.sent == 2:
                 raise Dies
             self.sent += 1
-            return notifiers[0].send(channel=channel, text=text, blocks=blocks)
+            return notifiers[0].send(channel=channel, text=text, blocks=blocks, outbox_id=outbox_id)
+
+        def find_sent(self, *, channel: str, outbox_id: int, oldest: datetime) -> Lookup:
+            return notifiers[0].find_sent(channel=channel, outbox_id=outbox_id, oldest=oldest)
 
     with pytest.raises(Dies):
         deliver_due(db, clock=clock, notifier=DiesAfterTwo(), worker_id="dead", limit=100)
@@ -183,6 +191,10 @@ def test_a_claim_abandoned_mid_batch_is_taken_over_after_the_short_lease(
     assert _deliver(db, clock, notifiers[1], "w2") == 4  # taken over ~10 s on, not 60 s
     texts = Counter(_texts(fake_slack))
     assert len(texts) == 6 and set(texts.values()) == {1}  # no duplicates
+    # Of the four left "sending" only the first can have been in flight (a worker sends its
+    # batch in id order): it alone is looked for in its DM before being sent.
+    (lookup,) = fake_slack.calls_to("conversations.history")
+    assert lookup.args["channel"] == "D0000002"  # page-2's DM
     db.dispose()
 
 
@@ -212,3 +224,16 @@ def test_claims_take_the_oldest_due_first(sqlite_db: Database) -> None:
     taken = claim(sqlite_db, now=NOW + timedelta(seconds=5), worker_id="w1", limit=3)
     assert [c.text for c in taken] == ["page-0", "page-1", "page-2"]
     assert {c.id for c in taken} == {4, 5, 6}
+
+
+def test_of_a_dead_workers_rows_only_the_first_can_be_in_doubt(db: Database) -> None:
+    seed_due_pages(db, 6, at=NOW)
+    dead = claim(db, now=NOW, worker_id="dead", limit=6)
+    later = NOW + LEASE
+    taken = [c for _ in range(3) for c in claim(db, now=later, worker_id="w2", limit=2)]
+    assert sorted(c.id for c in taken) == sorted(c.id for c in dead)
+    doubted = [c.id for c in taken if c.doubt_at is not None]
+    # The lowest id is the one that may have been in flight; each claim of part of the batch
+    # marks at most its own lowest (an extra lookup, never a missed one).
+    assert min(c.id for c in dead) in doubted and len(doubted) <= 3
+    assert {c.doubt_at for c in taken if c.doubt_at is not None} == {NOW + LEASE}

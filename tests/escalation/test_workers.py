@@ -15,7 +15,7 @@ from chatops.cases import opening
 from chatops.cases.firing import fire_due_timers
 from chatops.db import Database, make_engine
 from chatops.escalation.models import EscalationTimer, TimerState
-from chatops.outbox.delivery import LEASE, claim
+from chatops.outbox.claims import LEASE, claim
 from chatops.outbox.models import OutboxMessage, OutboxState
 from chatops.outbox.notifier import ConsoleNotifier
 from tests.escalation.world import ANN, BEN, CAT, CHANNEL, NOW, escalation_pass, make_world

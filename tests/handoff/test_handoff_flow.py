@@ -19,9 +19,10 @@ from chatops.handoff.models import MessageKind
 from chatops.handoff.service import HandoffSettings, fire_due, plan_all
 from chatops.oncall.models import HandoffState
 from chatops.oncall.now import holdovers
-from chatops.outbox import delivery as outbox
+from chatops.outbox import claims as outbox
 from chatops.outbox.models import OutboxState
 from chatops.outbox.notifier import ConsoleNotifier
+from chatops.outbox.settle import settle_sent
 from commands.registry import dispatch, dispatch_action
 from rota.spec import OverrideSpec
 from tests.handoff.world import ANN, BEN, CAT, CHANNEL, EVE, World, daily_team, make_world
@@ -138,7 +139,7 @@ def test_a_claim_lost_mid_send_is_retried_after_its_lease(db: Database) -> None:
     _at(world, BOUNDARY + outbox.LEASE)
     assert len(world.posts()) == 1
     with db.engine.connect() as connection:
-        assert not outbox.settle_sent(
+        assert not settle_sent(
             connection, claim=claims[0], worker_id="dead", at=world.clock(), message_ts="late"
         )
 
@@ -147,7 +148,14 @@ def test_slack_failure_is_retried_and_posted_once_on_ok(db: Database) -> None:
     class Flaky(ConsoleNotifier):
         failures = 2
 
-        def send(self, *, channel: str, text: str, blocks: list[dict[str, object]]):  # type: ignore[no-untyped-def,override]
+        def send(
+            self,
+            *,
+            channel: str,
+            text: str,
+            blocks: list[dict[str, object]],
+            outbox_id: int | None = None,
+        ):  # type: ignore[no-untyped-def,override]
             if self.failures:
                 self.failures -= 1
                 from chatops.outbox.notifier import Outcome
@@ -310,7 +318,14 @@ def test_a_handoff_message_retry_is_audited_like_a_page_retry(db: Database) -> N
     class FailsOnce(ConsoleNotifier):
         failed = False
 
-        def send(self, *, channel: str, text: str, blocks: list[dict[str, object]]):  # type: ignore[no-untyped-def,override]
+        def send(
+            self,
+            *,
+            channel: str,
+            text: str,
+            blocks: list[dict[str, object]],
+            outbox_id: int | None = None,
+        ):  # type: ignore[no-untyped-def,override]
             from chatops.outbox.notifier import Outcome
 
             if not self.failed:

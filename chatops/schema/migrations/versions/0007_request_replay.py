@@ -1,7 +1,7 @@
 """request replay: signed requests seen in the last five minutes (issue #11)
 
 Revision ID: 0007
-Revises: 0004
+Revises: 0006
 Create Date: 2026-11-27 10:00:00.000000
 """
 

@@ -4,7 +4,7 @@ A note kept only its rotation (or none), so the first handoff posted took it, ev
 rotation's posted early. `handoff_at` pins it to one boundary of one rotation.
 
 Revision ID: 0008
-Revises: 0004
+Revises: 0007
 Create Date: 2026-12-01 07:00:00
 """
 

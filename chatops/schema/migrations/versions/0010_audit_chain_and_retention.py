@@ -1,7 +1,7 @@
 """audit chain (seals and head), ids never reused, and the legal hold of a case (issue #11)
 
 Revision ID: 0010
-Revises: 0004
+Revises: 0009
 Create Date: 2026-11-27 10:00:00.000000
 """
 

@@ -1,7 +1,7 @@
 """team care: fatigue settings, away periods and their cover requests, calendar feed tokens
 
 Revision ID: 0011
-Revises: 0004
+Revises: 0010
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ failed attempts that grow backoff (429s do not; an outage's are reset when Slack
 `outbox.max_backoff_s` caps a row's backoff (pages of open sev1/sev2 cases: 30 s).
 
 Revision ID: 0012
-Revises: 0009
+Revises: 0011
 Create Date: 2026-12-02 07:00:00
 """
 

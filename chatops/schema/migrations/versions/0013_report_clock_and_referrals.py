@@ -5,7 +5,7 @@
 disclosure to an agency. Both are new: nothing to move.
 
 Revision ID: 0013
-Revises: 0009
+Revises: 0012
 Create Date: 2026-12-01 08:20:00.000000
 """
 
