@@ -32,7 +32,7 @@ from typing import Any
 from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
-from chatops import audit
+from chatops import audit, metrics
 from chatops.cases.service import open_cases
 from chatops.db import Database, as_utc
 from chatops.handoff import messages
@@ -215,6 +215,7 @@ def _fire(
             return 0  # fired by another worker meanwhile, or busy there
         team = session.get(Team, h.team_id)
         assert team is not None
+        metrics.timer_lag("handoff", (now - h.due_at).total_seconds() if h.due_at else 0.0)
         step(session, handoff=h, team=team, now=now, actor="system", rotas=rotas)
         log.info(
             "handoff step",

@@ -37,6 +37,7 @@ from sqlalchemy import Connection, bindparam, delete, func, insert, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 
+from chatops import metrics
 from chatops.audit import AuditEvent
 from chatops.blockkit import Block
 from chatops.clock import Clock
@@ -587,6 +588,7 @@ def send_one(
     with correlated():
         outcome = notifier.send(channel=claim.recipient, text=claim.text, blocks=claim.blocks)
         now = clock()
+        metrics.outbox_attempt(claim.topic, outcome.ok, outcome.error, outcome.retry_after)
         if outcome.ok:
             sent = settle_sent(
                 connection, claim=claim, worker_id=worker_id, at=now, message_ts=outcome.ts
