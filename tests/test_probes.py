@@ -163,12 +163,14 @@ def test_a_signed_command_is_counted_by_verb_and_outcome(served: tuple[Served, s
 
     after = scrape(base)
     name = "chatops_commands_total"
-    assert value(after, name, verb="who", outcome="ok") == value(
-        before, name, verb="who", outcome="ok"
-    ) + 1
-    assert value(after, name, verb="rota", outcome="refused") == value(
-        before, name, verb="rota", outcome="refused"
-    ) + 1
+    assert (
+        value(after, name, verb="who", outcome="ok")
+        == value(before, name, verb="who", outcome="ok") + 1
+    )
+    assert (
+        value(after, name, verb="rota", outcome="refused")
+        == value(before, name, verb="rota", outcome="refused") + 1
+    )
     acks = value(after, "chatops_ack_seconds_count") - value(before, "chatops_ack_seconds_count")
     assert acks >= 2
 
@@ -190,9 +192,10 @@ def test_pages_sent_and_429s_are_counted(served: tuple[Served, str]) -> None:
     after = scrape(base)
 
     limited = "chatops_slack_rate_limited_total"
-    assert value(after, limited, method="chat.postMessage") == value(
-        before, limited, method="chat.postMessage"
-    ) + 1
+    assert (
+        value(after, limited, method="chat.postMessage")
+        == value(before, limited, method="chat.postMessage") + 1
+    )
     sent = value(after, "chatops_outbox_sent_total", topic="page") - value(
         before, "chatops_outbox_sent_total", topic="page"
     )
