@@ -1,5 +1,5 @@
-"""Readiness: may this process take traffic? The database answers, its schema is the code's, and
-some worker (any replica's) started a pass recently.
+"""Readiness: may this process take traffic? The database answers, its schema is the code's (or a
+newer release's, during a rollout), and some worker (any replica's) started a pass recently.
 
 Liveness (`/healthz`) is only "the process answers"; readiness is what a load balancer or an
 orchestrator should route on, and what an operator's alert should watch. A check runs at most
@@ -16,12 +16,13 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from alembic.script import ScriptDirectory
 from sqlalchemy import text
 
 from chatops import heartbeat
 from chatops.clock import Clock, system_clock
 from chatops.db import Database
-from chatops.schema.migrate import current_revision, head_revision
+from chatops.schema.migrate import alembic_config, current_revision, head_revision
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,7 @@ class Readiness:
         self.db, self.clock = db, clock
         self.stale_after, self.need_worker, self.cache_s = stale_after, need_worker, cache_s
         self._head: str | None = None
+        self._known: frozenset[str] = frozenset()
         self._lock = threading.Lock()
         self._last: tuple[float, Verdict] | None = None
 
@@ -90,8 +92,12 @@ class Readiness:
             return Verdict(False, "database unreachable", {"database": type(error).__name__})
         if self._head is None:
             self._head = head_revision(engine)
+            script = ScriptDirectory.from_config(alembic_config(engine))
+            self._known = frozenset(r.revision for r in script.walk_revisions())
         detail: dict[str, Any] = {"database": "ok", "schema": current, "code_schema": self._head}
-        if current != self._head:
+        # A revision this code does not know is a newer release's, migrated before its rollout
+        # (docs/deploy.md): this older process stays ready until it is replaced.
+        if current != self._head and (current is None or current in self._known):
             return Verdict(
                 False,
                 f"migrations not current (database at {current or 'none'}, code at "

@@ -116,6 +116,17 @@ def test_not_ready_when_migrations_are_behind(served: tuple[Served, str]) -> Non
     assert "chatops db upgrade" in str(body["reason"])
 
 
+def test_still_ready_on_a_newer_release_schema_during_a_rollout(served: tuple[Served, str]) -> None:
+    from sqlalchemy import text
+
+    app, base = served
+    beat(app.db, worker_id="w1", now=app.clock())
+    with app.db.engine.begin() as connection:  # the next release migrated ahead of this code
+        connection.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    status, body = ready(base)
+    assert (status, body["schema"]) == (200, "9999")
+
+
 def test_not_ready_when_the_database_is_unreachable(fake_slack: FakeSlack) -> None:
     # Nothing listens on port 1: the connection is refused at once.
     db = Database(make_engine("postgresql://chatops@127.0.0.1:1/chatops?connect_timeout=2"))
