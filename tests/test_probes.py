@@ -257,3 +257,45 @@ def test_commands_run_in_a_work_process_are_counted_by_the_serving_process(
         server.stop()
         app.close()
         db.dispose()
+
+
+def test_serve_answers_probes_on_its_port_and_on_the_metrics_port(
+    sqlite_db: Database, fake_slack: FakeSlack
+) -> None:
+    import threading
+
+    from chatops.slack.serve import serve
+    from tests.test_serve import closed_port
+    from tests.test_serve import settings_for as serve_settings
+
+    metrics_port = closed_port()
+    settings = serve_settings(fake_slack.api_url, metrics_port=metrics_port, work_processes=0)
+    stop = threading.Event()
+    seen: dict[str, int] = {}
+
+    def listening(port: int) -> None:
+        seen["public /readyz"] = get(f"http://127.0.0.1:{port}/readyz").status
+        seen["public /metrics"] = get(f"http://127.0.0.1:{port}/metrics").status
+        seen["private /healthz"] = get(f"http://127.0.0.1:{metrics_port}/healthz").status
+        seen["private /metrics"] = get(f"http://127.0.0.1:{metrics_port}/metrics").status
+        stop.set()
+
+    clock = ManualClock(NOW)
+    result = serve(
+        settings,
+        sqlite_db,
+        port=0,
+        worker=False,
+        stop=stop,
+        on_listening=listening,
+        probes=probes(sqlite_db, clock),
+    )
+    assert result == 0
+    assert seen == {
+        "public /readyz": 503,  # no worker has run
+        "public /metrics": 200,
+        "private /healthz": 200,
+        "private /metrics": 200,
+    }
+    with pytest.raises(OSError):  # the private port was released at the stop
+        get(f"http://127.0.0.1:{metrics_port}/healthz", timeout=1)
