@@ -9,6 +9,10 @@ import fnmatch
 import json
 import re
 import shlex
+import shutil
+import subprocess
+import sys
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +76,36 @@ def test_every_path_the_dockerfile_copies_exists_and_reaches_the_build() -> None
     # What setuptools packages (pyproject.toml) is all there: the packages and the readme.
     for package in ("chatops", "commands", "rota", "pyproject.toml", "README.md"):
         assert package in copied, package
+
+
+def test_the_copied_paths_alone_build_the_package(tmp_path: Path) -> None:
+    """What `pip install .` sees in the image: the tracked files under the copied paths only."""
+    sources = [
+        part
+        for keyword, rest in instructions(ROOT / "Dockerfile")
+        if keyword == "COPY" and not rest.startswith("--from")
+        for part in rest.split()[:-1]
+    ]
+    assert sources
+    tracked = subprocess.run(
+        ["git", "ls-files", "-z", "--", *sources], cwd=ROOT, capture_output=True, check=True
+    ).stdout.split(b"\0")
+    context = tmp_path / "context"
+    for name in filter(None, (n.decode() for n in tracked)):
+        (context / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, context / name)
+    dist = tmp_path / "dist"
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
+    subprocess.run(
+        [*pip, "wheel", "--no-deps", "--no-build-isolation", "-w", str(dist), str(context)],
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = dist.glob("chatops-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "chatops/cli/main.py" in names and "chatops/demo/follow-the-sun.yaml" in names
+    migrations = sorted(n for n in names if n.startswith("chatops/schema/migrations/versions/"))
+    assert len(migrations) == len(list((ROOT / "chatops/schema/migrations/versions").glob("*.py")))
 
 
 def test_the_image_runs_chatops_as_a_non_root_user_with_a_readiness_healthcheck() -> None:
