@@ -299,3 +299,57 @@ def test_serve_answers_probes_on_its_port_and_on_the_metrics_port(
     }
     with pytest.raises(OSError):  # the private port was released at the stop
         get(f"http://127.0.0.1:{metrics_port}/healthz", timeout=1)
+
+
+def test_timer_lag_is_observed_when_an_escalation_timer_fires_late(
+    served: tuple[Served, str],
+) -> None:
+    app, base = served
+    assert app.command("case open harassment sev1 lag check", user=LUKAS, rid="c2").status == 200
+    app.answer("c2")
+    notifier = SlackNotifier(token=BOT_TOKEN, base_url=app.fake.api_url)
+    metric = "chatops_timer_lag_seconds_count"
+    try:
+        run_due(app.db, app.clock, notifier, worker_id="w1")  # the first pages
+        before = scrape(base)
+        app.clock.advance(timedelta(hours=1))  # every step of the ladder is now overdue
+        run_due(app.db, app.clock, notifier, worker_id="w1")
+    finally:
+        notifier.close()
+    after = scrape(base)
+    assert value(after, metric, kind="escalation") > value(before, metric, kind="escalation")
+    slow = "chatops_timer_lag_seconds_bucket"
+    # Late by most of an hour: none of the new observations falls in the 1-second bucket.
+    assert value(after, slow, kind="escalation", le="1.0") == value(
+        before, slow, kind="escalation", le="1.0"
+    )
+
+
+def test_a_heartbeat_is_written_at_most_every_few_seconds_and_old_ones_forgotten(
+    sqlite_db: Database,
+) -> None:
+    from sqlmodel import select
+
+    from chatops.heartbeat import FORGET_AFTER, Heartbeat, WorkerHeartbeat, latest
+
+    assert latest(sqlite_db) is None
+    beat(sqlite_db, worker_id="gone", now=NOW - FORGET_AFTER - timedelta(minutes=1))
+    heart = Heartbeat(sqlite_db, "w1", every=timedelta(hours=1))
+    heart(NOW)
+    heart(NOW + timedelta(seconds=30))  # within `every`: not written
+    assert latest(sqlite_db) == NOW
+    with sqlite_db.transaction() as session:
+        assert [r.worker_id for r in session.exec(select(WorkerHeartbeat))] == ["w1"]
+
+
+def test_a_429_met_by_a_listener_is_counted_by_method(served: tuple[Served, str]) -> None:
+    app, base = served
+    metric = "chatops_slack_rate_limited_total"
+    before = value(scrape(base), metric, method="views.publish")
+    app.fake.script("views.publish", rate_limited(retry_after=0), rate_limited(retry_after=0))
+    assert app.open_home(AMIRA).status == 200
+    app.fake.wait_for("views.publish", count=3)  # two 429s, then the retry that lands
+    until(
+        lambda: value(scrape(base), metric, method="views.publish") == before + 2,
+        "both 429s counted",
+    )

@@ -58,10 +58,11 @@ class BotIdentity:
 class _CountRateLimits(RetryHandler):
     """Counts every 429 the client meets (`chatops_slack_rate_limited_total`); retries nothing.
 
-    First in the list, it sees each answer before the handler that retries it.
+    First in the list, it sees each answer before the handler that retries it, and it overrides
+    `can_retry` itself: the base class stops consulting a handler after its attempt budget.
     """
 
-    def _can_retry(
+    def can_retry(
         self,
         *,
         state: RetryState,
