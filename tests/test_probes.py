@@ -353,3 +353,20 @@ def test_a_429_met_by_a_listener_is_counted_by_method(served: tuple[Served, str]
         lambda: value(scrape(base), metric, method="views.publish") == before + 2,
         "both 429s counted",
     )
+
+
+def test_readiness_on_each_database(db: Database) -> None:
+    from alembic import command
+
+    clock = ManualClock(NOW)
+    readiness = Readiness(db, clock=clock, stale_after=STALE, cache_s=0)
+    assert readiness().reason == "no worker has ever run"
+    beat(db, worker_id="w1", now=clock())
+    beat(db, worker_id="w1", now=clock() + timedelta(seconds=5))  # the same row, updated
+    assert readiness().ready
+    clock.advance(STALE + timedelta(seconds=6))
+    assert not readiness().ready
+    beat(db, worker_id="w1", now=clock())
+    command.downgrade(alembic_config(db.engine), "-1")
+    verdict = readiness()
+    assert not verdict.ready and verdict.reason.startswith("migrations not current")
