@@ -86,6 +86,17 @@ class Settings(BaseSettings):
         default=365, ge=365, le=3650, alias="CHATOPS_REPORT_PRESERVE_DAYS"
     )
 
+    # Probes and metrics (docs/deploy.md): a port of their own for `chatops worker` and Socket
+    # Mode (blank: none; `chatops serve` over HTTP has them on PORT too), and what /readyz needs.
+    metrics_port: int | None = Field(default=None, ge=1, le=65535, alias="CHATOPS_METRICS_PORT")
+    ready_needs_worker: bool = Field(default=True, alias="CHATOPS_READY_NEEDS_WORKER")
+    worker_stale_after: str = Field(default="1m", alias="CHATOPS_WORKER_STALE_AFTER")
+
+    @field_validator("metrics_port", mode="before")
+    @classmethod
+    def _blank_port(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator(
         "slack_bot_token", "slack_signing_secret", "slack_app_token", "team", mode="before"
     )
@@ -126,7 +137,11 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "handoff_reminder", "handoff_accept_within", "handoff_catch_up", "report_within"
+        "handoff_reminder",
+        "handoff_accept_within",
+        "handoff_catch_up",
+        "report_within",
+        "worker_stale_after",
     )
     @classmethod
     def _duration(cls, value: str) -> str:

@@ -34,6 +34,7 @@ from chatops.escalation.models import EscalationTimer
 from chatops.handoff.service import DEFAULT as DEFAULT_HANDOFFS
 from chatops.handoff.service import HandoffSettings, fire_due, plan_all
 from chatops.handoff.service import next_due as next_handoff_due
+from chatops.heartbeat import Heartbeat
 from chatops.oncall.away import run_cover_requests
 from chatops.oncall.boundaries import next_boundary
 from chatops.oncall.cache import Rotas, team_rota
@@ -129,6 +130,7 @@ class Worker:
         self.handoffs, self.watch = handoffs, watch
         self.worker_id = worker_id or new_worker_id()
         self.batch, self.max_sleep = batch, max_sleep
+        self.heartbeat = Heartbeat(db, self.worker_id)  # for /readyz on every replica
         self.stopping = threading.Event()
         self._wake = threading.Event()
 
@@ -145,6 +147,7 @@ class Worker:
         log.info("worker started", extra={"worker": self.worker_id})
         while not self.stopping.is_set():
             self._wake.clear()
+            self.heartbeat(self.clock())
             try:
                 done = run_due(
                     self.db,

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from chatops import metrics
 from chatops.blockkit import Reply, error_reply, internal_error_reply, quote_input, user_text
 from chatops.logs import correlated, correlation_id
 from commands.command import Command
@@ -134,16 +135,24 @@ def not_a_member(ctx: Context) -> Reply:
     )
 
 
-def _guarded(run: Callable[[], Reply], usage: str | None) -> Reply:
+def _guarded(run: Callable[[], Reply], usage: str | None, verb: str) -> Reply:
+    """Run it; a mistake or a refusal becomes one line, our error a correlation id (counted)."""
+    outcome = metrics.ERROR
     try:
-        return run()
+        reply = run()
+        outcome = metrics.OK if reply.ok else metrics.REFUSED
+        return reply
     except UsageError as error:
+        outcome = metrics.REFUSED
         return error_reply(error.reason, error.usage or usage)
     except Refused as error:
+        outcome = metrics.REFUSED
         return error_reply(error.reason)
     except Exception:
         log.exception("command failed")
         return internal_error_reply(correlation_id() or "?")
+    finally:
+        metrics.command(verb, outcome)
 
 
 def _parse_and_run(found: Verb, args: list[str], ctx: Context) -> Reply:
@@ -161,13 +170,14 @@ def dispatch(text: str, ctx: Context, *, cid: str | None = None) -> Reply:
         name, args = words[0].lower(), words[1:]
         found = VERBS.get(name)
         if found is None:
+            metrics.command("unknown", metrics.REFUSED)  # the typed word is not a label
             return error_reply(
                 f"unknown command `{quote_input(name)}`{suggest(name, sorted(VERBS))}",
                 "/ts help",
             )
         if found.members_only and ctx.actor is None:
             return not_a_member(ctx)
-        return _guarded(lambda: _parse_and_run(found, args, ctx), found.usage)
+        return _guarded(lambda: _parse_and_run(found, args, ctx), found.usage, found.name)
 
 
 def dispatch_action(action_id: str, value: str, ctx: Context, *, cid: str | None = None) -> Reply:
@@ -179,7 +189,7 @@ def dispatch_action(action_id: str, value: str, ctx: Context, *, cid: str | None
         if ctx.actor is None:
             return not_a_member(ctx)
         log.info("action", extra={"action": action_id, "actor": ctx.actor.slack_id})
-        return _guarded(lambda: handler(value, ctx), None)
+        return _guarded(lambda: handler(value, ctx), None, f"button:{action_id}")
 
 
 def form_errors(callback_id: str, values: FormValues) -> dict[str, str]:
@@ -199,4 +209,4 @@ def dispatch_form(
         if ctx.actor is None:
             return not_a_member(ctx)
         log.info("form", extra={"form": callback_id, "actor": ctx.actor.slack_id})
-        return _guarded(lambda: found.handler(values, ctx), None)
+        return _guarded(lambda: found.handler(values, ctx), None, f"form:{callback_id}")

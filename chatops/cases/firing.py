@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
+from chatops import metrics
 from chatops.cases import ladder, timers
 from chatops.cases.models import Case, CaseStatus
 from chatops.cases.timeline import add_event
@@ -49,6 +50,7 @@ def _fire(db: Database, *, timer_id: int, case_id: int, now: datetime, worker_id
         case, timer = locked
         due = timer.due_at
         assert due is not None
+        metrics.timer_lag("escalation", (now - due).total_seconds())
         timers.mark_fired(timer, at=now, worker_id=worker_id)
         policy = ladder.policy_of(case)
         steps = ladder.ladder(policy)

@@ -174,6 +174,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             "SLACK_BOT_TOKEN and SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP) "
             "must be set to serve Slack; `chatops console` needs neither"
         )
+    from chatops.probes import probes_for
     from chatops.worker import run_worker_until
 
     db = open_database(settings)
@@ -184,6 +185,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         port=args.port or settings.port,
         worker=worker,
         run_worker=run_worker_until(settings, db),
+        probes=probes_for(settings, db),
     )
 
 

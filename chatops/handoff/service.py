@@ -31,6 +31,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func
 from sqlmodel import Session, col, select
 
+from chatops import metrics
 from chatops.db import Database, as_utc
 from chatops.handoff.posts import audit_handoff, escalate_unaccepted, post, remind
 from chatops.logs import correlated
@@ -205,6 +206,7 @@ def _fire(
             return 0  # fired by another worker meanwhile, or busy there
         team = session.get(Team, h.team_id)
         assert team is not None
+        metrics.timer_lag("handoff", (now - h.due_at).total_seconds() if h.due_at else 0.0)
         step(session, handoff=h, team=team, now=now, actor="system", rotas=rotas)
         log.info(
             "handoff step",

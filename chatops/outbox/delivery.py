@@ -26,6 +26,7 @@ from typing import Protocol, TypeVar
 
 from sqlalchemy import Connection
 
+from chatops import metrics
 from chatops.clock import Clock
 from chatops.db import Database
 from chatops.logs import correlated
@@ -186,6 +187,7 @@ def send_one(
             channel=claim.recipient, text=claim.text, blocks=claim.blocks, outbox_id=claim.id
         )
         now = clock()
+        metrics.outbox_attempt(claim.topic, outcome.ok, outcome.retry_after)
         if outcome.ok:
             sent = settle_sent(
                 connection, claim=claim, worker_id=worker_id, at=now, message_ts=outcome.ts

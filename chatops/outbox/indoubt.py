@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection
 
+from chatops import metrics
 from chatops.clock import Clock
 from chatops.outbox.claims import Claim
 from chatops.outbox.notifier import Notifier
@@ -59,6 +60,7 @@ def still_to_send(
             due_at=held,
         )
         return False
+    metrics.outbox_in_doubt(claim.topic)
     lookup = notifier.find_sent(
         channel=claim.recipient, outbox_id=claim.id, oldest=oldest(claim.doubt_at)
     )
@@ -74,6 +76,7 @@ def still_to_send(
             message_ts=lookup.ts,
             deduplicated=True,
         ):
+            metrics.outbox_deduplicated(claim.topic)
             log.info("message in doubt was already posted; not sent again", extra=where)
         return False
     if lookup.error is None:

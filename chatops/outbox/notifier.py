@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from chatops import __version__
+from chatops import __version__, metrics
 from chatops.blockkit import NO_UNFURL, Block, Reply
 
 log = logging.getLogger(__name__)
@@ -201,6 +201,7 @@ def _outcome(status: int, headers: httpx.Headers, body: dict[str, Any] | None) -
     """Slack's answer as an Outcome: ok only with HTTP 200 and `ok: true`."""
     code = body.get("error") if body is not None else None
     if status == 429:
+        metrics.rate_limited("chat.postMessage")
         return Outcome(
             ok=False,
             error=str(code or "ratelimited"),

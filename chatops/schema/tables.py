@@ -1,6 +1,7 @@
 """Imports every table module so that `SQLModel.metadata` holds the whole schema."""
 
 from chatops import audit
+from chatops import heartbeat as heartbeat
 from chatops import replay as replay
 from chatops.cases import (
     legal,  # noqa: F401

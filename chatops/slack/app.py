@@ -22,6 +22,7 @@ from slack_bolt import Ack, App, BoltContext, BoltRequest, BoltResponse
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
 
+from chatops import metrics
 from chatops.clock import system_clock
 from chatops.db import Database, make_engine
 from chatops.logs import configure_logging, correlated, new_correlation_id
@@ -274,6 +275,7 @@ class _BoltSide:
             log.warning(
                 "replayed request ignored", extra={"kind": _request_kind(body), "retry": retry}
             )
+            metrics.replay_ignored("event" if event_id else "request")
             return BoltResponse(status=200, body="")
         return next_()
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry import RetryHandler
+from slack_sdk.http_retry import HttpRequest, HttpResponse, RetryHandler, RetryState
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
@@ -15,9 +16,12 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 from slack_sdk.web import SlackResponse
 
+from chatops import metrics
 from chatops.settings import Settings
 
 WEB_API_TIMEOUT_S = 15
+#: A Web API method name (chat.postMessage); anything else is not used as a metric label.
+_API_METHOD = re.compile(r"^[a-z]+(\.[A-Za-z]+){1,3}$")
 
 
 class _TokenNotes(logging.Filter):
@@ -51,9 +55,31 @@ class BotIdentity:
         )
 
 
+class _CountRateLimits(RetryHandler):
+    """Counts every 429 the client meets (`chatops_slack_rate_limited_total`); retries nothing.
+
+    First in the list, it sees each answer before the handler that retries it, and it overrides
+    `can_retry` itself: the base class stops consulting a handler after its attempt budget.
+    """
+
+    def can_retry(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> bool:
+        if response is not None and response.status_code == 429:
+            method = request.url.split("?", 1)[0].rsplit("/", 1)[-1]
+            metrics.rate_limited(method if _API_METHOD.match(method) else "other")
+        return False
+
+
 def retry_handlers() -> list[RetryHandler]:
     """Retry what is safe to retry: rate limits (honouring Retry-After), 5xx, connection errors."""
     return [
+        _CountRateLimits(),
         ConnectionErrorRetryHandler(max_retry_count=2),
         RateLimitErrorRetryHandler(max_retry_count=3),
         ServerErrorRetryHandler(max_retry_count=2),

@@ -1,4 +1,5 @@
-"""Serve the Bolt app over HTTP: `/slack/events` for everything Slack sends, `/healthz` for probes.
+"""Serve the Bolt app over HTTP: `/slack/events` for everything Slack sends, `/healthz` for probes
+(and `/readyz`, `/metrics` when given `chatops.probes.Probes`).
 
 A threaded WSGI server from the standard library is enough here: Bolt answers every request within
 milliseconds (the slow work runs in lazy listeners). What keeps it standing when the internet
@@ -35,7 +36,9 @@ from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk.signature import SignatureVerifier
 
+from chatops import metrics
 from chatops.logs import correlated, new_correlation_id
+from chatops.probes import Probes
 from chatops.slack.app import EVENTS_PATH
 from chatops.slack.payloads import BadPayload, check_payload, parse_body
 
@@ -159,7 +162,9 @@ class SlackHttpServer:
         read_timeout: float = READ_TIMEOUT_S,
         signing_secret: str | None = None,
         feeds: Callable[[str], str | None] | None = None,
+        probes: Probes | None = None,
     ) -> None:
+        self._probes = probes
         self._bolt = SlackRequestHandler(app, path=EVENTS_PATH)
         self._feeds = feeds
         self._host = host
@@ -175,6 +180,9 @@ class SlackHttpServer:
         """The WSGI application: health probe, size and shape guards, then Bolt."""
         path = environ.get("PATH_INFO", "")
         method = environ.get("REQUEST_METHOD")
+        probed = self._probes.answer(environ, start_response) if self._probes else None
+        if probed is not None:
+            return probed
         if path == HEALTH_PATH and method in {"GET", "HEAD"}:
             return _answer(start_response, "200 OK", "ok")
         if path.startswith("/ical/") and method in {"GET", "HEAD"}:
@@ -187,11 +195,14 @@ class SlackHttpServer:
             return _answer(start_response, "413 Payload Too Large", "payload too large")
         if path != EVENTS_PATH or method != "POST":
             return self._bolt(environ, start_response)
+        started = time.monotonic()
         refusal = self._refusal(environ, length)
         if refusal is not None:
             return _answer(start_response, *refusal)
         try:
-            return self._bolt(environ, start_response)
+            answered = self._bolt(environ, start_response)
+            metrics.ack(time.monotonic() - started)  # listeners ack before the slow half
+            return answered
         except Exception:
             cid = new_correlation_id()
             with correlated(cid):

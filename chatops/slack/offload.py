@@ -27,6 +27,8 @@ from multiprocessing.process import BaseProcess
 from multiprocessing.queues import Queue
 from typing import Any, Literal, Protocol
 
+from chatops import metrics
+
 log = logging.getLogger(__name__)
 
 JobKind = Literal["command", "action", "form", "home"]
@@ -176,7 +178,8 @@ class WorkProcesses:
     def _collect(self, slot: _Slot) -> None:
         try:
             while slot.finished.poll():
-                job_id = slot.finished.recv()
+                job_id, recorded = slot.finished.recv()
+                metrics.replay(recorded)  # what the work process counted (chatops.metrics)
                 with self._lock:
                     slot.pending.pop(job_id, None)
         except (EOFError, OSError):
@@ -237,6 +240,7 @@ def _work_process(
             os.nice(nice)
         except OSError:
             log.warning("could not lower the work process's CPU priority")
+    metrics.buffer_here()
     runner = make_runner()
     reporting = threading.Lock()
 
@@ -247,7 +251,7 @@ def _work_process(
             log.exception("job failed outside its handler", extra={"kind": job.kind})
         finally:
             with reporting:
-                report.send(job.id)
+                report.send((job.id, metrics.drain()))
 
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="work") as pool:
         while (job := jobs.get()) is not None:

@@ -22,7 +22,7 @@ import ssl
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from types import FrameType
 from typing import TypeVar
@@ -37,6 +37,7 @@ from slack_sdk.errors import SlackApiError
 from chatops.clock import Clock, system_clock
 from chatops.db import Database
 from chatops.oncall.feeds import FeedSource, feed_server
+from chatops.probes import Probes, ProbeServer
 from chatops.settings import Settings
 from chatops.slack.app import EVENTS_PATH, BotIdentity, build_web_client, serving_app
 from chatops.slack.http import SlackHttpServer
@@ -100,17 +101,21 @@ def serve(
     run_worker: Worker | None = None,
     stop: threading.Event | None = None,
     on_listening: Callable[[int], None] | None = None,
+    probes: Probes | None = None,
 ) -> int:
     """Serve Slack until `stop` is set or a signal arrives; return the process exit code.
 
     `run_worker` is the hook for the timer worker: started in a thread when `worker` is true, and
     handed the stop event. `on_listening` receives the bound HTTP port (useful with port 0).
+    `probes` answer on the HTTP port, and on `CHATOPS_METRICS_PORT` from the start (so an
+    orchestrator sees the process alive while Slack is still being reached).
     """
     stop = stop or threading.Event()
     backoff = Backoff(base=retry_base, cap=retry_max)
     where = _display_url(settings.slack_api_url)
-    with _signals_stop(stop) as interruptible:
+    with _signals_stop(stop) as interruptible, ExitStack() as cleanup:
         try:
+            _start_probes(cleanup, probes, settings.metrics_port)
             probe = _startup_client(settings)
             auth = _until_reachable(
                 lambda: _checked(probe.auth_test, "SLACK_BOT_TOKEN", where),
@@ -136,7 +141,9 @@ def serve(
                         served.app, settings, where, backoff, stop, max_attempts, interruptible
                     )
                 feeds = feed_server(db, clock)
-                return _serve_http(served.app, port, stop, on_listening, interruptible, feeds)
+                return _serve_http(
+                    served.app, port, stop, on_listening, interruptible, feeds, probes
+                )
             finally:
                 stop.set()
                 # Requests have stopped coming: let the work processes answer what they hold.
@@ -157,8 +164,9 @@ def _serve_http(
     on_listening: Callable[[int], None] | None,
     interruptible: threading.Event,
     feeds: FeedSource | None = None,
+    probes: Probes | None = None,
 ) -> int:
-    server = SlackHttpServer(app, port=port, feeds=feeds)
+    server = SlackHttpServer(app, port=port, feeds=feeds, probes=probes)
     try:
         bound = server.start()
     except OSError as error:
@@ -172,6 +180,20 @@ def _serve_http(
         server.stop()
     log.info("stopped")
     return EXIT_OK
+
+
+def _start_probes(cleanup: ExitStack, probes: Probes | None, port: int | None) -> None:
+    """Serve `probes` on their own port until `cleanup` closes (none without a port)."""
+    if probes is None or port is None:
+        return
+    server = ProbeServer(probes, port=port)
+    try:
+        server.start()
+    except OSError as error:
+        reason = _os_reason(error)
+        raise _Fatal(f"cannot listen on CHATOPS_METRICS_PORT {port} ({reason})") from None
+    cleanup.callback(server.stop)
+    log.info("probes and metrics listening", extra={"port": port})
 
 
 def _serve_socket_mode(

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import update
 from sqlmodel import col, select
 
@@ -57,6 +58,12 @@ def _drain(db: Database, clock: ManualClock, notifier: SlackNotifier) -> None:
     raise AssertionError("messages still unsent")
 
 
+def _count(name: str) -> float:
+    """A page counter's value as /metrics would show it."""
+    value = REGISTRY.get_sample_value(f"chatops_outbox_{name}_total", {"topic": "page"})
+    return value or 0.0
+
+
 def _posted(fake: FakeSlack, count: int) -> Counter[str]:
     """How many times each page's text is in its DM's history."""
     return Counter(
@@ -71,7 +78,13 @@ def test_held_answers_double_no_page(
     clock = ManualClock(NOW)
     fake_slack.clock = lambda: clock().timestamp()
     fake_slack.script(POST, *[delayed(HELD)] * 5)  # posted, answered after the timeout
+    before = {name: _count(name) for name in ("in_doubt", "deduplicated")}
     _drain(sqlite_db, clock, notifier)
+    # /metrics shows them: five looked up, five found already delivered
+    assert {name: _count(name) - before[name] for name in before} == {
+        "in_doubt": 5,
+        "deduplicated": 5,
+    }
 
     assert _posted(fake_slack, 10) == {f"page-{i}": 1 for i in range(10)}  # 0 duplicates
     assert len(fake_slack.calls_to(POST)) == 10  # no second post of a held one
