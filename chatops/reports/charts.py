@@ -131,11 +131,15 @@ def times_chart(report: TeamReport) -> Figure:
     )
     if values and max(values) / min(values) >= 100:
         ax.set_yscale("log")
-    ax.set_ylabel("minutes")
+        ax.set_ylabel("minutes (log scale)")
+    else:
+        ax.set_ylabel("minutes")
     ax.margins(y=0.15)
     _legend(ax, 2)
     ax.set_title(
-        f"{report.team}: time to acknowledge and to resolve, {_period(report)}", fontsize=10
+        f"{report.team}: time to acknowledge and to resolve, {_period(report)}",
+        fontsize=10,
+        pad=22,
     )
     _margins(fig, size[1], left=0.1)
     return fig
