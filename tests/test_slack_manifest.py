@@ -36,4 +36,9 @@ def test_manifest_matches_what_the_app_listens_for() -> None:
 
 
 def test_manifest_asks_only_for_the_scopes_the_bot_uses() -> None:
-    assert _manifest()["oauth_config"]["scopes"]["bot"] == ["commands", "chat:write"]
+    assert _manifest()["oauth_config"]["scopes"]["bot"] == [
+        "commands",
+        "chat:write",
+        "files:write",  # charts uploaded to the asker (chatops/slack/files.py)
+        "im:write",  # conversations.open: the asker's DM to share them in
+    ]
