@@ -146,7 +146,9 @@ def test_no_cases_have_no_percentiles() -> None:
 def test_percentile_is_the_nearest_rank(seconds: list[int], p: int) -> None:
     values = [timedelta(seconds=s) for s in seconds]
     # Oracle: the smallest observed value with at least p% of the values at or below it.
-    oracle = min(v for v in values if sum(x <= v for x in values) >= math.ceil(p * len(values) / 100))
+    oracle = min(
+        v for v in values if sum(x <= v for x in values) >= math.ceil(p * len(values) / 100)
+    )
     assert percentile(values, p) == oracle
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +16,7 @@ from chatops.cases.models import Case
 from chatops.db import Database
 from chatops.oncall.plot import figure_size
 from chatops.reports.charts import CASES, ON_CALL, TIMES, size_of
+from tests.clirun import chatops
 from tests.fakeslack import UPLOAD_URL, FakeSlack, error
 from tests.fakeslack import fake_slack as fake_slack  # the fixture
 from tests.served import AMIRA, LUKAS, NOBODY, NOW, Served, example_rota, serve, texts
@@ -78,7 +80,11 @@ def test_report_week_answers_the_asker_and_uploads_the_charts_to_their_dm(
     uploads = served.fake.calls_to(UPLOAD_URL)
     assert len(tickets) == len(uploads) == 3
     members = len(example_rota().members)
-    expected = {"cases": size_of(CASES, 7), "times": size_of(TIMES), "on": size_of(ON_CALL, members)}
+    expected = {
+        "cases": size_of(CASES, 7),
+        "times": size_of(TIMES),
+        "on": size_of(ON_CALL, members),
+    }
     ids = []
     for ticket, upload in zip(tickets, uploads, strict=True):
         file_id = upload.response_id
@@ -140,3 +146,23 @@ def test_rota_show_chart_posts_the_next_week_to_the_asker(served: Served) -> Non
     rows = len(example_rota().rotations) + 1  # + the coverage row
     assert _png_size(upload.body) == figure_size(rows)
     assert complete.args["channel_id"] == "D" + AMIRA[1:9]
+
+
+def test_the_console_writes_the_charts_to_a_temporary_folder(tmp_path: Path) -> None:
+    env = {"TMPDIR": str(tmp_path)}  # where `tempfile` makes the console's folder
+    assert chatops("db", "upgrade", cwd=tmp_path, env=env).returncode == 0
+    assert chatops("demo", cwd=tmp_path, env=env).returncode == 0
+    result = chatops(
+        "console", "--now", "2027-03-20T12:00:00Z",
+        cwd=tmp_path, env=env, stdin="/ts report week\n/ts rota show chart days:2\n",
+    )  # fmt: skip
+
+    assert result.returncode == 0, result.stderr
+    paths = [
+        Path(line.split(" ", 1)[1])
+        for line in result.stdout.splitlines()
+        if line.startswith("[file] ")
+    ]
+    assert [p.name.split("-")[1] for p in paths] == ["cases", "times", "on", "20270320"]
+    for path in paths:
+        assert path.parent.parent == tmp_path and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
