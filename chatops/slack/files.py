@@ -61,7 +61,9 @@ def upload_to_user(
     channel = dm_channel(web, user)
     uploaded: list[dict[str, str | None]] = []
     for item in files:
-        ticket = web.files_getUploadURLExternal(filename=item.filename, length=len(item.data))
+        ticket = web.files_getUploadURLExternal(
+            filename=item.filename, length=len(item.data), alt_txt=item.title
+        )
         url, file_id = ticket.get("upload_url"), ticket.get("file_id")
         if not isinstance(url, str) or not isinstance(file_id, str):
             raise UploadFailed("files.getUploadURLExternal answered without a URL or file id")

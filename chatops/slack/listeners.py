@@ -16,7 +16,7 @@ from slack_bolt import Ack
 from slack_sdk import WebClient
 from slack_sdk.webhook import WebhookClient
 
-from chatops.blockkit import NO_UNFURL, Block, Reply, internal_error_reply
+from chatops.blockkit import NO_UNFURL, Block, Reply, internal_error_reply, user_text
 from chatops.db import Database
 from chatops.logs import correlated
 from chatops.settings import Settings
@@ -338,7 +338,8 @@ class Listeners:
         """Upload a reply's files to the asker's DM, after the reply; tell them if it failed."""
         if not reply.files or not user:
             return
-        titles = ", ".join(f.title for f in reply.files)
+        # Titles name the team and its members, text from the rota file: escaped like any.
+        titles = user_text(", ".join(f.title for f in reply.files))
         try:
             upload_to_user(self.web, user=user, files=reply.files, comment=titles)
         except Exception as error:

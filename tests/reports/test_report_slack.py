@@ -146,6 +146,8 @@ def test_rota_show_chart_posts_the_next_week_to_the_asker(served: Served) -> Non
     rows = len(example_rota().rotations) + 1  # + the coverage row
     assert _png_size(upload.body) == figure_size(rows)
     assert complete.args["channel_id"] == "D" + AMIRA[1:9]
+    # The title names the team (rota text): escaped in the message that shares the file.
+    assert complete.args["initial_comment"].startswith("Trust &amp; Safety rota, ")
 
 
 def test_the_console_writes_the_charts_to_a_temporary_folder(tmp_path: Path) -> None:
