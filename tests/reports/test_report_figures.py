@@ -284,3 +284,33 @@ def test_a_bad_window_is_one_line_with_the_usage(
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and reason in lines[0] and "usage: chatops report" in lines[0]
     assert not out.exists() and not (tmp_path / "none.db").exists()
+
+
+def test_exposure_hours_are_shown_to_managers_only_once_computed() -> None:
+    from dataclasses import replace
+
+    from chatops.reports.charts import EXPOSURE
+    from chatops.reports.figures import TeamReport
+    from chatops.reports.render import as_dict
+    from commands.verbs.report import report_blocks
+
+    base = TeamReport(
+        team="Night Owls",
+        start=START,
+        end=END,
+        cases=case_figures([], end=END),
+        on_call=hour_figures(compile_rota(rota()), START, END),
+    )
+    report = replace(base, exposure_hours={ANNA: 3.5, BEN: 1.25})
+
+    assert "exposure_hours" not in as_dict(report, exposure=False)
+    assert as_dict(report, exposure=True)["exposure_hours"] == {ANNA: 3.5, BEN: 1.25}
+    assert "exposure_hours" not in as_dict(base, exposure=True)
+    member_view = json.dumps(report_blocks(report, "w", exposure=False))
+    manager_view = json.dumps(report_blocks(report, "w", exposure=True))
+    assert "Exposure" not in member_view
+    assert "Anna Berg: 3.5 h" in manager_view and "Ben Ortiz: 1.2 h" in manager_view
+    assert len(report_charts(report, exposure=False)) == 3
+    charts = report_charts(report, exposure=True)
+    assert charts[-1].filename.startswith("report-exposure-")
+    assert _png_size(charts[-1].data) == size_of(EXPOSURE, 2)

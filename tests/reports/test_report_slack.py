@@ -17,7 +17,7 @@ from chatops.db import Database
 from chatops.oncall.plot import figure_size
 from chatops.reports.charts import CASES, ON_CALL, TIMES, size_of
 from tests.clirun import chatops
-from tests.fakeslack import UPLOAD_URL, FakeSlack, error
+from tests.fakeslack import UPLOAD_URL, FakeSlack, Scripted, error, server_error
 from tests.fakeslack import fake_slack as fake_slack  # the fixture
 from tests.served import AMIRA, LUKAS, NOBODY, NOW, Served, example_rota, serve, texts
 
@@ -103,14 +103,23 @@ def test_report_week_answers_the_asker_and_uploads_the_charts_to_their_dm(
     assert SECRET_TEXT not in everything
 
 
-def test_a_failed_upload_tells_the_asker_with_a_reference(served: Served) -> None:
-    served.fake.script("files.completeUploadExternal", error("not_in_channel"))
+@pytest.mark.parametrize(
+    ("method", "answer", "reason"),
+    [
+        ("files.completeUploadExternal", error("not_in_channel"), "not_in_channel"),
+        (UPLOAD_URL, server_error(503), "upload refused (http 503)"),
+    ],
+)
+def test_a_failed_upload_tells_the_asker_with_a_reference(
+    served: Served, method: str, answer: Scripted, reason: str
+) -> None:
+    served.fake.script(method, answer)
 
     served.command("report month", user=LUKAS)
 
     served.answer(timeout=30)
     warning = served.answer(count=2, timeout=30)
-    assert "charts could not be sent to you (not_in_channel)" in warning["text"]
+    assert f"charts could not be sent to you ({reason})" in warning["text"]
     assert "Reference `" in warning["text"]
 
 
