@@ -173,15 +173,27 @@ class Visibility(StrEnum):
     in_channel = "in_channel"  # the channel where the command was typed
 
 
+@dataclass(frozen=True)
+class Attachment:
+    """A file that goes with a reply (a chart). The edge delivers it to the asker only: Slack
+    uploads it to their DM, the console writes it to a temporary folder and prints the path."""
+
+    filename: str
+    title: str
+    data: bytes
+
+
 @dataclass
 class Reply:
-    """A reply to one command. `posts` are extra messages for the team channel."""
+    """A reply to one command. `posts` are extra messages for the team channel; `files` go to
+    the asker alone, whatever the reply's visibility."""
 
     text: str
     blocks: list[Block] = field(default_factory=list)
     visibility: Visibility = Visibility.ephemeral
     posts: list[Reply] = field(default_factory=list)
     ok: bool = True
+    files: list[Attachment] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if not self.blocks:

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import re
 import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from pathlib import Path
 from typing import Any, TextIO
 
 from sqlmodel import Session
@@ -52,6 +54,8 @@ class Console:
     #: The next instant after `now` at which the worker has something to do (None: nothing).
     wakeup: Callable[[datetime], datetime | None] | None = None
     names: dict[str, str] = field(default_factory=dict)
+    #: Where a reply's files (charts) are written; a fresh temporary folder by default.
+    files_dir: Path | None = None
     _buttons: list[tuple[str, str]] = field(default_factory=list)
 
     def run(self, lines: TextIO, *, interactive: bool) -> int:
@@ -160,7 +164,22 @@ class Console:
         for post in reply.posts:
             self.print(f"[#{(self.team.channel or 'team').lstrip('#')}]")
             self.print(self.render(post.blocks, indent="  ", keep_buttons=True))
+        for path in self.save_files(reply):
+            self.print(f"[file] {path}")
         self.print("")
+
+    def save_files(self, reply: Reply) -> list[Path]:
+        """Write a reply's files where the console keeps them (Slack uploads them to a DM)."""
+        if not reply.files:
+            return []
+        if self.files_dir is None:
+            self.files_dir = Path(tempfile.mkdtemp(prefix="chatops-files-"))
+        paths = []
+        for item in reply.files:
+            path = self.files_dir / Path(item.filename).name
+            path.write_bytes(item.data)
+            paths.append(path)
+        return paths
 
     def render(self, blocks: list[Block], *, indent: str = "", keep_buttons: bool = False) -> str:
         lines: list[str] = []

@@ -29,6 +29,8 @@ import pytest
 
 RESPONSE_URL = "response_url"
 """The `Call.method` of a POST to a response_url."""
+UPLOAD_URL = "upload_url"
+"""The `Call.method` of a POST of a file's bytes to an upload URL (`response_id`: the file id)."""
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,8 @@ class Call:
     args: dict[str, Any]
     headers: dict[str, str]  # lower-case names
     path: str
-    response_id: str | None = None  # for RESPONSE_URL calls: the id in /response/<id>
+    response_id: str | None = None  # RESPONSE_URL: the id in /response/<id>; UPLOAD_URL: file id
+    body: bytes = b""  # UPLOAD_URL: the bytes as received
 
     @property
     def token(self) -> str | None:
@@ -101,6 +104,9 @@ class FakeSlack:
         self._ts = itertools.count(1)
         self.clock: Callable[[], float] = time.time  # seconds since the epoch, for each ts
         self.history: dict[str, list[dict[str, Any]]] = defaultdict(list)  # newest last
+        self._file_ids = itertools.count(1)
+        #: file id → (filename, declared length), from files.getUploadURLExternal
+        self.upload_tickets: dict[str, tuple[str, int]] = {}
         self.connections = 0  # TCP connections accepted, to see whether clients reuse them
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -223,6 +229,26 @@ class FakeSlack:
         # then stands in for the proxy too, and the host asked for is in the Host header.
         path = urlsplit(request.path).path if "://" in request.path else request.path
         path = path.split("?", 1)[0]
+        if path.startswith("/upload/"):
+            call = Call(
+                method=UPLOAD_URL,
+                args={},
+                headers=headers,
+                path=path,
+                response_id=path[len("/upload/") :],
+                body=raw,
+            )
+            with self._lock:
+                self._calls.append(call)
+                queue = self._scripts.get(UPLOAD_URL)
+                answer = queue.popleft() if queue else Scripted()
+            _write(
+                request,
+                answer.status,
+                answer.raw or b"OK - " + str(len(raw)).encode(),
+                "text/plain",
+            )
+            return
         args = _parse_body(raw, headers.get("content-type", ""))
         if path.startswith("/api/"):
             call = Call(method=path[len("/api/") :], args=args, headers=headers, path=path)
@@ -347,6 +373,24 @@ class FakeSlack:
                 return {
                     "ok": True,
                     "usergroup": {"id": a.get("usergroup"), "users": str(a.get("users", ""))},
+                }
+            case "files.getUploadURLExternal":
+                file_id = f"F{next(self._file_ids):08d}"
+                with self._lock:
+                    self.upload_tickets[file_id] = (
+                        str(a.get("filename")),
+                        int(a.get("length", -1)),
+                    )
+                return {
+                    "ok": True,
+                    "upload_url": f"{self.base_url}upload/{file_id}",
+                    "file_id": file_id,
+                }
+            case "files.completeUploadExternal":
+                files = call.json_arg("files") or []
+                return {
+                    "ok": True,
+                    "files": [{"id": f.get("id"), "title": f.get("title")} for f in files],
                 }
             case "apps.connections.open":
                 return {"ok": True, "url": "ws://127.0.0.1:9/link"}

@@ -43,5 +43,7 @@ def test_manifest_asks_only_for_the_scopes_the_bot_uses() -> None:
         "channels:history",
         "groups:history",
         "im:history",
+        "files:write",  # charts uploaded to the asker (chatops/slack/files.py)
+        # conversations.open: a DM's id, for a page's lookup and for the asker's charts
         "im:write",
     ]

@@ -16,12 +16,13 @@ from slack_bolt import Ack
 from slack_sdk import WebClient
 from slack_sdk.webhook import WebhookClient
 
-from chatops.blockkit import NO_UNFURL, Block, Reply, internal_error_reply
+from chatops.blockkit import NO_UNFURL, Block, Reply, internal_error_reply, user_text
 from chatops.db import Database
 from chatops.logs import correlated
 from chatops.settings import Settings
 from chatops.slack import render
 from chatops.slack.client import WEB_API_TIMEOUT_S, retry_handlers, slack_error
+from chatops.slack.files import UploadFailed, upload_to_user
 from chatops.slack.offload import Job
 from chatops.team import actor_for_slack_id
 from commands.context import Clock, Context
@@ -109,6 +110,7 @@ class Listeners:
                 reply, post_to = internal_error_reply(cid), None
             self.send(response_url, render.command_response(reply))
             self.post_all(reply.posts, post_to, response_url, cid)
+            self.send_files(reply, _text(body, "user_id"), response_url, cid)
 
     def run_action(self, body: dict[str, Any], cid: str) -> None:
         """Run one button press: update the message in place, or answer only the clicker."""
@@ -328,6 +330,30 @@ class Listeners:
                     "text": (
                         f":warning: Done, but {len(failed)} message(s) could not be posted to "
                         f"{where} ({', '.join(sorted(set(failed)))}). Reference `{cid}`."
+                    ),
+                },
+            )
+
+    def send_files(self, reply: Reply, user: str, response_url: str | None, cid: str) -> None:
+        """Upload a reply's files to the asker's DM, after the reply; tell them if it failed."""
+        if not reply.files or not user:
+            return
+        # Titles name the team and its members, text from the rota file: escaped like any.
+        titles = user_text(", ".join(f.title for f in reply.files))
+        try:
+            upload_to_user(self.web, user=user, files=reply.files, comment=titles)
+        except Exception as error:
+            kind = slack_error(error) if not isinstance(error, UploadFailed) else str(error)
+            log.warning("file upload failed", extra={"error": kind, "files": len(reply.files)})
+            self.send(
+                response_url,
+                {
+                    "response_type": "ephemeral",
+                    "replace_original": False,
+                    **NO_UNFURL,
+                    "text": (
+                        f":warning: The charts could not be sent to you ({kind}). "
+                        f"Reference `{cid}`."
                     ),
                 },
             )

@@ -11,6 +11,7 @@ from commands.verbs import help as help
 from commands.verbs import ical as ical
 from commands.verbs import policy as policy
 from commands.verbs import refer as refer
+from commands.verbs import report as report
 from commands.verbs import rota as rota
 from commands.verbs import shifts as shifts
 from commands.verbs import swap as swap

@@ -35,6 +35,7 @@ from commands.parsing import Token, read_options, suggest
 from commands.registry import action, verb
 from commands.rota_view import local, mention, read_member, shift_line, team_rota
 from commands.timeparse import parse_span
+from commands.verbs.rota_chart import RotaChart
 from rota.coverage import coverage_gaps, describe_gap
 from rota.doubles import describe_double, double_holdings
 from rota.fatigue import RotaWarning
@@ -58,7 +59,7 @@ class RotaCommand(Command):
     usage: ClassVar[str]
 
     @classmethod
-    def parse(cls, args: list[str], ctx: Context) -> RotaCommand:
+    def parse(cls, args: list[str], ctx: Context) -> Command:
         if not args:
             raise UsageError("which rota action?", USAGE)
         sub, rest = args[0].lower(), args[1:]
@@ -75,10 +76,12 @@ class RotaCommand(Command):
 
 class RotaShow(RotaCommand):
     name: ClassVar[str] = "show"
-    usage: ClassVar[str] = "/ts rota show"
+    usage: ClassVar[str] = "/ts rota show [chart [days:N | <from> to <to>]]"
 
     @classmethod
-    def parse(cls, args: list[str], ctx: Context) -> Self:
+    def parse(cls, args: list[str], ctx: Context) -> Self | RotaChart:
+        if args and args[0].lower() == "chart":
+            return RotaChart.parse(args[1:], ctx)
         if args:
             raise UsageError(f"unexpected `{quote_input(' '.join(args))}`")
         return cls()
