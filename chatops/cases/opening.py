@@ -44,7 +44,8 @@ def open_case(
 ) -> tuple[Case, ladder.Paging]:
     """Open a case, page its policy's first level now and set the escalation timer.
 
-    A child-safety case starts its legal reporting clock (`report_within`) at the same time.
+    A child-safety case starts its legal reporting clock at the same time: its policy's
+    `report_within`, else `report_within` here (the deployment's default).
     """
     team = get_team(session, team_id)
     who = require_member(session, team, actor)
@@ -141,7 +142,8 @@ def _open(
     session.flush()
     assert case.id is not None
     if legal.needs_clock(case.type):
-        legal.start(session, case_id=case.id, team_id=team_id, at=at, within=report_within)
+        within = policy.report_deadline(report_within)
+        legal.start(session, case_id=case.id, team_id=team_id, at=at, within=within)
     add_event(session, case=case, at=at, actor=reporter, kind="opened", policy=policy.name)
     detail: dict[str, Any] = {
         "type": case.type,
