@@ -17,6 +17,7 @@ from datetime import timedelta
 from chatops import __version__
 from chatops.cli import audit as audit_cli
 from chatops.cli import cases as cases_cli
+from chatops.cli import intake as intake_cli
 from chatops.cli import report as report_cli
 from chatops.cli import rota as rota_cli
 from chatops.cli import worker as worker_cli
@@ -74,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     worker_cli.add(sub)
     audit_cli.add(sub)
     cases_cli.add(sub)
+    intake_cli.add(sub)
     return parser
 
 

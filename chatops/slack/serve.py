@@ -36,10 +36,11 @@ from slack_sdk.errors import SlackApiError
 
 from chatops.clock import Clock, system_clock
 from chatops.db import Database
+from chatops.intake.events import intake_server
 from chatops.oncall.feeds import FeedSource, feed_server
 from chatops.settings import Settings
 from chatops.slack.app import EVENTS_PATH, BotIdentity, build_web_client, serving_app
-from chatops.slack.http import SlackHttpServer
+from chatops.slack.http import IntakeHandler, SlackHttpServer
 from chatops.slack.socket_mode import SocketModeClient
 
 log = logging.getLogger(__name__)
@@ -136,7 +137,12 @@ def serve(
                         served.app, settings, where, backoff, stop, max_attempts, interruptible
                     )
                 feeds = feed_server(db, clock)
-                return _serve_http(served.app, port, stop, on_listening, interruptible, feeds)
+                intake = intake_server(
+                    db, clock, report_within=settings.duration(settings.report_within)
+                )
+                return _serve_http(
+                    served.app, port, stop, on_listening, interruptible, feeds, intake
+                )
             finally:
                 stop.set()
                 # Requests have stopped coming: let the work processes answer what they hold.
@@ -157,8 +163,9 @@ def _serve_http(
     on_listening: Callable[[int], None] | None,
     interruptible: threading.Event,
     feeds: FeedSource | None = None,
+    intake: IntakeHandler | None = None,
 ) -> int:
-    server = SlackHttpServer(app, port=port, feeds=feeds)
+    server = SlackHttpServer(app, port=port, feeds=feeds, intake=intake)
     try:
         bound = server.start()
     except OSError as error:
