@@ -37,10 +37,13 @@ from chatops.handoff.service import next_due as next_handoff_due
 from chatops.oncall.away import run_cover_requests
 from chatops.oncall.boundaries import next_boundary
 from chatops.oncall.cache import Rotas, team_rota
+from chatops.oncall.usergroup import OncallGroup
+from chatops.oncall.usergroup import sync as sync_oncall_group
 from chatops.oncall.watch import DEFAULT_WATCH, WatchSettings, next_firing, run_watch
 from chatops.outbox import queue as outbox
 from chatops.outbox.delivery import SEND_TIMEOUT, deliver_due, limited_until
 from chatops.outbox.notifier import ConsoleNotifier, Notifier, SlackNotifier
+from chatops.outbox.usergroups import SlackGroups
 from chatops.settings import Settings
 from rota.models import Team
 
@@ -64,6 +67,7 @@ def run_due(
     limit: int = 100,
     handoffs: HandoffSettings = DEFAULT_HANDOFFS,
     watch: WatchSettings = DEFAULT_WATCH,
+    oncall_group: OncallGroup | None = None,
 ) -> int:
     """One pass: fire due timers, queue due reporting reminders, deliver the due outbox (the
     new pages too), then run the handoffs and the coverage watch and deliver again what they
@@ -76,6 +80,8 @@ def run_due(
     done = fired + run_handoffs_due(
         db, clock, notifier, worker_id=worker_id, settings=handoffs, watch=watch, limit=limit
     )
+    if oncall_group is not None:
+        done += sync_oncall_group(db, oncall_group, now=clock())
     audit.seal_quietly(db, now=clock())
     return done
 
@@ -110,9 +116,11 @@ class Worker:
         max_sleep: float = MAX_SLEEP,
         handoffs: HandoffSettings = DEFAULT_HANDOFFS,
         watch: WatchSettings = DEFAULT_WATCH,
+        oncall_group: OncallGroup | None = None,
     ) -> None:
         self.db, self.notifier, self.clock = db, notifier, clock
         self.handoffs, self.watch = handoffs, watch
+        self.oncall_group = oncall_group
         self.worker_id = worker_id or new_worker_id()
         self.batch, self.max_sleep = batch, max_sleep
         self.stopping = threading.Event()
@@ -138,6 +146,7 @@ class Worker:
                     limit=self.batch,
                     handoffs=self.handoffs,
                     watch=self.watch,
+                    oncall_group=self.oncall_group,
                 )
             except Exception:
                 log.exception("worker pass failed")
@@ -263,6 +272,19 @@ def make_worker(
         clock=clock,
         handoffs=handoff_settings(settings),
         watch=watch_settings(settings),
+        oncall_group=oncall_group_of(settings, notifier),
+    )
+
+
+def oncall_group_of(settings: Settings, notifier: Notifier) -> OncallGroup | None:
+    """The @ts-oncall group to keep, when CHATOPS_ONCALL_GROUP is set and Slack is there."""
+    if settings.oncall_group is None or not isinstance(notifier, SlackNotifier):
+        return None
+    return OncallGroup(
+        group_id=settings.oncall_group,
+        writer=SlackGroups(notifier),
+        layer=settings.oncall_group_layer,
+        team=settings.team,
     )
 
 
