@@ -106,7 +106,8 @@ def _read(data: dict[str, Any]) -> Event | list[str]:
         if not isinstance(payload, dict):
             errors.append("'payload' is missing or not an object")
         else:
-            summary = payload.get("summary") if isinstance(payload.get("summary"), str) else ""
+            given = payload.get("summary")
+            summary = given if isinstance(given, str) else ""
             if not summary.strip():
                 errors.append("'payload.summary' is missing or empty")
             source = payload.get("source")
