@@ -103,6 +103,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_console(args: argparse.Namespace, settings: Settings, *, tour: bool = False) -> int:
     from chatops.blockkit import unescape
+    from chatops.cases.ids import peek_next_key
     from chatops.console import Console, find_member
     from chatops.demo import TOUR
     from chatops.team import actor_from_member, default_console_member
@@ -164,7 +165,14 @@ def cmd_console(args: argparse.Namespace, settings: Settings, *, tour: bool = Fa
         console_hook(db, clock, ConsoleNotifier(), handoffs=handoffs, watch=watch)
     )
     if tour:
-        console.print(TOUR.format(name=member.name, role=member.role, tz=member.tz, team=team.name))
+        with db.transaction() as session:
+            assert team.id is not None
+            case = peek_next_key(session, team_id=team.id, at=clock())
+        console.print(
+            TOUR.format(
+                name=member.name, role=member.role, tz=member.tz, team=team.name, case=case
+            )
+        )
     return console.run(sys.stdin, interactive=sys.stdin.isatty())
 
 
