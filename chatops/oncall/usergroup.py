@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
 
 from chatops.db import Database, as_utc
@@ -100,14 +102,18 @@ def sync(db: Database, group: OncallGroup, *, now: datetime) -> int:
             log.warning("on-call group: no team", extra={"reason": str(error)})
             return 0
         assert team.id is not None
+        # The row is created once (a replica racing to create it does nothing), then locked.
+        insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        session.execute(
+            insert(OncallGroupState)
+            .values(team_id=team.id, group_id=group.group_id, members="", rota_version=-1)
+            .on_conflict_do_nothing(index_elements=["team_id", "group_id"])
+        )
         state = session.exec(
             select(OncallGroupState)
             .where(OncallGroupState.team_id == team.id, OncallGroupState.group_id == group.group_id)
             .with_for_update()
-        ).first()
-        if state is None:
-            state = OncallGroupState(team_id=team.id, group_id=group.group_id)
-            session.add(state)
+        ).one()
         due = state.next_check_at is None or as_utc(state.next_check_at) <= now
         if not due and state.rota_version == team.rota_version:
             return 0

@@ -8,6 +8,7 @@ and never when nothing changed (a second pass, a restarted worker).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -17,6 +18,7 @@ from sqlmodel import select
 from chatops.clock import ManualClock
 from chatops.db import Database, as_utc
 from chatops.oncall.groupstate import OncallGroupState
+from chatops.oncall.models import Handoff, HandoffState
 from chatops.oncall.usergroup import OncallGroup, sync
 from chatops.outbox.notifier import ConsoleNotifier, SlackNotifier
 from chatops.outbox.usergroups import SlackGroups
@@ -119,18 +121,53 @@ def test_a_refused_update_is_tried_again_and_only_a_success_is_remembered(
 
 
 def test_the_worker_pass_keeps_the_group(
-    sqlite_db: Database, fake_slack: FakeSlack, notifier: SlackNotifier
+    db: Database, fake_slack: FakeSlack, notifier: SlackNotifier
 ) -> None:
-    with sqlite_db.transaction() as session:
+    with db.transaction() as session:
         save_rota(session, example_rota())
     clock = ManualClock(datetime(2027, 3, 10, 12, tzinfo=UTC))
     group = OncallGroup(GROUP, SlackGroups(notifier), layer="secondary")
-    run_due(
-        sqlite_db, clock, ConsoleNotifier(), worker_id="w1", watch=QUIET_WATCH, oncall_group=group
-    )
-    run_due(
-        sqlite_db, clock, ConsoleNotifier(), worker_id="w2", watch=QUIET_WATCH, oncall_group=group
-    )
+    run_due(db, clock, ConsoleNotifier(), worker_id="w1", watch=QUIET_WATCH, oncall_group=group)
+    run_due(db, clock, ConsoleNotifier(), worker_id="w2", watch=QUIET_WATCH, oncall_group=group)
     [call] = fake_slack.calls_to(METHOD)
     expected = oracle(clock(), clock() + timedelta(minutes=1), "secondary")[0][1]
     assert call.args["users"] == expected and call.token == "xoxb-test"
+
+
+def test_an_outgoing_responder_not_yet_relieved_stays_in_the_group(
+    sqlite_db: Database, fake_slack: FakeSlack, notifier: SlackNotifier
+) -> None:
+    """Secondary hands over on Monday 09:00 UTC; until the incoming accepts, both are in it."""
+    with sqlite_db.transaction() as session:
+        team = save_rota(session, example_rota())
+    assert team.id is not None
+    at = datetime(2027, 3, 15, 9, 0, tzinfo=UTC)
+    rota = compile_rota(example_rota())
+    [before] = [s.member for s in rota.on_call(at - timedelta(minutes=1)) if s.layer == "secondary"]
+    [after] = [s.member for s in rota.on_call(at) if s.layer == "secondary"]
+    assert before != after
+    handoff = Handoff(
+        team_id=team.id,
+        rotation="secondary",
+        layer="secondary",
+        at=at,
+        incoming=after,
+        outgoing=json.dumps([[before, "secondary", at.isoformat()]]),
+        until=at + timedelta(days=7),
+        state=HandoffState.awaiting.value,
+        created_at=at,
+    )
+    with sqlite_db.transaction() as session:
+        session.add(handoff)
+    group = OncallGroup(GROUP, SlackGroups(notifier), layer="secondary")
+    assert sync(sqlite_db, group, now=at) == 1
+    assert fake_slack.calls_to(METHOD)[-1].args["users"] == ",".join(sorted({before, after}))
+
+    with sqlite_db.transaction() as session:
+        row = session.exec(select(Handoff)).one()
+        row.state = HandoffState.accepted.value
+        session.add(row)
+    # Accepting is no rota boundary: the group notices within `recheck` (a minute).
+    assert sync(sqlite_db, group, now=at + timedelta(seconds=30)) == 0
+    assert sync(sqlite_db, group, now=at + timedelta(minutes=1)) == 1
+    assert fake_slack.calls_to(METHOD)[-1].args["users"] == after
