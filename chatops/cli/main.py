@@ -169,9 +169,7 @@ def cmd_console(args: argparse.Namespace, settings: Settings, *, tour: bool = Fa
             assert team.id is not None
             case = peek_next_key(session, team_id=team.id, at=clock())
         console.print(
-            TOUR.format(
-                name=member.name, role=member.role, tz=member.tz, team=team.name, case=case
-            )
+            TOUR.format(name=member.name, role=member.role, tz=member.tz, team=team.name, case=case)
         )
     return console.run(sys.stdin, interactive=sys.stdin.isatty())
 
