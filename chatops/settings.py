@@ -97,6 +97,25 @@ class Settings(BaseSettings):
     def _blank_port(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
+    # The @ts-oncall Slack user group (its id, S…) the worker keeps equal to who is on call,
+    # and the one layer it follows (unset: every layer).
+    oncall_group: str | None = Field(default=None, alias="CHATOPS_ONCALL_GROUP")
+    oncall_group_layer: str | None = Field(default=None, alias="CHATOPS_ONCALL_GROUP_LAYER")
+
+    @field_validator("oncall_group", "oncall_group_layer", mode="before")
+    @classmethod
+    def _oncall_group(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value.strip() if isinstance(value, str) else value
+
+    @field_validator("oncall_group")
+    @classmethod
+    def _group_id_shape(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^S[A-Z0-9]{2,30}$", value):
+            raise ValueError("must be a Slack user group id like S0123ABCD")
+        return value
+
     @field_validator(
         "slack_bot_token", "slack_signing_secret", "slack_app_token", "team", mode="before"
     )

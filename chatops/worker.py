@@ -38,11 +38,14 @@ from chatops.heartbeat import Heartbeat
 from chatops.oncall.away import run_cover_requests
 from chatops.oncall.boundaries import next_boundary
 from chatops.oncall.cache import Rotas, team_rota
+from chatops.oncall.usergroup import OncallGroup
+from chatops.oncall.usergroup import sync as sync_oncall_group
 from chatops.oncall.watch import DEFAULT_WATCH, WatchSettings, next_firing, run_watch
 from chatops.outbox import queue as outbox
 from chatops.outbox.delivery import SEND_TIMEOUT, deliver_due
 from chatops.outbox.notifier import ConsoleNotifier, Notifier, SlackNotifier
 from chatops.outbox.ratelimits import limited_until
+from chatops.outbox.usergroups import SlackGroups
 from chatops.settings import Settings
 from rota.models import Team
 
@@ -67,6 +70,7 @@ def run_due(
     handoffs: HandoffSettings = DEFAULT_HANDOFFS,
     watch: WatchSettings = DEFAULT_WATCH,
     stopping: Callable[[], bool] | None = None,
+    oncall_group: OncallGroup | None = None,
 ) -> int:
     """One pass: fire due timers, queue due reporting reminders, deliver the due outbox (the
     new pages too), then run the handoffs and the coverage watch and deliver again what they
@@ -91,6 +95,8 @@ def run_due(
         limit=limit,
         stopping=stopping,
     )
+    if oncall_group is not None:
+        done += sync_oncall_group(db, oncall_group, now=clock())
     audit.seal_quietly(db, now=clock())
     return done
 
@@ -125,9 +131,11 @@ class Worker:
         max_sleep: float = MAX_SLEEP,
         handoffs: HandoffSettings = DEFAULT_HANDOFFS,
         watch: WatchSettings = DEFAULT_WATCH,
+        oncall_group: OncallGroup | None = None,
     ) -> None:
         self.db, self.notifier, self.clock = db, notifier, clock
         self.handoffs, self.watch = handoffs, watch
+        self.oncall_group = oncall_group
         self.worker_id = worker_id or new_worker_id()
         self.batch, self.max_sleep = batch, max_sleep
         self.heartbeat = Heartbeat(db, self.worker_id)  # for /readyz on every replica
@@ -158,6 +166,7 @@ class Worker:
                     handoffs=self.handoffs,
                     watch=self.watch,
                     stopping=self.stopping.is_set,
+                    oncall_group=self.oncall_group,
                 )
             except Exception:
                 log.exception("worker pass failed")
@@ -286,6 +295,19 @@ def make_worker(
         clock=clock,
         handoffs=handoff_settings(settings),
         watch=watch_settings(settings),
+        oncall_group=oncall_group_of(settings, notifier),
+    )
+
+
+def oncall_group_of(settings: Settings, notifier: Notifier) -> OncallGroup | None:
+    """The @ts-oncall group to keep, when CHATOPS_ONCALL_GROUP is set and Slack is there."""
+    if settings.oncall_group is None or not isinstance(notifier, SlackNotifier):
+        return None
+    return OncallGroup(
+        group_id=settings.oncall_group,
+        writer=SlackGroups(notifier),
+        layer=settings.oncall_group_layer,
+        team=settings.team,
     )
 
 

@@ -34,6 +34,8 @@ class Context:
     preserve_for: timedelta = timedelta(days=365)
     # Who typed the command, member or not (`actor` is None for a non-member).
     user_id: str | None = None
+    # What a submitted form carried back untouched (Slack's `private_metadata`).
+    form_metadata: str | None = None
 
 
 class UsageError(Exception):

@@ -1,4 +1,5 @@
-"""Forms: the modal that `/ts case open` alone opens in Slack, and reading what was submitted.
+"""Forms: the modal that `/ts case open` alone opens in Slack, the one the *Report to Trust &
+Safety* message shortcut opens, and reading what was submitted.
 
 Transport-neutral data like `chatops.blockkit`: the Slack adapter only opens the view and hands
 the submitted values back. Checking is pure (no database) so the adapter can answer mistakes
@@ -7,6 +8,8 @@ inline within Slack's 3 seconds; the case is opened later by the same code as th
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -198,3 +201,147 @@ def read_case_form(values: FormValues) -> tuple[CaseForm | None, dict[str, str]]
 def case_form_errors(values: FormValues) -> dict[str, str]:
     """Only the errors: what the adapter answers inline before closing the modal."""
     return read_case_form(values)[1]
+
+
+# -- "Report to Trust & Safety": the message shortcut's form ---------------------------------
+
+REPORT_FORM = "report_message"
+"""The callback_id of the message shortcut (manifest.yml) and of the modal it opens."""
+
+WHAT_BLOCK = "what_happened"
+WHAT_MAX = 2000
+#: A message link as Slack gives it (chat.getPermalink) or as `permalink_for` builds it.
+PERMALINK = re.compile(
+    r"^https://[A-Za-z0-9-]{1,63}(?:\.enterprise)?\.slack\.com/archives/[A-Z0-9]{1,20}/p[0-9]{1,20}"
+    r"(?:\?thread_ts=[0-9.]{1,24}&cid=[A-Z0-9]{1,20})?$"
+)
+_SLACK_ID = re.compile(r"^[UWB][A-Z0-9]{1,20}$")
+_CHANNEL = re.compile(r"^[CDG][A-Z0-9]{1,20}$")
+_TS = re.compile(r"^[0-9]{1,12}\.[0-9]{1,8}$")
+
+
+@dataclass(frozen=True)
+class MessageRef:
+    """The reported message: where it is and who wrote it (never its text)."""
+
+    channel: str
+    ts: str
+    author: str
+    permalink: str
+
+    def to_metadata(self) -> str:
+        return json.dumps(
+            {"c": self.channel, "ts": self.ts, "a": self.author, "p": self.permalink},
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def from_metadata(cls, text: str | None) -> MessageRef | None:
+        """The reference a modal carried back, or None when it is not one of ours."""
+        try:
+            data = json.loads(text or "")
+        except ValueError:
+            return None
+        if not isinstance(data, dict):
+            return None
+        ref = cls(*(str(data.get(k, "")) for k in ("c", "ts", "a", "p")))
+        return ref if ref.valid() else None
+
+    def valid(self) -> bool:
+        return bool(
+            _CHANNEL.match(self.channel)
+            and _TS.match(self.ts)
+            and _SLACK_ID.match(self.author)
+            and PERMALINK.match(self.permalink)
+        )
+
+
+def permalink_for(domain: str, channel: str, ts: str, thread_ts: str | None = None) -> str:
+    """A message's link built from the payload, for when `chat.getPermalink` cannot be asked."""
+    link = f"https://{domain}.slack.com/archives/{channel}/p{ts.replace('.', '')}"
+    if thread_ts and thread_ts != ts:
+        link += f"?thread_ts={thread_ts}&cid={channel}"
+    return link
+
+
+def report_view(ref: MessageRef) -> dict[str, Any]:
+    """The short form the shortcut opens: type, severity, what happened."""
+    return {
+        "type": "modal",
+        "callback_id": REPORT_FORM,
+        "title": _plain("Report to T&S", 24),
+        "submit": _plain("Report", 24),
+        "close": _plain("Cancel", 24),
+        "private_metadata": ref.to_metadata(),
+        "blocks": [
+            {
+                "type": "context",
+                "elements": [
+                    {
+                        "type": "mrkdwn",
+                        "text": "The on-call responder gets a link to the message and its "
+                        "author; its text is not copied.",
+                    }
+                ],
+            },
+            _input(
+                TYPE_BLOCK,
+                "What kind of harm",
+                {
+                    "type": "static_select",
+                    "options": [_option(t.value, t.value) for t in CaseType],
+                    "initial_option": _option(CaseType.other.value, CaseType.other.value),
+                },
+            ),
+            _input(
+                SEVERITY_BLOCK,
+                "How urgent",
+                {
+                    "type": "static_select",
+                    "options": [_option(s.value, s.value, SEVERITY_MEANING[s]) for s in Severity],
+                    "initial_option": _option(
+                        Severity.sev2.value, Severity.sev2.value, SEVERITY_MEANING[Severity.sev2]
+                    ),
+                },
+            ),
+            _input(
+                WHAT_BLOCK,
+                "What happened",
+                {"type": "plain_text_input", "multiline": True, "max_length": WHAT_MAX},
+                hint="A sentence or two for the responder.",
+            ),
+        ],
+    }
+
+
+@dataclass(frozen=True)
+class ReportForm:
+    case_type: str
+    severity: str
+    summary: str  # the first SUMMARY_MAX characters of what happened
+    details: str  # all of it, when longer
+
+
+def read_report_form(values: FormValues) -> tuple[ReportForm | None, dict[str, str]]:
+    errors: dict[str, str] = {}
+    case_type, severity = _selected(values, TYPE_BLOCK), _selected(values, SEVERITY_BLOCK)
+    if case_type not in {t.value for t in CaseType}:
+        errors[TYPE_BLOCK] = "Choose one of the case types."
+    if severity not in {s.value for s in Severity}:
+        errors[SEVERITY_BLOCK] = "Choose a severity from sev1 to sev4."
+    what = _text(values, WHAT_BLOCK)
+    if not what:
+        errors[WHAT_BLOCK] = "Say in a sentence what happened."
+    elif len(what) > WHAT_MAX:
+        errors[WHAT_BLOCK] = f"Keep it to {WHAT_MAX} characters."
+    if errors:
+        return None, errors
+    summary = " ".join(what.split())
+    if len(summary) > SUMMARY_MAX:
+        summary = truncate(summary, SUMMARY_MAX)
+    details = what if summary != what else ""
+    return ReportForm(case_type, severity, summary, details), {}
+
+
+def report_form_errors(values: FormValues) -> dict[str, str]:
+    return read_report_form(values)[1]

@@ -50,6 +50,7 @@ class Form:
 
     handler: FormHandler
     check: FormCheck
+    members_only: bool = True
 
 
 VERBS: dict[str, Verb] = {}
@@ -115,11 +116,14 @@ def action(action_id: str) -> Callable[[ActionHandler], ActionHandler]:
     return register
 
 
-def form(callback_id: str, *, check: FormCheck) -> Callable[[FormHandler], FormHandler]:
-    """Register the handler of a submitted form (`callback_id`) and its pure input check."""
+def form(
+    callback_id: str, *, check: FormCheck, members_only: bool = True
+) -> Callable[[FormHandler], FormHandler]:
+    """Register the handler of a submitted form (`callback_id`) and its pure input check;
+    `members_only` False lets anyone in the workspace submit it (the handler decides what)."""
 
     def register(handler: FormHandler) -> FormHandler:
-        FORMS[callback_id] = Form(handler, check)
+        FORMS[callback_id] = Form(handler, check, members_only)
         return handler
 
     return register
@@ -206,7 +210,8 @@ def dispatch_form(
         found = FORMS.get(callback_id)
         if found is None:
             return error_reply("this form is no longer supported")
-        if ctx.actor is None:
+        if found.members_only and ctx.actor is None:
             return not_a_member(ctx)
-        log.info("form", extra={"form": callback_id, "actor": ctx.actor.slack_id})
+        actor = ctx.actor.slack_id if ctx.actor else None
+        log.info("form", extra={"form": callback_id, "actor": actor})
         return _guarded(lambda: found.handler(values, ctx), None, f"form:{callback_id}")

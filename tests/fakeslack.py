@@ -364,6 +364,10 @@ class FakeSlack:
                 return {"ok": True, "message_ts": ts}
             case "views.publish":
                 return {"ok": True, "view": {"id": "V0FAKE", "type": "home"}}
+            case "chat.getPermalink":
+                channel, ts = str(a.get("channel")), str(a.get("message_ts"))
+                link = f"https://fake.slack.com/archives/{channel}/p{ts.replace('.', '')}"
+                return {"ok": True, "channel": channel, "permalink": link}
             case "views.open":
                 return {"ok": True, "view": {"id": "V0MODAL", "type": "modal"}}
             case "conversations.open":

@@ -129,6 +129,34 @@ def view_submission(
     return urlencode({"payload": json.dumps(payload)}).encode(), "application/x-www-form-urlencoded"
 
 
+def message_action(
+    callback_id: str,
+    *,
+    user_id: str,
+    response_url: str,
+    channel_id: str = "C0GENERAL",
+    message: dict[str, Any] | None = None,
+) -> tuple[bytes, str]:
+    """A message shortcut used on a channel message, as the form body Slack posts."""
+    payload: dict[str, Any] = {
+        "type": "message_action",
+        "callback_id": callback_id,
+        "team": {"id": TEAM_ID, "domain": "fake"},
+        "user": {"id": user_id, "username": user_id.lower(), "team_id": TEAM_ID},
+        "channel": {"id": channel_id, "name": "general"},
+        "message": message
+        if message is not None
+        else {"type": "message", "user": "U0AUTHOR", "ts": "1700000000.000200", "text": "hi"},
+        "message_ts": (message or {}).get("ts", "1700000000.000200"),
+        "response_url": response_url,
+        "trigger_id": "7.8.9",
+        "action_ts": "1700000001.000000",
+        "token": "legacy-unused",
+        "api_app_id": "A0APP",
+    }
+    return urlencode({"payload": json.dumps(payload)}).encode(), "application/x-www-form-urlencoded"
+
+
 def app_home_opened(
     user_id: str, tab: str = "home", *, event_id: str | None = None
 ) -> tuple[bytes, str]:

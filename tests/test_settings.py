@@ -40,6 +40,8 @@ NAMES = [
     "CHATOPS_METRICS_PORT",
     "CHATOPS_READY_NEEDS_WORKER",
     "CHATOPS_WORKER_STALE_AFTER",
+    "CHATOPS_ONCALL_GROUP",
+    "CHATOPS_ONCALL_GROUP_LAYER",
 ]
 
 
@@ -140,4 +142,14 @@ def test_work_process_settings_are_bounded_and_named(tmp_path: Path) -> None:
     assert (settings.work_processes, settings.work_threads, settings.work_nice) == (0, 4, 19)
     env.write_text("CHATOPS_WORK_NICE=20\n")
     with pytest.raises(SettingsError, match=r"^CHATOPS_WORK_NICE: "):
+        load_settings(env)
+
+
+def test_the_oncall_group_is_a_user_group_id(tmp_path: Path) -> None:
+    env = tmp_path / ".env"
+    env.write_text("CHATOPS_ONCALL_GROUP= S0TSONCALL \nCHATOPS_ONCALL_GROUP_LAYER=\n")
+    settings = load_settings(env)
+    assert (settings.oncall_group, settings.oncall_group_layer) == ("S0TSONCALL", None)
+    env.write_text("CHATOPS_ONCALL_GROUP=@ts-oncall\n")
+    with pytest.raises(SettingsError, match="CHATOPS_ONCALL_GROUP"):
         load_settings(env)

@@ -8,6 +8,7 @@ from typing import Any
 import yaml
 
 from chatops.slack.app import EVENTS_PATH, SLASH_COMMAND
+from commands.forms import REPORT_FORM
 
 MANIFEST = Path(__file__).resolve().parent.parent / "manifest.yml"
 
@@ -46,4 +47,11 @@ def test_manifest_asks_only_for_the_scopes_the_bot_uses() -> None:
         "files:write",  # charts uploaded to the asker (chatops/slack/files.py)
         # conversations.open: a DM's id, for a page's lookup and for the asker's charts
         "im:write",
+        "usergroups:write",  # the @ts-oncall group (CHATOPS_ONCALL_GROUP)
     ]
+
+
+def test_manifest_has_the_message_shortcut_the_app_listens_for() -> None:
+    (shortcut,) = _manifest()["features"]["shortcuts"]
+    assert (shortcut["type"], shortcut["callback_id"]) == ("message", REPORT_FORM)
+    assert shortcut["name"] == "Report to Trust & Safety"

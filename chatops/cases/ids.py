@@ -50,3 +50,10 @@ def next_case_key(session: Session, *, team_id: int, at: datetime) -> str:
         .returning(col(CaseCounter.last))
     ).scalar_one()
     return format_key(year, number)
+
+
+def peek_next_key(session: Session, *, team_id: int, at: datetime) -> str:
+    """The id the next case opened at `at` would get, allocating nothing (for the demo tour)."""
+    year = at.astimezone(UTC).year
+    counter = session.get(CaseCounter, (team_id, year))
+    return format_key(year, (counter.last if counter is not None else 0) + 1)

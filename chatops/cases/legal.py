@@ -29,6 +29,7 @@ from chatops.casetypes import CaseType
 from chatops.clock import parse_duration
 from chatops.db import Database, as_utc
 from chatops.errors import Refused
+from chatops.escalation.policy import REPORT_LONGEST, REPORT_SHORTEST
 from chatops.outbox import queue as outbox
 from chatops.outbox.models import OutboxMessage, Topic
 from chatops.team import managers, members_by_slack_id
@@ -43,7 +44,7 @@ THRESHOLDS = (50, 90, 100)
 #: An external report id as the clearinghouse gives it: letters, digits and a few separators.
 EXTERNAL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,63}$")
 #: The shortest and longest deadline a case may opt in to.
-SHORTEST, LONGEST = timedelta(minutes=15), timedelta(days=30)
+SHORTEST, LONGEST = REPORT_SHORTEST, REPORT_LONGEST
 REMINDER_KIND = "report.reminder"
 
 

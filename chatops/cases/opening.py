@@ -41,10 +41,12 @@ def open_case(
     language: str | None = None,
     restricted: bool | None = None,
     report_within: timedelta = legal.REPORT_WITHIN,
+    source: str | None = None,
 ) -> tuple[Case, ladder.Paging]:
     """Open a case, page its policy's first level now and set the escalation timer.
 
-    A child-safety case starts its legal reporting clock (`report_within`) at the same time.
+    A child-safety case starts its legal reporting clock at the same time: its policy's
+    `report_within`, else `report_within` here (the deployment's default).
     """
     team = get_team(session, team_id)
     who = require_member(session, team, actor)
@@ -60,6 +62,7 @@ def open_case(
         language=language,
         restricted=restricted,
         report_within=report_within,
+        source=source,
     )
 
 
@@ -72,11 +75,15 @@ def open_emergency(
     case_type: str,
     summary: str,
     report_within: timedelta = legal.REPORT_WITHIN,
+    severity: str = Severity.sev2.value,
+    details: str = "",
+    source: str = "emergency",
 ) -> tuple[Case, ladder.Paging]:
-    """A case opened by someone outside the team (`/ts emergency`), paged like any other.
+    """A case opened by someone outside the team, paged like any other: `/ts emergency`, the
+    message shortcut (`source` "shortcut") or another tool (`source` "intake").
 
-    The reporter is a Slack user id the team may not know; callers pace them and tell them
-    nothing but the case id.
+    The reporter is a Slack user id the team may not know (or `intake:NAME`); callers pace
+    them and tell them nothing but the case id.
     """
     return _open(
         session,
@@ -84,10 +91,11 @@ def open_emergency(
         reporter=reporter,
         at=at,
         case_type=case_type,
-        severity=Severity.sev2.value,
+        severity=severity,
         summary=summary,
+        details=details,
         report_within=report_within,
-        source="emergency",
+        source=source,
     )
 
 
@@ -141,7 +149,8 @@ def _open(
     session.flush()
     assert case.id is not None
     if legal.needs_clock(case.type):
-        legal.start(session, case_id=case.id, team_id=team_id, at=at, within=report_within)
+        within = policy.report_deadline(report_within)
+        legal.start(session, case_id=case.id, team_id=team_id, at=at, within=within)
     add_event(session, case=case, at=at, actor=reporter, kind="opened", policy=policy.name)
     detail: dict[str, Any] = {
         "type": case.type,

@@ -20,6 +20,7 @@ from chatops.cases.models import (
     CaseStatus,
     CaseType,
 )
+from chatops.cases.origins import CaseOrigin, origin_of
 from chatops.cases.referrals import Referral, referrals_of
 from chatops.cases.timeline import PAGE_SIZE, count_events, events_page
 from chatops.errors import Refused
@@ -47,6 +48,7 @@ class CaseView:
     timeline_pages: int = 1
     report: legal.ReportClock | None = None
     referrals: list[Referral] | None = None
+    origin: CaseOrigin | None = None  # the reported message, shown with the details only
 
     def level_of(self, step: int) -> str:
         """The name of ladder step `step` (the timeline stores step indexes)."""
@@ -92,6 +94,7 @@ def show(
         timeline_pages=last_page,
         report=legal.clock_of(session, case.id),
         referrals=referrals_of(session, case.id) if visible else None,
+        origin=origin_of(session, case.id) if visible else None,
     )
 
 

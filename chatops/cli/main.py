@@ -17,6 +17,7 @@ from datetime import timedelta
 from chatops import __version__
 from chatops.cli import audit as audit_cli
 from chatops.cli import cases as cases_cli
+from chatops.cli import intake as intake_cli
 from chatops.cli import report as report_cli
 from chatops.cli import rota as rota_cli
 from chatops.cli import worker as worker_cli
@@ -74,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     worker_cli.add(sub)
     audit_cli.add(sub)
     cases_cli.add(sub)
+    intake_cli.add(sub)
     return parser
 
 
@@ -101,6 +103,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_console(args: argparse.Namespace, settings: Settings, *, tour: bool = False) -> int:
     from chatops.blockkit import unescape
+    from chatops.cases.ids import peek_next_key
     from chatops.console import Console, find_member
     from chatops.demo import TOUR
     from chatops.team import actor_from_member, default_console_member
@@ -162,7 +165,12 @@ def cmd_console(args: argparse.Namespace, settings: Settings, *, tour: bool = Fa
         console_hook(db, clock, ConsoleNotifier(), handoffs=handoffs, watch=watch)
     )
     if tour:
-        console.print(TOUR.format(name=member.name, role=member.role, tz=member.tz, team=team.name))
+        with db.transaction() as session:
+            assert team.id is not None
+            case = peek_next_key(session, team_id=team.id, at=clock())
+        console.print(
+            TOUR.format(name=member.name, role=member.role, tz=member.tz, team=team.name, case=case)
+        )
     return console.run(sys.stdin, interactive=sys.stdin.isatty())
 
 

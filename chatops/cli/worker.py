@@ -49,6 +49,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
             worker_id=worker.worker_id,
             handoffs=worker.handoffs,
             watch=worker.watch,
+            oncall_group=worker.oncall_group,
         )
         print(f"{done} done")
         return 0

@@ -18,6 +18,12 @@ TOUR = """Welcome to the chatops console: you are {name} ({role}, {tz}) on the {
 Try:
   /ts help              the commands
   /ts who               who is on call now, in your time zone
+  /ts case open child-safety sev2 Abuse images shared in a group chat
+                        open a case: the on-call is paged, the reporting deadline starts
+  /ts refer {case} to NCMEC country:US basis:voluntary CyberTipline report
+                        record a disclosure: what went to whom, and why
+  /ts case show {case}
+                        the case, its reporting deadline and its referral
   :as <name>            act as another member
   :advance 15m          move the clock and watch timers fire
   :quit                 leave"""

@@ -36,6 +36,8 @@ HOURS = ("any", "working")
 #: policy says otherwise: the ladder never goes quiet on a case that may be a life at risk.
 URGENT_FINAL_REPEAT = timedelta(minutes=15)
 URGENT_SEVERITIES = frozenset({Severity.sev1.value, Severity.sev2.value})
+#: The reporting deadlines a policy may set (the bounds of `/ts case report-due` too).
+REPORT_SHORTEST, REPORT_LONGEST = timedelta(minutes=15), timedelta(days=30)
 
 
 class PolicyError(Exception):
@@ -151,6 +153,10 @@ class PolicySpec(_Strict):
         default=None, description="re-page after the last level; default 15m for sev1/sev2"
     )
     hours: str = Field(default="any", description="any (around the clock) or working")
+    report_within: Duration | None = Field(
+        default=None,
+        description="a child-safety case's legal reporting deadline from its opening, e.g. 24h",
+    )
 
     @model_validator(mode="after")
     def _known_hours(self) -> PolicySpec:
@@ -158,6 +164,14 @@ class PolicySpec(_Strict):
             raise PydanticCustomError(
                 "hours", "hours must be any or working, not '{value}'", {"value": self.hours}
             )
+        if self.report_within is not None:
+            within = parse_duration(self.report_within)
+            if not REPORT_SHORTEST <= within <= REPORT_LONGEST:
+                raise PydanticCustomError(
+                    "report_within",
+                    "report_within must be between 15m and 30d, not '{value}'",
+                    {"value": self.report_within},
+                )
         return self
 
     def repeat_every(self, severity: str) -> timedelta | None:
@@ -165,6 +179,14 @@ class PolicySpec(_Strict):
         if self.final_repeat is not None:
             return parse_duration(self.final_repeat)
         return URGENT_FINAL_REPEAT if severity in URGENT_SEVERITIES else None
+
+    def report_deadline(self, default: timedelta) -> timedelta:
+        """The reporting deadline of a case this policy pages: its own, else the deployment's.
+
+        A team sets it per policy because the law it answers to (and how fast it can file)
+        is the team's, not the server's.
+        """
+        return parse_duration(self.report_within) if self.report_within else default
 
     @property
     def working_hours(self) -> bool:

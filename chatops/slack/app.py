@@ -34,6 +34,7 @@ from chatops.slack.listeners import HomeSection, Listeners
 from chatops.slack.offload import InThread, Job, JobRunner, SlowHalves, WorkProcesses
 from chatops.slack.payloads import BadPayload, check_payload
 from commands.context import Clock
+from commands.forms import REPORT_FORM
 
 log = logging.getLogger(__name__)
 
@@ -227,8 +228,10 @@ class _BoltSide:
             app.action(ANY_ACTION)(ack=_ack, lazy=[self.action])
             app.event("app_home_opened")(ack=_ack, lazy=[self.home])
             app.view(ANY_FORM)(ack=self.listeners.check_form, lazy=[self.form])
+            app.shortcut(REPORT_FORM)(ack=_ack, lazy=[self.report])
             return
         app.command(SLASH_COMMAND)(_acked(self.command))
+        app.shortcut(REPORT_FORM)(_acked(self.report))
         app.action(ANY_ACTION)(_acked(self.action))
         app.event("app_home_opened")(self.home)  # Bolt acknowledges events itself
         app.view(ANY_FORM)(self.form_now)
@@ -308,6 +311,11 @@ class _BoltSide:
             if self.listeners.open_form(body):
                 return
         self.work.submit(Job("command", body, cid))
+
+    def report(self, body: dict[str, Any], context: BoltContext) -> None:
+        # The form opens here, not in a work process: a trigger id works only for 3 seconds.
+        with correlated(_cid(context)):
+            self.listeners.open_report(body)
 
     def action(self, body: dict[str, Any], context: BoltContext) -> None:
         self.work.submit(Job("action", body, _cid(context)))

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import logging
 import re
 import socket
@@ -37,6 +38,8 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_sdk.signature import SignatureVerifier
 
 from chatops import metrics
+from chatops.intake.events import MAX_BODY_BYTES as INTAKE_MAX_BYTES
+from chatops.intake.events import PATH as INTAKE_PATH
 from chatops.logs import correlated, new_correlation_id
 from chatops.probes import Probes
 from chatops.slack.app import EVENTS_PATH
@@ -48,6 +51,15 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 HEALTH_PATH = "/healthz"
+IntakeHandler = Callable[[bytes], tuple[int, dict[str, Any]]]
+"""The intake route's work: the body in, (status, JSON answer) out."""
+_STATUS = {
+    202: "202 Accepted",
+    400: "400 Bad Request",
+    403: "403 Forbidden",
+    429: "429 Too Many Requests",
+    500: "500 Internal Server Error",
+}
 #: Calendar feeds (chatops.oncall.feeds): the token is the whole secret of the URL.
 ICAL_PATH = re.compile(r"^/ical/([A-Za-z0-9_-]{1,128})\.ics$")
 # Slack's payloads are a few kilobytes; refuse anything absurd before reading it.
@@ -163,10 +175,12 @@ class SlackHttpServer:
         signing_secret: str | None = None,
         feeds: Callable[[str], str | None] | None = None,
         probes: Probes | None = None,
+        intake: IntakeHandler | None = None,
     ) -> None:
         self._probes = probes
         self._bolt = SlackRequestHandler(app, path=EVENTS_PATH)
         self._feeds = feeds
+        self._intake = intake
         self._host = host
         self._requested_port = port
         self._max_threads = max_threads
@@ -187,6 +201,8 @@ class SlackHttpServer:
             return _answer(start_response, "200 OK", "ok")
         if path.startswith("/ical/") and method in {"GET", "HEAD"}:
             return self._ical(path, start_response)
+        if path == INTAKE_PATH and method == "POST" and self._intake is not None:
+            return self._enqueue(environ, start_response)
         try:
             length = int(environ.get("CONTENT_LENGTH") or 0)
         except ValueError:
@@ -235,6 +251,42 @@ class SlackHttpServer:
             log.warning("malformed slack payload refused", extra={"reason": str(error)})
             return "400 Bad Request", f"malformed payload: {error}"
         return None
+
+    def _enqueue(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        """An event from another tool (`chatops.intake.events`): the route only moves bytes."""
+        assert self._intake is not None
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = -1
+        if length < 0 or length > INTAKE_MAX_BYTES:
+            if 0 < length <= MAX_BODY_BYTES:
+                # Read it to the end first: a client still sending when the answer comes would
+                # see the connection reset instead of the reason.
+                _discard(environ["wsgi.input"], length)
+            status, answer = (
+                400,
+                {
+                    "status": "invalid event",
+                    "message": "Event object is invalid",
+                    "errors": [f"the body is over {INTAKE_MAX_BYTES // 1024} KiB"],
+                },
+            )
+        else:
+            try:
+                body = environ["wsgi.input"].read(length) if length else b""
+                status, answer = self._intake(body)
+            except Exception:
+                cid = new_correlation_id()
+                with correlated(cid):
+                    log.exception("intake event failed")  # never the body: it may be restricted
+                status, answer = 500, {"status": "error", "message": f"internal error {cid}"}
+        data = json.dumps(answer).encode()
+        start_response(
+            _STATUS.get(status, f"{status} Error"),
+            [("Content-Type", "application/json"), ("Content-Length", str(len(data)))],
+        )
+        return [data]
 
     def _ical(self, path: str, start_response: StartResponse) -> Iterable[bytes]:
         """A calendar feed, or a bare 404 that says nothing about why (unknown or revoked)."""
@@ -313,3 +365,12 @@ class SlackHttpServer:
 
     def __exit__(self, *_exc: object) -> None:
         self.stop()
+
+
+def _discard(stream: Any, length: int) -> None:
+    """Read and drop `length` bytes of a request body, in chunks."""
+    while length > 0:
+        chunk = stream.read(min(length, 64 * 1024))
+        if not chunk:
+            return
+        length -= len(chunk)

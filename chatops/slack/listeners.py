@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -24,6 +25,7 @@ from chatops.slack import render
 from chatops.slack.client import WEB_API_TIMEOUT_S, retry_handlers, slack_error
 from chatops.slack.files import UploadFailed, upload_to_user
 from chatops.slack.offload import Job
+from chatops.slack.shortcut import open_report_form
 from chatops.team import actor_for_slack_id
 from commands.context import Clock, Context
 from commands.forms import form_for_command
@@ -164,13 +166,17 @@ class Listeners:
         callback_id = _text(view, "callback_id")
         values = _form_values(view)
         user = _text(body, "user", "id")
-        # Where the form was asked for: the fallback channel, as for the typed command.
-        channel = _text(view, "private_metadata") or None
+        # Where the form was asked for: the fallback channel, as for the typed command (a
+        # reported message's reference is JSON instead: it is the form's, not a channel).
+        metadata = _text(view, "private_metadata")
+        channel = metadata if metadata and not metadata.startswith("{") else None
         with correlated(cid):
             try:
                 if form_errors(callback_id, values):
                     return  # answered inline by `check_form`; the modal is still open
                 ctx = self.context_for(user, channel)
+                if isinstance(ctx, Context):
+                    ctx = replace(ctx, form_metadata=metadata or None)
                 reply = (
                     dispatch_form(callback_id, values, ctx, cid=cid)
                     if isinstance(ctx, Context)
@@ -274,6 +280,10 @@ class Listeners:
             log.warning("views.open failed", extra={"error": slack_error(error)})
             return False
         return True
+
+    def open_report(self, body: dict[str, Any]) -> None:
+        """The *Report to Trust & Safety* shortcut: the form on the message, or one line."""
+        open_report_form(self.web, body, self.send)
 
     def send(self, response_url: str | None, payload: dict[str, Any]) -> bool:
         """POST to a response_url with retries; failures are logged (by status), never raised."""

@@ -36,11 +36,12 @@ from slack_sdk.errors import SlackApiError
 
 from chatops.clock import Clock, system_clock
 from chatops.db import Database
+from chatops.intake.events import intake_server
 from chatops.oncall.feeds import FeedSource, feed_server
 from chatops.probes import Probes, ProbeServer
 from chatops.settings import Settings
 from chatops.slack.app import EVENTS_PATH, BotIdentity, build_web_client, serving_app
-from chatops.slack.http import SlackHttpServer
+from chatops.slack.http import IntakeHandler, SlackHttpServer
 from chatops.slack.socket_mode import SocketModeClient
 
 log = logging.getLogger(__name__)
@@ -141,8 +142,11 @@ def serve(
                         served.app, settings, where, backoff, stop, max_attempts, interruptible
                     )
                 feeds = feed_server(db, clock)
+                intake = intake_server(
+                    db, clock, report_within=settings.duration(settings.report_within)
+                )
                 return _serve_http(
-                    served.app, port, stop, on_listening, interruptible, feeds, probes
+                    served.app, port, stop, on_listening, interruptible, feeds, probes, intake
                 )
             finally:
                 stop.set()
@@ -165,8 +169,9 @@ def _serve_http(
     interruptible: threading.Event,
     feeds: FeedSource | None = None,
     probes: Probes | None = None,
+    intake: IntakeHandler | None = None,
 ) -> int:
-    server = SlackHttpServer(app, port=port, feeds=feeds, probes=probes)
+    server = SlackHttpServer(app, port=port, feeds=feeds, probes=probes, intake=intake)
     try:
         bound = server.start()
     except OSError as error:

@@ -361,6 +361,13 @@ class CaseShow(CaseCommand):
         if view.details_visible:
             blocks.append(section(f"*Summary*\n{user_text(case.summary)}"))
             lines.append(user_text(case.summary))
+            if view.origin is not None:
+                reported = (
+                    f"*Reported message* by {mention(view.origin.message_author)}: "
+                    f"{view.origin.permalink}"
+                )
+                blocks.append(section(reported))
+                lines.append(reported)
             if case.details:
                 blocks.append(section(f"*Details*\n{user_text(case.details)}"))
                 lines.append(user_text(case.details))

@@ -14,13 +14,16 @@ from typing import Self
 from pydantic import Field
 
 from chatops.blockkit import Reply
-from chatops.cases import opening
+from chatops.cases import opening, origins
 from chatops.cases.models import CaseType
 from chatops.cases.pacing import check_paging_rate
+from chatops.escalation.messages import headline
+from commands import forms
 from commands.command import Command, FreeText
 from commands.context import Context, Refused, UsageError
 from commands.parsing import verbatim
-from commands.registry import verb
+from commands.registry import form, verb
+from commands.verbs.case import paging_line
 
 USAGE = "/ts emergency [type] <what happened…>"
 #: Alarms one person may raise a minute: enough for a correction, too few to flood the on-call.
@@ -73,3 +76,71 @@ class Emergency(Command):
                 report_within=ctx.report_within,
             )
         return Reply(text=ANSWER.format(key=case.key))
+
+
+@form(forms.REPORT_FORM, check=forms.report_form_errors, members_only=False)
+def report_message_form(values: forms.FormValues, ctx: Context) -> Reply:
+    """*Report to Trust & Safety* on a message: a case that keeps the message's link and author.
+
+    A member's report opens like `/ts case open` (their own paging limit, whom it paged); anyone
+    else's like `/ts emergency` (two a minute, the case id and nothing more).
+    """
+    submitted, errors = forms.read_report_form(values)
+    if submitted is None:
+        raise UsageError("; ".join(errors.values()))
+    ref = forms.MessageRef.from_metadata(ctx.form_metadata)
+    if ref is None:
+        raise Refused("this report lost track of its message; use the shortcut on it again")
+    reporter = ctx.actor.slack_id if ctx.actor is not None else ctx.user_id
+    if reporter is None:
+        raise Refused("I cannot tell who you are; report from Slack")
+    with ctx.db.transaction() as session:
+        if ctx.actor is not None:
+            check_paging_rate(
+                session,
+                team_id=ctx.team_id,
+                actor=reporter,
+                at=ctx.clock(),
+                per_minute=ctx.page_limit_per_minute,
+            )
+            case, paging = opening.open_case(
+                session,
+                team_id=ctx.team_id,
+                actor=ctx.actor,
+                at=ctx.clock(),
+                case_type=submitted.case_type,
+                severity=submitted.severity,
+                summary=submitted.summary,
+                details=submitted.details,
+                report_within=ctx.report_within,
+                source="shortcut",
+            )
+        else:
+            check_paging_rate(
+                session, team_id=ctx.team_id, actor=reporter, at=ctx.clock(), per_minute=PER_MINUTE
+            )
+            case, paging = opening.open_emergency(
+                session,
+                team_id=ctx.team_id,
+                reporter=reporter,
+                at=ctx.clock(),
+                case_type=submitted.case_type,
+                severity=submitted.severity,
+                summary=submitted.summary,
+                details=submitted.details,
+                report_within=ctx.report_within,
+                source="shortcut",
+            )
+        assert case.id is not None
+        origins.record_message(
+            session,
+            case_id=case.id,
+            permalink=ref.permalink,
+            author=ref.author,
+            channel=ref.channel,
+            ts=ref.ts,
+        )
+    if ctx.actor is None:
+        return Reply(text=ANSWER.format(key=case.key))
+    title = headline(case.key, case.type, case.severity)
+    return Reply(text=f":white_check_mark: Reported as *{title}*. {paging_line(paging, ctx)}")
