@@ -22,6 +22,8 @@ from rota.models import (
     Team,
 )
 from rota.spec import (
+    DEFAULT_WORKING_HOURS,
+    EarlierOrder,
     FatigueSpec,
     GroupSpec,
     MemberSpec,
@@ -32,6 +34,7 @@ from rota.spec import (
     RotationSpec,
     TeamSpec,
     Weekday,
+    WorkingHours,
 )
 
 
@@ -90,6 +93,11 @@ def save_rota(session: Session, spec: RotaSpec) -> Team:
         )
         row.name, row.tz, row.role, row.position = m.name, m.tz, m.role.value, position
         row.languages = ",".join(m.languages)
+        row.working_hours = (
+            ""
+            if m.working_hours == DEFAULT_WORKING_HOURS
+            else m.working_hours.model_dump_json(by_alias=True)
+        )
         session.add(row)
         session.flush()
         assert row.id is not None
@@ -108,6 +116,12 @@ def save_rota(session: Session, spec: RotaSpec) -> Team:
             shift_length=r.shift_length,
             layer=r.layer,
             position=position,
+            previous=json.dumps(
+                [
+                    {"until": o.until.isoformat(), "participants": list(o.participants)}
+                    for o in r.previous
+                ]
+            ),
         )
         session.add(rotation)
         session.flush()
@@ -194,6 +208,9 @@ def load_rota(session: Session, team: Team) -> RotaSpec:
                 participants=tuple(slack_of[p] for p in participants),
                 shift_length=r.shift_length,
                 layer=r.layer,
+                previous=tuple(
+                    EarlierOrder.model_validate(o) for o in json.loads(r.previous or "[]")
+                ),
                 restrictions=tuple(
                     RestrictionSpec(
                         days=tuple(Weekday(d) for d in w.days.split(",") if d),
@@ -231,6 +248,11 @@ def load_rota(session: Session, team: Team) -> RotaSpec:
                 tz=m.tz,
                 languages=tuple(x for x in m.languages.split(",") if x),
                 role=Role(m.role),
+                working_hours=(
+                    WorkingHours.model_validate_json(m.working_hours)
+                    if m.working_hours
+                    else DEFAULT_WORKING_HOURS
+                ),
             )
             for m in members
         ),

@@ -115,25 +115,27 @@ def test_cover_refuses_what_cannot_be_covered(requester: str, taker: str, messag
 
 def test_request_then_take_updates_the_rota_and_audits_both(sqlite_db: Database) -> None:
     ctx = example_team_context(sqlite_db, AMIRA, NOW)
-    opened = swaps.request_swap(
-        sqlite_db,
-        team_id=ctx.team_id,
-        actor=ctx.actor,
-        start=WINDOW[0],
-        end=WINDOW[1],
-        reason="dentist",
-        now=NOW,
-    )
+    with sqlite_db.transaction() as session:
+        opened = swaps.request_swap(
+            session,
+            team_id=ctx.team_id,
+            actor=ctx.actor,
+            start=WINDOW[0],
+            end=WINDOW[1],
+            reason="dentist",
+            now=NOW,
+        )
     assert opened.request.id is not None
 
-    taken = swaps.take_swap(
-        sqlite_db,
-        team_id=ctx.team_id,
-        request_id=opened.request.id,
-        actor=_actor(ctx, ELENA),
-        now=NOW,
-        horizon_days=28,
-    )
+    with sqlite_db.transaction() as session:
+        taken = swaps.take_swap(
+            session,
+            team_id=ctx.team_id,
+            request_id=opened.request.id,
+            actor=_actor(ctx, ELENA),
+            now=NOW,
+            horizon_days=28,
+        )
 
     assert taken.request.status == "taken"
     assert taken.request.taker == ELENA
@@ -150,9 +152,16 @@ def test_request_then_take_updates_the_rota_and_audits_both(sqlite_db: Database)
 def test_only_one_of_many_simultaneous_takers_wins(db: Database) -> None:
     """Exactly once under concurrency, on SQLite and on PostgreSQL."""
     ctx = example_team_context(db, AMIRA, NOW)
-    opened = swaps.request_swap(
-        db, team_id=ctx.team_id, actor=ctx.actor, start=WINDOW[0], end=WINDOW[1], reason="", now=NOW
-    )
+    with db.transaction() as session:
+        opened = swaps.request_swap(
+            session,
+            team_id=ctx.team_id,
+            actor=ctx.actor,
+            start=WINDOW[0],
+            end=WINDOW[1],
+            reason="",
+            now=NOW,
+        )
     assert opened.request.id is not None
     request_id = opened.request.id
     takers = [_actor(ctx, who) for who in (ELENA, LUKAS, DANIEL, PRIYA, SOFIA)]
@@ -164,14 +173,15 @@ def test_only_one_of_many_simultaneous_takers_wins(db: Database) -> None:
     def take(actor: Actor) -> None:
         start.wait()
         try:
-            result = swaps.take_swap(
-                db,
-                team_id=ctx.team_id,
-                request_id=request_id,
-                actor=actor,
-                now=NOW,
-                horizon_days=28,
-            )
+            with db.transaction() as session:
+                result = swaps.take_swap(
+                    session,
+                    team_id=ctx.team_id,
+                    request_id=request_id,
+                    actor=actor,
+                    now=NOW,
+                    horizon_days=28,
+                )
             with lock:
                 won.append(str(result.request.taker))
         except Refused as error:

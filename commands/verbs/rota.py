@@ -462,30 +462,35 @@ verb(
 
 def _preview(ctx: Context, edit: rota_service.Edit, force: bool, summary: str) -> Reply:
     assert ctx.actor is not None
-    plan = rota_service.preview(
-        ctx.db,
-        team_id=ctx.team_id,
-        edit=edit,
-        force=force,
-        actor=ctx.actor,
-        now=ctx.clock(),
-        horizon_days=ctx.horizon_days,
-        contact=ctx.admin_contact,
-    )
+    with ctx.db.transaction() as session:
+        plan = rota_service.preview(
+            session,
+            team_id=ctx.team_id,
+            edit=edit,
+            force=force,
+            actor=ctx.actor,
+            now=ctx.clock(),
+            horizon_days=ctx.horizon_days,
+            contact=ctx.admin_contact,
+        )
     assert plan.proposal is not None
     lines = _change_lines(plan)
+    until = local(ctx, plan.end)
     coverage = (
         f":warning: Forced: leaves {len(plan.impact.new_gaps)} gap(s); this will be audited.\n"
         + plan.gap_report
         if plan.impact.new_gaps
-        else f"Coverage over the next {ctx.horizon_days} days stays complete."
+        else f"Coverage until {until} stays complete."
     )
+    when = _effective_lines(ctx, plan)
+    if when:
+        summary = f"{summary}\n{when}"
     return Reply(
         text=f"Preview: {summary}",
         blocks=[
             header("Preview of a rota change"),
             section(summary),
-            section("\n".join(lines) if lines else "No shift changes within the horizon."),
+            section("\n".join(lines) if lines else f"No shift changes until {until}."),
             context(coverage),
             *warning_blocks(
                 edit_warnings(ctx.db, ctx.team_id, plan.old, plan.new, plan.start, plan.end)
@@ -496,6 +501,28 @@ def _preview(ctx: Context, edit: rota_service.Edit, force: bool, summary: str) -
             ),
         ],
     )
+
+
+def _effective_lines(ctx: Context, plan: Plan) -> str:
+    """When a membership edit takes over, and whose shifts before then stay as they are."""
+    if plan.effective is None:
+        return ""
+    changed = len(plan.impact.removed)
+    text = (
+        f"From {local(ctx, plan.effective)} on (the start of {user_text(plan.rotation or '')}'s "
+        f"next full cycle); {changed} shift{'' if changed == 1 else 's'} change. "
+        "Every shift before then stays as it is."
+    )
+    kept = plan.kept
+    if kept:
+        member = kept[0].member
+        text += (
+            f"\n{mention(member)} keeps {len(kept)} shift{'' if len(kept) == 1 else 's'} "
+            f"until then, so they stay covered; to hand them over sooner, use "
+            "`/ts rota override` or `/ts rota swap`:\n"
+            + "\n".join(shift_line(plan.new, s, "•") for s in kept[:MAX_PREVIEW_LINES])
+        )
+    return text
 
 
 def _change_lines(plan: Plan) -> list[str]:
@@ -512,20 +539,24 @@ def _change_lines(plan: Plan) -> list[str]:
 def confirm(value: str, ctx: Context) -> Reply:
     """The button's value is a stored proposal's id, nothing more: the service checks it."""
     assert ctx.actor is not None
-    plan = rota_service.apply(
-        ctx.db,
-        team_id=ctx.team_id,
-        proposal_id=value,
-        actor=ctx.actor,
-        now=ctx.clock(),
-        horizon_days=ctx.horizon_days,
-        contact=ctx.admin_contact,
-    )
+    with ctx.db.transaction() as session:
+        plan = rota_service.apply(
+            session,
+            team_id=ctx.team_id,
+            proposal_id=value,
+            actor=ctx.actor,
+            now=ctx.clock(),
+            horizon_days=ctx.horizon_days,
+            contact=ctx.admin_contact,
+        )
     changed = len(plan.impact.removed) + len(plan.impact.added)
     text = (
         f":white_check_mark: Rota updated by {mention(ctx.actor.slack_id)}: {plan.kind} "
-        f"({changed} shift changes in the next {ctx.horizon_days} days)"
+        f"({changed} shift changes until {local(ctx, plan.end)})"
     )
+    when = _effective_lines(ctx, plan)
+    if when:
+        text += "\n" + when
     if plan.impact.new_gaps:
         # Forced by an admin: the channel must see what is now uncovered, not just that it was.
         text += (
@@ -542,7 +573,8 @@ def confirm(value: str, ctx: Context) -> Reply:
 def cancel(value: str, ctx: Context) -> Reply:
     """Withdraw the proposal so its Confirm can no longer apply it."""
     assert ctx.actor is not None
-    rota_service.cancel(
-        ctx.db, team_id=ctx.team_id, proposal_id=value, actor=ctx.actor, now=ctx.clock()
-    )
+    with ctx.db.transaction() as session:
+        rota_service.cancel(
+            session, team_id=ctx.team_id, proposal_id=value, actor=ctx.actor, now=ctx.clock()
+        )
     return Reply(text="Cancelled: the rota is unchanged.")
