@@ -89,16 +89,22 @@ def _read_when(text: str, ctx: Context, *, now: datetime) -> datetime:
 
 
 def parse_span(words: list[str], ctx: Context) -> tuple[datetime, datetime, list[str]]:
-    """`<from> to <to> [rest…]` in the asker's zone; each time is one or two words.
+    """`<from> to <to> [rest…]` or `<from> [for] <duration> [rest…]` in the asker's zone;
+    each time is one or two words.
 
     Returns both instants and the words after the span (options, a reason), so every verb that
     takes a window reads it the same way.
     """
+    now = ctx.clock()
+    lasting = _span_for(words, ctx, now)
+    if lasting is not None:
+        return lasting
     lowered = [w.lower() for w in words]
     if "to" not in lowered:
-        raise UsageError("give a time span like `tomorrow 08:00 to tomorrow 18:00`")
+        raise UsageError(
+            "give a time span like `tomorrow 08:00 to tomorrow 18:00` or `now for 8h`"
+        )
     cut = lowered.index("to")
-    now = ctx.clock()
     start = parse_when(" ".join(words[:cut]), ctx, now=now)
     after = words[cut + 1 :]
     for take in (2, 1):
@@ -109,6 +115,28 @@ def parse_span(words: list[str], ctx: Context) -> tuple[datetime, datetime, list
                 continue
             return start, end, after[take:]
     raise UsageError(f"can't read the end time `{quote_input(' '.join(after[:2]))}`")
+
+
+def _span_for(
+    words: list[str], ctx: Context, now: datetime
+) -> tuple[datetime, datetime, list[str]] | None:
+    """`<from> [for] <duration> [rest…]` (`now 8h`, `tomorrow 08:00 for 10h`), else None."""
+    for take in (2, 1):
+        if len(words) <= take:
+            continue
+        try:
+            start = parse_when(" ".join(words[:take]), ctx, now=now)
+        except UsageError:
+            continue
+        rest = words[take:]
+        if rest[0].lower() == "for" and len(rest) > 1:
+            rest = rest[1:]
+        try:
+            length = parse_duration(rest[0])
+        except ValueError:
+            return None
+        return start, start + length, rest[1:]
+    return None
 
 
 def _iso(text: str) -> datetime:
