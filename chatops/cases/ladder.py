@@ -25,7 +25,7 @@ from chatops.cases.models import Case
 from chatops.cases.timeline import add_event
 from chatops.casetypes import Severity
 from chatops.escalation import messages
-from chatops.escalation.hours import next_working_instant
+from chatops.escalation.hours import next_working_instant, working_hours_of
 from chatops.escalation.models import PageKind
 from chatops.escalation.pages import IS_PAGE, URGENT_MAX_BACKOFF_S, add_page
 from chatops.escalation.policy import ADMINS_LEVEL, PolicySpec, Step, ladder
@@ -272,7 +272,9 @@ def _send(
         due_at = at
         if working_hours:
             member = roster.member(person)
-            due_at = next_working_instant(member.tz if member else "UTC", at)
+            due_at = next_working_instant(
+                member.tz if member else "UTC", at, working_hours_of(member)
+            )
             first = paging.held_until or due_at
             paging.held_until = min(first, due_at)
         text, blocks = messages.direct_message(
