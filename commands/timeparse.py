@@ -101,9 +101,7 @@ def parse_span(words: list[str], ctx: Context) -> tuple[datetime, datetime, list
         return lasting
     lowered = [w.lower() for w in words]
     if "to" not in lowered:
-        raise UsageError(
-            "give a time span like `tomorrow 08:00 to tomorrow 18:00` or `now for 8h`"
-        )
+        raise UsageError("give a time span like `tomorrow 08:00 to tomorrow 18:00` or `now for 8h`")
     cut = lowered.index("to")
     start = parse_when(" ".join(words[:cut]), ctx, now=now)
     after = words[cut + 1 :]

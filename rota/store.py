@@ -164,6 +164,17 @@ def save_rota(session: Session, spec: RotaSpec) -> Team:
     return team
 
 
+def working_hours_of(member: Member | None) -> WorkingHours:
+    """A member row's working hours; the default for nobody or an unreadable value (only a
+    validated rota file or `WorkingHours` itself writes the column: never fail a page on it)."""
+    if member is None or not member.working_hours:
+        return DEFAULT_WORKING_HOURS
+    try:
+        return WorkingHours.model_validate_json(member.working_hours)
+    except ValueError:
+        return DEFAULT_WORKING_HOURS
+
+
 def _clear(session: Session, team_id: int) -> None:
     rotation_ids = list(session.exec(select(Rotation.id).where(Rotation.team_id == team_id)))
     session.exec(delete(Override).where(col(Override.team_id) == team_id))
@@ -248,11 +259,7 @@ def load_rota(session: Session, team: Team) -> RotaSpec:
                 tz=m.tz,
                 languages=tuple(x for x in m.languages.split(",") if x),
                 role=Role(m.role),
-                working_hours=(
-                    WorkingHours.model_validate_json(m.working_hours)
-                    if m.working_hours
-                    else DEFAULT_WORKING_HOURS
-                ),
+                working_hours=working_hours_of(m),
             )
             for m in members
         ),

@@ -25,13 +25,14 @@ from chatops.cases.models import Case
 from chatops.cases.timeline import add_event
 from chatops.casetypes import Severity
 from chatops.escalation import messages
-from chatops.escalation.hours import next_working_instant, working_hours_of
+from chatops.escalation.hours import next_working_instant
 from chatops.escalation.models import PageKind
 from chatops.escalation.pages import IS_PAGE, URGENT_MAX_BACKOFF_S, add_page
 from chatops.escalation.policy import ADMINS_LEVEL, PolicySpec, Step, ladder
 from chatops.escalation.targets import Roster, find_advisor, load_roster, resolve_targets, speaks
 from chatops.outbox.models import OutboxMessage
 from rota.models import Team
+from rota.store import working_hours_of
 
 log = logging.getLogger(__name__)
 

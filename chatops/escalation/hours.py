@@ -12,9 +12,6 @@ from __future__ import annotations
 
 from datetime import datetime, time, timedelta
 
-from pydantic import ValidationError
-
-from rota.models import Member
 from rota.spec import DEFAULT_WORKING_HOURS, WEEKDAYS, WorkingHours
 from rota.wallclock import day_wall, from_ts, wall_to_ts, zone
 
@@ -24,16 +21,6 @@ AWAKE_END = time(22, 0)
 
 def _local(at: datetime, tz: str) -> datetime:
     return at.astimezone(zone(tz))
-
-
-def working_hours_of(member: Member | None) -> WorkingHours:
-    """A member's working hours as stored; the default for nobody or an unreadable value."""
-    if member is None or not member.working_hours:
-        return DEFAULT_WORKING_HOURS
-    try:
-        return WorkingHours.model_validate_json(member.working_hours)
-    except ValidationError:  # only the rota file writes it, validated; never fail a page on it
-        return DEFAULT_WORKING_HOURS
 
 
 def _days(hours: WorkingHours) -> frozenset[int]:

@@ -98,3 +98,28 @@ def test_a_bad_setting_is_one_line_naming_the_member(hours: dict, message: str) 
         parse_rota(data)
     (line,) = error.value.messages
     assert message in line, line
+
+
+def test_a_member_sets_their_own_hours_in_chat_and_pages_follow_them(sqlite_db: Database) -> None:
+    saturday = datetime(2027, 3, 27, 10, tzinfo=UTC)
+    world = make_world(sqlite_db, load_rota_yaml(EXAMPLE), now=saturday)
+    amira = world.context(AMIRA)
+    assert "Your working hours: mon,tue,wed,thu,fri 09:00–18:00 (Europe/Berlin)" in (
+        dispatch("hours", amira).text
+    )
+    bad = dispatch("hours mon-fry 08:00-17:00", amira)
+    assert not bad.ok and "unknown day 'fry'" in bad.text and "Usage: `/ts hours" in bad.text
+    backwards = dispatch("hours 17:00-08:00", amira)
+    assert not backwards.ok and "must end after they start" in backwards.text
+
+    done = dispatch("hours mon-thu 07:30-15:00", amira)
+
+    assert done.ok, done.text
+    assert "now mon,tue,wed,thu 07:30–15:00 (Europe/Berlin)" in done.text
+    with sqlite_db.transaction() as session:
+        assert load_rota(session, find_team(session)).member(AMIRA).working_hours == (
+            WorkingHours.model_validate({"days": "mon-thu", "from": "07:30", "to": "15:00"})
+        )
+    reply = dispatch("case open other sev4 link farm on the wiki", world.context(LUKAS))
+    assert "the first goes out at 2027-03-29 07:30 CEST" in reply.text
+    assert "now mon,tue,wed,thu,fri 09:00–18:00" in dispatch("hours default", amira).text

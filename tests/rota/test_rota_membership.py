@@ -85,7 +85,7 @@ def test_membership_edits_change_nothing_before_the_next_cycle(
 def test_from_the_cycle_start_the_new_order_deals_from_its_first_member(
     case: tuple[RotaSpec, RotaSpec, str, datetime, datetime, datetime],
 ) -> None:
-    old, new, rotation, _, lo, hi = case
+    _, new, rotation, _, lo, hi = case
     spec = next(r for r in new.rotations if r.name == rotation)
     if not spec.previous:
         return  # the last edit put the old order back: nothing to deal differently
