@@ -5,18 +5,21 @@ before it stays as it was, a removed member's included (so nothing loses its res
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from chatops.db import Database
+from commands.registry import dispatch, dispatch_action
 from rota.resolve import compile_rota
 from rota.store import find_team, load_rota
 from tests.clirun import chatops
 from tests.fakeslack import FakeSlack
 from tests.fakeslack import fake_slack as fake_slack  # the fixture
 from tests.served import LUKAS, NOW, Served, button_values, example_rota, serve, texts
+from tests.teams import example_team_context
 
 MEI = "U01MEILIN0"
 
@@ -92,3 +95,24 @@ def test_slack_add_takes_effect_at_the_next_cycle_and_keeps_every_shift_before(
     ]
     amira, elena, lukas = example_rota().rotations[1].participants
     assert emea == [amira, elena, lukas, MEI, amira, elena]  # the 26th: CEST, before 07:00Z
+
+
+def test_a_preview_is_not_applied_at_a_later_cycle_than_it_showed(sqlite_db: Database) -> None:
+    """Previewed five minutes before emea's cycle starts and confirmed after: the change would
+    take over a whole cycle later than the preview said, so Confirm refuses instead."""
+    before = datetime(2027, 3, 22, 6, 55, tzinfo=UTC)
+    ctx = example_team_context(sqlite_db, LUKAS, before)
+    preview = dispatch("rota add @Mei to emea", ctx)
+    assert "From 2027-03-22 08:00 CET (UTC+01:00) on" in preview.text
+    late = replace(ctx, clock=lambda: before + timedelta(minutes=10))
+
+    refused = dispatch_action("rota_confirm", button_values(preview.blocks)["rota_confirm"], late)
+
+    assert not refused.ok
+    assert "a new cycle of emea started since this change was previewed" in refused.text
+    pending = "(from 2027-03-22 08:00 CET (UTC+01:00); until then"
+    assert pending not in texts(dispatch("rota show", ctx).blocks)
+    again = dispatch("rota add @Mei to emea", ctx)
+    confirmed = dispatch_action("rota_confirm", button_values(again.blocks)["rota_confirm"], ctx)
+    assert confirmed.ok, confirmed.text
+    assert pending in texts(dispatch("rota show", ctx).blocks)

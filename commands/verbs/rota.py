@@ -99,6 +99,15 @@ class RotaShow(RotaCommand):
                 f"*{user_text(r.name)}* ({user_text(r.layer)}) — {r.tz}, hands off at `{r.handoff}`"
                 + (f", every {r.shift_length} handoffs" if r.shift_length > 1 else ""),
                 "Order: " + ", ".join(mention(p) for p in r.participants),
+                *(
+                    [
+                        f"(from {local(ctx, r.previous[-1].until)}; until then "
+                        + ", ".join(mention(p) for p in r.previous[-1].participants)
+                        + ")"
+                    ]
+                    if r.previous and r.previous[-1].until > now
+                    else []
+                ),
                 f"Windows: {windows}" if windows else "Covers all day",
                 f"Now: {mention(on.member)} until {local(ctx, on.end)}" if on else "Now: nobody",
             ]
