@@ -484,12 +484,12 @@ def _preview(ctx: Context, edit: rota_service.Edit, force: bool, summary: str) -
         )
     assert plan.proposal is not None
     lines = _change_lines(plan)
-    until = local(ctx, plan.end)
     coverage = (
         f":warning: Forced: leaves {len(plan.impact.new_gaps)} gap(s); this will be audited.\n"
         + plan.gap_report
         if plan.impact.new_gaps
-        else f"Coverage until {until} stays complete."
+        else f"Coverage {_window(ctx, plan, f'over the next {ctx.horizon_days} days')} stays "
+        "complete."
     )
     when = _effective_lines(ctx, plan)
     if when:
@@ -499,7 +499,11 @@ def _preview(ctx: Context, edit: rota_service.Edit, force: bool, summary: str) -
         blocks=[
             header("Preview of a rota change"),
             section(summary),
-            section("\n".join(lines) if lines else f"No shift changes until {until}."),
+            section(
+                "\n".join(lines)
+                if lines
+                else f"No shift changes {_window(ctx, plan, 'within the horizon')}."
+            ),
             context(coverage),
             *warning_blocks(
                 edit_warnings(ctx.db, ctx.team_id, plan.old, plan.new, plan.start, plan.end)
@@ -510,6 +514,14 @@ def _preview(ctx: Context, edit: rota_service.Edit, force: bool, summary: str) -
             ),
         ],
     )
+
+
+def _window(ctx: Context, plan: Plan, horizon: str) -> str:
+    """The window an edit was judged over: the horizon (in `horizon`'s words), or longer, to
+    show a whole cycle of a new order."""
+    if plan.end == plan.start + timedelta(days=ctx.horizon_days):
+        return horizon
+    return f"until {local(ctx, plan.end)}"
 
 
 def _effective_lines(ctx: Context, plan: Plan) -> str:
@@ -561,7 +573,7 @@ def confirm(value: str, ctx: Context) -> Reply:
     changed = len(plan.impact.removed) + len(plan.impact.added)
     text = (
         f":white_check_mark: Rota updated by {mention(ctx.actor.slack_id)}: {plan.kind} "
-        f"({changed} shift changes until {local(ctx, plan.end)})"
+        f"({changed} shift changes {_window(ctx, plan, f'in the next {ctx.horizon_days} days')})"
     )
     when = _effective_lines(ctx, plan)
     if when:
