@@ -91,31 +91,28 @@ def _read_when(text: str, ctx: Context, *, now: datetime) -> datetime:
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
-def is_span(words: list[str]) -> bool:
-    """Whether the words start a span: `<from> to <to>`, or two dates `2027-04-01 2027-04-15`."""
-    two_days = len(words) >= 2 and all(_DAY.fullmatch(w) for w in words[:2])
-    return two_days or "to" in [w.lower() for w in words]
-
-
 def parse_span(
     words: list[str], ctx: Context, *, whole_days: bool = False
 ) -> tuple[datetime, datetime, list[str]]:
-    """`<from> to <to> [rest…]` in the asker's zone; each time is one or two words.
+    """`<from> to <to> [rest…]` or `<from> [for] <duration> [rest…]` in the asker's zone;
+    each time is one or two words.
 
     Two dates with nothing between them (`2027-04-01 2027-04-15`) are a span too: people type
     that. With `whole_days`, an end given as a bare date includes that day ("away 2027-04-01 to
     2027-04-15" is back on the 16th), as people mean it. Returns both instants and the words
     after the span (options, a reason), so every verb that takes a window reads it the same way.
     """
+    now = ctx.clock()
     if len(words) >= 2 and all(_DAY.fullmatch(w) for w in words[:2]):
-        now = ctx.clock()
         start, end = parse_when(words[0], ctx, now=now), parse_when(words[1], ctx, now=now)
         return start, _day_end(words[1], ctx, now) if whole_days else end, words[2:]
+    lasting = _span_for(words, ctx, now)
+    if lasting is not None:
+        return lasting
     lowered = [w.lower() for w in words]
     if "to" not in lowered:
-        raise UsageError("give a time span like `tomorrow 08:00 to tomorrow 18:00`")
+        raise UsageError("give a time span like `tomorrow 08:00 to tomorrow 18:00` or `now for 8h`")
     cut = lowered.index("to")
-    now = ctx.clock()
     start = parse_when(" ".join(words[:cut]), ctx, now=now)
     after = words[cut + 1 :]
     for take in (2, 1):
@@ -134,6 +131,28 @@ def _day_end(day: str, ctx: Context, now: datetime) -> datetime:
     """The local midnight that ends `day` (the next day's start, DST-exact)."""
     following = date.fromisoformat(day) + timedelta(days=1)
     return parse_when(following.isoformat(), ctx, now=now)
+
+
+def _span_for(
+    words: list[str], ctx: Context, now: datetime
+) -> tuple[datetime, datetime, list[str]] | None:
+    """`<from> [for] <duration> [rest…]` (`now 8h`, `tomorrow 08:00 for 10h`), else None."""
+    for take in (2, 1):
+        if len(words) <= take:
+            continue
+        try:
+            start = parse_when(" ".join(words[:take]), ctx, now=now)
+        except UsageError:
+            continue
+        rest = words[take:]
+        if rest[0].lower() == "for" and len(rest) > 1:
+            rest = rest[1:]
+        try:
+            length = parse_duration(rest[0])
+        except ValueError:
+            return None
+        return start, start + length, rest[1:]
+    return None
 
 
 def _iso(text: str) -> datetime:

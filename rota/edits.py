@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import ValidationError
 
 from rota.coverage import Gap, coverage_gaps
+from rota.orders import CycleStart, cycle_end, next_cycle_start
 from rota.resolve import Shift, compile_rota
 from rota.spec import MemberSpec, RotaSpec
 from rota.wallclock import from_ts, subtract, to_ts
@@ -118,10 +119,68 @@ def swap(
     return _rebuild(spec, overrides=[*spec.model_dump(by_alias=True)["overrides"], *added])
 
 
+def order_change(spec: RotaSpec, *, rotation: str, now: datetime) -> CycleStart:
+    """Where a new order of `rotation` would take over: its next full cycle after `now`."""
+    r = spec.rotations[_rotation_index(spec, rotation)]
+    start = next_cycle_start(r, now)
+    if start is None:
+        raise EditError(f"{rotation} has no handoff left, so no next cycle to change its order at")
+    return start
+
+
+def first_cycle_end(spec: RotaSpec, *, rotation: str, at: datetime) -> datetime:
+    """The end of the first full cycle of `rotation`'s current order, if it starts at `at`."""
+    r = spec.rotations[_rotation_index(spec, rotation)]
+    start = next_cycle_start(r, at - timedelta(seconds=1))
+    return at if start is None else cycle_end(r, start)
+
+
+def _reorder(
+    spec: RotaSpec,
+    data: dict[str, Any],
+    index: int,
+    people: list[str],
+    now: datetime,
+    expected: datetime | None,
+) -> None:
+    """Give rotation `index` the order `people` from its next full cycle on, in `data`.
+
+    Shifts before that cycle keep the order they were dealt by. Two edits before one cycle
+    starts both take over there: the later one replaces the pending order.
+    """
+    rotation = spec.rotations[index]
+    start = order_change(spec, rotation=rotation.name, now=now)
+    if expected is not None and start.at != expected:
+        raise EditError(
+            f"a new cycle of {rotation.name} started since this change was previewed; "
+            "run the command again"
+        )
+    row = data["rotations"][index]
+    pending = rotation.previous and rotation.previous[-1].until == start.at
+    if pending and tuple(people) == rotation.previous[-1].participants:
+        row["previous"] = row["previous"][:-1]  # back to the order it had: nothing changes
+    elif not pending:
+        row["previous"] = [
+            *row["previous"],
+            {"until": start.at, "participants": list(rotation.participants)},
+        ]
+    row["participants"] = people
+
+
 def add_participant(
-    spec: RotaSpec, *, rotation: str, member: str, new_member: MemberSpec | None = None
+    spec: RotaSpec,
+    *,
+    rotation: str,
+    member: str,
+    now: datetime,
+    new_member: MemberSpec | None = None,
+    expected: datetime | None = None,
 ) -> RotaSpec:
-    """Append `member` to a rotation's order, adding them to the team first when new."""
+    """Append `member` to a rotation's order from its next full cycle after `now` on.
+
+    `member` joins the team first when new. `expected`, when given, is the cycle start the
+    change was previewed with; a different one is refused rather than applied unseen.
+    """
     index = _rotation_index(spec, rotation)
     data = spec.model_dump(by_alias=True)
     members = list(data["members"])
@@ -131,15 +190,27 @@ def add_participant(
         members.append(new_member.model_dump(by_alias=True))
     else:
         _require_member(spec, member)
-    if member in spec.rotations[index].participants:
+    current = spec.rotations[index].participants
+    if member in current:
         raise EditError(f"<@{member}> is already in the {rotation} rotation")
-    rotations = list(data["rotations"])
-    rotations[index]["participants"] = [*rotations[index]["participants"], member]
-    return _rebuild(spec, members=members, rotations=rotations)
+    _reorder(spec, data, index, [*current, member], now, expected)
+    return _rebuild(spec, members=members, rotations=data["rotations"])
 
 
-def remove_participant(spec: RotaSpec, *, rotation: str, member: str) -> RotaSpec:
-    """Take `member` out of a rotation's order (every place they hold in it)."""
+def remove_participant(
+    spec: RotaSpec,
+    *,
+    rotation: str,
+    member: str,
+    now: datetime,
+    expected: datetime | None = None,
+) -> RotaSpec:
+    """Take `member` out of a rotation's order from its next full cycle after `now` on.
+
+    Their shifts before that cycle stay theirs, so nothing already planned loses its
+    responder; handing those over sooner is an override or a swap, which the coverage check
+    judges like any other edit.
+    """
     index = _rotation_index(spec, rotation)
     current = spec.rotations[index].participants
     if member not in current:
@@ -147,7 +218,7 @@ def remove_participant(spec: RotaSpec, *, rotation: str, member: str) -> RotaSpe
     if set(current) == {member}:
         raise EditError(f"<@{member}> is the only one in {rotation}; a rotation can't be empty")
     data = spec.model_dump(by_alias=True)
-    data["rotations"][index]["participants"] = [p for p in current if p != member]
+    _reorder(spec, data, index, [p for p in current if p != member], now, expected)
     return _rebuild(spec, rotations=data["rotations"])
 
 

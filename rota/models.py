@@ -61,6 +61,8 @@ class Member(SQLModel, table=True):
     languages: str = "en"  # comma-separated ISO 639-1 codes
     role: str = "responder"
     position: int = 0
+    # `rota.spec.WorkingHours` as JSON; "" is the default (09:00–18:00 Monday to Friday).
+    working_hours: str = Field(default="", sa_column_kwargs={"server_default": ""})
 
 
 class Rotation(SQLModel, table=True):
@@ -75,6 +77,8 @@ class Rotation(SQLModel, table=True):
     shift_length: int = 1
     layer: str = "primary"
     position: int = 0
+    # Earlier orders (`rota.spec.EarlierOrder`) as JSON: [{"until": ISO, "participants": [ids]}].
+    previous: str = Field(default="[]", sa_column_kwargs={"server_default": "[]"})
 
 
 class Participant(SQLModel, table=True):

@@ -3,7 +3,8 @@
 Semantics (the issue's words):
 
 * Rotation shift ``k`` runs from handoff ``kL`` to handoff ``(k+1)L`` and belongs to participant
-  ``k mod n``; before the rotation's start it covers nobody.
+  ``k mod n`` (counted from where its order took over, rota/orders.py); before the rotation's
+  start it covers nobody.
 * A restricted rotation covers its shift member only inside the union of its windows.
 * An override on a rotation replaces that rotation's responder for its whole interval, windows
   or not. Where overrides on the same rotation overlap, the later one in the list wins, so a
@@ -27,6 +28,7 @@ from functools import lru_cache
 from typing import Literal
 
 from rota.handoffs import FOREVER, HandoffSeries, series
+from rota.orders import orders_of
 from rota.spec import OverrideSpec, RotaSpec, RotationSpec, Weekday
 from rota.wallclock import daily_windows, from_ts, local_date, merge, subtract, to_ts, zone
 
@@ -111,6 +113,7 @@ class _CompiledRotation:
         self.spec = rotation
         self.series: HandoffSeries = series(rotation)
         self.windows = windows_of(rotation) if rotation.restrictions else None
+        self.orders = orders_of(rotation)
         # Effective override pieces: each override minus the later ones on this rotation.
         mine = [(to_ts(o.start), to_ts(o.end), o.member) for o in overrides.get(rotation.name, ())]
         pieces: list[tuple[int, int, str]] = []
@@ -128,13 +131,12 @@ class _CompiledRotation:
         if end <= ser.start:
             return []
         length = self.spec.shift_length
-        people = self.spec.participants
+        member_of = self.orders.member_of
         k = ser.index_at(max(start, ser.start)) // length
         ser.index_at(end)  # materialise every handoff up to the first one after ``end``
         ser.at_index((ser.index_at(end) // length + 1) * length)  # and that shift's end
         hs = ser.instants
         count = len(hs)
-        n = len(people)
         raw: list[tuple[int, int, str]] = []
         while True:
             i = k * length
@@ -145,7 +147,7 @@ class _CompiledRotation:
                 break
             j = i + length
             b = hs[j] if j < count else FOREVER
-            raw.append((a, b, people[k % n]))
+            raw.append((a, b, member_of(k)))
             if b == FOREVER:
                 break
             k += 1

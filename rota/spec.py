@@ -9,11 +9,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, time
 from enum import StrEnum
+from itertools import pairwise
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 
@@ -138,6 +149,53 @@ def _display_name(value: str) -> str:
 DisplayName = Annotated[str, AfterValidator(_display_name)]
 
 
+def day_range(value: Any) -> Any:
+    """Days as the file may write them: ``mon-fri``, ``mon,wed,fri`` or a list of days."""
+    if not isinstance(value, str):
+        return value
+    out: list[Weekday] = []
+    for part in value.split(","):
+        first, _, last = part.strip().partition("-")
+        a, b = _day(first), _day(last) if last else _day(first)
+        i, j = WEEKDAYS.index(a), WEEKDAYS.index(b)
+        if j < i:
+            raise PydanticCustomError(
+                "weekday", "day range '{part}' runs backwards", {"part": part.strip()}
+            )
+        out.extend(WEEKDAYS[i : j + 1])
+    return tuple(dict.fromkeys(out))
+
+
+class WorkingHours(_Strict):
+    """When a member takes routine (``hours: working``) pages, in their own zone."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    days: Annotated[tuple[Day, ...], BeforeValidator(day_range)] = Field(
+        default=WEEKDAYS[:5], min_length=1
+    )
+    start: LocalTime = Field(default=time(9, 0), alias="from")
+    end: LocalTime = Field(default=time(18, 0), alias="to")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> WorkingHours:
+        if self.end <= self.start:
+            raise PydanticCustomError(
+                "working_hours",
+                "working hours must end after they start ({start}–{end})",
+                {"start": f"{self.start:%H:%M}", "end": f"{self.end:%H:%M}"},
+            )
+        return self
+
+    def describe(self) -> str:
+        days = ",".join(d.value for d in self.days)
+        return f"{days} {self.start:%H:%M}–{self.end:%H:%M}"
+
+
+#: 09:00–18:00 Monday to Friday: a member's working hours unless they say otherwise.
+DEFAULT_WORKING_HOURS = WorkingHours()
+
+
 class MemberSpec(_Strict):
     """A person on the team, keyed by their Slack user id."""
 
@@ -146,6 +204,23 @@ class MemberSpec(_Strict):
     tz: ZoneName = Field(description="IANA time zone, e.g. Europe/Berlin")
     languages: tuple[str, ...] = ("en",)
     role: Role = Role.responder
+    working_hours: WorkingHours = DEFAULT_WORKING_HOURS
+
+    @field_validator("working_hours", mode="wrap")
+    @classmethod
+    def _name_the_member(cls, value: Any, handler: Any, info: ValidationInfo) -> Any:
+        """A bad setting names whose it is: the file's path alone says only ``members[7]``."""
+        try:
+            return handler(value)
+        except ValidationError as error:
+            who = info.data.get("name") or info.data.get("id") or "a member"
+            first = error.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise PydanticCustomError(
+                "working_hours",
+                "{who}'s working_hours{where}: {msg}",
+                {"who": who, "where": f".{where}" if where else "", "msg": first["msg"]},
+            ) from None
 
 
 class RestrictionSpec(_Strict):
@@ -158,8 +233,24 @@ class RestrictionSpec(_Strict):
     end: LocalTime = Field(alias="to")
 
 
+class EarlierOrder(_Strict):
+    """An order the rotation followed before a member was added or removed.
+
+    Shifts that start before ``until`` follow it; ``until`` is the start of the first full cycle
+    of the order that replaced it, so that no shift already dealt changes when people join or
+    leave (rota.edits).
+    """
+
+    until: AwareDatetime
+    participants: Participants
+
+
 class RotationSpec(_Strict):
-    """An ordered list of members taking turns at handoffs given by a cron rule in ``tz``."""
+    """An ordered list of members taking turns at handoffs given by a cron rule in ``tz``.
+
+    ``participants`` is the order from the last ``previous`` entry's ``until`` on (from
+    ``start`` when there is none), beginning with its first participant there.
+    """
 
     name: str = Field(min_length=1)
     tz: ZoneName
@@ -169,6 +260,24 @@ class RotationSpec(_Strict):
     shift_length: int = Field(default=1, ge=1, description="handoffs per shift")
     restrictions: tuple[RestrictionSpec, ...] = ()
     layer: str = Field(default="primary", min_length=1)
+    previous: tuple[EarlierOrder, ...] = Field(
+        default=(), description="earlier orders, oldest first, each with the instant it ended"
+    )
+
+    @model_validator(mode="after")
+    def _orders_in_turn(self) -> RotationSpec:
+        untils = [o.until for o in self.previous]
+        if any(b <= a for a, b in pairwise(untils)):
+            raise PydanticCustomError(
+                "order_sequence", "previous orders must end in turn, oldest first"
+            )
+        return self
+
+    def orders(self) -> tuple[tuple[datetime | None, tuple[str, ...]], ...]:
+        """Each order with the instant it took over (None: from the start), oldest first."""
+        starts: list[datetime | None] = [None, *(o.until for o in self.previous)]
+        people = [*(o.participants for o in self.previous), self.participants]
+        return tuple(zip(starts, people, strict=True))
 
 
 class OverrideSpec(_Strict):
@@ -283,6 +392,15 @@ def reference_problems(rota: RotaSpec) -> list[tuple[str, str]]:
                 problems.append(
                     (f"rotations[{i}].participants[{j}]", f"'{p}' is not a member of the team")
                 )
+        for e, earlier in enumerate(r.previous):
+            for j, p in enumerate(earlier.participants):
+                if p not in ids:
+                    problems.append(
+                        (
+                            f"rotations[{i}].previous[{e}].participants[{j}]",
+                            f"'{p}' is not a member of the team",
+                        )
+                    )
     for i, o in enumerate(rota.overrides):
         if o.member not in ids:
             problems.append((f"overrides[{i}].member", f"'{o.member}' is not a member of the team"))

@@ -22,6 +22,8 @@ from rota.models import (
     Team,
 )
 from rota.spec import (
+    DEFAULT_WORKING_HOURS,
+    EarlierOrder,
     FatigueSpec,
     GroupSpec,
     MemberSpec,
@@ -32,6 +34,7 @@ from rota.spec import (
     RotationSpec,
     TeamSpec,
     Weekday,
+    WorkingHours,
 )
 
 
@@ -90,6 +93,11 @@ def save_rota(session: Session, spec: RotaSpec) -> Team:
         )
         row.name, row.tz, row.role, row.position = m.name, m.tz, m.role.value, position
         row.languages = ",".join(m.languages)
+        row.working_hours = (
+            ""
+            if m.working_hours == DEFAULT_WORKING_HOURS
+            else m.working_hours.model_dump_json(by_alias=True)
+        )
         session.add(row)
         session.flush()
         assert row.id is not None
@@ -108,6 +116,12 @@ def save_rota(session: Session, spec: RotaSpec) -> Team:
             shift_length=r.shift_length,
             layer=r.layer,
             position=position,
+            previous=json.dumps(
+                [
+                    {"until": o.until.isoformat(), "participants": list(o.participants)}
+                    for o in r.previous
+                ]
+            ),
         )
         session.add(rotation)
         session.flush()
@@ -148,6 +162,17 @@ def save_rota(session: Session, spec: RotaSpec) -> Team:
             )
     session.flush()
     return team
+
+
+def working_hours_of(member: Member | None) -> WorkingHours:
+    """A member row's working hours; the default for nobody or an unreadable value (only a
+    validated rota file or `WorkingHours` itself writes the column: never fail a page on it)."""
+    if member is None or not member.working_hours:
+        return DEFAULT_WORKING_HOURS
+    try:
+        return WorkingHours.model_validate_json(member.working_hours)
+    except ValueError:
+        return DEFAULT_WORKING_HOURS
 
 
 def _clear(session: Session, team_id: int) -> None:
@@ -194,6 +219,9 @@ def load_rota(session: Session, team: Team) -> RotaSpec:
                 participants=tuple(slack_of[p] for p in participants),
                 shift_length=r.shift_length,
                 layer=r.layer,
+                previous=tuple(
+                    EarlierOrder.model_validate(o) for o in json.loads(r.previous or "[]")
+                ),
                 restrictions=tuple(
                     RestrictionSpec(
                         days=tuple(Weekday(d) for d in w.days.split(",") if d),
@@ -231,6 +259,7 @@ def load_rota(session: Session, team: Team) -> RotaSpec:
                 tz=m.tz,
                 languages=tuple(x for x in m.languages.split(",") if x),
                 role=Role(m.role),
+                working_hours=working_hours_of(m),
             )
             for m in members
         ),

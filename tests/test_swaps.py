@@ -115,25 +115,27 @@ def test_cover_refuses_what_cannot_be_covered(requester: str, taker: str, messag
 
 def test_request_then_take_updates_the_rota_and_audits_both(sqlite_db: Database) -> None:
     ctx = example_team_context(sqlite_db, AMIRA, NOW)
-    opened = swaps.request_swap(
-        sqlite_db,
-        team_id=ctx.team_id,
-        actor=ctx.actor,
-        start=WINDOW[0],
-        end=WINDOW[1],
-        reason="dentist",
-        now=NOW,
-    )
+    with sqlite_db.transaction() as session:
+        opened = swaps.request_swap(
+            session,
+            team_id=ctx.team_id,
+            actor=ctx.actor,
+            start=WINDOW[0],
+            end=WINDOW[1],
+            reason="dentist",
+            now=NOW,
+        )
     assert opened.request.id is not None
 
-    taken = swaps.take_swap(
-        sqlite_db,
-        team_id=ctx.team_id,
-        request_id=opened.request.id,
-        actor=_actor(ctx, ELENA),
-        now=NOW,
-        horizon_days=28,
-    )
+    with sqlite_db.transaction() as session:
+        taken = swaps.take_swap(
+            session,
+            team_id=ctx.team_id,
+            request_id=opened.request.id,
+            actor=_actor(ctx, ELENA),
+            now=NOW,
+            horizon_days=28,
+        )
 
     assert taken.request.status == "taken"
     assert taken.request.taker == ELENA
@@ -150,9 +152,16 @@ def test_request_then_take_updates_the_rota_and_audits_both(sqlite_db: Database)
 def test_only_one_of_many_simultaneous_takers_wins(db: Database) -> None:
     """Exactly once under concurrency, on SQLite and on PostgreSQL."""
     ctx = example_team_context(db, AMIRA, NOW)
-    opened = swaps.request_swap(
-        db, team_id=ctx.team_id, actor=ctx.actor, start=WINDOW[0], end=WINDOW[1], reason="", now=NOW
-    )
+    with db.transaction() as session:
+        opened = swaps.request_swap(
+            session,
+            team_id=ctx.team_id,
+            actor=ctx.actor,
+            start=WINDOW[0],
+            end=WINDOW[1],
+            reason="",
+            now=NOW,
+        )
     assert opened.request.id is not None
     request_id = opened.request.id
     takers = [_actor(ctx, who) for who in (ELENA, LUKAS, DANIEL, PRIYA, SOFIA)]
@@ -164,14 +173,15 @@ def test_only_one_of_many_simultaneous_takers_wins(db: Database) -> None:
     def take(actor: Actor) -> None:
         start.wait()
         try:
-            result = swaps.take_swap(
-                db,
-                team_id=ctx.team_id,
-                request_id=request_id,
-                actor=actor,
-                now=NOW,
-                horizon_days=28,
-            )
+            with db.transaction() as session:
+                result = swaps.take_swap(
+                    session,
+                    team_id=ctx.team_id,
+                    request_id=request_id,
+                    actor=actor,
+                    now=NOW,
+                    horizon_days=28,
+                )
             with lock:
                 won.append(str(result.request.taker))
         except Refused as error:
@@ -345,3 +355,40 @@ def test_a_request_expires_when_its_window_begins(sqlite_db: Database) -> None:
     assert _audit(sqlite_db, "swap.take") == []
     begun = dispatch(f"swap request {iso(NOW - timedelta(hours=1))} to {iso(WINDOW[1])}", ctx)
     assert not begun.ok and "already begun" in begun.text
+
+
+def test_a_request_from_now_stays_open_and_the_taker_covers_from_the_take_on(
+    sqlite_db: Database,
+) -> None:
+    """Someone on shift who must leave asks from "now": the request does not expire at once,
+    and whoever takes it half an hour later covers what is left, not the half hour gone."""
+    ctx = example_team_context(sqlite_db, LUKAS, NOW)
+    on_emea = {s.rotation: s.member for s in compile_rota(example_rota()).on_call(NOW)}
+    assert on_emea["emea"] == LUKAS
+
+    posted = dispatch("swap request now 8h my kid's school play", ctx)
+
+    assert posted.ok, posted.text
+    assert "stays open until" in posted.text
+    with sqlite_db.transaction() as session:
+        (row,) = session.exec(select(swaps.SwapRequest)).all()
+    assert (row.start, row.end) == (NOW, NOW + timedelta(hours=8))
+    value = posted.posts[0].blocks[-1]["elements"][0]["value"]
+    taken_at = NOW + timedelta(minutes=30)
+    taken = dispatch_action("swap_take", value, replace(_as(ctx, ELENA), clock=lambda: taken_at))
+
+    assert taken.ok, taken.text
+    after = compile_rota(_spec(ctx))
+    emea = {
+        t: {s.member for s in after.on_call(t) if s.rotation == "emea"}
+        for t in (NOW + timedelta(minutes=10), taken_at, NOW + timedelta(hours=4))
+    }
+    assert emea == {
+        NOW + timedelta(minutes=10): {LUKAS},
+        taken_at: {ELENA},
+        NOW + timedelta(hours=4): {ELENA},
+    }
+    # "now to in 1h" reads the same way; at 21:00 Berlin time Lukas holds no emea shift.
+    evening = replace(ctx, clock=lambda: NOW + timedelta(hours=9))
+    over = dispatch("swap request now to in 1h", evening)
+    assert not over.ok and "no rotation shift in that window" in over.text

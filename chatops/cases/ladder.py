@@ -32,6 +32,7 @@ from chatops.escalation.policy import ADMINS_LEVEL, PolicySpec, Step, ladder
 from chatops.escalation.targets import Roster, find_advisor, load_roster, resolve_targets, speaks
 from chatops.outbox.models import OutboxMessage
 from rota.models import Team
+from rota.store import working_hours_of
 
 log = logging.getLogger(__name__)
 
@@ -272,7 +273,9 @@ def _send(
         due_at = at
         if working_hours:
             member = roster.member(person)
-            due_at = next_working_instant(member.tz if member else "UTC", at)
+            due_at = next_working_instant(
+                member.tz if member else "UTC", at, working_hours_of(member)
+            )
             first = paging.held_until or due_at
             paging.held_until = min(first, due_at)
         text, blocks = messages.direct_message(

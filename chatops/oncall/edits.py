@@ -16,23 +16,22 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from sqlalchemy import update
 from sqlmodel import Session, col
 
 from chatops import audit
-from chatops.db import Database
 from chatops.errors import Refused
 from chatops.oncall.proposals import PROPOSAL_TTL, RotaProposal
 from chatops.team import Actor
 from rota import edits
 from rota.coverage import describe_gap
 from rota.edits import EditError, EditImpact
-from rota.resolve import compile_rota
+from rota.resolve import Shift, compile_rota
 from rota.spec import AwareDatetime, MemberSpec, Role, RotaSpec
 from rota.store import save_rota, team_rota
 from rota.timefmt import fmt_local
@@ -42,9 +41,13 @@ from rota.yamlio import validation_messages
 class _Edit(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    def apply(self, spec: RotaSpec, author: str) -> RotaSpec:
-        """The rota after this edit (`EditError` when it cannot be made)."""
+    def apply(self, spec: RotaSpec, author: str, now: datetime) -> RotaSpec:
+        """The rota after this edit made at `now` (`EditError` when it cannot be made)."""
         raise NotImplementedError
+
+    def pinned(self, spec: RotaSpec, now: datetime) -> Self:
+        """This edit as a preview stores it: with whatever `now` decided fixed in it."""
+        return self
 
 
 class OverrideEdit(_Edit):
@@ -55,7 +58,7 @@ class OverrideEdit(_Edit):
     rotation: str | None = None
     reason: str = ""
 
-    def apply(self, spec: RotaSpec, author: str) -> RotaSpec:
+    def apply(self, spec: RotaSpec, author: str, now: datetime) -> RotaSpec:
         return edits.add_override(
             spec,
             member=self.member,
@@ -75,7 +78,7 @@ class SwapEdit(_Edit):
     end: AwareDatetime
     reason: str = ""
 
-    def apply(self, spec: RotaSpec, author: str) -> RotaSpec:
+    def apply(self, spec: RotaSpec, author: str, now: datetime) -> RotaSpec:
         return edits.swap(
             spec,
             first=self.first,
@@ -87,25 +90,45 @@ class SwapEdit(_Edit):
         )
 
 
-class AddEdit(_Edit):
-    kind: Literal["add"] = "add"
+class _MembershipEdit(_Edit):
+    """Joining or leaving a rotation: it takes effect at the start of the rotation's next full
+    cycle (`rota.edits.order_change`), so no shift already dealt changes."""
+
     member: str
     rotation: str
+    # The cycle start the preview showed; Confirm refuses to apply the edit at another one.
+    effective: AwareDatetime | None = None
+
+    def pinned(self, spec: RotaSpec, now: datetime) -> Self:
+        try:
+            at = edits.order_change(spec, rotation=self.rotation, now=now).at
+        except EditError:
+            return self  # `apply` says what is wrong
+        return self.model_copy(update={"effective": at})
+
+
+class AddEdit(_MembershipEdit):
+    kind: Literal["add"] = "add"
     new_member: MemberSpec | None = None
 
-    def apply(self, spec: RotaSpec, author: str) -> RotaSpec:
+    def apply(self, spec: RotaSpec, author: str, now: datetime) -> RotaSpec:
         return edits.add_participant(
-            spec, rotation=self.rotation, member=self.member, new_member=self.new_member
+            spec,
+            rotation=self.rotation,
+            member=self.member,
+            now=now,
+            new_member=self.new_member,
+            expected=self.effective,
         )
 
 
-class RemoveEdit(_Edit):
+class RemoveEdit(_MembershipEdit):
     kind: Literal["remove"] = "remove"
-    member: str
-    rotation: str
 
-    def apply(self, spec: RotaSpec, author: str) -> RotaSpec:
-        return edits.remove_participant(spec, rotation=self.rotation, member=self.member)
+    def apply(self, spec: RotaSpec, author: str, now: datetime) -> RotaSpec:
+        return edits.remove_participant(
+            spec, rotation=self.rotation, member=self.member, now=now, expected=self.effective
+        )
 
 
 class SetHandoffEdit(_Edit):
@@ -113,7 +136,7 @@ class SetHandoffEdit(_Edit):
     rotation: str
     cron: str
 
-    def apply(self, spec: RotaSpec, author: str) -> RotaSpec:
+    def apply(self, spec: RotaSpec, author: str, now: datetime) -> RotaSpec:
         return edits.set_handoff(spec, rotation=self.rotation, cron=self.cron)
 
 
@@ -144,6 +167,22 @@ class Plan:
     kind: str
     force: bool = False
     proposal: str | None = None  # the stored proposal's id, once previewed
+    # A membership edit: where its new order takes over (shifts before it are unchanged).
+    effective: datetime | None = None
+    rotation: str | None = None
+
+    @property
+    def kept(self) -> list[Shift]:
+        """A removed member's shifts before `effective`: still theirs, so still covered."""
+        if self.kind != "remove" or self.effective is None:
+            return []
+        gone = {p for r in self.old.rotations if r.name == self.rotation for p in r.participants}
+        gone -= {p for r in self.new.rotations if r.name == self.rotation for p in r.participants}
+        return [
+            s
+            for s in compile_rota(self.new).shifts(self.start, self.effective)
+            if s.rotation == self.rotation and s.member in gone and s.source == "rotation"
+        ]
 
     @property
     def gap_report(self) -> str:
@@ -160,14 +199,21 @@ def _plan(
     spec: RotaSpec, edit: Edit, *, author: str, force: bool, now: datetime, horizon_days: int
 ) -> Plan:
     try:
-        new = edit.apply(spec, author)
+        new = edit.apply(spec, author, now)
     except EditError as error:
         raise Refused(str(error)) from None
     except (KeyError, TypeError, ValueError, OverflowError):
         # A proposal arrives back as a button's value, which anyone can forge: junk is refused.
         raise Refused("this rota change is not one I can read; run the command again") from None
     end = now + timedelta(days=horizon_days)
-    return Plan(spec, new, edits.impact(spec, new, now, end), now, end, edit.kind, force)
+    effective = rotation = None
+    if isinstance(edit, AddEdit | RemoveEdit):
+        # The preview shows at least one whole cycle of the new order, however far it starts.
+        rotation = edit.rotation
+        effective = edits.order_change(spec, rotation=rotation, now=now).at
+        end = max(end, edits.first_cycle_end(new, rotation=rotation, at=effective))
+    impact = edits.impact(spec, new, now, end)
+    return Plan(spec, new, impact, now, end, edit.kind, force, None, effective, rotation)
 
 
 def admin_changes(old: RotaSpec, new: RotaSpec) -> list[str]:
@@ -216,7 +262,7 @@ def _check(plan: Plan, actor: Actor, horizon_days: int) -> None:
 
 
 def preview(
-    db: Database,
+    session: Session,
     *,
     team_id: int,
     edit: Edit,
@@ -226,39 +272,36 @@ def preview(
     horizon_days: int,
     contact: str,
 ) -> Plan:
-    """Plan an edit and store it as a proposal for Confirm; refuses edits that open a gap."""
+    """Plan an edit and store it as a proposal for Confirm, in the caller's transaction;
+    refuses edits that open a gap."""
     require_manager(actor, contact)
     _refuse_past(edit, actor, now)
-    with db.transaction() as session:
-        team, spec = team_rota(session, team_id)
-        plan = _plan(
-            spec, edit, author=actor.slack_id, force=force, now=now, horizon_days=horizon_days
-        )
-        _check(plan, actor, horizon_days)
-        proposal = RotaProposal(
-            id=secrets.token_urlsafe(18),
-            team_id=team_id,
-            author=actor.slack_id,
-            base=edits.digest(spec),
-            kind=edit.kind,
-            edit=edit.model_dump_json(),
-            force=force,
-            created_at=now,
-            expires_at=now + PROPOSAL_TTL,
-        )
-        session.add(proposal)
-        audit.record(
-            session,
-            at=now,
-            actor=actor.slack_id,
-            action="proposal.create",
-            subject=f"team:{team.name}",
-            team_id=team_id,
-            detail={"proposal": proposal.id, "kind": edit.kind, "force": force},
-        )
-    return Plan(
-        plan.old, plan.new, plan.impact, plan.start, plan.end, plan.kind, force, proposal.id
+    team, spec = team_rota(session, team_id)
+    edit = edit.pinned(spec, now)
+    plan = _plan(spec, edit, author=actor.slack_id, force=force, now=now, horizon_days=horizon_days)
+    _check(plan, actor, horizon_days)
+    proposal = RotaProposal(
+        id=secrets.token_urlsafe(18),
+        team_id=team_id,
+        author=actor.slack_id,
+        base=edits.digest(spec),
+        kind=edit.kind,
+        edit=edit.model_dump_json(),
+        force=force,
+        created_at=now,
+        expires_at=now + PROPOSAL_TTL,
     )
+    session.add(proposal)
+    audit.record(
+        session,
+        at=now,
+        actor=actor.slack_id,
+        action="proposal.create",
+        subject=f"team:{team.name}",
+        team_id=team_id,
+        detail={"proposal": proposal.id, "kind": edit.kind, "force": force},
+    )
+    return replace(plan, force=force, proposal=proposal.id)
 
 
 STALE = "this preview can no longer be confirmed ({why}); run the command again"
@@ -306,7 +349,7 @@ def _use(
 
 
 def apply(
-    db: Database,
+    session: Session,
     *,
     team_id: int,
     proposal_id: str,
@@ -316,63 +359,63 @@ def apply(
     contact: str,
     on_saved: Callable[[Plan], None] | None = None,
 ) -> Plan:
-    """Apply a stored proposal if it is still good, and audit it in one transaction."""
+    """Apply a stored proposal if it is still good, and audit it, in the caller's transaction."""
     require_manager(actor, contact)
-    with db.transaction() as session:
-        proposal = _usable(session, team_id=team_id, proposal_id=proposal_id, actor=actor, now=now)
-        team, spec = team_rota(session, team_id, lock=True)
-        if proposal.base != edits.digest(spec):
-            raise Refused("the rota changed since this preview; run the command again")
-        edit = _EDIT.validate_json(proposal.edit)  # written by `preview`, never by a client
-        plan = _plan(
-            spec,
-            edit,
-            author=proposal.author,
-            force=proposal.force,
-            now=now,
-            horizon_days=horizon_days,
-        )
-        _check(plan, actor, horizon_days)
-        _use(session, proposal, actor, now, "applied")
-        save_rota(session, plan.new)
-        audit.record(
-            session,
-            at=now,
-            actor=actor.slack_id,
-            action=f"rota.{edit.kind}",
-            subject=f"team:{team.name}",
-            team_id=team.id,
-            detail={
-                "params": edit.model_dump(mode="json", exclude={"kind"}),
-                "forced": bool(plan.impact.new_gaps),
-                "gaps": len(plan.impact.new_gaps),
-                "shifts_removed": len(plan.impact.removed),
-                "shifts_added": len(plan.impact.added),
-            },
-        )
-        if on_saved is not None:
-            on_saved(plan)
+    proposal = _usable(session, team_id=team_id, proposal_id=proposal_id, actor=actor, now=now)
+    team, spec = team_rota(session, team_id, lock=True)
+    if proposal.base != edits.digest(spec):
+        raise Refused("the rota changed since this preview; run the command again")
+    edit = _EDIT.validate_json(proposal.edit)  # written by `preview`, never by a client
+    plan = _plan(
+        spec,
+        edit,
+        author=proposal.author,
+        force=proposal.force,
+        now=now,
+        horizon_days=horizon_days,
+    )
+    _check(plan, actor, horizon_days)
+    _use(session, proposal, actor, now, "applied")
+    save_rota(session, plan.new)
+    audit.record(
+        session,
+        at=now,
+        actor=actor.slack_id,
+        action=f"rota.{edit.kind}",
+        subject=f"team:{team.name}",
+        team_id=team.id,
+        detail={
+            "params": edit.model_dump(mode="json", exclude={"kind"}),
+            "forced": bool(plan.impact.new_gaps),
+            "gaps": len(plan.impact.new_gaps),
+            "shifts_removed": len(plan.impact.removed),
+            "shifts_added": len(plan.impact.added),
+        },
+    )
+    if on_saved is not None:
+        on_saved(plan)
     return plan
 
 
-def cancel(db: Database, *, team_id: int, proposal_id: str, actor: Actor, now: datetime) -> None:
+def cancel(
+    session: Session, *, team_id: int, proposal_id: str, actor: Actor, now: datetime
+) -> None:
     """Withdraw a proposal so that no later Confirm can apply it (audited)."""
-    with db.transaction() as session:
-        proposal = _usable(
-            session,
-            team_id=team_id,
-            proposal_id=proposal_id,
-            actor=actor,
-            now=now,
-            confirming=False,
-        )
-        _use(session, proposal, actor, now, "cancelled")
-        audit.record(
-            session,
-            at=now,
-            actor=actor.slack_id,
-            action="proposal.cancel",
-            subject=f"proposal:{proposal.id}",
-            team_id=team_id,
-            detail={"kind": proposal.kind},
-        )
+    proposal = _usable(
+        session,
+        team_id=team_id,
+        proposal_id=proposal_id,
+        actor=actor,
+        now=now,
+        confirming=False,
+    )
+    _use(session, proposal, actor, now, "cancelled")
+    audit.record(
+        session,
+        at=now,
+        actor=actor.slack_id,
+        action="proposal.cancel",
+        subject=f"proposal:{proposal.id}",
+        team_id=team_id,
+        detail={"kind": proposal.kind},
+    )

@@ -20,7 +20,6 @@ from sqlmodel import Field, Session, SQLModel, col
 
 from chatops import audit
 from chatops.blockkit import user_text
-from chatops.db import Database
 from chatops.errors import Refused
 from chatops.oncall.edits import Plan
 from chatops.team import Actor
@@ -86,12 +85,27 @@ def _require_member(spec: RotaSpec, actor: Actor | None) -> Actor:
     return actor
 
 
+#: How far back a typed start still means "now" (it was typed a moment ago).
+NOW_GRACE = timedelta(minutes=5)
+
+
+def asked_from_now(request: SwapRequest) -> bool:
+    """A request whose window had begun when it was asked: someone needs cover right away."""
+    return request.created_at >= request.start
+
+
+def expired(request: SwapRequest, now: datetime) -> bool:
+    """A request expires when its window begins, so that nobody takes shifts already worked;
+    one asked from now stays open until its window ends, and a take covers from the take on."""
+    return now >= (request.end if asked_from_now(request) else request.start)
+
+
 #: The action id of a swap request's Take button (the `/ts swap` verb registers its handler).
 TAKE_ACTION = "swap_take"
 
 
 def request_swap(
-    db: Database,
+    session: Session,
     *,
     team_id: int,
     actor: Actor | None,
@@ -105,30 +119,31 @@ def request_swap(
         raise Refused("the window must end after it starts")
     if end <= now:
         raise Refused("that window is already over")
-    if start <= now:
+    if now - NOW_GRACE <= start <= now:
+        start = now  # asked "from now": open until taken or over (`expired`)
+    elif start < now:
         raise Refused(
-            "that window has already begun, and a request expires when its window begins; "
-            "ask from a time still to come, or ask a manager for a rota override"
+            "that window has already begun; ask from now (`/ts swap request now 8h …`) or "
+            "from a time still to come"
         )
     if end > now + MAX_SWAP_AHEAD or end - start > MAX_SWAP_AHEAD:
         days = MAX_SWAP_AHEAD.days
         raise Refused(
             f"a swap request may cover at most the next {days} days; ask for the rest later"
         )
-    with db.transaction() as session:
-        spec = _team_rota(session, team_id)
-        requester = _require_member(spec, actor)
-        return open_swap(
-            session,
-            team_id=team_id,
-            spec=spec,
-            requester=requester.slack_id,
-            start=start,
-            end=end,
-            reason=reason,
-            now=now,
-            actor=requester.slack_id,
-        )
+    spec = _team_rota(session, team_id)
+    requester = _require_member(spec, actor)
+    return open_swap(
+        session,
+        team_id=team_id,
+        spec=spec,
+        requester=requester.slack_id,
+        start=start,
+        end=end,
+        reason=reason,
+        now=now,
+        actor=requester.slack_id,
+    )
 
 
 def open_swap(
@@ -189,7 +204,7 @@ def _refuse_closed(request: SwapRequest | None, actor: Actor) -> None:
 
 
 def take_swap(
-    db: Database,
+    session: Session,
     *,
     team_id: int,
     request_id: int,
@@ -202,122 +217,120 @@ def take_swap(
     Coverage is checked from now to the end of the horizon or of the window, whichever is later,
     so a window beyond the horizon is still proved.
     """
-    with db.transaction() as session:
-        found = session.get(SwapRequest, request_id)
-        request = found if found is not None and found.team_id == team_id else None
-        if actor is None:
-            raise Refused("only members of the team can take a swap")
-        _refuse_closed(request, actor)
-        assert request is not None
-        if request.requester == actor.slack_id:
-            raise Refused("that is your own request; wait for someone to take it")
-        if request.start <= now:
-            raise Refused(
-                "this swap request has expired: its window has begun, so the shifts stay with "
-                f"<@{request.requester}>; ask a manager for a rota override instead"
-            )
-        claimed = session.connection().execute(
-            update(SwapRequest)
-            .where(
-                col(SwapRequest.id) == request_id,
-                col(SwapRequest.status) == SwapStatus.open.value,
-            )
-            .values(status=SwapStatus.taken.value, taker=actor.slack_id, taken_at=now)
+    found = session.get(SwapRequest, request_id)
+    request = found if found is not None and found.team_id == team_id else None
+    if actor is None:
+        raise Refused("only members of the team can take a swap")
+    _refuse_closed(request, actor)
+    assert request is not None
+    if request.requester == actor.slack_id:
+        raise Refused("that is your own request; wait for someone to take it")
+    if expired(request, now):
+        raise Refused(
+            "this swap request has expired: its window has begun, so the shifts stay with "
+            f"<@{request.requester}>; ask a manager for a rota override instead"
         )
-        if claimed.rowcount != 1:
-            session.expire(request)
-            _refuse_closed(session.get(SwapRequest, request_id), actor)
-            raise Refused("this swap request is closed")
-        spec = _team_rota(session, team_id, lock=True)
-        _require_member(spec, actor)
-        try:
-            new = cover(
-                spec,
-                requester=request.requester,
-                taker=actor.slack_id,
-                start=request.start,
-                end=request.end,
-                reason=request.reason or f"swap request {request_id}",
-                author=actor.slack_id,
-            )
-        except EditError as error:
-            raise Refused(str(error)) from None
-        check_end = max(now + timedelta(days=horizon_days), request.end)
-        params = {
-            "request": request_id,
-            "requester": request.requester,
-            "taker": actor.slack_id,
-            "start": request.start.isoformat(),
-            "end": request.end.isoformat(),
-        }
-        plan = Plan(
+    claimed = session.connection().execute(
+        update(SwapRequest)
+        .where(
+            col(SwapRequest.id) == request_id,
+            col(SwapRequest.status) == SwapStatus.open.value,
+        )
+        .values(status=SwapStatus.taken.value, taker=actor.slack_id, taken_at=now)
+    )
+    if claimed.rowcount != 1:
+        session.expire(request)
+        _refuse_closed(session.get(SwapRequest, request_id), actor)
+        raise Refused("this swap request is closed")
+    spec = _team_rota(session, team_id, lock=True)
+    _require_member(spec, actor)
+    try:
+        new = cover(
             spec,
-            new,
-            edits.impact(spec, new, now, check_end),
-            now,
-            check_end,
-            "cover",
+            requester=request.requester,
+            taker=actor.slack_id,
+            start=max(request.start, now),  # a request asked from now: what is still to come
+            end=request.end,
+            reason=request.reason or f"swap request {request_id}",
+            author=actor.slack_id,
         )
-        if plan.impact.new_gaps:
-            count = len(plan.impact.new_gaps)
-            raise Refused(
-                f"refused: if you take this swap, {count} interval(s) would be left uncovered "
-                f"in the next {(check_end - now).days} days:\n{plan.gap_report}"
-            )
-        save_rota(session, new)
-        audit.record(
-            session,
-            at=now,
-            actor=actor.slack_id,
-            action="swap.take",
-            subject=f"swap:{request_id}",
-            team_id=team_id,
-            detail={
-                **params,
-                "shifts_removed": len(plan.impact.removed),
-                "shifts_added": len(plan.impact.added),
-            },
+    except EditError as error:
+        raise Refused(str(error)) from None
+    check_end = max(now + timedelta(days=horizon_days), request.end)
+    params = {
+        "request": request_id,
+        "requester": request.requester,
+        "taker": actor.slack_id,
+        "start": request.start.isoformat(),
+        "end": request.end.isoformat(),
+    }
+    plan = Plan(
+        spec,
+        new,
+        edits.impact(spec, new, now, check_end),
+        now,
+        check_end,
+        "cover",
+    )
+    if plan.impact.new_gaps:
+        count = len(plan.impact.new_gaps)
+        raise Refused(
+            f"refused: if you take this swap, {count} interval(s) would be left uncovered "
+            f"in the next {(check_end - now).days} days:\n{plan.gap_report}"
         )
-        session.refresh(request)
+    save_rota(session, new)
+    audit.record(
+        session,
+        at=now,
+        actor=actor.slack_id,
+        action="swap.take",
+        subject=f"swap:{request_id}",
+        team_id=team_id,
+        detail={
+            **params,
+            "shifts_removed": len(plan.impact.removed),
+            "shifts_added": len(plan.impact.added),
+        },
+    )
+    session.refresh(request)
     return TakenSwap(request, plan)
 
 
 def cancel_swap(
-    db: Database, *, team_id: int, request_id: int, actor: Actor | None, now: datetime
+    session: Session, *, team_id: int, request_id: int, actor: Actor | None, now: datetime
 ) -> SwapRequest:
     """Withdraw an open request: only its requester may, and only while nobody has taken it.
 
     The same conditional UPDATE as a take, so a cancel and a take racing end with one winner.
     """
-    with db.transaction() as session:
-        found = session.get(SwapRequest, request_id)
-        request = found if found is not None and found.team_id == team_id else None
-        if actor is None:
-            raise Refused("only members of the team can cancel a swap request")
-        if request is not None and request.requester != actor.slack_id:
-            raise Refused(f"only <@{request.requester}>, who asked, can cancel this swap request")
-        _refuse_closed(request, actor)
-        claimed = session.connection().execute(
-            update(SwapRequest)
-            .where(
-                col(SwapRequest.id) == request_id,
-                col(SwapRequest.status) == SwapStatus.open.value,
-            )
-            .values(status=SwapStatus.cancelled.value)
+    found = session.get(SwapRequest, request_id)
+    request = found if found is not None and found.team_id == team_id else None
+    if actor is None:
+        raise Refused("only members of the team can cancel a swap request")
+    if request is not None and request.requester != actor.slack_id:
+        raise Refused(f"only <@{request.requester}>, who asked, can cancel this swap request")
+    _refuse_closed(request, actor)
+    claimed = session.connection().execute(
+        update(SwapRequest)
+        .where(
+            col(SwapRequest.id) == request_id,
+            col(SwapRequest.status) == SwapStatus.open.value,
         )
-        if claimed.rowcount != 1:
-            session.expire_all()
-            _refuse_closed(session.get(SwapRequest, request_id), actor)
-            raise Refused("this swap request is closed")
-        audit.record(
-            session,
-            at=now,
-            actor=actor.slack_id,
-            action="swap.cancel",
-            subject=f"swap:{request_id}",
-            team_id=team_id,
-            detail={"expired": request is not None and request.start <= now},
-        )
-        session.refresh(request)
-        assert request is not None
+        .values(status=SwapStatus.cancelled.value)
+    )
+    if claimed.rowcount != 1:
+        session.expire_all()
+        _refuse_closed(session.get(SwapRequest, request_id), actor)
+        raise Refused("this swap request is closed")
+    audit.record(
+        session,
+        at=now,
+        actor=actor.slack_id,
+        action="swap.cancel",
+        subject=f"swap:{request_id}",
+        team_id=team_id,
+        detail={"expired": request is not None and request.start <= now},
+    )
+    session.refresh(request)
+    assert request is not None
     return request

@@ -8,6 +8,7 @@ from commands.verbs import emergency as emergency
 from commands.verbs import escalate as escalate
 from commands.verbs import handoff as handoff
 from commands.verbs import help as help
+from commands.verbs import hours as hours
 from commands.verbs import ical as ical
 from commands.verbs import policy as policy
 from commands.verbs import refer as refer

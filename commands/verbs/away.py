@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from typing import Self
 
-from chatops.blockkit import Reply, context, section
+from chatops.blockkit import Reply, context, quote_input, section
 from chatops.oncall import away
 from commands.command import Command, UtcDatetime
 from commands.context import Context, UsageError
 from commands.parsing import suggest, verbatim
 from commands.registry import verb
 from commands.rota_view import local, mention, team_rota
-from commands.timeparse import is_span, parse_span
+from commands.timeparse import parse_span
 from rota.fatigue import Away, away_warnings
 
 USAGES = {
@@ -55,12 +55,12 @@ class AwayCommand(Command):
             if len(args) != 2 or not args[1].lstrip("#").isdigit():
                 raise UsageError("say which away period, by its number", USAGES["cancel"])
             return AwayCancel(away_id=int(args[1].lstrip("#")))
-        if not is_span(args):
-            hint = suggest(sub, ["list", "cancel"])
-            raise UsageError(f"give a time span like `2027-04-01 to 2027-04-15`{hint}", USAGE)
         try:
             return AwayAdd.parse(args, ctx)
         except UsageError as error:
+            hint = suggest(sub, ["list", "cancel"])
+            if hint:  # "away lst": a mistyped word, not a time
+                raise UsageError(f"unknown `{quote_input(args[0])}`{hint}", USAGE) from None
             raise UsageError(error.reason, USAGES["add"]) from None
 
 

@@ -102,6 +102,15 @@ class RotaShow(RotaCommand):
                 f"*{user_text(r.name)}* ({user_text(r.layer)}) — {r.tz}, hands off at `{r.handoff}`"
                 + (f", every {r.shift_length} handoffs" if r.shift_length > 1 else ""),
                 "Order: " + ", ".join(mention(p) for p in r.participants),
+                *(
+                    [
+                        f"(from {local(ctx, r.previous[-1].until)}; until then "
+                        + ", ".join(mention(p) for p in r.previous[-1].participants)
+                        + ")"
+                    ]
+                    if r.previous and r.previous[-1].until > now
+                    else []
+                ),
                 f"Windows: {windows}" if windows else "Covers all day",
                 f"Now: {mention(on.member)} until {local(ctx, on.end)}" if on else "Now: nobody",
             ]
@@ -465,30 +474,39 @@ verb(
 
 def _preview(ctx: Context, edit: rota_service.Edit, force: bool, summary: str) -> Reply:
     assert ctx.actor is not None
-    plan = rota_service.preview(
-        ctx.db,
-        team_id=ctx.team_id,
-        edit=edit,
-        force=force,
-        actor=ctx.actor,
-        now=ctx.clock(),
-        horizon_days=ctx.horizon_days,
-        contact=ctx.admin_contact,
-    )
+    with ctx.db.transaction() as session:
+        plan = rota_service.preview(
+            session,
+            team_id=ctx.team_id,
+            edit=edit,
+            force=force,
+            actor=ctx.actor,
+            now=ctx.clock(),
+            horizon_days=ctx.horizon_days,
+            contact=ctx.admin_contact,
+        )
     assert plan.proposal is not None
     lines = _change_lines(plan)
     coverage = (
         f":warning: Forced: leaves {len(plan.impact.new_gaps)} gap(s); this will be audited.\n"
         + plan.gap_report
         if plan.impact.new_gaps
-        else f"Coverage over the next {ctx.horizon_days} days stays complete."
+        else f"Coverage {_window(ctx, plan, f'over the next {ctx.horizon_days} days')} stays "
+        "complete."
     )
+    when = _effective_lines(ctx, plan)
+    if when:
+        summary = f"{summary}\n{when}"
     return Reply(
         text=f"Preview: {summary}",
         blocks=[
             header("Preview of a rota change"),
             section(summary),
-            section("\n".join(lines) if lines else "No shift changes within the horizon."),
+            section(
+                "\n".join(lines)
+                if lines
+                else f"No shift changes {_window(ctx, plan, 'within the horizon')}."
+            ),
             context(coverage),
             *warning_blocks(
                 edit_warnings(ctx.db, ctx.team_id, plan.old, plan.new, plan.start, plan.end)
@@ -499,6 +517,36 @@ def _preview(ctx: Context, edit: rota_service.Edit, force: bool, summary: str) -
             ),
         ],
     )
+
+
+def _window(ctx: Context, plan: Plan, horizon: str) -> str:
+    """The window an edit was judged over: the horizon (in `horizon`'s words), or longer, to
+    show a whole cycle of a new order."""
+    if plan.end == plan.start + timedelta(days=ctx.horizon_days):
+        return horizon
+    return f"until {local(ctx, plan.end)}"
+
+
+def _effective_lines(ctx: Context, plan: Plan) -> str:
+    """When a membership edit takes over, and whose shifts before then stay as they are."""
+    if plan.effective is None:
+        return ""
+    changed = len(plan.impact.removed)
+    text = (
+        f"From {local(ctx, plan.effective)} on (the start of {user_text(plan.rotation or '')}'s "
+        f"next full cycle); {changed} shift{'' if changed == 1 else 's'} change. "
+        "Every shift before then stays as it is."
+    )
+    kept = plan.kept
+    if kept:
+        member = kept[0].member
+        text += (
+            f"\n{mention(member)} keeps {len(kept)} shift{'' if len(kept) == 1 else 's'} "
+            f"until then, so they stay covered; to hand them over sooner, use "
+            "`/ts rota override` or `/ts rota swap`:\n"
+            + "\n".join(shift_line(plan.new, s, "•") for s in kept[:MAX_PREVIEW_LINES])
+        )
+    return text
 
 
 def _change_lines(plan: Plan) -> list[str]:
@@ -515,20 +563,24 @@ def _change_lines(plan: Plan) -> list[str]:
 def confirm(value: str, ctx: Context) -> Reply:
     """The button's value is a stored proposal's id, nothing more: the service checks it."""
     assert ctx.actor is not None
-    plan = rota_service.apply(
-        ctx.db,
-        team_id=ctx.team_id,
-        proposal_id=value,
-        actor=ctx.actor,
-        now=ctx.clock(),
-        horizon_days=ctx.horizon_days,
-        contact=ctx.admin_contact,
-    )
+    with ctx.db.transaction() as session:
+        plan = rota_service.apply(
+            session,
+            team_id=ctx.team_id,
+            proposal_id=value,
+            actor=ctx.actor,
+            now=ctx.clock(),
+            horizon_days=ctx.horizon_days,
+            contact=ctx.admin_contact,
+        )
     changed = len(plan.impact.removed) + len(plan.impact.added)
     text = (
         f":white_check_mark: Rota updated by {mention(ctx.actor.slack_id)}: {plan.kind} "
-        f"({changed} shift changes in the next {ctx.horizon_days} days)"
+        f"({changed} shift changes {_window(ctx, plan, f'in the next {ctx.horizon_days} days')})"
     )
+    when = _effective_lines(ctx, plan)
+    if when:
+        text += "\n" + when
     if plan.impact.new_gaps:
         # Forced by an admin: the channel must see what is now uncovered, not just that it was.
         text += (
@@ -545,7 +597,8 @@ def confirm(value: str, ctx: Context) -> Reply:
 def cancel(value: str, ctx: Context) -> Reply:
     """Withdraw the proposal so its Confirm can no longer apply it."""
     assert ctx.actor is not None
-    rota_service.cancel(
-        ctx.db, team_id=ctx.team_id, proposal_id=value, actor=ctx.actor, now=ctx.clock()
-    )
+    with ctx.db.transaction() as session:
+        rota_service.cancel(
+            session, team_id=ctx.team_id, proposal_id=value, actor=ctx.actor, now=ctx.clock()
+        )
     return Reply(text="Cancelled: the rota is unchanged.")

@@ -92,16 +92,18 @@ class SwapRequest(SwapCommand):
 
     def run(self, ctx: Context) -> Reply:
         start, end, reason = self.start, self.end, self.reason
-        opened = swaps.request_swap(
-            ctx.db,
-            team_id=ctx.team_id,
-            actor=ctx.actor,
-            start=start,
-            end=end,
-            reason=reason,
-            now=ctx.clock(),
-        )
+        with ctx.db.transaction() as session:
+            opened = swaps.request_swap(
+                session,
+                team_id=ctx.team_id,
+                actor=ctx.actor,
+                start=start,
+                end=end,
+                reason=reason,
+                now=ctx.clock(),
+            )
         request = opened.request
+        start = request.start  # "now" is the instant the request was made
         spec = team_rota(ctx).spec
         lines = [shift_line(spec, s, "•") for s in opened.shifts[:MAX_LINES]]
         if len(opened.shifts) > MAX_LINES:
@@ -132,7 +134,11 @@ class SwapRequest(SwapCommand):
                 f":incoming_envelope: Your swap request ({len(opened.shifts)} shift(s)) is "
                 f"posted to {where}; you will be mentioned there when someone takes it. It is "
                 f"request {request.id}: withdraw it with `/ts swap cancel {request.id}`; it "
-                f"expires at {local(ctx, start)}."
+                + (
+                    f"stays open until {local(ctx, end)}, and whoever takes it covers from then on."
+                    if swaps.asked_from_now(request)
+                    else f"expires at {local(ctx, start)}."
+                )
             ),
             posts=[post],
         )
@@ -157,9 +163,10 @@ class SwapCancel(SwapCommand):
 def _cancel(request_id: int, ctx: Context, *, button: bool = False) -> Reply:
     """Typed: the asker is told and the channel too. Pressed: the request's post itself is
     replaced by the notice, so its Take button goes away."""
-    request = swaps.cancel_swap(
-        ctx.db, team_id=ctx.team_id, request_id=request_id, actor=ctx.actor, now=ctx.clock()
-    )
+    with ctx.db.transaction() as session:
+        request = swaps.cancel_swap(
+            session, team_id=ctx.team_id, request_id=request_id, actor=ctx.actor, now=ctx.clock()
+        )
     window = f"{local(ctx, request.start)} to {local(ctx, request.end)}"
     told = (
         f":no_entry_sign: {mention(request.requester)} withdrew their swap request "
@@ -184,14 +191,15 @@ def cancel_button(value: str, ctx: Context) -> Reply:
 def take(value: str, ctx: Context) -> Reply:
     """The Take button: one winner; everyone else is told who took it."""
     request_id = button_id(value, "this Take button is broken; ask for a new swap request")
-    taken = swaps.take_swap(
-        ctx.db,
-        team_id=ctx.team_id,
-        request_id=request_id,
-        actor=ctx.actor,
-        now=ctx.clock(),
-        horizon_days=ctx.horizon_days,
-    )
+    with ctx.db.transaction() as session:
+        taken = swaps.take_swap(
+            session,
+            team_id=ctx.team_id,
+            request_id=request_id,
+            actor=ctx.actor,
+            now=ctx.clock(),
+            horizon_days=ctx.horizon_days,
+        )
     request, plan = taken.request, taken.plan
     assert request.taker is not None
     # One zone for everyone reading the channel: the requester's, whose shifts these were.

@@ -163,8 +163,26 @@ class RotationOracle:
             if not in_windows(self.clock(t), self.rules):
                 return None
         i = bisect_right(self.handoffs, t) - 1
-        k = i // self.spec.shift_length
-        return self.spec.participants[k % len(self.spec.participants)]
+        return self.dealt(i // self.spec.shift_length)
+
+    def shift_start(self, k: int) -> int | None:
+        """When shift ``k`` starts, if within the oracle's window."""
+        i = k * self.spec.shift_length
+        return self.handoffs[i] if i < len(self.handoffs) else None
+
+    def dealt(self, k: int) -> str:
+        """Who shift ``k`` is dealt to: the order in force when it starts, counted from the
+        first shift that order dealt (found by walking every shift, not by arithmetic)."""
+        orders = [o.participants for o in self.spec.previous] + [self.spec.participants]
+        first, people = 0, orders[0]
+        for e, earlier in enumerate(self.spec.previous):
+            j = 0
+            while (s := self.shift_start(j)) is not None and s < ts(earlier.until):
+                j += 1
+            if k < j:
+                break
+            first, people = j, orders[e + 1]
+        return people[(k - first) % len(people)]
 
 
 class Oracle:

@@ -1,0 +1,75 @@
+"""`/ts hours [<days>] <HH:MM>-<HH:MM> | default`: see or set your own working hours.
+
+Routine pages (a policy with `hours: working`) wait for them, in your own zone. Without
+arguments it shows yours; `default` goes back to 09:00–18:00 Monday to Friday.
+"""
+
+from __future__ import annotations
+
+from typing import Self
+
+from pydantic import ValidationError
+
+from chatops.blockkit import Reply, quote_input
+from chatops.oncall import workhours
+from commands.command import Command
+from commands.context import Context, UsageError
+from commands.registry import verb
+from rota.spec import DEFAULT_WORKING_HOURS, WorkingHours
+from rota.yamlio import validation_messages
+
+USAGE = "/ts hours [<days>] <HH:MM>-<HH:MM> | /ts hours default"
+
+
+def _read(args: list[str]) -> WorkingHours:
+    *days, span = args
+    if len(days) > 1 or span.count("-") != 1:
+        raise UsageError(f"can't read `{quote_input(' '.join(args))}`; e.g. mon-thu 08:00-17:00")
+    start, end = span.split("-")
+    data: dict[str, object] = {"from": start, "to": end}
+    if days:
+        data["days"] = days[0].lower()
+    try:
+        return WorkingHours.model_validate(data)
+    except ValidationError as error:
+        raise UsageError("; ".join(validation_messages(error))) from None
+
+
+@verb(
+    "hours",
+    summary="See or set your own working hours (routine pages wait for them).",
+    usage=USAGE,
+    examples=("/ts hours", "/ts hours mon-thu 08:00-17:00", "/ts hours default"),
+    details=(
+        "Pages of a policy with `hours: working` (sev4 by default) wait for your working hours, "
+        "in your own time zone. Days: a range (`mon-thu`) or a list (`mon,wed,fri`); "
+        "the default is mon-fri 09:00-18:00."
+    ),
+)
+class Hours(Command):
+    hours: WorkingHours | None = None  # None: show them
+
+    @classmethod
+    def parse(cls, args: list[str], ctx: Context) -> Self:
+        if not args:
+            return cls()
+        if [a.lower() for a in args] == ["default"]:
+            return cls(hours=DEFAULT_WORKING_HOURS)
+        return cls(hours=_read(args))
+
+    def run(self, ctx: Context) -> Reply:
+        zone = ctx.actor.tz if ctx.actor else "UTC"
+        with ctx.db.transaction() as session:
+            if self.hours is None:
+                mine = workhours.working_hours(session, team_id=ctx.team_id, actor=ctx.actor)
+                return Reply(
+                    text=f"Your working hours: {mine.describe()} ({zone}). Routine pages wait "
+                    "for them; change them with `/ts hours mon-thu 08:00-17:00`."
+                )
+            before = workhours.set_working_hours(
+                session, team_id=ctx.team_id, actor=ctx.actor, hours=self.hours, now=ctx.clock()
+            )
+        return Reply(
+            text=f":white_check_mark: Your working hours are now {self.hours.describe()} "
+            f"({zone}); they were {before.describe()}. Routine pages wait for them."
+        )
