@@ -87,6 +87,7 @@ AUDIT = {
         sent="handoff.message_sent", retry="handoff.message_retry", subject="handoff_message"
     ),
     Topic.duty: AuditNames(sent="duty.message_sent", retry="duty.message_retry", subject="duty"),
+    Topic.care: AuditNames(sent="care.message_sent", retry="care.message_retry", subject="care"),
 }
 
 
@@ -113,7 +114,7 @@ class Claim:
         """The domain ids an audit row names (a page's case; a handoff message's handoff)."""
         if self.topic == Topic.page:
             return {"case_id": self.case_id}
-        if self.topic == Topic.duty:
+        if self.topic in {Topic.duty, Topic.care}:
             return {"case_id": self.case_id, "kind": self.kind}
         return {"handoff_id": self.handoff_id, "kind": self.kind}
 

@@ -3,6 +3,8 @@
 from chatops import audit
 from chatops import replay as replay
 from chatops.cases import (
+    exposure,  # noqa: F401
+    exposure_settings,  # noqa: F401
     legal,  # noqa: F401
     referrals,  # noqa: F401
 )
