@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Index, or_, text
+from sqlalchemy import ColumnElement, Index, or_, text
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from chatops.blockkit import mention
@@ -69,8 +69,8 @@ class ExposureSpan(SQLModel, table=True):
     ended: datetime | None = utc_column(nullable=True, index=True)
 
 
-def _running(session: Session, *where: object) -> list[ExposureSpan]:
-    query = select(ExposureSpan).where(col(ExposureSpan.ended).is_(None), *where)  # type: ignore[arg-type]
+def _running(session: Session, *where: ColumnElement[bool]) -> list[ExposureSpan]:
+    query = select(ExposureSpan).where(col(ExposureSpan.ended).is_(None), *where)
     return list(session.exec(query.with_for_update()))
 
 
@@ -264,10 +264,9 @@ def figures(
     row = member_of(session, team, member)
     if row is None:
         raise Refused(f"{mention(member)} is not a member of the team")
-    day, start, _ = day_of(row.tz, now)
+    day, _, _ = day_of(row.tz, now)
     first = day - timedelta(days=days - 1)
     window_start = from_ts(local_day_bounds(first, zone(row.tz))[0])
-    assert start >= window_start
     spent = daily_exposure(
         session, team_id=team_id, member=member, tz=row.tz, start=window_start, end=now
     )

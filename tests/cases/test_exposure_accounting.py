@@ -25,7 +25,7 @@ from chatops.cases import exposure, opening, service
 from chatops.cases.exposure import ExposureSpan
 from chatops.cases.models import Case
 from chatops.db import Database
-from chatops.team import actor_for_slack_id
+from chatops.team import Actor, actor_for_slack_id
 from commands.registry import dispatch
 from rota.models import Team
 from rota.spec import MemberSpec, Role, RotaSpec, TeamSpec
@@ -146,27 +146,30 @@ def _run(db: Database, team_id: int, op: tuple[str, ...], keys: list[str], at: d
         team = session.get(Team, team_id)
         assert team is not None
 
-        def actor(slack_id: str) -> object:
+        def actor(slack_id: str) -> Actor | None:
             return actor_for_slack_id(session, team, slack_id)
 
         kind = op[0]
-        common = {"team_id": team_id, "at": at}
         if kind == "offshift":
             exposure.end_member(session, team_id=team_id, member=op[1], at=at)
             return
-        key = keys[int(op[1])]
+        key, cat = keys[int(op[1])], actor(CAT)
         if kind == "take":
-            service.take(session, actor=actor(op[2]), key=key, **common)  # type: ignore[arg-type]
+            service.take(session, team_id=team_id, actor=actor(op[2]), key=key, at=at)
         elif kind == "ack":
-            service.acknowledge(session, actor=actor(op[2]), key=key, **common)  # type: ignore[arg-type]
+            service.acknowledge(session, team_id=team_id, actor=actor(op[2]), key=key, at=at)
         elif kind == "assign":
-            service.reassign(session, actor=actor(CAT), key=key, assignee=op[2], **common)  # type: ignore[arg-type]
+            service.reassign(session, team_id=team_id, actor=cat, key=key, at=at, assignee=op[2])
         elif kind == "note":
-            service.add_note(session, actor=actor(op[2]), key=key, text="looked again", **common)  # type: ignore[arg-type]
+            service.add_note(
+                session, team_id=team_id, actor=actor(op[2]), key=key, at=at, text="looked again"
+            )
         elif kind == "resolve":
-            service.resolve(session, actor=actor(CAT), key=key, **common)  # type: ignore[arg-type]
+            service.resolve(session, team_id=team_id, actor=cat, key=key, at=at)
         elif kind == "retype":
-            service.edit(session, actor=actor(CAT), key=key, field="type", value=op[2], **common)  # type: ignore[arg-type]
+            service.edit(
+                session, team_id=team_id, actor=cat, key=key, at=at, field="type", value=op[2]
+            )
 
 
 case_index = st.sampled_from(["0", "1", "2"])
