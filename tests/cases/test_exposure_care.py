@@ -22,6 +22,7 @@ from chatops.cases.wellbeing import CAP_KIND, CHECK_IN_KIND
 from chatops.db import Database
 from chatops.outbox.models import OutboxMessage, Topic
 from chatops.teamfile import export_rota_file, import_rota_file, load_rota_file
+from chatops.worker import next_wakeup
 from commands.registry import dispatch
 from rota.spec import RotaSpec
 from rota.yamlio import RotaError
@@ -31,6 +32,7 @@ from tests.escalation.world import (
     BEN,
     CAT,
     EVE,
+    QUIET_WATCH,
     World,
     counts,
     make_world,
@@ -141,6 +143,19 @@ def test_the_cap_note_comes_once_a_local_day_kindly_and_privately(world: World) 
         "2027-03-20",
         "2027-03-21",
     ]
+
+
+def test_the_worker_wakes_when_a_member_holding_a_case_reaches_the_cap(world: World) -> None:
+    """`next_wakeup` (what the console steps its clock through) names the instant, so the note
+    goes out when the cap is reached rather than at the next unrelated wake-up."""
+    hold(world, ANN, 1)
+    world.tick()
+    assert next_wakeup(world.db, now=world.clock(), watch=QUIET_WATCH) == NOW + timedelta(hours=4)
+    world.clock.advance_to(NOW + timedelta(hours=4))
+    world.tick()
+    assert len(care_rows(world, CAP_KIND)) == 1
+    later = next_wakeup(world.db, now=world.clock(), watch=QUIET_WATCH)
+    assert later is None or later > NOW + timedelta(days=1)  # noted: no wake-up for it again
 
 
 def test_two_workers_racing_send_one_note(world: World) -> None:
