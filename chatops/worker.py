@@ -26,7 +26,7 @@ from sqlmodel import col, select
 
 from chatops import audit
 from chatops.blockkit import Reply
-from chatops.cases import legal
+from chatops.cases import legal, wellbeing
 from chatops.cases.firing import fire_due_timers
 from chatops.clock import Clock, system_clock
 from chatops.db import Database, as_utc
@@ -72,14 +72,15 @@ def run_due(
     stopping: Callable[[], bool] | None = None,
     oncall_group: OncallGroup | None = None,
 ) -> int:
-    """One pass: fire due timers, queue due reporting reminders, deliver the due outbox (the
-    new pages too), then run the handoffs and the coverage watch and deliver again what they
-    queued, and last seal the audit events written so far (not counted: sealing makes no new
-    work); returns how much was done (0: quiet). Delivering before the handoff steps keeps pages
-    from waiting on them. Once `stopping()` is true (SIGTERM) delivery hands back what it has
-    not sent and the pass ends after its current step."""
+    """One pass: fire due timers, queue due reporting reminders and exposure cap notes, deliver
+    the due outbox (the new pages too), then run the handoffs and the coverage watch and deliver
+    again what they queued, and last seal the audit events written so far (not counted: sealing
+    makes no new work); returns how much was done (0: quiet). Delivering before the handoff
+    steps keeps pages from waiting on them. Once `stopping()` is true (SIGTERM) delivery hands
+    back what it has not sent and the pass ends after its current step."""
     fired = fire_due_timers(db, now=clock(), worker_id=worker_id, limit=limit)
     fired += legal.queue_due_reminders(db, now=clock(), limit=limit)
+    fired += wellbeing.send_cap_notes(db, now=clock())
     fired += deliver_due(
         db, clock=clock, notifier=notifier, worker_id=worker_id, limit=limit, stopping=stopping
     )
@@ -251,7 +252,15 @@ def next_wakeup(
 
     `rotas` may carry rotas already read (a caller that knows the rota has not changed).
     """
-    found = [d for d in (next_due(db), next_firing(db, now=now, settings=watch)) if d is not None]
+    found = [
+        d
+        for d in (
+            next_due(db),
+            next_firing(db, now=now, settings=watch),
+            wellbeing.next_cap_at(db, now=now),
+        )
+        if d is not None
+    ]
     with db.transaction() as session:
         for team in session.exec(select(Team)):
             b = next_boundary(team_rota(session, team, rotas), now + settings.reminder)

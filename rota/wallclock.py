@@ -147,3 +147,35 @@ def subtract(xs: list[tuple[int, int]], ys: list[tuple[int, int]]) -> list[tuple
         if cur < b:
             out.append((cur, b))
     return out
+
+
+def local_day_bounds(day: date, tz: ZoneInfo) -> tuple[int, int]:
+    """Epoch seconds of the local calendar ``day`` in ``tz``: [its midnight, the next one).
+
+    23 or 25 hours long on a DST day; a midnight that does not exist starts at the first
+    instant after it (the rule above).
+    """
+    return (
+        wall_to_ts(day_wall(day, time(0, 0)), tz),
+        wall_to_ts(day_wall(day + timedelta(days=1), time(0, 0)), tz),
+    )
+
+
+def split_by_local_day(intervals: list[tuple[int, int]], tz: ZoneInfo) -> dict[date, int]:
+    """Seconds of the union of ``intervals`` on each local calendar day in ``tz``.
+
+    An interval crossing local midnight counts on both days; overlapping intervals count once.
+    """
+    out: dict[date, int] = {}
+    for a, b in merge(intervals):
+        cur = a
+        while cur < b:
+            day = local_date(cur, tz)
+            end = local_day_bounds(day, tz)[1]
+            if end <= cur:  # clocks fell back across midnight: this day comes round again
+                later = day_wall(day + timedelta(days=1), time(0, 0)).replace(tzinfo=tz, fold=1)
+                end = max(int(later.timestamp()), cur + 1)
+            end = min(b, end)
+            out[day] = out.get(day, 0) + end - cur
+            cur = end
+    return out

@@ -102,8 +102,9 @@ def parse_rota(data: Any) -> RotaSpec:
 
 
 #: Top-level sections of a rota file that belong to the application, not to the rota engine
-#: (escalation policies): the rota loader hands them back untouched instead of refusing them.
-EXTENSION_KEYS = ("policies",)
+#: (escalation policies, exposure settings): the rota loader hands them back untouched instead
+#: of refusing them.
+EXTENSION_KEYS = ("policies", "exposure")
 
 
 def load_rota_yaml(source: str | Path) -> RotaSpec:

@@ -42,7 +42,10 @@ PAYLOADS = int(os.environ.get("CHATOPS_FUZZ_PAYLOADS", "150"))
 INTERNAL = "Something went wrong on our side"
 COUNTS: Counter[str] = Counter()
 
-VERBS = ["case", "ack", "escalate", "handoff", "rota", "swap", "shifts", "who", "policy", "help"]
+VERBS = [
+    "case", "ack", "escalate", "handoff", "rota", "swap", "shifts", "who", "policy", "help",
+    "exposure",
+]  # fmt: skip
 WORDS = [
     "open", "show", "note", "assign", "resolve", "list", "request", "accept", "check", "override",
     "add", "remove", "set-handoff", "to", "level", "now", "today", "tomorrow", "mon", "in",
@@ -52,7 +55,7 @@ WORDS = [
     "lang:ar", "lang:zz-ZZZZ", "details:x", "rotation:emea", "days:7", "days:²", "days:0",
     "days:99999999999999999999", "days:-1", "09:00", "24:61", "2027-03-18", "2027-02-30",
     "2027-03-18T09:00Z", "0001-01-01", "9999-12-31T23:59:59+00:00", "2400-01-01", "00:00",
-    "99999999h", "2h", "0s", "1w", "-5m",
+    "99999999h", "2h", "0s", "1w", "-5m", "week", "month",
 ]  # fmt: skip
 HOSTILE = [
     "x" * 5000, "\u202egnirts\u202c", "\u200b\u200d\ufeff", "\x00\x07\x1b[31m",

@@ -20,7 +20,8 @@ from sqlmodel import Session, select
 
 from chatops import audit
 from chatops.blockkit import Block
-from chatops.cases import timers
+from chatops.cases import exposure, timers
+from chatops.cases.exposure_settings import load_exposure
 from chatops.cases.models import Case
 from chatops.cases.timeline import add_event
 from chatops.casetypes import Severity
@@ -29,7 +30,14 @@ from chatops.escalation.hours import next_working_instant
 from chatops.escalation.models import PageKind
 from chatops.escalation.pages import IS_PAGE, URGENT_MAX_BACKOFF_S, add_page
 from chatops.escalation.policy import ADMINS_LEVEL, PolicySpec, Step, ladder
-from chatops.escalation.targets import Roster, find_advisor, load_roster, resolve_targets, speaks
+from chatops.escalation.targets import (
+    Roster,
+    find_advisor,
+    load_roster,
+    prefer_rested,
+    resolve_targets,
+    speaks,
+)
 from chatops.outbox.models import OutboxMessage
 from rota.models import Team
 from rota.store import working_hours_of
@@ -54,6 +62,7 @@ class Paging:
     no_speaker: str | None = None  # the case's language, when nobody on the team speaks it
     held_until: datetime | None = None  # working hours: when the first DM goes out
     repeating: bool = False  # a final repeat after the last level
+    spared: int = 0  # people left out of a graphic case's level: over their exposure cap
 
 
 def policy_of(case: Case) -> PolicySpec:
@@ -99,12 +108,16 @@ def page_step(
     roster = load_roster(session, team, at)
     result = Paging(step=step, level=steps[step].level, repeating=repeat)
     people: list[str] = []
+    spent = _spent(session, case=case, roster=roster, at=at)
     for current in [] if repeat else steps[step:]:
         resolution = resolve_targets(roster, current.targets)
         people, role = resolution.people, "responder"
         if not people and resolution.gap:
             people, role = roster.managers(), "fallback"
             add_event(session, case=case, at=at, actor=actor, kind="fallback", level=current.level)
+        rested = prefer_rested(people, spent)
+        result.spared += len(people) - len(rested)
+        people = rested
         result.step, result.level, result.role = current.index, current.level, role
         if people:
             break
@@ -159,9 +172,18 @@ def page_step(
             "advisor": result.advisor,
             "skipped": result.skipped,
             "repeat": repeat,
+            "spared": result.spared,
         },
     )
     return result
+
+
+def _spent(session: Session, *, case: Case, roster: Roster, at: datetime) -> set[str]:
+    """Who reached the daily exposure cap, when `case` is graphic (else nobody is spared)."""
+    if not load_exposure(session, team_id=case.team_id).is_graphic(case.type):
+        return set()
+    zones = {m.slack_id: m.tz for m in roster.members}
+    return exposure.over_cap(session, team_id=case.team_id, zones=zones, now=at)
 
 
 def page_member(

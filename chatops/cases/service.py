@@ -16,7 +16,7 @@ from typing import Any
 from sqlmodel import Session
 
 from chatops.blockkit import mention, user_text
-from chatops.cases import access, ladder, legal, timers
+from chatops.cases import access, exposure, ladder, legal, timers, wellbeing
 from chatops.cases.lookup import (
     audit_case,
     member_and_case,
@@ -54,6 +54,7 @@ def acknowledge(
     cancelled = timers.cancel(session, case_id=case.id)
     held = cancel_held_pages(session, case_id=case.id, at=at)
     add_event(session, case=case, at=at, actor=who.slack_id, kind="acknowledged")
+    exposure.holds(session, case=case, member=case.assignee, at=at)
     audit_case(
         session,
         case,
@@ -102,6 +103,7 @@ def escalate(
         target = case.step + 1
     detail = {"to_member": to_member, "to_step": target, "from_step": case.step}
     case.status = CaseStatus.open.value
+    _works_on(session, case, who, at)
     add_event(
         session, case=case, at=at, actor=who.slack_id, kind="escalated", text=reason, **detail
     )
@@ -167,6 +169,7 @@ def reassign(
         raise Refused(f"{case.key} is already assigned to <@{assignee}>")
     before, case.assignee = case.assignee, assignee
     add_event(session, case=case, at=at, actor=who.slack_id, kind="assigned", assignee=assignee)
+    exposure.holds(session, case=case, member=assignee, at=at)
     audit_case(
         session, case, who=who, at=at, action="case.assign", detail={"from": before, "to": assignee}
     )
@@ -201,6 +204,7 @@ def take(session: Session, *, team_id: int, actor: Actor | None, key: str, at: d
         cancelled = timers.cancel(session, case_id=case.id)
         cancel_held_pages(session, case_id=case.id, at=at)
         add_event(session, case=case, at=at, actor=who.slack_id, kind="acknowledged")
+    exposure.holds(session, case=case, member=who.slack_id, at=at)
     audit_case(
         session,
         case,
@@ -221,6 +225,7 @@ def add_note(
     if not text.strip():
         raise Refused("the note is empty")
     event = add_event(session, case=case, at=at, actor=who.slack_id, kind="note", text=text.strip())
+    _works_on(session, case, who, at)
     audit_case(
         session, case, who=who, at=at, action="case.note", detail={"length": len(text.strip())}
     )
@@ -255,13 +260,19 @@ def resolve(
     cancelled_timers = timers.cancel(session, case_id=case.id)
     cancelled_pages = cancel_pending_pages(session, case_id=case.id)
     add_event(session, case=case, at=at, actor=who.slack_id, kind="resolved", text=reason)
+    exposure.end_case(session, case_id=case.id, at=at)
+    checked_in = wellbeing.check_in(session, case=case, at=at)
     audit_case(
         session,
         case,
         who=who,
         at=at,
         action="case.resolve",
-        detail={"timers_cancelled": cancelled_timers, "pages_cancelled": cancelled_pages},
+        detail={
+            "timers_cancelled": cancelled_timers,
+            "pages_cancelled": cancelled_pages,
+            "check_in": checked_in,
+        },
     )
     return case
 
@@ -320,5 +331,16 @@ def edit(
         if name == "type" and CaseType(new) in RESTRICTED_BY_DEFAULT and not case.restricted:
             case.restricted = True
             detail["restricted"] = True
+    if name == "type":
+        exposure.retyped(session, case=case, old_type=old, at=at)
+    else:
+        _works_on(session, case, who, at)
     audit_case(session, case, who=who, at=at, action="case.edit", detail=detail)
     return case, old
+
+
+def _works_on(session: Session, case: Case, who: Actor, at: datetime) -> None:
+    """The assignee acting on their case holds it: after their handoff ended their span, a
+    note, an escalation or an edit of theirs starts a new one (others' actions do not)."""
+    if case.assignee == who.slack_id and case.status != CaseStatus.resolved:
+        exposure.holds(session, case=case, member=who.slack_id, at=at)

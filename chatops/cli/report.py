@@ -136,7 +136,7 @@ def cmd_team(args: argparse.Namespace, settings: Settings) -> int:
         except UnknownTeam as error:
             raise CliError(str(error)) from None
         assert team.id is not None
-        report = team_report(session, team_id=team.id, start=start, end=end)
+        report = team_report(session, team_id=team.id, start=start, end=end, now=datetime.now(UTC))
     data = render.as_dict(report, exposure=True)
     written: list[Path] = []
     if out is not None:

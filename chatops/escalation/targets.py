@@ -7,7 +7,7 @@ targets that exist but resolve to nobody are a *gap*: the caller then pages the 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -88,6 +88,14 @@ def resolve_targets(roster: Roster, targets: Iterable[TargetSpec]) -> Resolution
         else:
             add(roster.admins())
     return result
+
+
+def prefer_rested(people: list[str], spent: Collection[str]) -> list[str]:
+    """A level's people for a graphic case: those who have not reached their daily exposure
+    cap, when the level has any; else all of them, so a level is never left with nobody
+    (docs/architecture.md, invariant 3). A spared member can still take the case."""
+    rested = [p for p in people if p not in spent]
+    return rested or people
 
 
 def speaks(member: Member, language: str) -> bool:

@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from chatops import audit
+from chatops.cases import exposure
 from chatops.errors import Refused
 from chatops.handoff.models import HandoffNote
 from chatops.handoff.posts import NOTE_MAX, audit_handoff, post
@@ -72,6 +73,10 @@ def accept(
     h.state = HandoffState.accepted.value
     h.due_at = h.at if h.posted_at is None else None
     session.add(h)
+    # The outgoing hands over: the graphic cases they hold stop counting against them now.
+    for outgoing, _, _ in h.outgoing_members():
+        if outgoing != who.slack_id:
+            exposure.end_member(session, team_id=team_id, member=outgoing, at=at)
     audit_handoff(
         session,
         h,

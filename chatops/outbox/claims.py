@@ -64,7 +64,7 @@ class Claim:
         """The domain ids an audit row names (a page's case; a handoff message's handoff)."""
         if self.topic == Topic.page:
             return {"case_id": self.case_id}
-        if self.topic == Topic.duty:
+        if self.topic in {Topic.duty, Topic.care}:
             return {"case_id": self.case_id, "kind": self.kind}
         return {"handoff_id": self.handoff_id, "kind": self.kind}
 

@@ -46,6 +46,7 @@ class Topic(StrEnum):
     page = "page"  # about a case: a page DM or the channel announcement
     handoff = "handoff"  # a handoff post, reminder or escalation, or a coverage-watch DM
     duty = "duty"  # a case's legal duty: a reporting-deadline reminder
+    care = "care"  # a private word to a member: the exposure cap note, a check-in after a case
 
 
 class OutboxMessage(SQLModel, table=True):

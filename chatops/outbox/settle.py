@@ -54,6 +54,7 @@ AUDIT = {
         sent="handoff.message_sent", retry="handoff.message_retry", subject="handoff_message"
     ),
     Topic.duty: AuditNames(sent="duty.message_sent", retry="duty.message_retry", subject="duty"),
+    Topic.care: AuditNames(sent="care.message_sent", retry="care.message_retry", subject="care"),
 }
 
 _SENT = (

@@ -207,7 +207,7 @@ def report_charts(report: TeamReport, *, exposure: bool) -> list[Attachment]:
         (TIMES, "Time to acknowledge and to resolve", times_chart(report)),
         (ON_CALL, "On-call hours per member", on_call_chart(report)),
     ]
-    if exposure and report.exposure_hours is not None:
+    if exposure and report.exposure_hours:  # no chart of nothing
         charts.append((EXPOSURE, "Exposure hours (managers only)", exposure_chart(report)))
     return [
         Attachment(filename=f"report-{name}-{stamp}.png", title=title, data=png(fig))

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlmodel import Session, col
 
+from chatops.cases.exposure import exposure_by_member
 from chatops.casetypes import CaseType, Severity
 from chatops.db import as_utc
 from chatops.errors import Refused
@@ -94,8 +95,8 @@ class TeamReport:
     end: datetime
     cases: CaseFigures
     on_call: list[MemberHours]
-    #: Exposure hours per member (Slack id → hours): for managers only. None until the exposure
-    #: budget (chatops/cases/exposure.py) fills it in `team_report` at EXPOSURE_PLUG_IN.
+    #: Exposure hours per member (Slack id → hours; chatops/cases/exposure.py): for managers
+    #: only. None when not computed (a report built by hand).
     exposure_hours: dict[str, float] | None = field(default=None)
 
 
@@ -220,20 +221,28 @@ def _case_times(session: Session, team_id: int, start: datetime, end: datetime) 
     ]
 
 
-def team_report(session: Session, *, team_id: int, start: datetime, end: datetime) -> TeamReport:
+def team_report(
+    session: Session, *, team_id: int, start: datetime, end: datetime, now: datetime | None = None
+) -> TeamReport:
     """The report of [start, end): cases opened in it, and the on-call hours the rota gives.
 
     The hours come from the rota as it stands now (its overrides included), so a past window
-    shows the shifts as planned after every edit made since.
+    shows the shifts as planned after every edit made since. Exposure on a case still held
+    counts up to `now` (default: `end`), never into the future.
     """
     check_window(start, end)
     team = get_team(session, team_id)
     cases = case_figures(_case_times(session, team_id, start, end), end=end)
     hours = hour_figures(compiled_rota(session, team_id), start, end)
-    # EXPOSURE_PLUG_IN: the exposure budget (chatops/cases/exposure.py, issue #15) sets
-    # `exposure_hours` here, member Slack id → hours on graphic cases in [start, end). The
-    # report shows it to managers only (and in the CLI); None leaves the section out.
-    exposure_hours: dict[str, float] | None = None
+    # Hours on graphic cases (chatops/cases/exposure.py): the report shows them to managers
+    # only (and in the CLI).
+    until = min(end, now) if now is not None else end
+    spent = (
+        exposure_by_member(session, team_id=team_id, start=start, end=until)
+        if until > start
+        else {}
+    )
+    exposure_hours = {member: t.total_seconds() / 3600 for member, t in sorted(spent.items())}
     return TeamReport(
         team=team.name,
         start=start,

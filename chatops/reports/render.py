@@ -105,5 +105,5 @@ def as_text(report: TeamReport, *, exposure: bool) -> str:
         lines += ["", "Exposure hours (managers only):"]
         lines += [
             f"  {names.get(k, k):<24} {v:>8.1f}" for k, v in sorted(report.exposure_hours.items())
-        ]
+        ] or ["  nobody held a graphic case in this window"]
     return "\n".join(lines)

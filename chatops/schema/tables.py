@@ -4,6 +4,8 @@ from chatops import audit
 from chatops import heartbeat as heartbeat
 from chatops import replay as replay
 from chatops.cases import (
+    exposure,  # noqa: F401
+    exposure_settings,  # noqa: F401
     legal,  # noqa: F401
     origins,  # noqa: F401
     referrals,  # noqa: F401

@@ -64,6 +64,10 @@ def check_payload(payload: dict[str, Any]) -> None:
     for name in _OBJECTS:
         if payload.get(name) is not None:
             _id_object(payload[name], name)
+    if "event" in payload and payload["event"] is None:
+        # Slack sends `enterprise: null` and the like, never a null event; Bolt's own
+        # middleware reads `body.get("event", {}).get(…)` and would fail on one (a 500).
+        raise BadPayload("`event` is null")
     kind = payload.get("type")
     if kind is None:
         if "command" in payload or "user_id" in payload:

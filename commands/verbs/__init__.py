@@ -6,6 +6,7 @@ from commands.verbs import away as away
 from commands.verbs import case as case
 from commands.verbs import emergency as emergency
 from commands.verbs import escalate as escalate
+from commands.verbs import exposure as exposure
 from commands.verbs import handoff as handoff
 from commands.verbs import help as help
 from commands.verbs import hours as hours

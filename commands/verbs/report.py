@@ -83,7 +83,9 @@ class ReportCommand(Command):
     def run(self, ctx: Context) -> Reply:
         assert ctx.actor is not None  # members only (the registry checks)
         with ctx.db.transaction() as session:
-            report = team_report(session, team_id=ctx.team_id, start=self.start, end=self.end)
+            report = team_report(
+                session, team_id=ctx.team_id, start=self.start, end=self.end, now=ctx.clock()
+            )
         manager = ctx.actor.is_manager
         # matplotlib loads in about a second: only when a report is asked for.
         from chatops.reports.charts import report_charts
@@ -155,6 +157,6 @@ def report_blocks(report: TeamReport, label: str, *, exposure: bool) -> list[Blo
         lines = [
             f"{user_text(names.get(k, k))}: {v:.1f} h"
             for k, v in sorted(report.exposure_hours.items(), key=lambda kv: -kv[1])
-        ]
+        ] or ["nobody held a graphic case in this window"]
         blocks.append(section("*Exposure hours* (managers only)\n" + "\n".join(lines)))
     return blocks

@@ -14,6 +14,7 @@ from sqlmodel import col, select
 from chatops.audit import AuditEvent
 from chatops.blockkit import Reply
 from chatops.cases import legal
+from chatops.cases.exposure_settings import ExposureSpec, save_exposure
 from chatops.cases.models import Case
 from chatops.db import Database
 from chatops.outbox.models import OutboxMessage, Topic
@@ -28,7 +29,14 @@ SECRET = "Material reported on Commons"
 
 @pytest.fixture
 def world(db: Database) -> World:
-    return make_world(db)
+    """The team counts no type as graphic: these cases are held for days, and the exposure cap
+    note (tests/cases/test_exposure_care.py) would join the reminders counted here."""
+    made = make_world(db)
+    with db.transaction() as session:
+        save_exposure(
+            session, team_id=made.team_id, spec=ExposureSpec(graphic=()), actor="test", at=NOW
+        )
+    return made
 
 
 def run(world: World, text: str, who: str = ANN) -> Reply:

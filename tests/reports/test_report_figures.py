@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from matplotlib.image import imread
 
+from chatops.cases.exposure import ExposureSpan
 from chatops.cases.models import Case
 from chatops.db import Database
 from chatops.reports.charts import CASES, ON_CALL, TIMES, report_charts, size_of
@@ -196,7 +197,30 @@ def test_the_report_reads_the_window_from_the_database(db: Database) -> None:
 
     assert report.cases == case_figures(HAND_BUILT, end=END)
     assert [m.hours for m in report.on_call] == [71, 12]
-    assert report.exposure_hours is None  # until the exposure budget fills it
+    assert report.exposure_hours == {}  # no graphic case was held
+
+
+def test_the_report_counts_exposure_in_the_window_up_to_now(db: Database) -> None:
+    """Anna held graphic cases 1 h before the window and 2.5 h in it, one still running."""
+    team_id = _store(db)
+    with db.transaction() as session:
+        for case_id, started, ended in (
+            (1, START - timedelta(hours=1), START + timedelta(hours=1)),
+            (2, START + timedelta(hours=5), START + timedelta(hours=6)),
+            (3, END - timedelta(minutes=30), None),
+        ):
+            session.add(
+                ExposureSpan(
+                    team_id=team_id, case_id=case_id, member=ANNA, started=started, ended=ended
+                )
+            )
+    with db.transaction() as session:
+        at_end = team_report(session, team_id=team_id, start=START, end=END, now=END)
+        earlier = team_report(
+            session, team_id=team_id, start=START, end=END, now=END - timedelta(minutes=10)
+        )
+    assert at_end.exposure_hours == {ANNA: 2.5}
+    assert earlier.exposure_hours == {ANNA: pytest.approx(2 + 20 / 60)}
 
 
 def test_each_chart_is_a_png_of_its_size() -> None:

@@ -1,7 +1,7 @@
 """worker heartbeats, so `/readyz` on any replica can tell whether some worker is alive (#13)
 
 Revision ID: 0017
-Revises: 0015
+Revises: 0016
 Create Date: 2026-12-01 10:30:00
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 import rota.models
 
 revision = "0017"
-down_revision = "0015"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 
