@@ -33,14 +33,25 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import Connection, bindparam, delete, func, insert, or_, update
+from sqlalchemy import (
+    Connection,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    literal_column,
+    or_,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import InvalidRequestError
 from sqlmodel import col, select
 
 from chatops.audit import AuditEvent
 from chatops.blockkit import Block
 from chatops.clock import Clock
-from chatops.db import Database
+from chatops.db import Database, as_utc
 from chatops.logs import correlated, correlation_id
 from chatops.outbox.models import OutboxMessage, OutboxState, SlackRateLimit, Topic
 from chatops.outbox.notifier import Notifier, Outcome
@@ -287,9 +298,92 @@ _IN_OUTAGE_BACKOFF = (
     col(OutboxMessage.failures) > 0,
     or_(
         col(OutboxMessage.last_error).like("http 5%"),
-        col(OutboxMessage.last_error).in_(sorted(OUTAGE_ERRORS)),
+        # Written into the SQL (fixed names, no quotes in them): an expanding IN would be
+        # re-rendered on every execution of the statement that settles each message.
+        col(OutboxMessage.last_error).in_(literal_column(f"'{e}'") for e in sorted(OUTAGE_ERRORS)),
     ),
 )
+
+
+_WAKE = (
+    update(OutboxMessage)
+    .where(*_IN_OUTAGE_BACKOFF, col(OutboxMessage.due_at) > bindparam("b_at", type_=UTCDateTime()))
+    .values(due_at=bindparam("b_at", type_=UTCDateTime()), failures=0)
+)
+_SCOPES = select(col(SlackRateLimit.scope), col(SlackRateLimit.until)).where(
+    col(SlackRateLimit.scope).in_([RATE_SCOPE, OUTAGE_SCOPE])
+)
+_LIMITED_UNTIL = select(col(SlackRateLimit.until)).where(
+    col(SlackRateLimit.scope) == RATE_SCOPE,
+    col(SlackRateLimit.until) > bindparam("b_now", type_=UTCDateTime()),
+)
+#: Where a worker's connection keeps the rate limit its last settle read (`Connection.info`).
+_KNOWN_LIMIT = "chatops.outbox.known_limit"
+_AUDIT_COLUMNS = ("at", "actor", "action", "subject", "detail", "correlation_id")
+
+
+def _sent_in_one_statement() -> Any:
+    """`settle_sent` as one PostgreSQL statement (data-modifying CTEs all run, atomically):
+    the fenced update; the audit row iff it matched; the outage closed iff it matched, and the
+    rows in outage backoff woken iff it was open; then one row: how many rows each changed and
+    the shared rate limit's end. The audit columns are bound as ``a_<column>``."""
+    at = bindparam("b_at", type_=UTCDateTime())
+    changed = _SENT.returning(col(OutboxMessage.team_id)).cte("changed")
+    audit = AuditEvent.__table__  # type: ignore[attr-defined]
+    binds = [bindparam(f"a_{c}", type_=audit.c[c].type) for c in _AUDIT_COLUMNS]
+    audited = (
+        insert(AuditEvent)
+        .from_select(["team_id", *_AUDIT_COLUMNS], select(changed.c.team_id, *binds))
+        .returning(col(AuditEvent.id))
+        .cte("audited")
+    )
+    matched = exists(select(changed.c.team_id))
+    closed = (
+        delete(SlackRateLimit)
+        .where(col(SlackRateLimit.scope) == OUTAGE_SCOPE, matched)
+        .returning(col(SlackRateLimit.scope))
+        .cte("closed")
+    )
+    woken = (
+        update(OutboxMessage)
+        .where(*_IN_OUTAGE_BACKOFF, col(OutboxMessage.due_at) > at, exists(select(closed.c.scope)))
+        .values(due_at=at, failures=0)
+        .returning(col(OutboxMessage.id))
+        .cte("woken")
+    )
+    limit = select(col(SlackRateLimit.until)).where(
+        col(SlackRateLimit.scope) == RATE_SCOPE, col(SlackRateLimit.until) > at
+    )
+    return select(
+        select(func.count()).select_from(audited).scalar_subquery().label("settled"),
+        select(func.count()).select_from(closed).scalar_subquery().label("closed"),
+        select(func.count()).select_from(woken).scalar_subquery().label("woken"),
+        limit.scalar_subquery().label("limited"),
+    )
+
+
+_SENT_PG = _sent_in_one_statement()
+
+
+def _audit_binds(audit: dict[str, Any]) -> dict[str, Any]:
+    return {f"a_{c}": audit[c] for c in _AUDIT_COLUMNS}
+
+
+def _autocommitted(connection: Connection, statement: Any, params: dict[str, Any]) -> Any:
+    """Run one statement as its own transaction (PostgreSQL commits a lone statement atomically
+    and durably): no BEGIN and COMMIT round trips around it. The connection goes back to
+    explicit transactions afterwards, so nothing else on it autocommits by accident."""
+    if connection.in_transaction():  # autocommit would escape the caller's transaction
+        raise InvalidRequestError("a settle commits on its own: end the transaction first")
+    connection.execution_options(isolation_level="AUTOCOMMIT")
+    try:
+        row = connection.execute(statement, params).one()
+        connection.commit()  # ends SQLAlchemy's autobegun transaction (nothing to send)
+        return row
+    finally:
+        if connection.in_transaction():
+            connection.rollback()
+        connection.execution_options(isolation_level=connection.default_isolation_level)
 
 
 def _ours(claim: Claim, worker_id: str) -> dict[str, Any]:
@@ -337,29 +431,19 @@ def hold(connection: Connection, *, scope: str, until: datetime) -> None:
 
 
 def limited_until(on: Database | Connection, *, now: datetime) -> datetime | None:
-    """The end of the method's active rate limit (set by any worker's 429), or None."""
-    query = select(col(SlackRateLimit.until)).where(
-        col(SlackRateLimit.scope) == RATE_SCOPE, col(SlackRateLimit.until) > now
-    )
+    """The end of the method's active rate limit (set by any worker's 429), or None.
+
+    On a worker's connection the limit read by its last `settle_sent` (in the same round trip,
+    just before) serves the next call once; otherwise it is read here.
+    """
     if isinstance(on, Connection):
+        if _KNOWN_LIMIT in on.info:
+            known: datetime | None = on.info.pop(_KNOWN_LIMIT)
+            return known if known is not None and as_utc(known) > now else None
         with on.begin():
-            return on.execute(query).scalar()
+            return on.execute(_LIMITED_UNTIL, {"b_now": now}).scalar()
     with on.engine.connect() as connection:
-        return connection.execute(query).scalar()
-
-
-def _close_outage(now: datetime) -> Callable[[Connection], object]:
-    def close(connection: Connection) -> None:
-        if connection.execute(_CLOSE_OUTAGE).first() is None:
-            return
-        woken = connection.execute(
-            update(OutboxMessage)
-            .where(*_IN_OUTAGE_BACKOFF, col(OutboxMessage.due_at) > now)
-            .values(due_at=now, failures=0)
-        ).rowcount
-        log.info("slack recovered; outage backoff ended", extra={"woken": woken})
-
-    return close
+        return connection.execute(_LIMITED_UNTIL, {"b_now": now}).scalar()
 
 
 def _audit_row(claim: Claim, *, at: datetime, action: str, **detail: Any) -> dict[str, Any]:
@@ -383,15 +467,34 @@ def settle_sent(
     at: datetime,
     message_ts: str | None,
 ) -> bool:
-    """Mark a message sent (and audit it); False when the claim was no longer ours."""
+    """Mark a message sent (and audit it); False when the claim was no longer ours.
+
+    The hot path: one per message. In the same transaction it ends an open outage (waking every
+    row waiting on outage backoff) and reads the shared rate limit, which `limited_until` then
+    uses for the very next send instead of a query of its own. On PostgreSQL all of it is one
+    statement committed on its own (`_SENT_PG`): one round trip and one WAL flush per message.
+    """
     names = AUDIT[Topic(claim.topic)]
-    return _settle(
-        connection,
-        _SENT,
-        {**_ours(claim, worker_id), "b_at": at, "b_ts": message_ts},
-        _audit_row(claim, at=at, action=names.sent, kind=claim.kind, attempt=claim.attempts),
-        _close_outage(at),
-    )
+    params = {**_ours(claim, worker_id), "b_at": at, "b_ts": message_ts}
+    audit = _audit_row(claim, at=at, action=names.sent, kind=claim.kind, attempt=claim.attempts)
+    if connection.dialect.name == "postgresql":
+        row = _autocommitted(connection, _SENT_PG, {**params, **_audit_binds(audit)})
+        settled, closed, woken, limit = row.settled, row.closed, row.woken, row.limited
+    else:
+        closed = woken = 0
+        with connection.begin():
+            settled = connection.execute(_SENT, params).rowcount
+            if settled:
+                connection.execute(_AUDIT, audit)
+            scopes = {r.scope: r.until for r in connection.execute(_SCOPES)}
+            limit = scopes.get(RATE_SCOPE)
+            if settled and OUTAGE_SCOPE in scopes:
+                closed = connection.execute(_CLOSE_OUTAGE).rowcount
+                woken = connection.execute(_WAKE, {"b_at": at}).rowcount
+    if closed:
+        log.info("slack recovered; outage backoff ended", extra={"woken": woken})
+    connection.info[_KNOWN_LIMIT] = limit
+    return bool(settled)
 
 
 def settle_failed(

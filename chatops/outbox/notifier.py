@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import logging
 import platform
+import socket
 import threading
+import urllib.request
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -46,10 +48,16 @@ class Notifier(Protocol):
 class SlackNotifier:
     """Messages through `chat.postMessage` (a user id as channel opens the DM).
 
-    One `httpx.Client` for every call: it keeps connections open between messages (each is
+    One httpx transport for every call: it keeps its connection open between messages (each is
     settled before the next is sent, so a handshake per call would sit in front of every page),
-    is safe to share between threads, and honours HTTP(S)_PROXY / NO_PROXY from the environment.
-    It never retries by itself (that is the worker's job, through the database).
+    is safe to share between threads, and goes through the proxy that HTTP(S)_PROXY / NO_PROXY
+    name for Slack's host. It never retries by itself (that is the worker's job, through the
+    database).
+
+    Requests go to the transport (httpx's public `handle_request`), not through `httpx.Client`:
+    the client's per-call URL merging, cookie jar, auth and redirect hooks cost more CPU than the
+    rest of a page's path together (bench/RESULTS.md, "pages"), and a page needs none of them.
+    The request is built from parts made once: the URL, and the headers but Content-Length.
     """
 
     def __init__(
@@ -59,24 +67,61 @@ class SlackNotifier:
         if url.scheme not in ("http", "https") or not url.host:
             raise ValueError(f"not an http(s) URL: {base_url!r}")
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
-        self.client = httpx.Client(
-            base_url=self.base_url,
-            headers={"Authorization": f"Bearer {token}", "User-Agent": USER_AGENT},
-            timeout=timeout,
+        self.transport = httpx.HTTPTransport(
+            proxy=_proxy_for(url),
             limits=httpx.Limits(keepalive_expiry=idle_s),
-            follow_redirects=False,
+            # Headers and body go out as two writes: without this, Nagle holds the body until
+            # Slack ACKs the headers, a delayed ACK of up to 40 ms on some paths.
+            socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
         )
+        self._timeout = {"timeout": httpx.Timeout(timeout).as_dict()}
+        self._headers = [
+            (b"Host", url.netloc),
+            (b"User-Agent", USER_AGENT.encode()),
+            (b"Authorization", f"Bearer {token}".encode()),
+            (b"Content-Type", b"application/json; charset=utf-8"),
+        ]
+        self._urls: dict[str, httpx.URL] = {}
 
     def send(self, *, channel: str, text: str, blocks: list[Block]) -> Outcome:
-        payload = {"channel": channel, "text": text, "blocks": blocks, **NO_UNFURL}
+        return self.call(
+            "chat.postMessage", {"channel": channel, "text": text, "blocks": blocks, **NO_UNFURL}
+        )
+
+    def call(self, method: str, payload: dict[str, Any]) -> Outcome:
+        """One Web API call with a JSON body; never raises."""
+        url = self._urls.get(method)
+        if url is None:
+            url = self._urls[method] = httpx.URL(self.base_url + method)
+        body = json.dumps(payload).encode()
+        request = httpx.Request(
+            "POST",
+            url,
+            headers=[*self._headers, (b"Content-Length", str(len(body)).encode())],
+            content=body,
+            extensions=self._timeout,
+        )
         try:
-            response = self.client.post("chat.postMessage", json=payload)
+            response = self.transport.handle_request(request)
+            try:
+                raw = response.read()
+            finally:
+                response.close()
         except httpx.HTTPError as error:  # network trouble: retried, never lost
             return Outcome(ok=False, error=type(error).__name__)
-        return _outcome(response.status_code, response.headers, _json(response.content))
+        return _outcome(response.status_code, response.headers, _json(raw))
 
     def close(self) -> None:
-        self.client.close()
+        self.transport.close()
+
+
+def _proxy_for(url: httpx.URL) -> str | None:
+    """The proxy the environment names for `url`'s host (HTTP(S)_PROXY, ALL_PROXY, NO_PROXY)."""
+    proxies = urllib.request.getproxies()
+    proxy = proxies.get(url.scheme) or proxies.get("all")
+    if proxy is None or urllib.request.proxy_bypass(url.host):
+        return None
+    return proxy
 
 
 def _json(raw: bytes) -> dict[str, Any] | None:
