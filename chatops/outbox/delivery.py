@@ -603,6 +603,7 @@ def deliver_due(
 ) -> int:
     """Claim and send up to `limit` due messages on one connection; how many were attempted."""
     with db.engine.connect() as connection:
+        connection.info.pop(_KNOWN_LIMIT, None)  # a pooled connection's: from an earlier pass
         return deliver_claimed(
             claim=lambda now, n: claim(connection, now=now, worker_id=worker_id, limit=n),
             send=lambda c: send_one(

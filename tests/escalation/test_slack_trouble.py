@@ -20,7 +20,7 @@ from chatops.cases import service
 from chatops.clock import ManualClock
 from chatops.db import Database, make_engine
 from chatops.escalation.pages import URGENT_MAX_BACKOFF_S
-from chatops.outbox.delivery import LEASE, claim, deliver_due, retry_delay
+from chatops.outbox.delivery import LEASE, RATE_SCOPE, claim, deliver_due, hold, retry_delay
 from chatops.outbox.models import OutboxMessage, OutboxState
 from chatops.outbox.notifier import Outcome, SlackNotifier
 from chatops.worker import next_due
@@ -92,6 +92,20 @@ def test_a_429_seen_by_one_worker_holds_all_three_until_retry_after(
     assert texts[0] == "page-0"
     assert {r.state for r in _rows(db)} == {OutboxState.sent.value}
     db.dispose()
+
+
+def test_a_limit_stored_between_passes_holds_the_next_pass(
+    db: Database, fake_slack: FakeSlack, notifiers: list[SlackNotifier]
+) -> None:
+    """A settle reads the shared limit for the next send; a later pass reads it afresh."""
+    seed_due_pages(db, 1, at=NOW)
+    clock = ManualClock(NOW)
+    assert _deliver(db, clock, notifiers[0], "w1") == 1  # its settle saw no limit
+    with db.engine.connect() as connection:  # another worker's 429, between the passes
+        hold(connection, scope=RATE_SCOPE, until=NOW + timedelta(seconds=2))
+    seed_due_pages(db, 1, at=NOW)
+    assert _deliver(db, clock, notifiers[0], "w1") == 0
+    assert len(fake_slack.calls_to(POST)) == 1
 
 
 def test_429s_then_a_500_back_off_for_the_500_only(
