@@ -21,7 +21,6 @@ import multiprocessing as mp
 import os
 import signal
 import statistics
-import threading
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -46,18 +45,17 @@ LEAD_S = 1.0  # after the seeding, before the first page falls due
 DRAIN_LIMIT_S = 600.0
 
 
-def _worker_process(url: str, api_url: str, worker_id: str, stop: Any, ready: Any) -> None:
-    """One `chatops worker` loop on the system clock until `stop` is set (or SIGKILL)."""
+def _worker_process(url: str, api_url: str, worker_id: str, ready: Any) -> None:
+    """One `chatops worker` loop on the system clock until SIGTERM (or SIGKILL).
+
+    Stopped by a signal, not a shared Event: setting a multiprocessing Event waits for every
+    process that waits on it, and a SIGKILLed one never wakes.
+    """
     db = Database(make_engine(url))
     notifier = SlackNotifier(token="xoxb-bench", base_url=api_url, timeout=4.0)
     worker = Worker(db, notifier, worker_id=worker_id, max_sleep=0.5, watch=NO_WATCH)
+    signal.signal(signal.SIGTERM, lambda _signal, _frame: worker.stop())
     ready.release()
-
-    def stop_on_request() -> None:
-        stop.wait()
-        worker.stop()
-
-    threading.Thread(target=stop_on_request, daemon=True).start()
     worker.run()
     notifier.close()
     db.dispose()
@@ -67,12 +65,11 @@ class _Workers:
     def __init__(self, url: str, api_url: str) -> None:
         self.ctx = mp.get_context("spawn")
         self.url, self.api_url = url, api_url
-        self.stop = self.ctx.Event()
         self.ready = self.ctx.Semaphore(0)
         self.procs: list[mp.process.BaseProcess] = []
 
     def start(self, name: str) -> mp.process.BaseProcess:
-        args = (self.url, self.api_url, name, self.stop, self.ready)
+        args = (self.url, self.api_url, name, self.ready)
         process = self.ctx.Process(target=_worker_process, args=args, daemon=True)
         process.start()
         self.procs.append(process)
@@ -85,7 +82,9 @@ class _Workers:
                 raise RuntimeError("a worker process did not start")
 
     def close(self) -> None:
-        self.stop.set()
+        for p in self.procs:
+            if p.is_alive():
+                p.terminate()  # SIGTERM: the worker finishes its pass and stops
         for p in self.procs:
             p.join(timeout=30)
             if p.is_alive():
