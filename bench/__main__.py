@@ -22,6 +22,8 @@ HERE = Path(__file__).parent
 def main(argv: list[str]) -> int:
     names = argv or sorted(p.stem.removeprefix("bench_") for p in HERE.glob("bench_*.py"))
     sections: dict[str, str] = _kept_sections() if argv else {}
+    load_before = os.getloadavg()[0]  # the machine may be shared: figures are only comparable
+    # within one run (each benchmark measures its baseline beside it)
     for name in names:
         module = importlib.import_module(f"bench.bench_{name}")
         print(f"== {name} ==", flush=True)
@@ -36,10 +38,13 @@ def main(argv: list[str]) -> int:
             f"## {name}\n\n{doc}\n\n| measure | figure |\n| --- | --- |\n{table}\n\n"
             f"_(ran in {took:.1f} s on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC)_\n"
         )
+    lowered = sorted(f"{k}={v}" for k, v in os.environ.items() if k.startswith("CHATOPS_BENCH_"))
     header = (
         "# Benchmark results\n\n"
         f"Written by `make bench` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; "
-        f"Python {platform.python_version()}, {os.cpu_count()} cores, {platform.machine()}.\n\n"
+        f"Python {platform.python_version()}, {os.cpu_count()} cores, {platform.machine()}; "
+        f"load average {load_before:.1f} when it started.\n\n"
+        + (f"Sizes set for this run: {', '.join(lowered)}.\n\n" if lowered else "")
     )
     body = "\n".join(sections[name] for name in sorted(sections))
     (HERE / "RESULTS.md").write_text(header + body, encoding="utf-8")
