@@ -33,7 +33,7 @@ lint: $(STAMP)
 fuzz: $(STAMP)
 	CHATOPS_FUZZ_LINES=10000 CHATOPS_FUZZ_PAYLOADS=2000 $(BIN)/pytest -q -s -p no:cacheprovider tests/test_fuzz.py
 
-## bench: benchmarks; figures printed and written to bench/RESULTS.md
+## bench: benchmarks; figures printed and written to bench/RESULTS.md (a few minutes; smaller: CHATOPS_BENCH_* sizes, see bench/*.py)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 

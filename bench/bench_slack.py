@@ -6,14 +6,20 @@ threads sending signed slash commands over loopback, and the fake Slack Web API 
 answers sent to each `response_url`) runs in the bench process. Slack's side does not share the
 bot's CPUs in production, so here the client process has a CPU of its own (the bot and the bare
 app get the others) and the fake Web API runs at the lowest CPU priority. The baseline is a
-bare Bolt app served the same way whose only listener acknowledges a no-op command, measured in
-the same run.
+bare Bolt app served the same way whose only listener acknowledges a no-op command (and then
+answers it through `respond`), measured in the same run.
 `chatops serve` acknowledges, then hands the work to its work processes (`CHATOPS_WORK_PROCESSES`,
 default 2, at a lower CPU priority); the last row runs the work in threads of the serving
 process instead (`CHATOPS_WORK_PROCESSES=0`), to show what that costs the acknowledgements.
 Between scenarios the previous one's answers are awaited, so none bleeds into the next. One more
 row drives `/ts who` from 200 clients, for "well under 3 s at any load" (no baseline there).
 Target (not asserted): p99 ≤ 1.3 × the bare app's p99; Slack's own limit is 3 s.
+
+Answer latency (issue #13) is what a person waits for: from the command sent to its reply
+recorded at the fake `response_url` (one monotonic clock across processes), for `/ts who` and
+`/ts case open` at 10 and 50 clients, against the bare Bolt app answering the no-op through
+`respond` at the same load, in the same run. Target (not asserted): p99 ≤ 1.5 × the bare app's.
+Size: CHATOPS_BENCH_SLACK_REQUESTS commands per scenario (default 1,000).
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.fake import TimedFakeSlack
 from chatops.db import Database, make_engine
 from chatops.schema.migrate import upgrade
 from commands.registry import dispatch
@@ -46,8 +53,10 @@ from tests.served import BOT_TOKEN, LUKAS, PRIYA, SECRET
 from tests.teams import example_team_context
 
 CLIENTS = 50
+ANSWER_CLIENTS = 10  # answer latency is measured at this load and at CLIENTS
+CASE_OPEN = "case open harassment sev3 Benchmark answer"
 HEAVY_CLIENTS = 200  # "well under 3 s at any load": four times the load, once
-REQUESTS = 1_000  # per scenario
+REQUESTS = int(os.environ.get("CHATOPS_BENCH_SLACK_REQUESTS", "1000"))  # per scenario
 TIME_LIMIT_S = 60.0  # per scenario: stop sending after this, report what was measured
 DRAIN_LIMIT_S = 120.0
 START_LIMIT_S = 30.0
@@ -63,6 +72,7 @@ ROOT = Path(__file__).resolve().parents[1]
 class Load:
     latencies: list[float] = field(default_factory=list)  # seconds, answered with 200
     failed: int = 0  # refused or reset connections, timeouts, non-200 answers
+    sent: dict[str, float] = field(default_factory=dict)  # response id → monotonic send instant
 
 
 def _client_process(url: str, text: str, response_urls: list[str], clients: int, out: Any) -> None:
@@ -79,6 +89,7 @@ def _client_process(url: str, text: str, response_urls: list[str], clients: int,
         if time.monotonic() > deadline:
             return
         body, kind = slash_command(text, user_id=PRIYA, response_url=response_url)
+        sent = time.monotonic()  # one clock for every process (Linux): the fake's too
         try:
             result = post(url, body, kind, SECRET, timeout=10)
         except OSError:
@@ -88,12 +99,13 @@ def _client_process(url: str, text: str, response_urls: list[str], clients: int,
         with lock:
             if result.status == 200:
                 load.latencies.append(result.elapsed)
+                load.sent[response_url.rsplit("/", 1)[1]] = sent
             else:
                 load.failed += 1
 
     with ThreadPoolExecutor(max_workers=clients) as pool:
         list(pool.map(one, response_urls))
-    out.put((load.latencies, load.failed))
+    out.put((load.latencies, load.failed, load.sent))
 
 
 def _load(url: str, fake: FakeSlack, text: str, tag: str, clients: int = CLIENTS) -> Load:
@@ -103,9 +115,9 @@ def _load(url: str, fake: FakeSlack, text: str, tag: str, clients: int = CLIENTS
     urls = [fake.response_url(f"{tag}-{i}") for i in range(REQUESTS)]
     process = ctx.Process(target=_client_process, args=(url, text, urls, clients, out))
     process.start()
-    latencies, failed = out.get(timeout=TIME_LIMIT_S + 60)
+    latencies, failed, sent = out.get(timeout=TIME_LIMIT_S + 60)
     process.join(timeout=10)
-    return Load(latencies=latencies, failed=failed)
+    return Load(latencies=latencies, failed=failed, sent=sent)
 
 
 def _answered(fake: FakeSlack, tag: str) -> int:
@@ -183,7 +195,7 @@ class _ChatopsServe:
 
 def _bare_process(port: int, api_url: str, stop: Any) -> None:
     """A Bolt app with nothing but an acknowledging `/ts` listener: the floor to compare to."""
-    from slack_bolt import Ack, App
+    from slack_bolt import Ack, App, Respond
     from slack_bolt.authorization import AuthorizeResult
     from slack_sdk import WebClient
 
@@ -199,8 +211,9 @@ def _bare_process(port: int, api_url: str, stop: Any) -> None:
     app = App(signing_secret=SECRET, authorize=authorize, client=WebClient(base_url=api_url))
 
     @app.command("/ts")
-    def noop(ack: Ack) -> None:
+    def noop(ack: Ack, respond: Respond) -> None:
         ack()
+        respond(text="ok")  # the floor for an answer: Bolt's own path to the response_url
 
     server = SlackHttpServer(app, host="127.0.0.1", port=port)
     server.start()
@@ -250,7 +263,8 @@ def run() -> list[tuple[str, str]]:
 
 
 def _run() -> list[tuple[str, str]]:
-    fake = FakeSlack().start()
+    fake = TimedFakeSlack()
+    fake.start()
     fake.lower_priority(FAKE_SLACK_NICE)
     rows: list[tuple[str, str]] = []
     servers: list[_ChatopsServe | _BareServe] = []
@@ -263,11 +277,13 @@ def _run() -> list[tuple[str, str]]:
             ours = _ChatopsServe(db_url, fake.api_url, work_processes=2)
             servers.append(ours)
 
-            _load(bare.url, fake, "noop", "warm-bare")  # warm both paths up first
+            warm_bare = _load(bare.url, fake, "noop", "warm-bare")  # warm both paths up first
+            _drain(fake, "warm-bare", len(warm_bare.latencies))
             warm = _load(ours.url, fake, "help", "warm")
             _drain(fake, "warm", len(warm.latencies))
 
             base = _load(bare.url, fake, "noop", "bare")
+            _drain(fake, "bare", len(base.latencies))
             base_p99 = _pct(base.latencies, 0.99) if base.latencies else float("nan")
             rows.append(_row("bare Bolt no-op", base, base_p99))
             scenarios = [
@@ -275,10 +291,12 @@ def _run() -> list[tuple[str, str]]:
                 ("/ts rota check", "rota check"),
                 (f"/ts escalate {case_key}", f"escalate {case_key}"),
             ]
+            loads: dict[str, Load] = {}
             for i, (label, text) in enumerate(scenarios):
-                load = _load(ours.url, fake, text, f"s{i}")
+                load = loads[label] = _load(ours.url, fake, text, f"s{i}")
                 waited = _drain(fake, f"s{i}", len(load.latencies))
                 rows.append(_row(label, load, base_p99, answered_after=waited))
+            rows += _answers_at(fake, bare, ours, base, loads["/ts who"])
             heavy = _load(ours.url, fake, "who", "heavy", clients=HEAVY_CLIENTS)
             waited = _drain(fake, "heavy", len(heavy.latencies))
             rows.append(_row("/ts who", heavy, None, answered_after=waited, clients=HEAVY_CLIENTS))
@@ -298,6 +316,60 @@ def _run() -> list[tuple[str, str]]:
             for server in servers:
                 server.stop()
             fake.stop()
+    return rows
+
+
+def _answers(fake: TimedFakeSlack, load: Load, tag: str) -> list[float]:
+    """Seconds from each command sent to its reply recorded at the fake `response_url`."""
+    arrived = {path.rsplit("/", 1)[1]: at for at, path in fake.arrived(f"/response/{tag}-")}
+    return [arrived[rid] - sent for rid, sent in load.sent.items() if rid in arrived]
+
+
+def _answer_row(
+    label: str, answers: list[float], base: list[float], clients: int
+) -> tuple[str, str]:
+    measured = f"{label}: answer latency, {clients} clients"
+    if not answers:
+        return (measured, "no answer recorded")
+    p99 = _pct(answers, 0.99)
+    ratio = f", p99 {p99 / _pct(base, 0.99):.2f}× bare [target ≤ 1.5×]" if base else ""
+    return (
+        measured,
+        f"p50 {_pct(answers, 0.5) * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms{ratio} "
+        f"({len(answers)} answered)",
+    )
+
+
+def _answers_at(
+    fake: TimedFakeSlack, bare: _BareServe, ours: _ChatopsServe, base: Load, who: Load
+) -> list[tuple[str, str]]:
+    """Answer latency at ANSWER_CLIENTS and CLIENTS clients: the bare app (answering through
+    `respond`), `/ts who` and `/ts case open`, each against the bare app at the same load.
+    `base` and `who` are the CLIENTS runs already made for the ack latencies (tags "bare" and
+    "s0"); every scenario is drained before the next starts."""
+    few = _load(bare.url, fake, "noop", "a-bare", clients=ANSWER_CLIENTS)
+    _drain(fake, "a-bare", len(few.latencies))
+    bare_answers = {
+        ANSWER_CLIENTS: _answers(fake, few, "a-bare"),
+        CLIENTS: _answers(fake, base, "bare"),
+    }
+    who_few = _load(ours.url, fake, "who", "a-who", clients=ANSWER_CLIENTS)
+    _drain(fake, "a-who", len(who_few.latencies))
+    measured = {
+        ("/ts who", ANSWER_CLIENTS): _answers(fake, who_few, "a-who"),
+        ("/ts who", CLIENTS): _answers(fake, who, "s0"),
+    }
+    for clients in (ANSWER_CLIENTS, CLIENTS):
+        tag = f"a-open-{clients}"
+        load = _load(ours.url, fake, CASE_OPEN, tag, clients=clients)
+        _drain(fake, tag, len(load.latencies))
+        measured[("/ts case open", clients)] = _answers(fake, load, tag)
+    rows = []
+    for clients in (ANSWER_CLIENTS, CLIENTS):
+        rows.append(_answer_row("bare Bolt no-op (respond)", bare_answers[clients], [], clients))
+        for label in ("/ts who", "/ts case open"):
+            answers = measured[(label, clients)]
+            rows.append(_answer_row(label, answers, bare_answers[clients], clients))
     return rows
 
 

@@ -42,7 +42,7 @@ from chatops.outbox.claims import (
 )
 from chatops.outbox.indoubt import still_to_send
 from chatops.outbox.notifier import Notifier
-from chatops.outbox.ratelimits import RATE_SCOPE, limited_until
+from chatops.outbox.ratelimits import KNOWN_LIMIT, RATE_SCOPE, limited_until
 from chatops.outbox.settle import (
     IN_DOUBT_ERRORS,
     retry_at,
@@ -68,6 +68,7 @@ def deliver_due(
 ) -> int:
     """Claim and send up to `limit` due messages on one connection; how many were attempted."""
     with db.engine.connect() as connection:
+        connection.info.pop(KNOWN_LIMIT, None)  # a pooled connection's: from an earlier pass
 
         def take(now: datetime, n: int) -> list[Claim]:
             # Urgent pages first, a few at a time; then the rest in due order.

@@ -12,7 +12,9 @@ from __future__ import annotations
 import json
 import logging
 import platform
+import socket
 import threading
+import urllib.request
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -73,10 +75,18 @@ class Notifier(Protocol):
 class SlackNotifier:
     """Messages through `chat.postMessage` (a user id as channel opens the DM).
 
-    One `httpx.Client` for every call: it keeps connections open between messages (each is
+    One httpx transport for every call: it keeps its connection open between messages (each is
     settled before the next is sent, so a handshake per call would sit in front of every page),
-    is safe to share between threads, and honours HTTP(S)_PROXY / NO_PROXY from the environment.
-    It never retries by itself (that is the worker's job, through the database).
+    is safe to share between threads, and goes through the proxy that HTTP(S)_PROXY / NO_PROXY
+    name for Slack's host. It never retries by itself (that is the worker's job, through the
+    database).
+
+    Posts go to the transport (httpx's public `handle_request`), not through `httpx.Client`:
+    the client's per-call URL merging, cookie jar, auth and redirect hooks cost more CPU than the
+    rest of a page's path together (bench/RESULTS.md, "pages"), and a page needs none of them.
+    The request is built from parts made once: the URL, and the headers but Content-Length.
+    The rarer reads (history lookups, user groups) use `client`, an `httpx.Client` over the
+    same transport and so the same kept-open connection.
     """
 
     def __init__(
@@ -86,13 +96,28 @@ class SlackNotifier:
         if url.scheme not in ("http", "https") or not url.host:
             raise ValueError(f"not an http(s) URL: {base_url!r}")
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
+        self.transport = httpx.HTTPTransport(
+            proxy=_proxy_for(url),
+            limits=httpx.Limits(keepalive_expiry=idle_s),
+            # Headers and body go out as two writes: without this, Nagle holds the body until
+            # Slack ACKs the headers, a delayed ACK of up to 40 ms on some paths.
+            socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
+        )
         self.client = httpx.Client(
+            transport=self.transport,
             base_url=self.base_url,
             headers={"Authorization": f"Bearer {token}", "User-Agent": USER_AGENT},
             timeout=timeout,
-            limits=httpx.Limits(keepalive_expiry=idle_s),
             follow_redirects=False,
         )
+        self._timeout = {"timeout": httpx.Timeout(timeout).as_dict()}
+        self._headers = [
+            (b"Host", url.netloc),
+            (b"User-Agent", USER_AGENT.encode()),
+            (b"Authorization", f"Bearer {token}".encode()),
+            (b"Content-Type", b"application/json; charset=utf-8"),
+        ]
+        self._urls: dict[str, httpx.URL] = {}
         self.history_unavailable = False  # set at the first `missing_scope` of a lookup
 
     def send(
@@ -101,11 +126,30 @@ class SlackNotifier:
         payload = {"channel": channel, "text": text, "blocks": blocks, **NO_UNFURL}
         if outbox_id is not None:
             payload["metadata"] = outbox_metadata(outbox_id)
+        return self.call("chat.postMessage", payload)
+
+    def call(self, method: str, payload: dict[str, Any]) -> Outcome:
+        """One Web API call with a JSON body, straight on the transport; never raises."""
+        url = self._urls.get(method)
+        if url is None:
+            url = self._urls[method] = httpx.URL(self.base_url + method)
+        body = json.dumps(payload).encode()
+        request = httpx.Request(
+            "POST",
+            url,
+            headers=[*self._headers, (b"Content-Length", str(len(body)).encode())],
+            content=body,
+            extensions=self._timeout,
+        )
         try:
-            response = self.client.post("chat.postMessage", json=payload)
+            response = self.transport.handle_request(request)
+            try:
+                raw = response.read()
+            finally:
+                response.close()
         except httpx.HTTPError as error:  # network trouble: retried, never lost
             return Outcome(ok=False, error=type(error).__name__)
-        return _outcome(response.status_code, response.headers, _json(response.content))
+        return _outcome(response.status_code, response.headers, _json(raw))
 
     def find_sent(self, *, channel: str, outbox_id: int, oldest: datetime) -> Lookup:
         """`conversations.history` (with metadata) of `channel` since `oldest`, opening the DM
@@ -187,6 +231,15 @@ def _outbox_id_of(message: Any) -> int | None:
     if isinstance(value, str) and value.isdigit():  # should Slack give it back as a string
         return int(value)
     return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _proxy_for(url: httpx.URL) -> str | None:
+    """The proxy the environment names for `url`'s host (HTTP(S)_PROXY, ALL_PROXY, NO_PROXY)."""
+    proxies = urllib.request.getproxies()
+    proxy = proxies.get(url.scheme) or proxies.get("all")
+    if proxy is None or urllib.request.proxy_bypass(url.host):
+        return None
+    return proxy
 
 
 def _json(raw: bytes) -> dict[str, Any] | None:

@@ -13,12 +13,13 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import Connection, delete, func, or_, update
+from sqlalchemy import Connection, bindparam, delete, func, literal_column, or_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 
-from chatops.db import Database
+from chatops.db import Database, as_utc
 from chatops.outbox.models import OutboxMessage, OutboxState, SlackRateLimit
+from rota.models import UTCDateTime
 
 log = logging.getLogger(__name__)
 
@@ -56,15 +57,34 @@ def is_outage(error: str) -> bool:
     return error.startswith("http 5") or error in OUTAGE_ERRORS
 
 
-_IN_OUTAGE_BACKOFF = (
+IN_OUTAGE_BACKOFF = (
     col(OutboxMessage.state) == OutboxState.pending.value,
     col(OutboxMessage.failures) > 0,
     or_(
         col(OutboxMessage.last_error).like("http 5%"),
-        col(OutboxMessage.last_error).in_(sorted(OUTAGE_ERRORS)),
+        # Written into the SQL (fixed names, no quotes in them): an expanding IN would be
+        # re-rendered on every execution of the statement that settles each message.
+        col(OutboxMessage.last_error).in_(literal_column(f"'{e}'") for e in sorted(OUTAGE_ERRORS)),
     ),
 )
-_CLOSE_OUTAGE = (
+#: Rows in outage backoff made due at `b_at`: the circuit closing.
+WAKE = (
+    update(OutboxMessage)
+    .where(*IN_OUTAGE_BACKOFF, col(OutboxMessage.due_at) > bindparam("b_at", type_=UTCDateTime()))
+    .values(due_at=bindparam("b_at", type_=UTCDateTime()), failures=0)
+)
+#: The send method's rate limit and outage rows, read by a settle in its transaction.
+SCOPES = select(col(SlackRateLimit.scope), col(SlackRateLimit.until)).where(
+    col(SlackRateLimit.scope).in_([RATE_SCOPE, OUTAGE_SCOPE])
+)
+_LIMITED_UNTIL = select(col(SlackRateLimit.until)).where(
+    col(SlackRateLimit.scope) == bindparam("b_scope"),
+    col(SlackRateLimit.until) > bindparam("b_now", type_=UTCDateTime()),
+)
+#: Where a worker's connection keeps the rate limit its last settle read (`Connection.info`),
+#: so the next send needs no query of its own.
+KNOWN_LIMIT = "chatops.outbox.known_limit"
+CLOSE_OUTAGE = (
     delete(SlackRateLimit)
     .where(col(SlackRateLimit.scope) == OUTAGE_SCOPE)
     .returning(col(SlackRateLimit.scope))
@@ -93,26 +113,31 @@ def hold(connection: Connection, *, scope: str, until: datetime) -> None:
 def limited_until(
     on: Database | Connection, *, now: datetime, scope: str = RATE_SCOPE
 ) -> datetime | None:
-    """The end of `scope`'s active rate limit (set by any worker's 429), or None."""
-    query = select(col(SlackRateLimit.until)).where(
-        col(SlackRateLimit.scope) == scope, col(SlackRateLimit.until) > now
-    )
+    """The end of `scope`'s active rate limit (set by any worker's 429), or None.
+
+    On a worker's connection, the send method's limit read by its last `settle_sent` (in the
+    same round trip, just before) serves the next call once; otherwise it is read here.
+    """
+    params = {"b_scope": scope, "b_now": now}
     if isinstance(on, Connection):
+        if scope == RATE_SCOPE and KNOWN_LIMIT in on.info:
+            known: datetime | None = on.info.pop(KNOWN_LIMIT)
+            return known if known is not None and as_utc(known) > now else None
         with on.begin():
-            return on.execute(query).scalar()
+            return on.execute(_LIMITED_UNTIL, params).scalar()
     with on.engine.connect() as connection:
-        return connection.execute(query).scalar()
+        return connection.execute(_LIMITED_UNTIL, params).scalar()
 
 
 def close_outage(now: datetime) -> Callable[[Connection], object]:
     """For a settle's transaction: end the outage (if one is open) and wake its backoff."""
 
     def close(connection: Connection) -> None:
-        if connection.execute(_CLOSE_OUTAGE).first() is None:
+        if connection.execute(CLOSE_OUTAGE).first() is None:
             return
         woken = connection.execute(
             update(OutboxMessage)
-            .where(*_IN_OUTAGE_BACKOFF, col(OutboxMessage.due_at) > now)
+            .where(*IN_OUTAGE_BACKOFF, col(OutboxMessage.due_at) > now)
             .values(due_at=now, failures=0)
         ).rowcount
         log.info("slack recovered; outage backoff ended", extra={"woken": woken})

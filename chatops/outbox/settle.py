@@ -11,21 +11,36 @@ built once with bound parameters: settles run once per message.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, update
+from sqlalchemy import Connection, bindparam, delete, exists, func, insert, select, update
+from sqlalchemy.exc import InvalidRequestError
 from sqlmodel import col
 
 from chatops.audit import AuditEvent
 from chatops.logs import correlation_id
 from chatops.outbox.claims import OURS, Claim, ours
-from chatops.outbox.models import OutboxMessage, OutboxState, Topic
+from chatops.outbox.models import OutboxMessage, OutboxState, SlackRateLimit, Topic
 from chatops.outbox.notifier import Outcome
-from chatops.outbox.ratelimits import close_outage, is_outage, open_outage, upsert_scope
+from chatops.outbox.ratelimits import (
+    CLOSE_OUTAGE,
+    IN_OUTAGE_BACKOFF,
+    KNOWN_LIMIT,
+    OUTAGE_SCOPE,
+    RATE_SCOPE,
+    SCOPES,
+    WAKE,
+    is_outage,
+    open_outage,
+    upsert_scope,
+)
 from rota.models import UTCDateTime
+
+log = logging.getLogger(__name__)
 
 #: Backoff after a failure without Retry-After: 5 s, 10 s, 20 s … at most 5 minutes.
 FIRST_RETRY = timedelta(seconds=5)
@@ -143,18 +158,97 @@ def settle_sent(
 
     `deduplicated`: not sent now but found already posted (an earlier send in doubt reached
     Slack); audited as delivered, with the flag, so the trail says why no new post was made.
+
+    The hot path: one per message. In the same transaction it ends an open outage (waking every
+    row waiting on outage backoff) and reads the shared rate limit, which `limited_until` then
+    uses for the very next send instead of a query of its own. On PostgreSQL all of it is one
+    statement committed on its own (`_SENT_PG`): one round trip and one WAL flush per message.
     """
     names = AUDIT[Topic(claim.topic)]
     extra: dict[str, Any] = {"deduplicated": True} if deduplicated else {}
-    return _settle(
-        connection,
-        _SENT,
-        {**ours(claim, worker_id), "b_at": at, "b_ts": message_ts},
-        _audit_row(
-            claim, at=at, action=names.sent, kind=claim.kind, attempt=claim.attempts, **extra
-        ),
-        close_outage(at),
+    params = {**ours(claim, worker_id), "b_at": at, "b_ts": message_ts}
+    audit = _audit_row(
+        claim, at=at, action=names.sent, kind=claim.kind, attempt=claim.attempts, **extra
     )
+    if connection.dialect.name == "postgresql":
+        binds = {f"a_{c}": audit[c] for c in _AUDIT_COLUMNS}
+        row = _autocommitted(connection, _SENT_PG, {**params, **binds})
+        settled, closed, woken, limit = row.settled, row.closed, row.woken, row.limited
+    else:
+        closed = woken = 0
+        with connection.begin():
+            settled = connection.execute(_SENT, params).rowcount
+            if settled:
+                connection.execute(_AUDIT, audit)
+            scopes = {r.scope: r.until for r in connection.execute(SCOPES)}
+            limit = scopes.get(RATE_SCOPE)
+            if settled and OUTAGE_SCOPE in scopes:
+                closed = connection.execute(CLOSE_OUTAGE).rowcount
+                woken = connection.execute(WAKE, {"b_at": at}).rowcount
+    if closed:
+        log.info("slack recovered; outage backoff ended", extra={"woken": woken})
+    connection.info[KNOWN_LIMIT] = limit
+    return bool(settled)
+
+
+_AUDIT_COLUMNS = ("at", "actor", "action", "subject", "detail", "correlation_id")
+
+
+def _sent_in_one_statement() -> Any:
+    """`settle_sent` as one PostgreSQL statement (data-modifying CTEs all run, atomically):
+    the fenced update; the audit row iff it matched; the outage closed iff it matched, and the
+    rows in outage backoff woken iff it was open; then one row: how many rows each changed and
+    the shared rate limit's end. The audit columns are bound as ``a_<column>``."""
+    at = bindparam("b_at", type_=UTCDateTime())
+    changed = _SENT.returning(col(OutboxMessage.team_id)).cte("changed")
+    table = AuditEvent.__table__  # type: ignore[attr-defined]
+    binds = [bindparam(f"a_{c}", type_=table.c[c].type) for c in _AUDIT_COLUMNS]
+    audited = (
+        insert(AuditEvent)
+        .from_select(["team_id", *_AUDIT_COLUMNS], select(changed.c.team_id, *binds))
+        .returning(col(AuditEvent.id))
+        .cte("audited")
+    )
+    matched = exists(select(changed.c.team_id))
+    closed = (
+        delete(SlackRateLimit)
+        .where(col(SlackRateLimit.scope) == OUTAGE_SCOPE, matched)
+        .returning(col(SlackRateLimit.scope))
+        .cte("closed")
+    )
+    woken = (
+        update(OutboxMessage)
+        .where(*IN_OUTAGE_BACKOFF, col(OutboxMessage.due_at) > at, exists(select(closed.c.scope)))
+        .values(due_at=at, failures=0)
+        .returning(col(OutboxMessage.id))
+        .cte("woken")
+    )
+    limit = select(col(SlackRateLimit.until)).where(
+        col(SlackRateLimit.scope) == RATE_SCOPE, col(SlackRateLimit.until) > at
+    )
+    return select(
+        select(func.count()).select_from(audited).scalar_subquery().label("settled"),
+        select(func.count()).select_from(closed).scalar_subquery().label("closed"),
+        select(func.count()).select_from(woken).scalar_subquery().label("woken"),
+        limit.scalar_subquery().label("limited"),
+    )
+
+
+def _autocommitted(connection: Connection, statement: Any, params: dict[str, Any]) -> Any:
+    """Run one statement as its own transaction (PostgreSQL commits a lone statement atomically
+    and durably): no BEGIN and COMMIT round trips around it. The connection goes back to
+    explicit transactions afterwards, so nothing else on it autocommits by accident."""
+    if connection.in_transaction():  # autocommit would escape the caller's transaction
+        raise InvalidRequestError("a settle commits on its own: end the transaction first")
+    connection.execution_options(isolation_level="AUTOCOMMIT")
+    try:
+        row = connection.execute(statement, params).one()
+        connection.commit()  # ends SQLAlchemy's autobegun transaction (nothing to send)
+        return row
+    finally:
+        if connection.in_transaction():
+            connection.rollback()
+        connection.execution_options(isolation_level=connection.default_isolation_level)
 
 
 def settle_failed(
@@ -239,3 +333,6 @@ def retry_at(outcome: Outcome, *, failures: int, now: datetime, cap: int | None 
     if outcome.retry_after is not None:
         return now + timedelta(seconds=outcome.retry_after)
     return now + retry_delay(failures, cap)
+
+
+_SENT_PG = _sent_in_one_statement()

@@ -24,6 +24,7 @@ from chatops.outbox.claims import LEASE, claim
 from chatops.outbox.delivery import deliver_due
 from chatops.outbox.models import OutboxMessage, OutboxState
 from chatops.outbox.notifier import Lookup, Outcome, SlackNotifier
+from chatops.outbox.ratelimits import RATE_SCOPE, hold
 from chatops.outbox.settle import retry_delay
 from chatops.worker import next_due
 from tests.escalation.world import ANN, NOW, make_world
@@ -96,6 +97,20 @@ def test_a_429_seen_by_one_worker_holds_all_three_until_retry_after(
     db.dispose()
 
 
+def test_a_limit_stored_between_passes_holds_the_next_pass(
+    db: Database, fake_slack: FakeSlack, notifiers: list[SlackNotifier]
+) -> None:
+    """A settle reads the shared limit for the next send; a later pass reads it afresh."""
+    seed_due_pages(db, 1, at=NOW)
+    clock = ManualClock(NOW)
+    assert _deliver(db, clock, notifiers[0], "w1") == 1  # its settle saw no limit
+    with db.engine.connect() as connection:  # another worker's 429, between the passes
+        hold(connection, scope=RATE_SCOPE, until=NOW + timedelta(seconds=2))
+    seed_due_pages(db, 1, at=NOW)
+    assert _deliver(db, clock, notifiers[0], "w1") == 0
+    assert len(fake_slack.calls_to(POST)) == 1
+
+
 def test_429s_then_a_500_back_off_for_the_500_only(
     sqlite_db: Database, fake_slack: FakeSlack, notifiers: list[SlackNotifier]
 ) -> None:
@@ -112,23 +127,23 @@ def test_429s_then_a_500_back_off_for_the_500_only(
 
 
 def test_after_an_outage_every_waiting_page_goes_in_the_pass_that_sees_slack_back(
-    sqlite_db: Database, fake_slack: FakeSlack, notifiers: list[SlackNotifier]
+    db: Database, fake_slack: FakeSlack, notifiers: list[SlackNotifier]
 ) -> None:
-    seed_due_pages(sqlite_db, 5, at=NOW)
+    seed_due_pages(db, 5, at=NOW)
     clock = ManualClock(NOW)
     for wait in (5, 10, 20):  # three failed passes: backoff 5 s, 10 s, then 20 s
         fake_slack.script(POST, *[server_error(500)] * 5)
-        assert _deliver(sqlite_db, clock, notifiers[0], "w1") == 5
+        assert _deliver(db, clock, notifiers[0], "w1") == 5
         if wait < 20:
             clock.advance(timedelta(seconds=wait))
-    assert {r.due_at for r in _rows(sqlite_db)} == {clock() + timedelta(seconds=20)}
+    assert {r.due_at for r in _rows(db)} == {clock() + timedelta(seconds=20)}
     # Slack is back. A new page (a new case) is queued and goes out; the five waiting pages,
     # due 20 s on, go in the same pass instead of after their backoff.
     clock.advance(timedelta(seconds=1))
-    seed_due_pages(sqlite_db, 1, at=clock())
-    assert _deliver(sqlite_db, clock, notifiers[0], "w1") == 6
+    seed_due_pages(db, 1, at=clock())
+    assert _deliver(db, clock, notifiers[0], "w1") == 6
     assert len(fake_slack.calls_to(POST)) == 15 + 6
-    rows = _rows(sqlite_db)
+    rows = _rows(db)
     assert Counter(r.state for r in rows) == {OutboxState.sent.value: 6}
     assert {r.sent_at for r in rows} == {clock()}
     assert all(r.failures == 0 for r in rows)
