@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy import func, text
 from sqlmodel import col, select
 
-from bench.bench_pages import NO_WATCH, postgres_database, seed_due_pages
+from bench.bench_pages import postgres_database
 from bench.fake import TimedFakeSlack
 from chatops.db import Database, make_engine
 from chatops.outbox.delivery import LEASE
@@ -37,6 +37,7 @@ from chatops.outbox.models import OutboxMessage, OutboxState
 from chatops.outbox.notifier import SlackNotifier
 from chatops.schema.migrate import upgrade
 from chatops.worker import Worker
+from tests.support.pages import NO_WATCH, seed_due_pages
 
 LAG_PAGES = int(os.environ.get("CHATOPS_BENCH_LAG_PAGES", "10000"))
 LAG_SECONDS = float(os.environ.get("CHATOPS_BENCH_LAG_SECONDS", "60"))

@@ -48,9 +48,9 @@ from bench.fake import TimedFakeSlack
 from chatops.db import Database, make_engine
 from chatops.schema.migrate import upgrade
 from commands.registry import dispatch
-from tests.fakeslack import RESPONSE_URL, FakeSlack
-from tests.served import BOT_TOKEN, LUKAS, PRIYA, SECRET
-from tests.teams import example_team_context
+from tests.support.fakeslack import RESPONSE_URL, FakeSlack
+from tests.support.served import BOT_TOKEN, LUKAS, PRIYA, SECRET
+from tests.support.teams import example_team_context
 
 CLIENTS = 50
 ANSWER_CLIENTS = 10  # answer latency is measured at this load and at CLIENTS
@@ -77,7 +77,7 @@ class Load:
 
 def _client_process(url: str, text: str, response_urls: list[str], clients: int, out: Any) -> None:
     """The load, in its own process as Slack is: `clients` threads, one timed request each."""
-    from tests.slackhttp import post, slash_command
+    from tests.support.slackhttp import post, slash_command
 
     if _CLIENT_CPUS:
         os.sched_setaffinity(0, _CLIENT_CPUS)

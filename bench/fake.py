@@ -1,4 +1,4 @@
-"""The fake Slack Web API of tests/fakeslack.py, also noting when each request arrived.
+"""The fake Slack Web API of tests/support/fakeslack.py, also noting when each request arrived.
 
 Benchmarks time what reaches Slack (an answer at a `response_url`, a page) against what was
 sent, across processes: `time.monotonic()` is one clock for every process on Linux.
@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from http.server import BaseHTTPRequestHandler
 
-from tests.fakeslack import FakeSlack
+from tests.support.fakeslack import FakeSlack
 
 
 class TimedFakeSlack(FakeSlack):

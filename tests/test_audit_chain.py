@@ -21,7 +21,7 @@ from chatops.audit import AuditEvent, AuditSeal
 from chatops.cli.main import main
 from chatops.db import Database
 from commands.registry import dispatch
-from tests.escalation.world import ANN, BEN, CAT, DAN, NOW, World, make_world
+from tests.support.case_world import ANN, BEN, CAT, DAN, NOW, World, make_world
 
 Verify = Callable[..., tuple[int, str]]
 

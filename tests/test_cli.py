@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.clirun import chatops
+from tests.support.clirun import chatops
 
 
 def _one_line_error(result: object) -> str:
@@ -60,7 +60,7 @@ def test_console_without_team_points_to_demo(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("when", ["2027-03-01T00:00:00", "yesterday"])
 def test_instants_must_be_aware_iso(tmp_path: Path, when: str) -> None:
-    from tests.clirun import EXAMPLE
+    from tests.support.clirun import EXAMPLE
 
     err = _one_line_error(chatops("rota", "who", str(EXAMPLE), "--at", when, cwd=tmp_path))
     assert "--at:" in err
@@ -88,7 +88,7 @@ def test_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
     """`chatops rota shifts … | head -1`: the reader leaves early; no traceback."""
     import subprocess
 
-    from tests.clirun import EXAMPLE, command, command_env
+    from tests.support.clirun import EXAMPLE, command, command_env
 
     args = ("rota", "shifts", str(EXAMPLE), "--from", "2027-01-01T00:00:00Z")
     proc = subprocess.Popen(
@@ -118,7 +118,7 @@ def test_demo_again_keeps_the_team_unless_replace(tmp_path: Path) -> None:
 def test_demo_beside_another_team_is_refused_and_several_teams_are_named(
     tmp_path: Path,
 ) -> None:
-    from tests.clirun import EXAMPLE
+    from tests.support.clirun import EXAMPLE
 
     assert chatops("db", "upgrade", cwd=tmp_path).returncode == 0
     other = tmp_path / "other.yaml"
@@ -132,7 +132,7 @@ def test_demo_beside_another_team_is_refused_and_several_teams_are_named(
 
 
 def test_several_teams_are_named_with_chatops_team(tmp_path: Path) -> None:
-    from tests.clirun import EXAMPLE
+    from tests.support.clirun import EXAMPLE
 
     _demo_db(tmp_path)
     other = tmp_path / "other.yaml"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.clirun import chatops
+from tests.support.clirun import chatops
 
 
 def test_run_without_tokens_migrates_loads_demo_and_answers_help(tmp_path: Path) -> None:

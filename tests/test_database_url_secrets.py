@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from chatops.dburl import redact
-from tests.clirun import chatops
+from tests.support.clirun import chatops
 
 SHAPES = [
     "postgresql:/bob:PWSECRET@host/db",  # one slash: not a URL SQLAlchemy reads

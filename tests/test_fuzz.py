@@ -32,10 +32,10 @@ from chatops.db import Database, make_engine
 from chatops.schema.migrate import upgrade
 from commands.context import Context
 from commands.registry import ACTIONS, dispatch, dispatch_action
-from tests.fakeslack import FakeSlack
-from tests.served import AMIRA, DANIEL, LUKAS, NOBODY, NOW, SECRET, Served, serve
-from tests.slackhttp import post
-from tests.teams import example_team_context
+from tests.support.fakeslack import FakeSlack
+from tests.support.served import AMIRA, DANIEL, LUKAS, NOBODY, NOW, SECRET, Served, serve
+from tests.support.slackhttp import post
+from tests.support.teams import example_team_context
 
 LINES = int(os.environ.get("CHATOPS_FUZZ_LINES", "300"))
 PAYLOADS = int(os.environ.get("CHATOPS_FUZZ_PAYLOADS", "150"))
@@ -261,4 +261,4 @@ def test_fuzzed_payloads_over_http_never_get_a_500(served: Served, errors: _Erro
     print(f"\nfuzz payloads: {PAYLOADS} ({shown})")
 
 
-from tests.fakeslack import fake_slack as fake_slack  # noqa: E402  (the fixture)
+from tests.support.fakeslack import fake_slack as fake_slack  # noqa: E402  (the fixture)

@@ -26,11 +26,17 @@ from chatops.slack.http import SlackHttpServer
 from commands.command import FREE_TEXT_MAX
 from commands.context import Context
 from commands.registry import dispatch, dispatch_action
-from tests.fakeslack import RESPONSE_URL, FakeSlack
-from tests.fakeslack import fake_slack as fake_slack  # the fixture
-from tests.served import AMIRA, LUKAS, NOW, SECRET, Served, serve, settings_for
-from tests.slackhttp import app_home_opened, block_action, post, signed_headers, slash_command
-from tests.teams import example_team_context
+from tests.support.fakeslack import RESPONSE_URL, FakeSlack
+from tests.support.fakeslack import fake_slack as fake_slack  # the fixture
+from tests.support.served import AMIRA, LUKAS, NOW, SECRET, Served, serve, settings_for
+from tests.support.slackhttp import (
+    app_home_opened,
+    block_action,
+    post,
+    signed_headers,
+    slash_command,
+)
+from tests.support.teams import example_team_context
 
 INTERNAL = "Something went wrong on our side"
 

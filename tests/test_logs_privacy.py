@@ -19,10 +19,10 @@ from chatops.db import Database
 from chatops.logs import SLACK_LIBRARIES, configure_logging
 from chatops.schema.migrate import upgrade
 from commands.registry import dispatch
-from tests.escalation import world as escalation
-from tests.fakeslack import FakeSlack
-from tests.fakeslack import fake_slack as fake_slack  # the fixture
-from tests.served import AMIRA, serve
+from tests.support import case_world as escalation
+from tests.support.fakeslack import FakeSlack
+from tests.support.fakeslack import fake_slack as fake_slack  # the fixture
+from tests.support.served import AMIRA, serve
 
 SUMMARY = "WITNESS-NAME-Q7X3 lives at 12 Elm Street"
 MARK = "WITNESS-NAME-Q7X3"

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from chatops.db import Database
-from tests.clirun import command, command_env
-from tests.fakeslack import FakeSlack
-from tests.fakeslack import fake_slack as fake_slack  # the fixture
-from tests.slackhttp import get
+from tests.support.clirun import command, command_env
+from tests.support.fakeslack import FakeSlack
+from tests.support.fakeslack import fake_slack as fake_slack  # the fixture
+from tests.support.slackhttp import get
 from tests.test_serve import closed_port
 
 WAIT_S = 30.0

@@ -24,10 +24,10 @@ from chatops.slack.app import serving_app
 from chatops.slack.http import SlackHttpServer
 from chatops.worker import Worker, run_due
 from rota.store import save_rota
-from tests.fakeslack import RESPONSE_URL, FakeSlack, rate_limited
-from tests.fakeslack import fake_slack as fake_slack  # the fixture
-from tests.served import AMIRA, BOT_TOKEN, LUKAS, NOW, Served, example_rota, settings_for
-from tests.slackhttp import HttpResult, get
+from tests.support.fakeslack import RESPONSE_URL, FakeSlack, rate_limited
+from tests.support.fakeslack import fake_slack as fake_slack  # the fixture
+from tests.support.served import AMIRA, BOT_TOKEN, LUKAS, NOW, Served, example_rota, settings_for
+from tests.support.slackhttp import HttpResult, get
 
 STALE = timedelta(seconds=60)
 

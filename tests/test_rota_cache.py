@@ -10,7 +10,7 @@ from rota.edits import add_override
 from rota.models import Team
 from rota.store import load_rota, save_rota
 from rota.yamlio import load_rota_yaml
-from tests.clirun import EXAMPLE
+from tests.support.clirun import EXAMPLE
 
 AT = datetime(2027, 3, 21, 9, 0, tzinfo=UTC)
 

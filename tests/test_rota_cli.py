@@ -16,7 +16,7 @@ from rota.coverage import coverage_gaps
 from rota.resolve import compile_rota
 from rota.store import find_team, load_rota, save_rota
 from rota.yamlio import dump_rota_yaml, load_rota_yaml
-from tests.clirun import EXAMPLE, chatops
+from tests.support.clirun import EXAMPLE, chatops
 
 Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
 WEEK = ("--from", "2027-03-20T00:00:00Z", "--to", "2027-03-27T00:00:00Z")

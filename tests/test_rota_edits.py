@@ -20,7 +20,7 @@ from rota.models import Team
 from rota.spec import RotaSpec
 from rota.store import load_rota, save_rota
 from rota.yamlio import load_rota_yaml
-from tests.teams import example_team_context
+from tests.support.teams import example_team_context
 
 NOW = datetime(2027, 3, 20, 10, 0, tzinfo=UTC)
 

@@ -15,11 +15,11 @@ from chatops.db import Database
 from commands.registry import dispatch, dispatch_action
 from rota.resolve import compile_rota
 from rota.store import find_team, load_rota
-from tests.clirun import chatops
-from tests.fakeslack import FakeSlack
-from tests.fakeslack import fake_slack as fake_slack  # the fixture
-from tests.served import LUKAS, NOW, Served, button_values, example_rota, serve, texts
-from tests.teams import example_team_context
+from tests.support.clirun import chatops
+from tests.support.fakeslack import FakeSlack
+from tests.support.fakeslack import fake_slack as fake_slack  # the fixture
+from tests.support.served import LUKAS, NOW, Served, button_values, example_rota, serve, texts
+from tests.support.teams import example_team_context
 
 MEI = "U01MEILIN0"
 

@@ -32,11 +32,11 @@ from chatops.outbox.notifier import SlackNotifier
 from chatops.slack import render
 from chatops.worker import run_handoffs_due
 from commands.registry import dispatch
-from tests.escalation import world as escalation
-from tests.fakeslack import RESPONSE_URL, Call, FakeSlack
-from tests.fakeslack import fake_slack as fake_slack  # the fixture
-from tests.handoff import world as handoffs
-from tests.served import AMIRA, NOW, Served, first_shift, iso, serve
+from tests.support import case_world as escalation
+from tests.support import handoff_world as handoffs
+from tests.support.fakeslack import RESPONSE_URL, Call, FakeSlack
+from tests.support.fakeslack import fake_slack as fake_slack  # the fixture
+from tests.support.served import AMIRA, NOW, Served, first_shift, iso, serve
 
 EVIL = (
     "Ping <!channel> <!here> <!everyone> <!subteam^S123> "

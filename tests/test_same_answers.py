@@ -18,10 +18,10 @@ from chatops.console import Console
 from chatops.db import Database
 from commands.registry import dispatch
 from rota.models import Team
-from tests.fakeslack import FakeSlack
-from tests.fakeslack import fake_slack as fake_slack  # the fixture
-from tests.served import AMIRA, LUKAS, NOW, serve
-from tests.teams import example_team_context
+from tests.support.fakeslack import FakeSlack
+from tests.support.fakeslack import fake_slack as fake_slack  # the fixture
+from tests.support.served import AMIRA, LUKAS, NOW, serve
+from tests.support.teams import example_team_context
 
 COMMANDS = [
     "help",

@@ -19,10 +19,11 @@ from pydantic import SecretStr
 
 from chatops.db import Database
 from chatops.settings import Settings
-from chatops.slack.serve import Backoff, serve
-from tests.fakeslack import FakeSlack, Scripted, error, rate_limited, server_error
-from tests.fakeslack import fake_slack as fake_slack  # the fixture
-from tests.slackhttp import get
+from chatops.slack.reach import Backoff
+from chatops.slack.serve import serve
+from tests.support.fakeslack import FakeSlack, Scripted, error, rate_limited, server_error
+from tests.support.fakeslack import fake_slack as fake_slack  # the fixture
+from tests.support.slackhttp import get
 
 REPO = Path(__file__).resolve().parent.parent
 UNREACHABLE = re.compile(

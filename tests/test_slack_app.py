@@ -23,9 +23,16 @@ from commands.context import Context, Refused
 from commands.registry import ACTIONS, VERBS, action, verb
 from rota.spec import MemberSpec, Role, RotaSpec, RotationSpec, TeamSpec
 from rota.store import save_rota
-from tests.fakeslack import RESPONSE_URL, FakeSlack, error, rate_limited
-from tests.fakeslack import fake_slack as fake_slack  # the fixture
-from tests.slackhttp import HttpResult, app_home_opened, block_action, get, post, slash_command
+from tests.support.fakeslack import RESPONSE_URL, FakeSlack, error, rate_limited
+from tests.support.fakeslack import fake_slack as fake_slack  # the fixture
+from tests.support.slackhttp import (
+    HttpResult,
+    app_home_opened,
+    block_action,
+    get,
+    post,
+    slash_command,
+)
 
 SECRET = "s3cret-signing"
 BOT_TOKEN = "xoxb-test-token"

@@ -10,9 +10,9 @@ from chatops.db import Database
 from chatops.escalation.messages import ACK_ACTION
 from chatops.escalation.models import PageKind
 from chatops.outbox.models import OutboxMessage
-from tests.fakeslack import FakeSlack
-from tests.fakeslack import fake_slack as fake_slack  # the fixture
-from tests.served import AMIRA, serve
+from tests.support.fakeslack import FakeSlack
+from tests.support.fakeslack import fake_slack as fake_slack  # the fixture
+from tests.support.served import AMIRA, serve
 
 SECRET = "Material reported on Commons"
 

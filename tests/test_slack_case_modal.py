@@ -18,11 +18,20 @@ from chatops.db import Database
 from chatops.outbox.notifier import SlackNotifier
 from commands.forms import CASE_OPEN_FORM, OPTION_TEXT_MAX
 from commands.registry import dispatch
-from tests.escalation.world import escalation_pass, make_world
-from tests.fakeslack import RESPONSE_URL, FakeSlack, error
-from tests.fakeslack import fake_slack as fake_slack  # the fixture
-from tests.served import AMIRA, BOT_TOKEN, NOBODY, SECRET, TEAM_CHANNEL, Served, serve, texts
-from tests.slackhttp import HttpResult, post, view_submission
+from tests.support.case_world import escalation_pass, make_world
+from tests.support.fakeslack import RESPONSE_URL, FakeSlack, error
+from tests.support.fakeslack import fake_slack as fake_slack  # the fixture
+from tests.support.served import (
+    AMIRA,
+    BOT_TOKEN,
+    NOBODY,
+    SECRET,
+    TEAM_CHANNEL,
+    Served,
+    serve,
+    texts,
+)
+from tests.support.slackhttp import HttpResult, post, view_submission
 
 
 @pytest.fixture

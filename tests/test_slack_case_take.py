@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from chatops.db import Database
 from chatops.outbox.notifier import SlackNotifier
-from tests.escalation.world import escalation_pass
-from tests.fakeslack import FakeSlack
-from tests.fakeslack import fake_slack as fake_slack  # the fixture
-from tests.served import AMIRA, BOT_TOKEN, ELENA, TEAM_CHANNEL, button_values, serve
+from tests.support.case_world import escalation_pass
+from tests.support.fakeslack import FakeSlack
+from tests.support.fakeslack import fake_slack as fake_slack  # the fixture
+from tests.support.served import AMIRA, BOT_TOKEN, ELENA, TEAM_CHANNEL, button_values, serve
 
 
 def test_take_case_from_the_channel_announcement(

@@ -9,9 +9,9 @@ from datetime import timedelta
 import pytest
 
 from chatops.db import Database
-from tests.fakeslack import FakeSlack
-from tests.fakeslack import fake_slack as fake_slack  # the fixture
-from tests.served import (
+from tests.support.fakeslack import FakeSlack
+from tests.support.fakeslack import fake_slack as fake_slack  # the fixture
+from tests.support.served import (
     AMIRA,
     ELENA,
     LUKAS,

@@ -12,9 +12,9 @@ from chatops.outbox.models import OutboxMessage
 from rota.resolve import compile_rota
 from rota.spec import MemberSpec, RestrictionSpec, RotaSpec, RotationSpec, TeamSpec, Weekday
 from rota.timefmt import fmt_local
-from tests.fakeslack import FakeSlack
-from tests.fakeslack import fake_slack as fake_slack  # the fixture
-from tests.served import AMIRA, NOBODY, NOW, Served, example_rota, serve, texts
+from tests.support.fakeslack import FakeSlack
+from tests.support.fakeslack import fake_slack as fake_slack  # the fixture
+from tests.support.served import AMIRA, NOBODY, NOW, Served, example_rota, serve, texts
 
 
 def _home(served: Served, user: str) -> str:

@@ -11,9 +11,9 @@ from chatops.db import Database
 from chatops.handoff.service import DEFAULT, fire_due, plan_all
 from chatops.oncall.boundaries import next_boundary
 from rota.resolve import compile_rota
-from tests.fakeslack import FakeSlack
-from tests.fakeslack import fake_slack as fake_slack  # the fixture
-from tests.served import AMIRA, LUKAS, NOW, Served, example_rota, serve, texts
+from tests.support.fakeslack import FakeSlack
+from tests.support.fakeslack import fake_slack as fake_slack  # the fixture
+from tests.support.served import AMIRA, LUKAS, NOW, Served, example_rota, serve, texts
 
 
 @pytest.fixture

@@ -26,10 +26,10 @@ from chatops.outbox.models import OutboxMessage
 from chatops.slack.shortcut import BAD_PAYLOAD, CANNOT_READ
 from commands import forms
 from commands.verbs.emergency import ANSWER
-from tests.fakeslack import RESPONSE_URL, FakeSlack, error
-from tests.fakeslack import fake_slack as fake_slack  # the fixture
-from tests.served import AMIRA, NOBODY, SECRET, Served, example_rota, serve, texts
-from tests.slackhttp import message_action, post, view_submission
+from tests.support.fakeslack import RESPONSE_URL, FakeSlack, error
+from tests.support.fakeslack import fake_slack as fake_slack  # the fixture
+from tests.support.served import AMIRA, NOBODY, SECRET, Served, example_rota, serve, texts
+from tests.support.slackhttp import message_action, post, view_submission
 
 MESSAGE_TEXT = "I know where you live and I will come tonight"
 AUTHOR = "U0AUTHOR"

@@ -13,10 +13,10 @@ from chatops.clock import ManualClock
 from chatops.db import Database, make_engine
 from chatops.slack import create_app
 from chatops.slack.http import SlackHttpServer
-from tests.fakeslack import FakeSlack
-from tests.fakeslack import fake_slack as fake_slack  # the fixture
-from tests.served import AMIRA, NOW, SECRET, serve, settings_for
-from tests.slackhttp import app_home_opened, get, signed_headers
+from tests.support.fakeslack import FakeSlack
+from tests.support.fakeslack import fake_slack as fake_slack  # the fixture
+from tests.support.served import AMIRA, NOW, SECRET, serve, settings_for
+from tests.support.slackhttp import app_home_opened, get, signed_headers
 from tests.test_probes import probes, value
 
 

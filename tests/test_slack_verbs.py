@@ -15,9 +15,9 @@ import commands.verbs  # noqa: F401  (registers every verb, so the list below is
 from chatops.db import Database
 from commands.registry import VERBS
 from rota.cover import covered_shifts
-from tests.fakeslack import FakeSlack
-from tests.fakeslack import fake_slack as fake_slack  # the fixture
-from tests.served import (
+from tests.support.fakeslack import FakeSlack
+from tests.support.fakeslack import fake_slack as fake_slack  # the fixture
+from tests.support.served import (
     AMIRA,
     ELENA,
     LUKAS,

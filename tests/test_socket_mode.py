@@ -4,9 +4,9 @@ Most deployments reach Slack this way (no public URL needed), yet it is the one 
 cannot see: a WebSocket client, envelopes instead of signed requests, and answers that must come
 back as acks carrying the envelope id within Slack's 3 seconds, also while Slack refreshes the
 connection or the network drops it. Here the bot asks the fake Web API for its WebSocket URL as
-in production, connects to `tests.fakesocket`, and is sent what Slack sends; answers are checked
-where Slack would see them (acks on the socket, response_url posts, Web API calls) and state in
-the database.
+in production, connects to `tests.support.fakesocket`, and is sent what Slack sends; answers are
+checked where Slack would see them (acks on the socket, response_url posts, Web API calls) and
+state in the database.
 """
 
 from __future__ import annotations
@@ -34,12 +34,12 @@ from chatops.db import Database
 from chatops.slack.serve import serve
 from commands.forms import CASE_OPEN_FORM
 from rota.store import save_rota
-from tests.fakeslack import RESPONSE_URL, FakeSlack, delayed, ok, server_error
-from tests.fakeslack import fake_slack as fake_slack  # the fixture
-from tests.fakesocket import CLOSE, TICKET, Ack, Connection, Envelope, FakeSocketMode
-from tests.fakesocket import fake_socket as fake_socket  # the fixture
-from tests.served import ELENA, LUKAS, NOW, TEAM_CHANNEL, example_rota, settings_for
-from tests.slackhttp import app_home_opened, block_action, slash_command, view_submission
+from tests.support.fakeslack import RESPONSE_URL, FakeSlack, delayed, ok, server_error
+from tests.support.fakeslack import fake_slack as fake_slack  # the fixture
+from tests.support.fakesocket import CLOSE, TICKET, Ack, Connection, Envelope, FakeSocketMode
+from tests.support.fakesocket import fake_socket as fake_socket  # the fixture
+from tests.support.served import ELENA, LUKAS, NOW, TEAM_CHANNEL, example_rota, settings_for
+from tests.support.slackhttp import app_home_opened, block_action, slash_command, view_submission
 
 APP_TOKEN = "xapp-1-test"
 ACK_LIMIT_S = 1.0  # well inside Slack's 3 seconds, as for HTTP
@@ -52,7 +52,7 @@ CPU_SHARE = 0.5  # CPU seconds per second the process may use while it reconnect
 
 
 def _form_fields(body: bytes) -> dict[str, str]:
-    """A form-encoded request body (as `tests.slackhttp` builds them) as Slack's JSON payload."""
+    """A form-encoded body (as `tests.support.slackhttp` builds them) as Slack's JSON payload."""
     return dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
 
 

@@ -22,7 +22,7 @@ from rota.models import Team
 from rota.resolve import compile_rota
 from rota.spec import MemberSpec, RotaSpec, RotationSpec, TeamSpec
 from rota.store import load_rota, save_rota
-from tests.served import (
+from tests.support.served import (
     AMIRA,
     DANIEL,
     ELENA,
@@ -34,7 +34,7 @@ from tests.served import (
     first_shift,
     iso,
 )
-from tests.teams import example_team_context
+from tests.support.teams import example_team_context
 
 # Amira's next emea shift (a day in Berlin office hours), whoever else holds what then.
 _SHIFT = first_shift(AMIRA, "emea", NOW + timedelta(days=1))

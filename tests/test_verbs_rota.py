@@ -14,8 +14,8 @@ from commands.registry import dispatch
 from commands.timeparse import parse_when
 from rota.resolve import compile_rota
 from rota.yamlio import load_rota_yaml
-from tests.clirun import EXAMPLE
-from tests.teams import example_team_context
+from tests.support.clirun import EXAMPLE
+from tests.support.teams import example_team_context
 
 NOW = datetime(2027, 3, 20, 12, 0, tzinfo=UTC)
 BERLIN = "U01LBECKER"

@@ -23,11 +23,11 @@ from chatops.slack.http import SlackHttpServer
 from chatops.slack.offload import Job, WorkProcesses
 from commands.registry import dispatch
 from rota.store import save_rota
-from tests.fakeslack import RESPONSE_URL, FakeSlack, delayed
-from tests.fakeslack import fake_slack as fake_slack  # the fixture
-from tests.served import LUKAS, NOW, Served, example_rota, settings_for
-from tests.teams import example_team_context
-from tests.workjobs import file_runner
+from tests.support.fakeslack import RESPONSE_URL, FakeSlack, delayed
+from tests.support.fakeslack import fake_slack as fake_slack  # the fixture
+from tests.support.served import LUKAS, NOW, Served, example_rota, settings_for
+from tests.support.teams import example_team_context
+from tests.support.workjobs import file_runner
 
 WAIT_S = 30.0  # a spawned process imports the app first: seconds, not milliseconds
 

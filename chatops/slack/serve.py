@@ -12,27 +12,19 @@ minute in which nobody can page the on-call person from Slack.
 
 from __future__ import annotations
 
-import errno
-import http.client
 import logging
-import random
 import signal
-import socket
-import ssl
 import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
 from types import FrameType
 from typing import TypeVar
-from urllib.error import URLError
 from urllib.parse import urlsplit
 
 import websocket
 from slack_bolt import App
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 
 from chatops.clock import Clock, system_clock
 from chatops.db import Database
@@ -42,6 +34,14 @@ from chatops.probes import Probes, ProbeServer
 from chatops.settings import Settings
 from chatops.slack.app import EVENTS_PATH, BotIdentity, build_web_client, serving_app
 from chatops.slack.http import IntakeHandler, SlackHttpServer
+from chatops.slack.reach import (
+    Backoff,
+    Fatal,
+    Unreachable,
+    checked,
+    os_reason,
+    websocket_reason,
+)
 from chatops.slack.socket_mode import SocketModeClient
 
 log = logging.getLogger(__name__)
@@ -52,8 +52,8 @@ EXIT_CONFIG = 2
 STARTUP_TIMEOUT_S = 10
 _WATCH_S = 0.1  # how often serve() looks at the stop event while connected
 # Slack's answers meaning "this token is wrong", as opposed to "Slack is having a bad day".
-_REFUSED_TOKEN = {"invalid_auth", "not_authed", "account_inactive", "token_revoked"}
 _T = TypeVar("_T")
+
 
 Worker = Callable[[threading.Event], None]
 """The timer worker's loop: runs in its own thread and returns soon after the event is set."""
@@ -61,32 +61,6 @@ Worker = Callable[[threading.Event], None]
 
 class _Stop(BaseException):
     """Raised by the signal handler to cut a blocking startup call short."""
-
-
-class _Unreachable(Exception):
-    def __init__(self, reason: str, retry_after: float | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.retry_after = retry_after
-
-
-class _Fatal(Exception):
-    """One line for the operator, then exit code 2."""
-
-
-@dataclass(frozen=True)
-class Backoff:
-    """Exponential backoff, capped, with ±20 % jitter so replicas do not retry in step."""
-
-    base: float = 1.0
-    cap: float = 60.0
-    jitter: float = 0.2
-
-    def delay(self, attempt: int, rng: random.Random | None = None) -> float:
-        """The pause after failed attempt number `attempt` (1-based)."""
-        raw = min(self.cap, self.base * 2 ** max(0, attempt - 1))
-        spread = (rng or random).uniform(-self.jitter, self.jitter)
-        return max(0.0, min(self.cap, raw * (1 + spread)))
 
 
 def serve(
@@ -119,7 +93,7 @@ def serve(
             _start_probes(cleanup, probes, settings.metrics_port)
             probe = _startup_client(settings)
             auth = _until_reachable(
-                lambda: _checked(probe.auth_test, "SLACK_BOT_TOKEN", where),
+                lambda: checked(probe.auth_test, "SLACK_BOT_TOKEN", where),
                 where=where,
                 backoff=backoff,
                 stop=stop,
@@ -154,7 +128,7 @@ def serve(
                 served.close()
                 for thread in threads:
                     thread.join(timeout=10)
-        except _Fatal as error:
+        except Fatal as error:
             print(f"chatops: {error}", file=sys.stderr, flush=True)
             return EXIT_CONFIG
         except _Stop:
@@ -175,7 +149,7 @@ def _serve_http(
     try:
         bound = server.start()
     except OSError as error:
-        raise _Fatal(f"cannot listen on port {port} ({_os_reason(error)}); set PORT") from None
+        raise Fatal(f"cannot listen on port {port} ({os_reason(error)}); set PORT") from None
     try:
         log.info("listening for Slack over HTTP", extra={"port": bound, "path": EVENTS_PATH})
         if on_listening is not None:
@@ -195,8 +169,8 @@ def _start_probes(cleanup: ExitStack, probes: Probes | None, port: int | None) -
     try:
         server.start()
     except OSError as error:
-        reason = _os_reason(error)
-        raise _Fatal(f"cannot listen on CHATOPS_METRICS_PORT {port} ({reason})") from None
+        reason = os_reason(error)
+        raise Fatal(f"cannot listen on CHATOPS_METRICS_PORT {port} ({reason})") from None
     cleanup.callback(server.stop)
     log.info("probes and metrics listening", extra={"port": port})
 
@@ -218,11 +192,11 @@ def _serve_socket_mode(
     )
 
     def connect() -> bool:
-        url = _checked(client.new_url, "SLACK_APP_TOKEN", where)
+        url = checked(client.new_url, "SLACK_APP_TOKEN", where)
         try:
             client.open(url)
         except (websocket.WebSocketException, OSError) as error:
-            raise _Unreachable(_websocket_reason(error)) from None
+            raise Unreachable(websocket_reason(error)) from None
         return True
 
     try:
@@ -263,7 +237,7 @@ def _until_reachable(
         tries += 1
         try:
             return attempt()
-        except _Unreachable as error:
+        except Unreachable as error:
             if max_attempts is not None and tries >= max_attempts:
                 print(
                     f"chatops: Slack unreachable at {where} ({error.reason}); "
@@ -281,72 +255,6 @@ def _until_reachable(
             )
             stop.wait(pause)
     return None
-
-
-def _checked(call: Callable[[], _T], token_variable: str, where: str) -> _T:
-    """Run one startup call, sorting its failure into unreachable (retry) or fatal (exit 2)."""
-    try:
-        return call()
-    except SlackApiError as error:
-        response = error.response
-        status = response.status_code
-        code = str(response.get("error") or "") if isinstance(response.data, dict) else ""
-        if status == 429 or code == "ratelimited":
-            retry_after = response.headers.get("Retry-After") or response.headers.get("retry-after")
-            raise _Unreachable("rate limited", _float_or_none(retry_after)) from None
-        if status >= 500:
-            raise _Unreachable(f"HTTP {status}") from None
-        if code.startswith("Received a response in a non-JSON format"):
-            # Something answered, but not the Web API: a wrong SLACK_API_URL, not a bad token.
-            raise _Fatal(
-                f"SLACK_API_URL: {where} answered HTTP {status}, not as the Slack Web API does; "
-                "check the URL (it normally ends in /api/)"
-            ) from None
-        if code in _REFUSED_TOKEN:
-            raise _Fatal(
-                f"{token_variable} was refused by Slack ({code}); check the token"
-            ) from None
-        raise _Fatal(f"Slack refused the startup check ({code or f'HTTP {status}'})") from None
-    except (URLError, OSError) as error:
-        raise _Unreachable(_network_reason(error)) from None
-    except http.client.HTTPException as error:
-        raise _Unreachable(f"bad HTTP answer: {type(error).__name__}") from None
-
-
-def _network_reason(error: BaseException) -> str:
-    """A few words for why the network call failed, without a traceback."""
-    reason: object = error.reason if isinstance(error, URLError) else error
-    if isinstance(reason, socket.gaierror):
-        return "host name not found"
-    if isinstance(reason, ConnectionRefusedError):
-        return "connection refused"
-    if isinstance(reason, TimeoutError | socket.timeout):
-        return "timed out"
-    if isinstance(reason, ssl.SSLError):
-        return "TLS error"
-    if isinstance(reason, OSError):
-        return _os_reason(reason)
-    return str(reason) or type(reason).__name__
-
-
-def _websocket_reason(error: Exception) -> str:
-    if isinstance(error, websocket.WebSocketBadStatusException):
-        return f"WebSocket: HTTP {error.status_code}"
-    if isinstance(error, websocket.WebSocketTimeoutException):
-        return "WebSocket: timed out"
-    if isinstance(error, websocket.WebSocketAddressException):
-        return "WebSocket: host name not found"
-    if isinstance(error, websocket.WebSocketConnectionClosedException):
-        return "WebSocket: connection closed"
-    if isinstance(error, OSError):
-        return f"WebSocket: {_network_reason(error)}"
-    return f"WebSocket: {type(error).__name__}"
-
-
-def _os_reason(error: OSError) -> str:
-    if error.errno is not None and error.errno in errno.errorcode:
-        return (error.strerror or errno.errorcode[error.errno]).lower()
-    return str(error) or type(error).__name__
 
 
 def _startup_client(settings: Settings) -> WebClient:
@@ -419,10 +327,3 @@ def _display_url(url: str) -> str:
 
 def _seconds(value: float) -> str:
     return f"{value:.0f}s" if value >= 10 or value == int(value) else f"{value:.1f}s"
-
-
-def _float_or_none(value: str | None) -> float | None:
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None

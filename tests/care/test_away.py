@@ -18,8 +18,8 @@ from chatops.worker import run_due
 from commands.registry import dispatch
 from rota.resolve import compile_rota
 from rota.yamlio import load_rota_yaml
-from tests.clirun import EXAMPLE
-from tests.teams import example_team_context
+from tests.support.clirun import EXAMPLE
+from tests.support.teams import example_team_context
 
 NOW = datetime(2027, 3, 17, 12, 0, tzinfo=UTC)
 AMIRA, LUKAS, ELENA = "U01AHADDAD", "U01LBECKER", "U01EPETROV"

@@ -24,8 +24,8 @@ from commands.registry import dispatch
 from rota.resolve import compile_rota
 from rota.store import find_team
 from rota.yamlio import load_rota_yaml
-from tests.clirun import EXAMPLE, chatops
-from tests.teams import example_team_context
+from tests.support.clirun import EXAMPLE, chatops
+from tests.support.teams import example_team_context
 
 NOW = datetime(2027, 3, 17, 12, 0, tzinfo=UTC)
 AMIRA, LUKAS = "U01AHADDAD", "U01LBECKER"

@@ -23,7 +23,7 @@ from chatops.outbox.models import OutboxMessage
 from chatops.slack.home import my_open_cases
 from commands.registry import dispatch, dispatch_action
 from rota.spec import RotaSpec
-from tests.escalation.world import (
+from tests.support.case_world import (
     ANN,
     BEN,
     CAT,

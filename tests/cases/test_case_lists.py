@@ -7,7 +7,7 @@ import pytest
 from chatops.cases import queries
 from chatops.db import Database
 from commands.registry import dispatch
-from tests.escalation.world import ANN, BEN, CAT, EVE, World, make_world
+from tests.support.case_world import ANN, BEN, CAT, EVE, World, make_world
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from chatops.escalation.messages import TAKE_ACTION
 from chatops.escalation.models import PageKind
 from chatops.outbox.models import OutboxMessage
 from commands.registry import dispatch, dispatch_action
-from tests.escalation.world import ANN, BEN, CAT, DAN, EVE, World, counts, make_world, snapshot
+from tests.support.case_world import ANN, BEN, CAT, DAN, EVE, World, counts, make_world, snapshot
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from chatops.blockkit import Reply
 from chatops.cases.models import Case
 from chatops.db import Database
 from commands.registry import dispatch
-from tests.escalation.world import (
+from tests.support.case_world import (
     ANN,
     BEN,
     CAT,

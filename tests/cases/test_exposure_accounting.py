@@ -30,9 +30,9 @@ from commands.registry import dispatch
 from rota.models import Team
 from rota.spec import MemberSpec, Role, RotaSpec, TeamSpec
 from rota.store import save_rota
-from tests.escalation.world import rotation
-from tests.handoff.world import ANN, BEN, CAT, EVE, daily_team
-from tests.handoff.world import make_world as handoff_world
+from tests.support.case_world import rotation
+from tests.support.handoff_world import ANN, BEN, CAT, EVE, daily_team
+from tests.support.handoff_world import make_world as handoff_world
 
 GRAPHIC = {"terrorism", "threat-of-violence"}  # the defaults, minus the restricted types
 TYPES = ["terrorism", "threat-of-violence", "harassment"]

@@ -1,7 +1,7 @@
 """The exposure budget as people meet it: the cap note, a spared responder, the check-in, who
 may see the figures, and settings refused in one line.
 
-The team (tests/escalation/world.py) has Ann (Berlin) and Ben (New York) on call around the
+The team (tests/support/case_world.py) has Ann (Berlin) and Ben (New York) on call around the
 clock; here both are in the primary layer, so level 1 of a sev1/sev2 case pages both of them.
 Cat is the manager, Eve a responder on no rotation.
 """
@@ -26,8 +26,7 @@ from chatops.worker import next_wakeup
 from commands.registry import dispatch
 from rota.spec import RotaSpec
 from rota.yamlio import RotaError
-from tests.clirun import chatops
-from tests.escalation.world import (
+from tests.support.case_world import (
     ANN,
     BEN,
     CAT,
@@ -39,6 +38,7 @@ from tests.escalation.world import (
     rotation,
     team_spec,
 )
+from tests.support.clirun import chatops
 
 #: 10:00 in Berlin, 05:00 in New York: a long way from either midnight.
 NOW = datetime(2027, 3, 20, 9, 0, tzinfo=UTC)

@@ -11,9 +11,9 @@ from collections.abc import Iterator
 import pytest
 
 from chatops.db import Database
-from tests.fakeslack import FakeSlack
-from tests.fakeslack import fake_slack as fake_slack  # the fixture
-from tests.served import AMIRA, ELENA, Served, serve
+from tests.support.fakeslack import FakeSlack
+from tests.support.fakeslack import fake_slack as fake_slack  # the fixture
+from tests.support.served import AMIRA, ELENA, Served, serve
 
 LUKAS = "U01LBECKER"
 

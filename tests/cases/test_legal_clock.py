@@ -21,7 +21,7 @@ from chatops.outbox.models import OutboxMessage, Topic
 from commands.registry import dispatch
 from rota.spec import RotaSpec, TeamSpec
 from rota.store import save_rota
-from tests.escalation.world import ANN, CAT, EVE, NOW, World, counts, make_world, team_spec
+from tests.support.case_world import ANN, CAT, EVE, NOW, World, counts, make_world, team_spec
 
 KEY = "TS-2027-0001"
 SECRET = "Material reported on Commons"

@@ -17,8 +17,8 @@ from chatops.blockkit import Reply
 from chatops.cases.referrals import COUNTRIES, Referral
 from chatops.db import Database
 from commands.registry import dispatch
-from tests.clirun import chatops
-from tests.escalation.world import ANN, EVE, World, counts, make_world
+from tests.support.case_world import ANN, EVE, World, counts, make_world
+from tests.support.clirun import chatops
 
 KEY = "TS-2027-0001"
 SECRET = "Material reported on Commons"

@@ -13,7 +13,7 @@ from chatops.db import Database, as_utc
 from chatops.escalation.policy import PolicyError, parse_policies
 from chatops.escalation.store import save_policies
 from commands.registry import dispatch
-from tests.escalation.world import ANN, NOW, World, make_world, team_spec
+from tests.support.case_world import ANN, NOW, World, make_world, team_spec
 
 
 def _policies(report_within: str | None) -> list[dict[str, object]]:

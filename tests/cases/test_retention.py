@@ -21,7 +21,7 @@ from chatops.db import Database
 from chatops.escalation.models import EscalationTimer
 from chatops.outbox.models import OutboxMessage
 from commands.registry import dispatch
-from tests.escalation.world import ANN, CAT, DAN, NOW, World, counts, make_world
+from tests.support.case_world import ANN, CAT, DAN, NOW, World, counts, make_world
 
 LATER = NOW + timedelta(days=91)
 

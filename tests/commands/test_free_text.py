@@ -30,7 +30,7 @@ from commands.registry import VERBS, dispatch
 from commands.verbs.case import OPEN_OPTIONS
 from commands.verbs.rota import RotaCommand, RotaOverride, RotaSetHandoff
 from commands.verbs.swap import SwapCommand, SwapRequest
-from tests.teams import example_team_context
+from tests.support.teams import example_team_context
 
 NOW = datetime(2027, 3, 20, 12, 0, tzinfo=UTC)
 LUKAS = "U01LBECKER"  # a manager of the demo team: rota edits preview for him

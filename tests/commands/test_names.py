@@ -26,8 +26,8 @@ from rota.models import Team
 from rota.spec import MemberSpec, RotaSpec, RotationSpec, TeamSpec
 from rota.store import save_rota
 from rota.yamlio import load_rota_yaml
-from tests.clirun import EXAMPLE, chatops
-from tests.teams import example_team_context
+from tests.support.clirun import EXAMPLE, chatops
+from tests.support.teams import example_team_context
 
 NOW = datetime(2027, 3, 20, 12, 0, tzinfo=UTC)
 AMIRA, LUKAS, SOFIA = "U01AHADDAD", "U01LBECKER", "U01SMARTIN"

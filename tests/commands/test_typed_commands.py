@@ -28,7 +28,7 @@ from commands.verbs.rota import RotaAdd, RotaCheck, RotaCommand, RotaOverride
 from commands.verbs.shifts import Shifts
 from commands.verbs.swap import SwapCommand, SwapRequest
 from commands.verbs.who import Who
-from tests.teams import example_team_context
+from tests.support.teams import example_team_context
 
 NOW = datetime(2027, 3, 20, 12, 0, tzinfo=UTC)
 BERLIN, KOLKATA, AMIRA = "U01LBECKER", "U01PRAMAN0", "U01AHADDAD"

@@ -15,8 +15,8 @@ from chatops.escalation.models import PageKind
 from chatops.outbox.models import OutboxMessage
 from commands.registry import dispatch
 from rota.yamlio import load_rota_yaml
-from tests.clirun import EXAMPLE
-from tests.escalation.world import World, counts, make_world
+from tests.support.case_world import World, counts, make_world
+from tests.support.clirun import EXAMPLE
 
 AMIRA, LUKAS, MEI, OLIVIA = "U01AHADDAD", "U01LBECKER", "U01MEILIN0", "U01OCHEN00"
 # Tuesday 10:00 UTC: 03:00 in Los Angeles (Mei), 20:00 in Sydney (Olivia).

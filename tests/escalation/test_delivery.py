@@ -19,8 +19,8 @@ from chatops.outbox.models import OutboxMessage, OutboxState, SlackRateLimit
 from chatops.outbox.notifier import SlackNotifier
 from chatops.outbox.ratelimits import RATE_SCOPE
 from commands.registry import dispatch
-from tests.escalation.world import ANN, BEN, CAT, CHANNEL, NOW, World, escalation_pass, make_world
-from tests.fakeslack import FakeSlack, fake_slack, ok, rate_limited, server_error
+from tests.support.case_world import ANN, BEN, CAT, CHANNEL, NOW, World, escalation_pass, make_world
+from tests.support.fakeslack import FakeSlack, fake_slack, ok, rate_limited, server_error
 
 __all__ = ["fake_slack"]  # the fixture, imported for pytest
 
@@ -86,7 +86,7 @@ def test_429_then_500_then_ok_delivers_once_and_late(
 def test_ok_false_is_not_delivered(
     sqlite_db: Database, fake_slack: FakeSlack, transport: str
 ) -> None:
-    from tests.fakeslack import error
+    from tests.support.fakeslack import error
 
     world, notifier = slack_world(sqlite_db, fake_slack, transport)
     fake_slack.script("chat.postMessage", error("channel_not_found"), ok())

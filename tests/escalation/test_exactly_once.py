@@ -1,6 +1,6 @@
 """Exactly once across a timeout (issue #13, finding 4): a send in doubt is looked up first.
 
-The worker's delivery step on a real database against tests/fakeslack.py, which posts a
+The worker's delivery step on a real database against tests/support/fakeslack.py, which posts a
 message when it receives it and can hold its answer past the client's timeout, as a slow Slack
 does. Every message carries its outbox id as metadata; the fake keeps each conversation's
 history with it, so a lookup finds what a held answer hid.
@@ -19,15 +19,15 @@ from prometheus_client import REGISTRY
 from sqlalchemy import update
 from sqlmodel import col, select
 
-from bench.bench_pages import seed_due_pages
 from chatops.audit import AuditEvent
 from chatops.clock import ManualClock
 from chatops.db import Database
 from chatops.outbox.delivery import deliver_due
 from chatops.outbox.models import OutboxMessage, OutboxState
 from chatops.outbox.notifier import METADATA_EVENT, SlackNotifier
-from tests.escalation.world import NOW
-from tests.fakeslack import FakeSlack, delayed, error, fake_slack, rate_limited
+from tests.support.case_world import NOW
+from tests.support.fakeslack import FakeSlack, delayed, error, fake_slack, rate_limited
+from tests.support.pages import seed_due_pages
 
 __all__ = ["fake_slack"]
 

@@ -14,7 +14,7 @@ from chatops.db import Database
 from chatops.escalation.models import EscalationTimer, TimerState
 from chatops.outbox.models import OutboxMessage, OutboxState
 from rota.spec import MemberSpec, RotaSpec, TeamSpec
-from tests.escalation.world import (
+from tests.support.case_world import (
     ANN,
     BEN,
     CAT,

@@ -16,7 +16,7 @@ from chatops.escalation.models import EscalationTimer, TimerState
 from chatops.escalation.policy import PolicyError, PolicySpec, parse_policies, policy_to_data
 from chatops.escalation.store import save_policies
 from commands.registry import dispatch
-from tests.escalation.world import ANN, BEN, CAT, DAN, NOW, World, make_world, team_spec
+from tests.support.case_world import ANN, BEN, CAT, DAN, NOW, World, make_world, team_spec
 
 
 def _open(

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from chatops.outbox.notifier import Outcome, SlackNotifier
-from tests.fakeslack import (
+from tests.support.fakeslack import (
     FakeSlack,
     Scripted,
     error,

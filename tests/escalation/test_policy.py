@@ -16,7 +16,7 @@ from chatops.escalation.policy import (
 )
 from chatops.escalation.store import load_policies, save_policies
 from commands.registry import dispatch
-from tests.escalation.world import ANN, BEN, CAT, NOW, make_world, team_spec
+from tests.support.case_world import ANN, BEN, CAT, NOW, make_world, team_spec
 
 
 def test_errors_name_their_path() -> None:

@@ -14,14 +14,14 @@ import pytest
 from sqlalchemy.exc import InvalidRequestError, StatementError
 from sqlmodel import col, select
 
-from bench.bench_pages import seed_due_pages
 from chatops.audit import AuditEvent
 from chatops.db import Database
 from chatops.logs import correlated
 from chatops.outbox.claims import Claim, claim
 from chatops.outbox.models import OutboxMessage, OutboxState
 from chatops.outbox.settle import settle_failed, settle_sent
-from tests.escalation.world import NOW
+from tests.support.case_world import NOW
+from tests.support.pages import seed_due_pages
 
 LATER = NOW + timedelta(seconds=3)
 

@@ -1,7 +1,7 @@
 """Delivery when Slack or a worker misbehaves (issue #13), with real workers and the fake Slack.
 
 Each test drives `deliver_due` (the worker's delivery step) on a real database against
-tests/fakeslack.py with scripted 429s and 500s, on an injected clock.
+tests/support/fakeslack.py with scripted 429s and 500s, on an injected clock.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from datetime import datetime, timedelta
 import pytest
 from sqlmodel import col, select
 
-from bench.bench_pages import seed_due_pages
 from chatops.blockkit import Block
 from chatops.cases import opening
 from chatops.clock import ManualClock
@@ -27,8 +26,9 @@ from chatops.outbox.notifier import Lookup, Outcome, SlackNotifier
 from chatops.outbox.ratelimits import RATE_SCOPE, hold
 from chatops.outbox.settle import retry_delay
 from chatops.worker import next_due
-from tests.escalation.world import ANN, NOW, make_world
-from tests.fakeslack import FakeSlack, fake_slack, rate_limited, server_error
+from tests.support.case_world import ANN, NOW, make_world
+from tests.support.fakeslack import FakeSlack, fake_slack, rate_limited, server_error
+from tests.support.pages import seed_due_pages
 
 __all__ = ["fake_slack"]
 
@@ -152,7 +152,7 @@ def test_after_an_outage_every_waiting_page_goes_in_the_pass_that_sees_slack_bac
 def test_a_message_wrong_in_itself_keeps_its_backoff_when_others_go(
     sqlite_db: Database, fake_slack: FakeSlack, notifiers: list[SlackNotifier]
 ) -> None:
-    from tests.fakeslack import error
+    from tests.support.fakeslack import error
 
     seed_due_pages(sqlite_db, 1, at=NOW)
     clock = ManualClock(NOW)

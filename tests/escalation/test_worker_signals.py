@@ -20,14 +20,14 @@ import pytest
 from sqlalchemy import update
 from sqlmodel import col, select
 
-from bench.bench_pages import seed_due_pages
 from chatops.db import Database, make_engine
 from chatops.escalation.pages import URGENT_MAX_BACKOFF_S
 from chatops.outbox.claims import LEASE
 from chatops.outbox.models import OutboxMessage, OutboxState
 from chatops.schema.migrate import upgrade
-from tests.clirun import command, command_env
-from tests.fakeslack import FakeSlack, fake_slack
+from tests.support.clirun import command, command_env
+from tests.support.fakeslack import FakeSlack, fake_slack
+from tests.support.pages import seed_due_pages
 
 __all__ = ["fake_slack"]
 

@@ -9,7 +9,6 @@ from datetime import timedelta
 
 from sqlmodel import select
 
-from bench.bench_pages import run_workers, seed_due_pages
 from chatops.audit import AuditEvent
 from chatops.cases import opening
 from chatops.cases.firing import fire_due_timers
@@ -18,8 +17,9 @@ from chatops.escalation.models import EscalationTimer, TimerState
 from chatops.outbox.claims import LEASE, claim
 from chatops.outbox.models import OutboxMessage, OutboxState
 from chatops.outbox.notifier import ConsoleNotifier
-from tests.escalation.world import ANN, BEN, CAT, CHANNEL, NOW, escalation_pass, make_world
-from tests.fakeslack import FakeSlack, fake_slack
+from tests.support.case_world import ANN, BEN, CAT, CHANNEL, NOW, escalation_pass, make_world
+from tests.support.fakeslack import FakeSlack, fake_slack
+from tests.support.pages import run_workers, seed_due_pages
 
 __all__ = ["fake_slack"]
 

@@ -18,8 +18,8 @@ from commands.registry import dispatch
 from rota.spec import DEFAULT_WORKING_HOURS, RotaSpec, WorkingHours
 from rota.store import find_team, load_rota, save_rota
 from rota.yamlio import RotaError, dump_rota_yaml, load_rota_yaml, parse_rota
-from tests.clirun import EXAMPLE
-from tests.escalation.world import make_world
+from tests.support.case_world import make_world
+from tests.support.clirun import EXAMPLE
 
 AMIRA, LUKAS = "U01AHADDAD", "U01LBECKER"
 EARLY = WorkingHours.model_validate({"days": "mon-fri", "from": "07:30", "to": "15:00"})

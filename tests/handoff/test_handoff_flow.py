@@ -25,7 +25,7 @@ from chatops.outbox.notifier import ConsoleNotifier
 from chatops.outbox.settle import settle_sent
 from commands.registry import dispatch, dispatch_action
 from rota.spec import OverrideSpec
-from tests.handoff.world import ANN, BEN, CAT, CHANNEL, EVE, World, daily_team, make_world
+from tests.support.handoff_world import ANN, BEN, CAT, CHANNEL, EVE, World, daily_team, make_world
 
 BOUNDARY = datetime(2027, 3, 20, 9, 0, tzinfo=UTC)
 

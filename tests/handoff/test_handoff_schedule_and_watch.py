@@ -18,7 +18,7 @@ from chatops.schema.migrate import upgrade
 from chatops.worker import run_handoffs_due
 from rota.resolve import compile_rota
 from rota.spec import MemberSpec, OverrideSpec, RotaSpec, RotationSpec, TeamSpec
-from tests.handoff.world import ANN, BEN, CAT, EVE, World, daily_team, make_world
+from tests.support.handoff_world import ANN, BEN, CAT, EVE, World, daily_team, make_world
 
 NY = "America/New_York"
 

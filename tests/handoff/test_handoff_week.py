@@ -16,7 +16,7 @@ import pytest
 from chatops.db import Database
 from rota.spec import MemberSpec, RestrictionSpec, Role, RotaSpec, RotationSpec, TeamSpec
 from rota.timefmt import fmt_utc
-from tests.handoff.world import make_world
+from tests.support.handoff_world import make_world
 
 APAC = ("apac", "Asia/Kolkata", time(5, 0), ["U01PRAMAN0", "U01OCHEN00", "U01AMEHTA0"])
 EMEA = ("emea", "Europe/Berlin", time(8, 0), ["U01AHADDAD", "U01EPETROV", "U01LBECKER"])

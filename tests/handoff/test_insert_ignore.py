@@ -8,7 +8,7 @@ from chatops.db import Database
 from chatops.oncall.models import CoverageWatchRun
 from chatops.outbox.queue import insert_ignore
 from chatops.worker import run_due
-from tests.escalation.world import make_world
+from tests.support.case_world import make_world
 
 
 def test_a_second_insert_of_the_same_key_reports_false(db: Database) -> None:

@@ -16,7 +16,17 @@ from chatops.audit import AuditEvent
 from chatops.db import Database
 from commands.registry import dispatch
 from rota.spec import RotationSpec
-from tests.handoff.world import ANN, BEN, CAT, DAN, EVE, START, World, daily_team, make_world
+from tests.support.handoff_world import (
+    ANN,
+    BEN,
+    CAT,
+    DAN,
+    EVE,
+    START,
+    World,
+    daily_team,
+    make_world,
+)
 
 BOUNDARY = datetime(2027, 3, 20, 9, 0, tzinfo=UTC)
 NEXT_PRIMARY = BOUNDARY + timedelta(days=1)

@@ -28,9 +28,9 @@ from chatops.outbox.models import OutboxMessage
 from chatops.slack import create_app
 from chatops.slack.http import SlackHttpServer
 from rota.store import save_rota
-from tests.fakeslack import FakeSlack
-from tests.fakeslack import fake_slack as fake_slack  # the fixture
-from tests.served import NOW, example_rota, settings_for
+from tests.support.fakeslack import FakeSlack
+from tests.support.fakeslack import fake_slack as fake_slack  # the fixture
+from tests.support.served import NOW, example_rota, settings_for
 
 
 @dataclass

@@ -10,7 +10,7 @@ from sqlmodel import select
 from chatops.db import Database, make_engine
 from chatops.intake.keys import key_hash
 from chatops.intake.models import Integration
-from tests.clirun import EXAMPLE, chatops
+from tests.support.clirun import EXAMPLE, chatops
 
 
 def test_add_list_revoke(tmp_path: Path) -> None:

@@ -25,10 +25,10 @@ from chatops.outbox.usergroups import SlackGroups
 from chatops.worker import run_due
 from rota.resolve import compile_rota
 from rota.store import save_rota
-from tests.escalation.world import QUIET_WATCH
-from tests.fakeslack import FakeSlack, rate_limited
-from tests.fakeslack import fake_slack as fake_slack  # the fixture
-from tests.served import example_rota
+from tests.support.case_world import QUIET_WATCH
+from tests.support.fakeslack import FakeSlack, rate_limited
+from tests.support.fakeslack import fake_slack as fake_slack  # the fixture
+from tests.support.served import example_rota
 
 GROUP = "S0TSONCALL"
 METHOD = "usergroups.users.update"

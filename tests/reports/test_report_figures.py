@@ -29,7 +29,7 @@ from rota.resolve import compile_rota
 from rota.spec import RotaSpec
 from rota.store import save_rota
 from rota.yamlio import load_rota_yaml
-from tests.clirun import chatops
+from tests.support.clirun import chatops
 
 ANNA, BEN = "U0ANNA0000", "U0BEN00000"
 # Anna (Berlin) holds the pager around the clock; Ben (New York) backs her up 22:00–02:00 his

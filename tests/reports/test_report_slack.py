@@ -16,10 +16,10 @@ from chatops.cases.models import Case
 from chatops.db import Database
 from chatops.oncall.plot import figure_size
 from chatops.reports.charts import CASES, ON_CALL, TIMES, size_of
-from tests.clirun import chatops
-from tests.fakeslack import UPLOAD_URL, FakeSlack, Scripted, error, server_error
-from tests.fakeslack import fake_slack as fake_slack  # the fixture
-from tests.served import AMIRA, LUKAS, NOBODY, NOW, Served, example_rota, serve, texts
+from tests.support.clirun import chatops
+from tests.support.fakeslack import UPLOAD_URL, FakeSlack, Scripted, error, server_error
+from tests.support.fakeslack import fake_slack as fake_slack  # the fixture
+from tests.support.served import AMIRA, LUKAS, NOBODY, NOW, Served, example_rota, serve, texts
 
 SECRET_TEXT = "very secret summary of a restricted case"
 

@@ -25,21 +25,20 @@ from chatops.outbox.notifier import ConsoleNotifier, Notifier
 from chatops.team import actor_for_slack_id
 from chatops.worker import run_due
 from commands.context import Actor, Context
-from rota.spec import MemberSpec, Role, RotaSpec, RotationSpec, TeamSpec
+from rota.spec import RotaSpec, RotationSpec, TeamSpec
 from rota.store import save_rota
 
-NOW = datetime(2027, 3, 20, 12, 0, tzinfo=UTC)
-ANN, BEN, CAT, DAN, EVE = "U0ANN", "U0BEN", "U0CAT", "U0DAN", "U0EVE"
-OUTSIDER = "U0NOBODY"
-CHANNEL = "C0TEAM"
+# The cast, re-exported: tests name the people through their world.
+from tests.support.cast import ANN as ANN
+from tests.support.cast import BEN as BEN
+from tests.support.cast import CAT as CAT
+from tests.support.cast import CHANNEL as CHANNEL
+from tests.support.cast import DAN as DAN
+from tests.support.cast import EVE as EVE
+from tests.support.cast import MEMBERS as MEMBERS
 
-MEMBERS = (
-    MemberSpec(id=ANN, name="Ann", tz="Europe/Berlin", languages=("en",)),
-    MemberSpec(id=BEN, name="Ben", tz="America/New_York", languages=("en", "fr")),
-    MemberSpec(id=CAT, name="Cat", tz="Europe/London", languages=("en",), role=Role.manager),
-    MemberSpec(id=DAN, name="Dan", tz="Asia/Kolkata", languages=("en",), role=Role.admin),
-    MemberSpec(id=EVE, name="Eve", tz="Africa/Cairo", languages=("ar", "en")),
-)
+NOW = datetime(2027, 3, 20, 12, 0, tzinfo=UTC)
+OUTSIDER = "U0NOBODY"
 
 
 def rotation(

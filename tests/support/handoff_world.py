@@ -24,20 +24,19 @@ from chatops.team import actor_for_slack_id
 from chatops.worker import next_wakeup, run_handoffs_due
 from commands.context import Actor, Context
 from rota.models import Team
-from rota.spec import MemberSpec, OverrideSpec, Role, RotaSpec, RotationSpec, TeamSpec
+from rota.spec import OverrideSpec, RotaSpec, RotationSpec, TeamSpec
 from rota.store import save_rota
 
-ANN, BEN, CAT, DAN, EVE = "U0ANN", "U0BEN", "U0CAT", "U0DAN", "U0EVE"
-CHANNEL = "C0TEAM"
-START = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)  # a Monday
+# The cast, re-exported: tests name the people through their world.
+from tests.support.cast import ANN as ANN
+from tests.support.cast import BEN as BEN
+from tests.support.cast import CAT as CAT
+from tests.support.cast import CHANNEL as CHANNEL
+from tests.support.cast import DAN as DAN
+from tests.support.cast import EVE as EVE
+from tests.support.cast import MEMBERS as MEMBERS
 
-MEMBERS = (
-    MemberSpec(id=ANN, name="Ann", tz="Europe/Berlin"),
-    MemberSpec(id=BEN, name="Ben", tz="America/New_York"),
-    MemberSpec(id=CAT, name="Cat", tz="Europe/London", role=Role.manager),
-    MemberSpec(id=DAN, name="Dan", tz="Asia/Kolkata", role=Role.admin),
-    MemberSpec(id=EVE, name="Eve", tz="Africa/Cairo"),
-)
+START = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)  # a Monday
 
 
 def daily_team(

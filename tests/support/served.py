@@ -23,9 +23,9 @@ from rota.resolve import Shift, compile_rota
 from rota.spec import RotaSpec
 from rota.store import save_rota
 from rota.yamlio import load_rota_yaml
-from tests.clirun import EXAMPLE
-from tests.fakeslack import RESPONSE_URL, Call, FakeSlack
-from tests.slackhttp import HttpResult, app_home_opened, block_action, post, slash_command
+from tests.support.clirun import EXAMPLE
+from tests.support.fakeslack import RESPONSE_URL, Call, FakeSlack
+from tests.support.slackhttp import HttpResult, app_home_opened, block_action, post, slash_command
 
 SECRET = "s3cret-signing"
 BOT_TOKEN = "xoxb-test-token"

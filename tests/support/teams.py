@@ -10,7 +10,7 @@ from chatops.team import actor_for_slack_id
 from commands.context import Context
 from rota.store import save_rota
 from rota.yamlio import load_rota_yaml
-from tests.clirun import EXAMPLE
+from tests.support.clirun import EXAMPLE
 
 
 def example_team_context(db: Database, slack_id: str, now: datetime) -> Context:

@@ -1,0 +1,1 @@
+"""Shared test helpers: fake Slack, signed requests, served apps, worlds, teams."""
