@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "follow-the-sun.yaml"
 _SETTINGS = ("SLACK_", "DATABASE_URL", "CHATOPS_", "PORT")
 
