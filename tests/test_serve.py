@@ -219,6 +219,43 @@ def test_serves_http_after_transient_failures_and_stops_cleanly(
     assert len(fake_slack.calls_to("auth.test")) == 3
 
 
+@pytest.mark.parametrize(
+    ("scopes", "missing"),
+    [
+        ("commands,chat:write,im:write", "channels:history, groups:history, im:history"),
+        ("commands,chat:write,channels:history,groups:history", "im:history"),
+        ("commands,chat:write,channels:history,groups:history,im:history", None),
+    ],
+)
+def test_startup_says_once_which_history_scopes_are_missing(
+    sqlite_db: Database,
+    fake_slack: FakeSlack,
+    capsys: pytest.CaptureFixture[str],
+    scopes: str,
+    missing: str | None,
+) -> None:
+    fake_slack.script("auth.test", Scripted(headers={"X-OAuth-Scopes": scopes}))
+    stop = threading.Event()
+
+    result = serve(
+        settings_for(fake_slack.api_url),
+        sqlite_db,
+        port=0,
+        worker=False,
+        stop=stop,
+        on_listening=lambda _port: stop.set(),
+    )
+
+    assert result == 0
+    said = [x for x in capsys.readouterr().err.splitlines() if "history" in x]
+    if missing is None:
+        assert said == []
+    else:
+        assert len(said) == 1, said
+        assert said[0].startswith(f"chatops: the Slack app lacks {missing}: ")
+        assert "Reading history" in said[0]
+
+
 def test_no_worker_flag_leaves_the_worker_hook_alone(
     sqlite_db: Database, fake_slack: FakeSlack
 ) -> None:

@@ -11,7 +11,7 @@ import logging
 import random
 import socket
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 from urllib.error import URLError
@@ -80,6 +80,22 @@ def checked(call: Callable[[], _T], token_variable: str, where: str) -> _T:
         raise Unreachable(network_reason(error)) from None
     except http.client.HTTPException as error:
         raise Unreachable(f"bad HTTP answer: {type(error).__name__}") from None
+
+
+#: The scopes that let a worker look for a message whose send is in doubt before sending it again
+#: (docs/architecture.md, invariant 4; README, "Reading history").
+HISTORY_SCOPES = ("channels:history", "groups:history", "im:history")
+
+
+def missing_history_scopes(headers: Mapping[str, str | list[str]]) -> list[str]:
+    """The history scopes the token lacks, read from the `X-OAuth-Scopes` header Slack sends
+    with every Web API answer; none when the header is absent (a proxy, an older Slack)."""
+    found = next((v for k, v in headers.items() if k.lower() == "x-oauth-scopes"), None)
+    if found is None:
+        return []
+    value = ",".join(found) if isinstance(found, list) else found
+    granted = {scope.strip() for scope in value.split(",")}
+    return [scope for scope in HISTORY_SCOPES if scope not in granted]
 
 
 def network_reason(error: BaseException) -> str:

@@ -39,6 +39,7 @@ from chatops.slack.reach import (
     Fatal,
     Unreachable,
     checked,
+    missing_history_scopes,
     os_reason,
     websocket_reason,
 )
@@ -106,6 +107,14 @@ def serve(
                 "slack token accepted",
                 extra={"team_id": identity.team_id, "bot_user_id": identity.user_id},
             )
+            if missing := missing_history_scopes(auth.headers):
+                print(
+                    f"chatops: the Slack app lacks {', '.join(missing)}: a message whose send is "
+                    "in doubt (a timeout, a crash) is sent again without looking, so it may "
+                    "arrive twice; see README, Reading history",
+                    file=sys.stderr,
+                    flush=True,
+                )
             served = serving_app(
                 settings, db, client=build_web_client(settings), clock=clock, identity=identity
             )
