@@ -1,9 +1,10 @@
 """Dates and times as people type them, read in the asker's own zone.
 
-Accepted: `now`, `in 2h`, `HH:MM` (today), `today HH:MM`, `tomorrow HH:MM`, a weekday
-(`mon 09:00`, the next one), `YYYY-MM-DD HH:MM`, `YYYY-MM-DD` (midnight), and ISO 8601 with an
-offset or `Z`. A local time that does not exist (spring forward) is the first valid instant after
-it; one that happens twice (fall back) is its first occurrence — the rota's own rules.
+Accepted: `now`, `in 2h` (or `in 2 hours`), `HH:MM` (today), `today HH:MM`, `tomorrow HH:MM`,
+a weekday (`mon 09:00`, the next one), `YYYY-MM-DD HH:MM`, `YYYY-MM-DD` (midnight), a month and
+day (`dec 28`, `28 December 09:00`: the next such day), and ISO 8601 with an offset or `Z`.
+A local time that does not exist (spring forward) is the first valid instant after it; one that
+happens twice (fall back) is its first occurrence — the rota's own rules.
 A time more than `MAX_REACH` from now is refused: nobody plans a rota a decade out, and the
 calendar arithmetic behind it overflows near the years 1 and 9999.
 """
@@ -52,29 +53,16 @@ def _read_when(text: str, ctx: Context, *, now: datetime) -> datetime:
         raise UsageError(f"a time is needed, e.g. {EXAMPLES}")
     if words == ["now"]:
         return now
-    if words[0] == "in" and len(words) == 2:
-        try:
-            return now + parse_duration(words[1])
-        except ValueError as error:
-            raise UsageError(str(error)) from None
+    if words[0] == "in" and len(words) in {2, 3}:
+        if (lasting := _duration_words(words[1:])) is None or lasting[1] != len(words) - 1:
+            raise UsageError(
+                f"`{quote_input(' '.join(words[1:]))}` is not a duration like 15m or 2 hours"
+            )
+        return now + lasting[0]
     today = now.astimezone(tz).date()
-    day: date | None = None
-    rest = words
-    if words[0] in {"today", "tomorrow"}:
-        day = today + timedelta(days=1 if words[0] == "tomorrow" else 0)
-        rest = words[1:]
-    elif words[0][:3] in _DAYS and words[0].isalpha():
-        ahead = (_DAYS.index(words[0][:3]) - today.weekday()) % 7 or 7
-        day = today + timedelta(days=ahead)
-        rest = words[1:]
-    elif re.match(r"^\d{4}-\d{2}-\d{2}$", words[0], re.ASCII):
-        try:
-            day = date.fromisoformat(words[0])
-        except ValueError:
-            raise UsageError(f"`{quote_input(words[0])}` is not a real date") from None
-        rest = words[1:]
-    elif len(words) == 1 and re.match(r"^\d{4}-\d{2}-\d{2}t", words[0], re.ASCII):
+    if len(words) == 1 and re.match(r"^\d{4}-\d{2}-\d{2}t", words[0], re.ASCII):
         return _iso(text.strip())
+    day, rest = _read_day(words, today)
     if day is None:
         if len(rest) == 1 and _CLOCK.match(rest[0]):
             day = today
@@ -88,19 +76,120 @@ def _read_when(text: str, ctx: Context, *, now: datetime) -> datetime:
     return from_ts(wall_to_ts(datetime.combine(day, at), tz))
 
 
+_MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
+_UNIT_WORDS = {
+    **dict.fromkeys(("s", "sec", "secs", "second", "seconds"), "s"),
+    **dict.fromkeys(("m", "min", "mins", "minute", "minutes"), "m"),
+    **dict.fromkeys(("h", "hr", "hrs", "hour", "hours"), "h"),
+    **dict.fromkeys(("d", "day", "days"), "d"),
+    **dict.fromkeys(("w", "wk", "wks", "week", "weeks"), "w"),
+}
+
+
+def _month(word: str) -> int | None:
+    """1–12 for `dec`, `Dec.`, `december`; None for any other word."""
+    word = word.rstrip(".")
+    if len(word) >= 3 and word.isalpha() and word[:3] in _MONTHS:
+        full = date(2000, _MONTHS.index(word[:3]) + 1, 1).strftime("%B").lower()
+        if full.startswith(word):
+            return _MONTHS.index(word[:3]) + 1
+    return None
+
+
+def _day_number(word: str) -> int | None:
+    match = re.fullmatch(r"(\d{1,2})(st|nd|rd|th)?", word, re.ASCII)
+    return int(match.group(1)) if match else None
+
+
+def _read_day(words: list[str], today: date) -> tuple[date | None, list[str]]:
+    """The day `words` start with (and the words after it), or None and all the words."""
+    if len(words) >= 2 and words[0] in {"next", "this"} and words[1][:3] in _DAYS:
+        words = words[1:]  # "next monday", "this friday": the coming one
+    first = words[0]
+    if first in {"today", "tomorrow"}:
+        return today + timedelta(days=1 if first == "tomorrow" else 0), words[1:]
+    if first[:3] in _DAYS and first.isalpha():
+        return today + timedelta(days=(_DAYS.index(first[:3]) - today.weekday()) % 7 or 7), words[
+            1:
+        ]
+    if re.match(r"^\d{4}-\d{2}-\d{2}$", first, re.ASCII):
+        try:
+            return date.fromisoformat(first), words[1:]
+        except ValueError:
+            raise UsageError(f"`{quote_input(first)}` is not a real date") from None
+    if len(words) >= 2:
+        month, number = _month(first), _day_number(words[1])
+        if month is None:
+            month, number = _month(words[1]), _day_number(first)
+        if month is not None and number is not None:
+            return _next_month_day(month, number, today, " ".join(words[:2])), words[2:]
+    return None, words
+
+
+def _next_month_day(month: int, number: int, today: date, typed: str) -> date:
+    """The next `month`/`number` from today on (this year's, or next year's once it has passed)."""
+    for year in (today.year, today.year + 1):
+        try:
+            day = date(year, month, number)
+        except ValueError:
+            if year > today.year or number > 29 or month != 2:
+                raise UsageError(f"`{quote_input(typed)}` is not a real date") from None
+            continue
+        if day >= today:
+            return day
+    raise UsageError(f"`{quote_input(typed)}` is not a real date")
+
+
+def _duration_words(words: list[str]) -> tuple[timedelta, int] | None:
+    """A duration at the start of `words` (`8h`, `1h30m`, `2 days`, `3 hours`) and how many
+    words it took, or None."""
+    if not words:
+        return None
+    try:
+        return parse_duration(words[0]), 1
+    except ValueError:
+        pass
+    joined = re.fullmatch(r"(\d+)\s*([a-z]+)", " ".join(words[:2]).lower(), re.ASCII)
+    if joined is None or joined.group(2) not in _UNIT_WORDS:
+        return None
+    lasting = parse_duration(joined.group(1) + _UNIT_WORDS[joined.group(2)])
+    return lasting, 1 if words[0].lower() == joined.group(0) else 2
+
+
+def _date_only(text: str, ctx: Context, now: datetime) -> date | None:
+    """The day `text` names when it names a day and no time of day (`2027-04-15`, `fri`,
+    `dec 28`), else None."""
+    words = text.strip().lower().split()
+    if not words:
+        return None
+    try:
+        day, rest = _read_day(
+            words, now.astimezone(zone(ctx.actor.tz if ctx.actor else "UTC")).date()
+        )
+    except UsageError:
+        return None
+    return day if day is not None and not rest else None
+
+
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_SPAN = "give a time span like `tomorrow 08:00 to tomorrow 18:00` or `now for 8h`"
+_WHOLE_DAYS = (
+    "give the days like `2027-04-01 to 2027-04-15`, `fri`, `dec 28 for 3 days`, "
+    "or times like `tomorrow 08:00 to tomorrow 18:00`"
+)
 
 
 def parse_span(
     words: list[str], ctx: Context, *, whole_days: bool = False
 ) -> tuple[datetime, datetime, list[str]]:
     """`<from> to <to> [rest…]` or `<from> [for] <duration> [rest…]` in the asker's zone;
-    each time is one or two words.
+    each time is up to three words (`dec 28 09:00`), a duration one or two (`8h`, `2 days`).
 
     Two dates with nothing between them (`2027-04-01 2027-04-15`) are a span too: people type
-    that. With `whole_days`, an end given as a bare date includes that day ("away 2027-04-01 to
-    2027-04-15" is back on the 16th), as people mean it. Returns both instants and the words
-    after the span (options, a reason), so every verb that takes a window reads it the same way.
+    that. With `whole_days`, an end given as a day with no time includes that day ("away
+    2027-04-01 to 2027-04-15" is back on the 16th), and a day alone is that whole day ("away
+    fri dentist"), as people mean it. Returns both instants and the words after the span
+    (options, a reason), so every verb that takes a window reads it the same way.
     """
     now = ctx.clock()
     if len(words) >= 2 and all(_DAY.fullmatch(w) for w in words[:2]):
@@ -111,33 +200,57 @@ def parse_span(
         return lasting
     lowered = [w.lower() for w in words]
     if "to" not in lowered:
-        raise UsageError("give a time span like `tomorrow 08:00 to tomorrow 18:00` or `now for 8h`")
+        if whole_days and (alone := _one_day(words, ctx, now)) is not None:
+            return alone
+        raise UsageError(_WHOLE_DAYS if whole_days else _SPAN)
     cut = lowered.index("to")
     start = parse_when(" ".join(words[:cut]), ctx, now=now)
     after = words[cut + 1 :]
-    for take in (2, 1):
+    for take in (3, 2, 1):
         if len(after) >= take:
+            typed = " ".join(after[:take])
             try:
-                end = parse_when(" ".join(after[:take]), ctx, now=now)
+                end = parse_when(typed, ctx, now=now)
             except UsageError:
                 continue
-            if whole_days and take == 1 and _DAY.fullmatch(after[0]):
-                end = _day_end(after[0], ctx, now)
+            if whole_days and _date_only(typed, ctx, now) is not None:
+                end = _day_end(typed, ctx, now)
             return start, end, after[take:]
     raise UsageError(f"can't read the end time `{quote_input(' '.join(after[:2]))}`")
 
 
+def _one_day(
+    words: list[str], ctx: Context, now: datetime
+) -> tuple[datetime, datetime, list[str]] | None:
+    """A day named alone at the start of `words` (`fri`, `2027-04-15`, `dec 28`): that whole
+    day, and the words after it; None when the words start otherwise."""
+    lowered = [w.lower() for w in words[:3]]
+    day, rest = _read_day(
+        lowered, now.astimezone(zone(ctx.actor.tz if ctx.actor else "UTC")).date()
+    )
+    if day is None or (rest and _CLOCK.match(rest[0])):
+        return None
+    typed = day.isoformat()
+    return (
+        parse_when(typed, ctx, now=now),
+        _day_end(typed, ctx, now),
+        words[len(lowered) - len(rest) :],
+    )
+
+
 def _day_end(day: str, ctx: Context, now: datetime) -> datetime:
     """The local midnight that ends `day` (the next day's start, DST-exact)."""
-    following = date.fromisoformat(day) + timedelta(days=1)
-    return parse_when(following.isoformat(), ctx, now=now)
+    named = _date_only(day, ctx, now)
+    assert named is not None, day
+    return parse_when((named + timedelta(days=1)).isoformat(), ctx, now=now)
 
 
 def _span_for(
     words: list[str], ctx: Context, now: datetime
 ) -> tuple[datetime, datetime, list[str]] | None:
-    """`<from> [for] <duration> [rest…]` (`now 8h`, `tomorrow 08:00 for 10h`), else None."""
-    for take in (2, 1):
+    """`<from> [for] <duration> [rest…]` (`now 8h`, `tomorrow 08:00 for 10h`, `fri for 2
+    days`), else None."""
+    for take in (3, 2, 1):
         if len(words) <= take:
             continue
         try:
@@ -147,11 +260,10 @@ def _span_for(
         rest = words[take:]
         if rest[0].lower() == "for" and len(rest) > 1:
             rest = rest[1:]
-        try:
-            length = parse_duration(rest[0])
-        except ValueError:
+        lasting = _duration_words(rest)
+        if lasting is None:
             return None
-        return start, start + length, rest[1:]
+        return start, start + lasting[0], rest[lasting[1] :]
     return None
 
 

@@ -113,6 +113,12 @@ def test_someone_outside_the_team_is_told_whom_to_ask(ctx: Context) -> None:
         ("Europe/Berlin", "in 90m", datetime(2027, 3, 20, 13, 30, tzinfo=UTC)),
         ("Europe/Berlin", "mon 08:00", datetime(2027, 3, 22, 7, 0, tzinfo=UTC)),
         ("Europe/Berlin", "2027-03-20T12:00Z", datetime(2027, 3, 20, 12, 0, tzinfo=UTC)),
+        ("Europe/Berlin", "in 2 hours", datetime(2027, 3, 20, 14, 0, tzinfo=UTC)),
+        ("Europe/Berlin", "next mon 08:00", datetime(2027, 3, 22, 7, 0, tzinfo=UTC)),
+        # a month and day: the next one, this year's or (once passed) next year's
+        ("Europe/Berlin", "dec 28", datetime(2027, 12, 27, 23, 0, tzinfo=UTC)),
+        ("Europe/Berlin", "28 March 09:00", datetime(2027, 3, 28, 7, 0, tzinfo=UTC)),
+        ("Europe/Berlin", "jan 5th", datetime(2028, 1, 4, 23, 0, tzinfo=UTC)),
     ],
 )
 def test_times_are_read_in_the_askers_zone_with_the_dst_rules(

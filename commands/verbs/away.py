@@ -19,11 +19,11 @@ from commands.timeparse import parse_span
 from rota.fatigue import Away, away_warnings
 
 USAGES = {
-    "add": "/ts away <from> to <to> [reason…]",
+    "add": "/ts away <day> | <from> to <to> | <from> for <duration> [reason…]",
     "list": "/ts away list",
     "cancel": "/ts away cancel <id>",
 }
-USAGE = "/ts away <from> to <to> [reason…] | list | cancel <id>"
+USAGE = "/ts away <day> | <from> to <to> | <from> for <duration> [reason…] | list | cancel <id>"
 
 
 @verb(
@@ -32,6 +32,8 @@ USAGE = "/ts away <from> to <to> [reason…] | list | cancel <id>"
     usage=USAGE,
     examples=(
         "/ts away 2027-04-01 to 2027-04-15 holiday",
+        "/ts away fri dentist",
+        "/ts away dec 28 for 3 days",
         "/ts away list",
         "/ts away cancel 3",
     ),

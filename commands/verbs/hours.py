@@ -6,6 +6,7 @@ arguments it shows yours; `default` goes back to 09:00–18:00 Monday to Friday.
 
 from __future__ import annotations
 
+import re
 from typing import Self
 
 from pydantic import ValidationError
@@ -21,25 +22,44 @@ from rota.yamlio import validation_messages
 USAGE = "/ts hours [<days>] <HH:MM>-<HH:MM> | /ts hours default"
 
 
+_TIME = re.compile(r"^(\d{1,2})(?::(\d{2}))?\s*(am|pm)?$", re.ASCII)
+
+
+def _time_of_day(text: str) -> str:
+    """`9`, `09:30`, `5pm`, `12am` as `HH:MM`; one line naming the word otherwise."""
+    match = _TIME.match(text.strip().lower())
+    hour, minute = (int(match.group(1)), int(match.group(2) or 0)) if match else (-1, 0)
+    if match and match.group(3):
+        hour = hour % 12 + (12 if match.group(3) == "pm" else 0) if 1 <= hour <= 12 else -1
+    if not 0 <= hour <= 23 or minute > 59:
+        raise UsageError(f"`{quote_input(text)}` is not a time of day like 09:00")
+    return f"{hour:02d}:{minute:02d}"
+
+
 def _read(args: list[str]) -> WorkingHours:
-    *days, span = args
-    if len(days) > 1 or span.count("-") != 1:
-        raise UsageError(f"can't read `{quote_input(' '.join(args))}`; e.g. mon-thu 08:00-17:00")
-    start, end = span.split("-")
-    data: dict[str, object] = {"from": start, "to": end}
-    if days:
-        data["days"] = days[0].lower()
+    """`[<days>] <from>-<to>`: days as a range or list (spaces allowed), times as people type
+    them (`9-17`, `09:00 - 17:30`, `9am-5pm`)."""
+    text = " ".join(args)
+    match = re.match(r"^(?P<days>[a-z,\s-]*?)\s*(?P<span>[\d:apm\s]+-[\d:apm\s]+)$", text.lower())
+    if match is None:
+        raise UsageError(f"can't read `{quote_input(text)}`; e.g. mon-thu 08:00-17:00")
+    start, end = match.group("span").split("-")
+    data: dict[str, object] = {"from": _time_of_day(start), "to": _time_of_day(end)}
+    if days := ",".join(match.group("days").replace(",", " ").split()):
+        data["days"] = days
     try:
         return WorkingHours.model_validate(data)
     except ValidationError as error:
-        raise UsageError("; ".join(validation_messages(error))) from None
+        raise UsageError(
+            "; ".join(m.removeprefix("(root): ") for m in validation_messages(error))
+        ) from None
 
 
 @verb(
     "hours",
     summary="See or set your own working hours (routine pages wait for them).",
     usage=USAGE,
-    examples=("/ts hours", "/ts hours mon-thu 08:00-17:00", "/ts hours default"),
+    examples=("/ts hours", "/ts hours mon-thu 08:00-17:00", "/ts hours 9-17", "/ts hours default"),
     details=(
         "Pages of a policy with `hours: working` (sev4 by default) wait for your working hours, "
         "in your own time zone. Days: a range (`mon-thu`) or a list (`mon,wed,fri`); "

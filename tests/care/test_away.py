@@ -81,6 +81,36 @@ def test_away_reads_dates_as_people_type_them(sqlite_db: Database) -> None:
     assert rows[0].reason == "going to my grandma's"
 
 
+def test_away_takes_a_day_alone_a_month_name_and_a_duration_in_words(sqlite_db: Database) -> None:
+    """What people type: `fri`, `next monday`, `apr 20 for 3 days`, `28 may to 30th may`."""
+    ctx = example_team_context(sqlite_db, AMIRA, NOW)  # Wednesday 2027-03-17, Amira in Berlin
+    typed = [
+        "fri dentist",
+        "next monday conference",
+        "apr 20 for 3 days",
+        "28 may to 30th may",
+        "tomorrow 10:00 for 2 hours doctor's",
+    ]
+    for line in typed:
+        added = dispatch(f"away {line}", ctx)
+        assert added.ok, (line, added.text)
+    refused = dispatch("away feb 30", ctx)
+    assert not refused.ok and refused.text.startswith(":warning: `feb 30` is not a real date")
+    with sqlite_db.transaction() as session:
+        rows = list(session.exec(select(AwayPeriod).order_by(col(AwayPeriod.id))))
+    assert [(r.start, r.end, r.reason) for r in rows] == [
+        (datetime(2027, 3, 18, 23, tzinfo=UTC), datetime(2027, 3, 19, 23, tzinfo=UTC), "dentist"),
+        (
+            datetime(2027, 3, 21, 23, tzinfo=UTC),
+            datetime(2027, 3, 22, 23, tzinfo=UTC),
+            "conference",
+        ),
+        (datetime(2027, 4, 19, 22, tzinfo=UTC), datetime(2027, 4, 22, 22, tzinfo=UTC), ""),
+        (datetime(2027, 5, 27, 22, tzinfo=UTC), datetime(2027, 5, 30, 22, tzinfo=UTC), ""),
+        (datetime(2027, 3, 18, 9, tzinfo=UTC), datetime(2027, 3, 18, 11, tzinfo=UTC), "doctor's"),
+    ]
+
+
 def _amira_window() -> tuple[datetime, datetime]:
     """Three weeks from 20 days ahead: a whole emea cycle, so Amira surely has shifts."""
     return NOW + timedelta(days=20), NOW + timedelta(days=41)

@@ -123,3 +123,41 @@ def test_a_member_sets_their_own_hours_in_chat_and_pages_follow_them(sqlite_db: 
     reply = dispatch("case open other sev4 link farm on the wiki", world.context(LUKAS))
     assert "the first goes out at 2027-03-29 07:30 CEST" in reply.text
     assert "now mon,tue,wed,thu,fri 09:00–18:00" in dispatch("hours default", amira).text
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("9-17", "mon,tue,wed,thu,fri 09:00–17:00"),
+        ("mon-fri 9am-5:30pm", "mon,tue,wed,thu,fri 09:00–17:30"),
+        ("mon tue wed 08:00 - 16:00", "mon,tue,wed 08:00–16:00"),
+        ("sat,sun 12pm-8pm", "sat,sun 12:00–20:00"),
+    ],
+)
+def test_hours_are_read_as_people_type_them(sqlite_db: Database, typed: str, expected: str) -> None:
+    world = make_world(sqlite_db, load_rota_yaml(EXAMPLE), now=datetime(2027, 3, 27, tzinfo=UTC))
+    done = dispatch(f"hours {typed}", world.context(AMIRA))
+    assert done.ok, done.text
+    assert f"now {expected} (Europe/Berlin)" in done.text
+
+
+@pytest.mark.parametrize(
+    ("typed", "reason"),
+    [
+        ("25:00-26:00", "`25:00` is not a time of day like 09:00"),
+        ("13pm-2pm", "`13pm` is not a time of day like 09:00"),
+        ("9:75-17", "`9:75` is not a time of day like 09:00"),
+        ("mon-fri", "can't read `mon-fri`; e.g. mon-thu 08:00-17:00"),
+        ("22-06", "working hours must end after they start (22:00–06:00)"),
+    ],
+)
+def test_bad_hours_are_one_plain_line_and_change_nothing(
+    sqlite_db: Database, typed: str, reason: str
+) -> None:
+    world = make_world(sqlite_db, load_rota_yaml(EXAMPLE), now=datetime(2027, 3, 27, tzinfo=UTC))
+    amira = world.context(AMIRA)
+    refused = dispatch(f"hours {typed}", amira)
+    assert not refused.ok
+    assert refused.text.splitlines()[0] == f":warning: {reason}"
+    assert "Input should" not in refused.text and "(root)" not in refused.text
+    assert "09:00–18:00" in dispatch("hours", amira).text
