@@ -32,7 +32,7 @@ from sqlmodel import col, select
 from bench.bench_pages import postgres_database
 from bench.fake import TimedFakeSlack
 from chatops.db import Database, make_engine
-from chatops.outbox.delivery import LEASE
+from chatops.outbox.claims import LEASE
 from chatops.outbox.models import OutboxMessage, OutboxState
 from chatops.outbox.notifier import SlackNotifier
 from chatops.schema.migrate import upgrade
