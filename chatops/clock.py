@@ -24,8 +24,11 @@ def parse_duration(text: str) -> timedelta:
     if not _DURATION.match(clean):
         raise ValueError(f"{text!r} is not a duration like 15m, 2h, 1d or 1h45m")
     total = timedelta(0)
-    for amount, unit in _PART.findall(clean):
-        total += timedelta(**{_UNITS[unit]: int(amount)})
+    try:
+        for amount, unit in _PART.findall(clean):
+            total += timedelta(**{_UNITS[unit]: int(amount)})
+    except OverflowError:
+        raise ValueError(f"{text!r} is longer than any duration can be") from None
     return total
 
 

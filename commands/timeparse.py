@@ -127,33 +127,38 @@ def _read_day(words: list[str], today: date) -> tuple[date | None, list[str]]:
 
 
 def _next_month_day(month: int, number: int, today: date, typed: str) -> date:
-    """The next `month`/`number` from today on (this year's, or next year's once it has passed)."""
-    for year in (today.year, today.year + 1):
+    """The next `month`/`number` from today on (Feb 29 may be up to eight years ahead)."""
+    try:
+        date(2000, month, number)  # a leap year: every real month and day exists in it
+    except ValueError:
+        raise UsageError(f"`{quote_input(typed)}` is not a real date") from None
+    for year in range(today.year, today.year + 9):
         try:
-            day = date(year, month, number)
+            if (day := date(year, month, number)) >= today:
+                return day
         except ValueError:
-            if year > today.year or number > 29 or month != 2:
-                raise UsageError(f"`{quote_input(typed)}` is not a real date") from None
             continue
-        if day >= today:
-            return day
-    raise UsageError(f"`{quote_input(typed)}` is not a real date")
+    raise AssertionError(typed)  # some year in any nine has a Feb 29
 
 
 def _duration_words(words: list[str]) -> tuple[timedelta, int] | None:
     """A duration at the start of `words` (`8h`, `1h30m`, `2 days`, `3 hours`) and how many
     words it took, or None."""
-    if not words:
-        return None
-    try:
-        return parse_duration(words[0]), 1
-    except ValueError:
-        pass
-    joined = re.fullmatch(r"(\d+)\s*([a-z]+)", " ".join(words[:2]).lower(), re.ASCII)
-    if joined is None or joined.group(2) not in _UNIT_WORDS:
-        return None
-    lasting = parse_duration(joined.group(1) + _UNIT_WORDS[joined.group(2)])
-    return lasting, 1 if words[0].lower() == joined.group(0) else 2
+    for take in (1, 2):
+        if take == 2 and not (len(words) > 1 and words[0].isdigit()):
+            return None  # two words only as a number and its unit: `2 days`
+        typed = "".join(words[:take]).lower()
+        try:
+            return parse_duration(typed), take
+        except ValueError:
+            pass
+        spelled = re.fullmatch(r"(\d+)([a-z]+)", typed, re.ASCII)
+        if spelled and spelled.group(2) in _UNIT_WORDS:
+            try:
+                return parse_duration(spelled.group(1) + _UNIT_WORDS[spelled.group(2)]), take
+            except ValueError as error:  # too long for any calendar
+                raise UsageError(str(error)) from None
+    return None
 
 
 def _date_only(text: str, ctx: Context, now: datetime) -> date | None:
@@ -163,9 +168,7 @@ def _date_only(text: str, ctx: Context, now: datetime) -> date | None:
     if not words:
         return None
     try:
-        day, rest = _read_day(
-            words, now.astimezone(zone(ctx.actor.tz if ctx.actor else "UTC")).date()
-        )
+        day, rest = _read_day(words, _today(ctx, now))
     except UsageError:
         return None
     return day if day is not None and not rest else None
@@ -194,7 +197,9 @@ def parse_span(
     now = ctx.clock()
     if len(words) >= 2 and all(_DAY.fullmatch(w) for w in words[:2]):
         start, end = parse_when(words[0], ctx, now=now), parse_when(words[1], ctx, now=now)
-        return start, _day_end(words[1], ctx, now) if whole_days else end, words[2:]
+        if whole_days:
+            end = _day_end(date.fromisoformat(words[1]), ctx, now)
+        return start, end, words[2:]
     lasting = _span_for(words, ctx, now)
     if lasting is not None:
         return lasting
@@ -213,8 +218,8 @@ def parse_span(
                 end = parse_when(typed, ctx, now=now)
             except UsageError:
                 continue
-            if whole_days and _date_only(typed, ctx, now) is not None:
-                end = _day_end(typed, ctx, now)
+            if whole_days and (named := _date_only(typed, ctx, now)) is not None:
+                end = _day_end(named, ctx, now)
             return start, end, after[take:]
     raise UsageError(f"can't read the end time `{quote_input(' '.join(after[:2]))}`")
 
@@ -225,24 +230,21 @@ def _one_day(
     """A day named alone at the start of `words` (`fri`, `2027-04-15`, `dec 28`): that whole
     day, and the words after it; None when the words start otherwise."""
     lowered = [w.lower() for w in words[:3]]
-    day, rest = _read_day(
-        lowered, now.astimezone(zone(ctx.actor.tz if ctx.actor else "UTC")).date()
-    )
+    day, rest = _read_day(lowered, _today(ctx, now))
     if day is None or (rest and _CLOCK.match(rest[0])):
         return None
-    typed = day.isoformat()
-    return (
-        parse_when(typed, ctx, now=now),
-        _day_end(typed, ctx, now),
-        words[len(lowered) - len(rest) :],
-    )
+    start = parse_when(day.isoformat(), ctx, now=now)
+    return start, _day_end(day, ctx, now), words[len(lowered) - len(rest) :]
 
 
-def _day_end(day: str, ctx: Context, now: datetime) -> datetime:
+def _day_end(day: date, ctx: Context, now: datetime) -> datetime:
     """The local midnight that ends `day` (the next day's start, DST-exact)."""
-    named = _date_only(day, ctx, now)
-    assert named is not None, day
-    return parse_when((named + timedelta(days=1)).isoformat(), ctx, now=now)
+    return parse_when((day + timedelta(days=1)).isoformat(), ctx, now=now)
+
+
+def _today(ctx: Context, now: datetime) -> date:
+    """The asker's local date now."""
+    return now.astimezone(zone(ctx.actor.tz if ctx.actor else "UTC")).date()
 
 
 def _span_for(

@@ -96,6 +96,8 @@ def test_away_takes_a_day_alone_a_month_name_and_a_duration_in_words(sqlite_db: 
         assert added.ok, (line, added.text)
     refused = dispatch("away feb 30", ctx)
     assert not refused.ok and refused.text.startswith(":warning: `feb 30` is not a real date")
+    endless = dispatch("away tomorrow for 99999999999999 days", ctx)
+    assert not endless.ok and endless.text.startswith(":warning: ")  # a user's mistake, no id
     with sqlite_db.transaction() as session:
         rows = list(session.exec(select(AwayPeriod).order_by(col(AwayPeriod.id))))
     assert [(r.start, r.end, r.reason) for r in rows] == [
