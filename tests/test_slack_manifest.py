@@ -9,6 +9,7 @@ import yaml
 
 from chatops.slack.app import EVENTS_PATH, SLASH_COMMAND
 from commands.forms import REPORT_FORM
+from tests.support.fakeslack import GRANTED_SCOPES
 
 MANIFEST = Path(__file__).resolve().parent.parent / "manifest.yml"
 
@@ -49,6 +50,11 @@ def test_manifest_asks_only_for_the_scopes_the_bot_uses() -> None:
         "im:write",
         "usergroups:write",  # the @ts-oncall group (CHATOPS_ONCALL_GROUP)
     ]
+
+
+def test_the_fake_slack_grants_what_the_manifest_asks_for() -> None:
+    """Tests run as an app installed from the manifest, so serve() has nothing to warn about."""
+    assert GRANTED_SCOPES.split(",") == _manifest()["oauth_config"]["scopes"]["bot"]
 
 
 def test_manifest_has_the_message_shortcut_the_app_listens_for() -> None:

@@ -30,6 +30,11 @@ import pytest
 RESPONSE_URL = "response_url"
 """The `Call.method` of a POST to a response_url."""
 UPLOAD_URL = "upload_url"
+# What an app installed from manifest.yml is granted; Slack names it on every Web API answer.
+GRANTED_SCOPES = (
+    "commands,chat:write,channels:history,groups:history,im:history,files:write,im:write,"
+    "usergroups:write"
+)
 """The `Call.method` of a POST of a file's bytes to an upload URL (`response_id`: the file id)."""
 
 
@@ -285,7 +290,7 @@ class FakeSlack:
             scripted.status,
             json.dumps(payload).encode(),
             "application/json; charset=utf-8",
-            {"X-OAuth-Scopes": "commands,chat:write,im:write", **scripted.headers},
+            {"X-OAuth-Scopes": GRANTED_SCOPES, **scripted.headers},
         )
 
     def _new_ts(self) -> str:
