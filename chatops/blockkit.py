@@ -104,6 +104,20 @@ def user_text(text: str, limit: int | None = None) -> str:
     return escape(cleaned)
 
 
+def storable(text: str) -> str:
+    """Text any database can keep: NUL removed (PostgreSQL refuses it in text), a lone
+    surrogate (half of a UTF-16 pair, which UTF-8 cannot encode) replaced by U+FFFD."""
+    kept = text.replace("\x00", "")
+    if not has_lone_surrogate(kept):
+        return kept
+    return "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in kept)
+
+
+def has_lone_surrogate(text: str) -> bool:
+    """Whether `text` holds half of a UTF-16 pair, which no UTF-8 store can keep."""
+    return any("\ud800" <= c <= "\udfff" for c in text)
+
+
 def unescape(text: str) -> str:
     """Slack's three escapes turned back into characters, for a terminal (console, CLI)."""
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")

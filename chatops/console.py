@@ -11,7 +11,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -29,6 +29,8 @@ from rota.timefmt import fmt_local
 
 #: Most worker instants one `:advance` steps through before jumping to its end.
 MAX_STEPS = 10_000
+#: The longest one `:advance` goes: every timer on the way runs, which takes real seconds.
+MAX_ADVANCE = timedelta(weeks=4)
 
 CONSOLE_HELP = """console commands:
   /ts …            run a command as in Slack (the leading /ts is optional)
@@ -109,6 +111,9 @@ class Console:
             delta = parse_duration(arg)
         except ValueError as error:
             self.print(f"{error}. Usage: :advance 15m or :advance 1h45m")
+            return
+        if delta > MAX_ADVANCE:
+            self.print("advance at most 4w at a time. Usage: :advance 15m or :advance 1h45m")
             return
         target = self.clock() + delta
         for _ in range(MAX_STEPS):

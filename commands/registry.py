@@ -15,7 +15,14 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from chatops import metrics
-from chatops.blockkit import Reply, error_reply, internal_error_reply, quote_input, user_text
+from chatops.blockkit import (
+    Reply,
+    error_reply,
+    internal_error_reply,
+    quote_input,
+    storable,
+    user_text,
+)
 from chatops.logs import correlated, correlation_id
 from commands.command import Command
 from commands.context import Context, Refused, UsageError
@@ -170,7 +177,7 @@ def _parse_and_run(found: Verb, args: list[str], ctx: Context) -> Reply:
 def dispatch(text: str, ctx: Context, *, cid: str | None = None) -> Reply:
     """Run one `/ts` line (without the `/ts`) for `ctx.actor`."""
     with correlated(cid):
-        words: list[str] = list(tokenize(text)) or ["help"]
+        words: list[str] = list(tokenize(storable(text))) or ["help"]
         name, args = words[0].lower(), words[1:]
         found = VERBS.get(name)
         if found is None:
@@ -214,4 +221,16 @@ def dispatch_form(
             return not_a_member(ctx)
         actor = ctx.actor.slack_id if ctx.actor else None
         log.info("form", extra={"form": callback_id, "actor": actor})
-        return _guarded(lambda: found.handler(values, ctx), None, f"form:{callback_id}")
+        kept = {block: _storable_values(v) for block, v in values.items()}
+        return _guarded(lambda: found.handler(kept, ctx), None, f"form:{callback_id}")
+
+
+def _storable_values(value: Any) -> Any:
+    """A submitted form's values with every string made storable (see `storable`)."""
+    if isinstance(value, str):
+        return storable(value)
+    if isinstance(value, dict):
+        return {k: _storable_values(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_storable_values(v) for v in value]
+    return value

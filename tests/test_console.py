@@ -101,3 +101,30 @@ def test_a_page_is_shown_at_once_after_the_command_that_sent_it(tmp_path: Path) 
     opened = out.index("Paged level 1: @Lukas Becker")
     page = out.index("  to @Lukas Becker\n:rotating_light: You are paged (level 1)")
     assert opened < page < out.index("On call now")
+
+
+def test_demo_makes_a_new_database_and_advance_refuses_more_than_four_weeks(
+    tmp_path: Path,
+) -> None:
+    loaded = chatops("demo", cwd=tmp_path)
+    assert loaded.returncode == 0, loaded.stderr
+    result = chatops(
+        "console", "--now", "2027-03-20T12:00:00Z", cwd=tmp_path, stdin=":advance 99999999d\n:now\n"
+    )
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    assert "advance at most 4w at a time" in result.stdout
+    assert "2027-03-20T12:00:00Z" in result.stdout
+
+
+def test_instants_beyond_any_rota_are_one_line_and_exit_2(tmp_path: Path) -> None:
+    assert chatops("demo", cwd=tmp_path).returncode == 0
+    for argv in (
+        ("console", "--now", "9999-12-31T23:00:00Z"),
+        ("rota", "who", "--at", "9999-12-31T23:59Z"),
+        ("rota", "check", "--from", "0001-01-01T00:00Z"),
+        ("report", "--from", "0001-01-01", "--to", "9999-12-31"),
+    ):
+        result = chatops(*argv, cwd=tmp_path, stdin=":quit\n")
+        assert result.returncode == 2, (argv, result.stderr)
+        assert "Traceback" not in result.stderr
+        assert "outside 1970 to 2200" in result.stderr, (argv, result.stderr)

@@ -52,6 +52,26 @@ def test_case_list_over_http_hides_a_restricted_summary_from_others(served: Serv
     assert "Goodbye note on a user page" in served.answer("l2")["text"]
 
 
+def test_text_as_slack_sends_it_is_shown_escaped_once_and_markup_stays_inert(
+    served: Served,
+) -> None:
+    """Slack sends a typed `&`, `<`, `>` as `&amp;`, `&lt;`, `&gt;`: the bot reads what was
+    typed and escapes it once, so Slack shows `Trust & Safety <3`, not `&amp;`; a typed
+    `<!channel>` reaches every listing as text, never as a ping."""
+    typed = "Trust &amp; Safety &lt;3 &lt;!channel&gt; <!channel> <https://evil.example|Ack>"
+    served.command(f"case open harassment sev3 {typed}", user=AMIRA, rid="o1")
+    served.answer("o1")
+
+    served.command("case list", user=SOFIA, rid="l1")
+    listed = served.answer("l1")["text"]
+    assert "Trust &amp; Safety &lt;3 &lt;!channel&gt; &lt;!channel&gt;" in listed
+    assert "&amp;amp;" not in listed and "&amp;lt;" not in listed
+    assert "<!channel>" not in listed and "<https://evil.example" not in listed
+    served.command("case show TS-2027-0001", user=AMIRA, rid="s1")
+    shown = str(served.answer("s1"))
+    assert "Trust &amp; Safety &lt;3" in shown and "&amp;amp;" not in shown
+
+
 def test_swap_cancel_over_http_by_command_and_by_button(served: Served) -> None:
     served.command(f"swap request {SPAN} dentist", user=AMIRA, rid="s1")
     assert "`/ts swap cancel 1`" in served.answer("s1")["text"]

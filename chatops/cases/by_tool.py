@@ -14,11 +14,19 @@ from datetime import datetime
 from sqlmodel import Session
 
 from chatops import audit
+from chatops.blockkit import section
 from chatops.cases import legal, timers
 from chatops.cases.models import Case, CaseStatus
 from chatops.cases.timeline import add_event
+from chatops.casetypes import Severity
 from chatops.errors import Refused
+from chatops.escalation.messages import headline
 from chatops.escalation.pages import cancel_held_pages, cancel_pending_pages
+from chatops.outbox import queue as outbox
+from chatops.outbox.models import Topic
+
+#: The private word to a case's holder when another tool raises its severity.
+RAISED_KIND = "case.raised"
 
 
 def _audit(
@@ -35,10 +43,60 @@ def _audit(
     )
 
 
-def retrigger(session: Session, *, case: Case, actor: str, at: datetime, summary: str) -> None:
-    """The same alarm again (a repeated `dedup_key`): a timeline line, no new case, no page."""
+def retrigger(
+    session: Session, *, case: Case, actor: str, at: datetime, summary: str, severity: str
+) -> None:
+    """The same alarm again (a repeated `dedup_key`): a timeline line, no new case.
+
+    A higher severity than the case's raises it (never lowers it): the timeline and the audit
+    say so, and whoever holds the case is told privately (no case text in the message). The
+    case keeps its ladder, as an edit's does.
+    """
     add_event(session, case=case, at=at, actor=actor, kind="retriggered", text=summary)
-    _audit(session, case, actor=actor, at=at, action="case.retrigger")
+    raised = _rank(severity) < _rank(case.severity)
+    if raised:
+        old, case.severity = case.severity, severity
+        add_event(
+            session,
+            case=case,
+            at=at,
+            actor=actor,
+            kind="edited",
+            field="severity",
+            to=severity,
+            **{"from": old},
+        )
+        if case.assignee and case.status != CaseStatus.resolved.value:
+            text = (
+                f":rotating_light: {headline(case.key, case.type, severity)}: {actor} reported "
+                f"it again at {severity} (it was {old})."
+            )
+            outbox.enqueue(
+                session,
+                topic=Topic.page,
+                team_id=case.team_id,
+                key=f"retrigger:{case.id}:{severity}:{case.assignee}",
+                kind=RAISED_KIND,
+                recipient=case.assignee,
+                text=text,
+                blocks=[section(text)],
+                at=at,
+                case_id=case.id,
+            )
+    _audit(
+        session,
+        case,
+        actor=actor,
+        at=at,
+        action="case.retrigger",
+        **({"severity": case.severity} if raised else {}),
+    )
+
+
+def _rank(severity: str) -> int:
+    """sev1 ranks 0, the highest; an unknown value ranks last, so it never raises."""
+    order = [s.value for s in Severity]
+    return order.index(severity) if severity in order else len(order)
 
 
 def acknowledge(session: Session, *, case: Case, actor: str, at: datetime) -> bool:

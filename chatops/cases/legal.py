@@ -23,7 +23,7 @@ from sqlalchemy import func
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from chatops import audit
-from chatops.blockkit import quote_input
+from chatops.blockkit import quote_input, section
 from chatops.cases.models import Case, CaseStatus
 from chatops.casetypes import CaseType
 from chatops.clock import parse_duration
@@ -112,6 +112,16 @@ def parse_deadline(text: str) -> timedelta:
     if not SHORTEST <= within <= LONGEST:
         raise Refused("a reporting deadline is between 15m and 30d")
     return within
+
+
+def preserve_until(filed_at: datetime, preserve_for: timedelta) -> datetime:
+    """`preserve_for` after the filing, and never less than one calendar year (the law's
+    minimum): 365 days from a date before a 29 February would end a day early."""
+    try:
+        year_later = filed_at.replace(year=filed_at.year + 1)
+    except ValueError:  # filed on 29 February: a year later is 1 March
+        year_later = filed_at.replace(year=filed_at.year + 1, month=3, day=1)
+    return max(filed_at + preserve_for, year_later)
 
 
 def check_external_id(text: str) -> str:
@@ -212,7 +222,7 @@ def queue_due_reminders(db: Database, *, now: datetime, limit: int = 100) -> int
                     kind=REMINDER_KIND,
                     recipient=who,
                     text=text,
-                    blocks=[],
+                    blocks=[section(text)],
                     at=now,
                     case_id=case.id,
                 )

@@ -73,26 +73,26 @@ def show(
     who = require_member(session, team, actor)
     case = get_case(session, team_id=team_id, key=key)
     assert case.id is not None
-    total = count_events(session, case=case)
+    visible = access.record_view(session, case=case, actor=who, at=at)
+    total = count_events(session, case=case, legal=visible)
     last_page = max(1, -(-total // PAGE_SIZE))
     if page < 1 or page > last_page:
         raise Refused(
             f"{case.key}'s timeline has {total} entries: pages 1 to {last_page} "
             f"({PAGE_SIZE} a page)"
         )
-    visible = access.record_view(session, case=case, actor=who, at=at)
     timer = timers.pending_timer(session, case_id=case.id)
     return CaseView(
         case=case,
         details_visible=visible,
-        timeline=events_page(session, case=case, page=page),
+        timeline=events_page(session, case=case, page=page, legal=visible),
         pages=pages_of(session, case_id=case.id),
         next_escalation=timer.due_at if timer else None,
         level=ladder.steps_of(case)[case.step].level,
         page=page,
         timeline_total=total,
         timeline_pages=last_page,
-        report=legal.clock_of(session, case.id),
+        report=legal.clock_of(session, case.id) if visible else None,
         referrals=referrals_of(session, case.id) if visible else None,
         origin=origin_of(session, case.id) if visible else None,
     )

@@ -80,7 +80,7 @@ def file_report(
     report_id = legal.check_external_id(external_id)
     clock = _open_clock(session, case)
     clock.filed_at, clock.filed_by, clock.external_id = at, who.slack_id, report_id
-    clock.preserve_until = at + preserve_for
+    clock.preserve_until = legal.preserve_until(at, preserve_for)
     cancelled = legal.stop_reminders(session, clock)
     add_event(session, case=case, at=at, actor=who.slack_id, kind="report_filed", report=report_id)
     _record(

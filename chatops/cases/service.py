@@ -10,7 +10,7 @@ invariant 6).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlmodel import Session
@@ -31,9 +31,11 @@ from chatops.cases.models import (
     CaseType,
 )
 from chatops.cases.timeline import add_event
+from chatops.db import as_utc
 from chatops.errors import Refused
 from chatops.escalation.pages import cancel_held_pages, cancel_pending_pages
 from chatops.escalation.policy import ADMINS_LEVEL
+from chatops.escalation.store import policy_for_case
 from chatops.team import Actor, member_of
 
 
@@ -289,22 +291,23 @@ def edit(
     at: datetime,
     field: str,
     value: str,
+    report_within: timedelta = legal.REPORT_WITHIN,
 ) -> tuple[Case, str]:
     """Correct a case's summary, type or severity; returns the case and the old value.
 
     The old value stays in the timeline (with the case's own restriction). The audit event
     names the field, and for type and severity the values; never a summary. A type that is
     restricted by default restricts the case; an edit never lifts a restriction. The case keeps
-    the escalation ladder it was opened with.
+    the escalation ladder it was opened with; a new type that carries a reporting duty starts
+    its clock from the opening, by that type's policy (else `report_within`).
     """
     _, who, case = member_and_case(session, team_id, actor, key)
     name = EDITABLE.get(field.lower())
     if name is None:
         raise Refused(f"a case's {field} cannot be edited; edit its summary, type or sev")
+    access.require_access(session, case=case, actor=who, at=at, action="edit")
     if not (who.is_manager or who.slack_id in {case.assignee, case.reporter}):
         raise Refused(f"only the assignee, the reporter or a manager can edit {case.key}")
-    if not access.can_see(session, case=case, actor=who):
-        raise Refused(f"{case.key} is restricted; only the people it was given to can edit it")
     detail: dict[str, Any] = {"field": name}
     if name == "summary":
         new = value.strip()
@@ -324,8 +327,16 @@ def edit(
         detail.update({"from": old, "to": new})
         add_event(session, case=case, at=at, actor=who.slack_id, kind="edited", **detail)
         if legal.needs_clock(new) and case.id and legal.clock_of(session, case.id) is None:
+            # The duty runs from the case's opening, by the deadline its new type's policy sets.
+            policy = policy_for_case(
+                session, team_id=case.team_id, case_type=CaseType(new), severity=case.severity
+            )
             legal.start(
-                session, case_id=case.id, team_id=case.team_id, at=at, within=legal.REPORT_WITHIN
+                session,
+                case_id=case.id,
+                team_id=case.team_id,
+                at=as_utc(case.opened_at),
+                within=policy.report_deadline(report_within),
             )
             detail["report_due"] = True
         if name == "type" and CaseType(new) in RESTRICTED_BY_DEFAULT and not case.restricted:

@@ -21,6 +21,10 @@ from chatops.cases.models import Case, CaseEvent
 #: How many timeline lines one `case show` page holds.
 PAGE_SIZE = 15
 
+#: What was disclosed to whom, and the legal record: only for those who may read the case
+#: (docs/architecture.md, invariant 10). Others see the case's life, not its legal steps.
+LEGAL_KINDS = ("report_filed", "no_report", "report_due", "referred", "held", "released")
+
 
 def add_event(
     session: Session,
@@ -54,20 +58,23 @@ def events(session: Session, *, case: Case) -> list[CaseEvent]:
     )
 
 
-def count_events(session: Session, *, case: Case) -> int:
+def count_events(session: Session, *, case: Case, legal: bool = True) -> int:
+    """How many timeline lines there are; `legal` False leaves out `LEGAL_KINDS`."""
     query = select(func.count()).select_from(CaseEvent).where(CaseEvent.case_id == case.id)
+    if not legal:
+        query = query.where(col(CaseEvent.kind).not_in(LEGAL_KINDS))
     return int(session.exec(query).one())
 
 
-def events_page(session: Session, *, case: Case, page: int) -> list[CaseEvent]:
-    """Page `page` (from 1) of the timeline, oldest first, `PAGE_SIZE` lines a page."""
+def events_page(session: Session, *, case: Case, page: int, legal: bool = True) -> list[CaseEvent]:
+    """Page `page` (from 1) of the timeline, oldest first, `PAGE_SIZE` lines a page; `legal`
+    False leaves out `LEGAL_KINDS`."""
+    query = select(CaseEvent).where(CaseEvent.case_id == case.id)
+    if not legal:
+        query = query.where(col(CaseEvent.kind).not_in(LEGAL_KINDS))
     return list(
         session.exec(
-            select(CaseEvent)
-            .where(CaseEvent.case_id == case.id)
-            .order_by(col(CaseEvent.id))
-            .offset((page - 1) * PAGE_SIZE)
-            .limit(PAGE_SIZE)
+            query.order_by(col(CaseEvent.id)).offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE)
         )
     )
 
@@ -158,6 +165,25 @@ def describe(
             return f"New note by {by}{text}{hidden}"
         case "resolved":
             return f"Resolved by {by}{text}{hidden}"
+        case "report_filed":
+            return f"Report {user_text(str(d.get('report', '')), 100)} filed, recorded by {by}"
+        case "no_report":
+            return f"No report is made, recorded by {by}{text}{hidden}"
+        case "report_due":
+            when = ""
+            if d.get("deadline"):
+                deadline = datetime.fromisoformat(str(d["deadline"]))
+                when = f" ({local(deadline) if local is not None else deadline.isoformat()})"
+            return f"Reporting deadline set{when} by {by}"
+        case "referred":
+            agency = user_text(str(d.get("agency", "")), 100)
+            return f"Referred to {agency} ({d.get('country')}, {d.get('basis')}) by {by}"
+        case "held":
+            return f"Put on legal hold by {by}{text}{hidden}"
+        case "released":
+            return f"Released from legal hold by {by}"
+        case "retriggered":
+            return f"Reported again by {by}{text}{hidden}"
         case "edited":
             field = d.get("field", "")
             if field == "summary":

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import NoReturn
 
 from chatops.db import Database, check_reachable, describe
@@ -36,6 +36,19 @@ def usage_of(parser: argparse.ArgumentParser) -> int:
     return EXIT_USAGE
 
 
+#: The instants an operator may name: a rota, a case or a report outside them is a typo, and
+#: the calendar arithmetic past them (a year 9999 plus a day) cannot be done.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def in_range(value: datetime, text: str, what: str) -> datetime:
+    """`value` if between EARLIEST and LATEST, else one line (`CliError`)."""
+    if not EARLIEST <= value <= LATEST:
+        raise CliError(f"{what}: {text!r} is outside {EARLIEST:%Y} to {LATEST:%Y}")
+    return value
+
+
 def parse_instant(text: str, what: str = "time") -> datetime:
     """An ISO 8601 instant with an offset or Z; a naive one is refused, not guessed."""
     try:
@@ -44,7 +57,7 @@ def parse_instant(text: str, what: str = "time") -> datetime:
         raise CliError(f"{what}: {text!r} is not an ISO 8601 instant") from None
     if value.tzinfo is None:
         raise CliError(f"{what}: {text!r} has no UTC offset; add Z or +HH:MM")
-    return value
+    return in_range(value, text, what)
 
 
 def open_database(settings: Settings, *, require_current: bool = True) -> Database:

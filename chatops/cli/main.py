@@ -89,9 +89,15 @@ def cmd_db_upgrade(_args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from sqlalchemy import inspect
+
     from chatops.demo import load_demo
     from chatops.errors import Refused
+    from chatops.schema.migrate import upgrade
 
+    db = open_database(settings, require_current=False)
+    if not inspect(db.engine).get_table_names():  # a new database: made, not refused
+        upgrade(db.engine)
     try:
         team = load_demo(open_database(settings), now=system_clock(), replace=args.replace)
     except Refused as refused:

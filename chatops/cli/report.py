@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 from chatops.cases.referrals import ReferralCounts, count_referrals
-from chatops.cli.common import CliError, Parser, Subcommands, open_database
+from chatops.cli.common import CliError, Parser, Subcommands, in_range, open_database
 from chatops.errors import Refused
 from chatops.settings import Settings
 from rota.store import UnknownTeam, find_team
@@ -58,7 +58,7 @@ def bound(text: str, what: str, *, end: bool) -> datetime:
     except ValueError:
         day = None
     if day is not None and len(text) == 10:
-        start = datetime.combine(day, time(0), tzinfo=UTC)
+        start = in_range(datetime.combine(day, time(0), tzinfo=UTC), text, what)
         return start + timedelta(days=1) if end else start
     try:
         value = datetime.fromisoformat(text)
@@ -66,7 +66,7 @@ def bound(text: str, what: str, *, end: bool) -> datetime:
         raise CliError(f"{what}: {text!r} is neither a day (YYYY-MM-DD) nor an instant") from None
     if value.tzinfo is None:
         raise CliError(f"{what}: {text!r} has no UTC offset; add Z or +HH:MM")
-    return value.astimezone(UTC)
+    return in_range(value, text, what).astimezone(UTC)
 
 
 def render(counts: ReferralCounts, start: datetime, end: datetime) -> str:

@@ -31,6 +31,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from chatops.blockkit import has_lone_surrogate, storable
 from chatops.cases import by_tool, opening
 from chatops.cases.models import Case, CaseStatus
 from chatops.clock import Clock
@@ -123,10 +124,10 @@ def _read(data: dict[str, Any]) -> Event | list[str]:
     assert isinstance(action, str)
     return Event(
         action,
-        dedup.strip() if isinstance(dedup, str) else None,
-        summary.strip()[:SUMMARY_MAX],
+        storable(dedup.strip()) if isinstance(dedup, str) else None,
+        storable(summary).strip()[:SUMMARY_MAX],
         SEVERITIES.get(severity, ""),
-        details,
+        storable(details),
     )
 
 
@@ -158,9 +159,13 @@ def handle(db: Database, body: bytes, *, now: datetime, report_within: timedelta
         return _invalid("the body is not JSON")
     if not isinstance(data, dict):
         return _invalid("the body is not a JSON object")
+    if _any_lone_surrogate(data):
+        return _invalid("a string holds a lone UTF-16 surrogate (\\ud800-\\udfff), not text")
     key = data.get("routing_key")
-    if not isinstance(key, str) or not key:
+    if key is None or key == "":
         return _invalid("'routing_key' is missing")
+    if not isinstance(key, str):
+        return _invalid("'routing_key' must be a string")
     with db.transaction() as session:
         integration = live_by_key(session, key)
         if integration is None:
@@ -175,6 +180,16 @@ def handle(db: Database, body: bytes, *, now: datetime, report_within: timedelta
             return _act(session, integration, event, now=now, report_within=report_within)
         except Refused as refused:  # raised before any change: only the rate count is kept
             return _invalid(refused.reason)
+
+
+def _any_lone_surrogate(value: object) -> bool:
+    if isinstance(value, str):
+        return has_lone_surrogate(value)
+    if isinstance(value, dict):
+        return any(_any_lone_surrogate(k) or _any_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_any_lone_surrogate(v) for v in value)
+    return False
 
 
 def _within_rate(integration: Integration, now: datetime) -> bool:
@@ -218,7 +233,14 @@ def _act(
     case = _open_alert(session, integration, dedup_key)
     if event.action == "trigger":
         if case is not None:
-            by_tool.retrigger(session, case=case, actor=actor, at=now, summary=event.summary)
+            by_tool.retrigger(
+                session,
+                case=case,
+                actor=actor,
+                at=now,
+                summary=event.summary,
+                severity=event.severity,
+            )
             return _success(dedup_key)
         case, _ = opening.open_emergency(
             session,

@@ -123,7 +123,9 @@ class SlackNotifier:
     def send(
         self, *, channel: str, text: str, blocks: list[Block], outbox_id: int | None = None
     ) -> Outcome:
-        payload = {"channel": channel, "text": text, "blocks": blocks, **NO_UNFURL}
+        payload: dict[str, Any] = {"channel": channel, "text": text, **NO_UNFURL}
+        if blocks:  # no blocks at all, not an empty list: the text is the message
+            payload["blocks"] = blocks
         if outbox_id is not None:
             payload["metadata"] = outbox_metadata(outbox_id)
         return self.call("chat.postMessage", payload)

@@ -17,7 +17,7 @@ from slack_bolt import Ack
 from slack_sdk import WebClient
 from slack_sdk.webhook import WebhookClient
 
-from chatops.blockkit import NO_UNFURL, Block, Reply, internal_error_reply, user_text
+from chatops.blockkit import NO_UNFURL, Block, Reply, internal_error_reply, unescape, user_text
 from chatops.db import Database
 from chatops.logs import correlated
 from chatops.settings import Settings
@@ -104,7 +104,11 @@ class Listeners:
             try:
                 ctx = self.context_for(_text(body, "user_id"), channel)
                 reply = (
-                    dispatch(_text(body, "text"), ctx, cid=cid) if isinstance(ctx, Context) else ctx
+                    # Slack sends a typed & < > as &amp; &lt; &gt; (its own markup, like a
+                    # mention, keeps real brackets): the handlers read what was typed.
+                    dispatch(unescape(_text(body, "text")), ctx, cid=cid)
+                    if isinstance(ctx, Context)
+                    else ctx
                 )
                 post_to = ctx.channel if isinstance(ctx, Context) else channel
             except Exception:

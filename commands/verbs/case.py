@@ -494,19 +494,31 @@ class CaseResolve(CaseCommand):
 def since_instant(value: str, ctx: Context) -> datetime:
     """`since:` as typed: a duration back from now (`7d`, `24h`), `today`, `yesterday`, a date
     or an instant, read in the asker's zone; a time still to come is refused."""
+    usage = SUBVERB_USAGE["list"]
     now = ctx.clock()
     text = value.strip().lower()
     try:
-        return now - parse_duration(text)
+        back = parse_duration(text)
     except ValueError:
-        pass
+        back = None
+    if back is not None:
+        if back > SINCE_LONGEST:
+            raise UsageError(f"`since:{value}` reaches back more than 10 years", usage)
+        return now - back
     if text == "yesterday":
         tz = ZoneInfo(ctx.actor.tz if ctx.actor else "UTC")
         text = (now.astimezone(tz).date() - timedelta(days=1)).isoformat()
-    when = parse_when(text, ctx, now=now)
+    try:
+        when = parse_when(text, ctx, now=now)
+    except UsageError as error:
+        raise UsageError(error.reason, usage) from None
     if when > now:
-        raise UsageError(f"`since:{value}` is in the future")
+        raise UsageError(f"`since:{value}` is in the future", usage)
     return when
+
+
+#: How far back `case list since:` may reach: further than any retention keeps a case.
+SINCE_LONGEST = timedelta(days=3653)
 
 
 class CaseList(CaseCommand):
@@ -536,7 +548,11 @@ class CaseList(CaseCommand):
                 case_type = CaseType(kind)
             elif sep and name.lower() == "since":
                 since = since_instant(value, ctx)
-            elif not sep and word.lower() in listings and which is None:
+            elif not sep and word.lower() in listings:
+                if which is not None:
+                    raise UsageError(
+                        f"list one kind at a time: `{which.value}` or `{word.lower()}`", usage
+                    )
                 which = queries.CaseListing(word.lower())
             else:
                 hint = suggest(word.lower(), listings) if not sep else ""
@@ -585,7 +601,7 @@ def _list_row(ctx: Context, item: queries.ListedCase) -> str:
         parts.append(mention(c.assignee))
     when = c.resolved_at if c.resolved_at is not None else c.opened_at
     parts.append(("resolved " if c.resolved_at is not None else "opened ") + local(ctx, when))
-    return f"{line} — {', '.join(parts)} — {c.summary}"
+    return f"{line} — {', '.join(parts)} — {user_text(c.summary, 200)}"
 
 
 class CaseEdit(CaseCommand):
@@ -611,7 +627,7 @@ class CaseEdit(CaseCommand):
             )
         if len(args) < 3:
             raise UsageError(f"give the new {field}", usage)
-        value = " ".join(args[2:])
+        value = verbatim(args[2:])
         if service.EDITABLE[field] != "summary":
             if len(args) > 3:
                 raise UsageError(f"the {field} is one word, e.g. sev2 or harassment", usage)
@@ -637,6 +653,7 @@ class CaseEdit(CaseCommand):
                 at=ctx.clock(),
                 field=self.field,
                 value=self.value,
+                report_within=ctx.report_within,
             )
         if self.field == "summary":
             return Reply(

@@ -134,6 +134,8 @@ def test_escalating_to_a_member_by_someone_with_access_gives_them_the_case(world
         (f"case resolve {KEY} nothing to see", "resolve"),
         (f"escalate {KEY}", "escalate"),
         (f"escalate {KEY} level 3", "escalate"),
+        (f"case edit {KEY} sev sev1", "edit"),
+        (f"case edit {KEY} type other", "edit"),
     ],
 )
 def test_acting_on_a_restricted_case_needs_access(world: World, line: str, attempted: str) -> None:

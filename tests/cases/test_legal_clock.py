@@ -6,7 +6,7 @@ reminders go to both. Eve was never paged and has no access to a restricted case
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlmodel import col, select
@@ -127,11 +127,12 @@ def test_case_show_gives_the_deadline_then_the_filing_and_preserve_until(world: 
     world.clock.advance(timedelta(hours=3))
     filed = run(world, f"case report {KEY} filed CT-123456")
     assert filed.ok, filed.text
-    assert "preserved until" in filed.text and "2028-03-19" in filed.text
+    # One calendar year: 365 days from March 2027 would end a day early (2028 has a 29 Feb).
+    assert "preserved until" in filed.text and "2028-03-20" in filed.text
 
     shown = str(run(world, f"case show {KEY}").blocks)
     assert "Report filed" in shown and "CT-123456" in shown
-    assert "Preserve until" in shown and "2028-03-19" in shown
+    assert "Preserve until" in shown and "2028-03-20" in shown
     (event,) = [e for e in _audits(world, "case.report_filed")]
     assert event.actor == ANN and "CT-123456" in event.detail and SECRET not in event.detail
 
@@ -267,7 +268,22 @@ def test_purge_is_held_until_the_preserve_date(world: World) -> None:
     assert run(world, f"case report {KEY} filed CT-1").ok
     with world.db.transaction() as session:
         case = session.exec(select(Case)).one()
-        held = legal.purge_hold(session, case_id=case.id, now=NOW + timedelta(days=364))
-        free = legal.purge_hold(session, case_id=case.id, now=NOW + timedelta(days=366))
-    assert held == "filed report preserved until 2028-03-19"
+        held = legal.purge_hold(session, case_id=case.id, now=NOW + timedelta(days=365, hours=1))
+        free = legal.purge_hold(session, case_id=case.id, now=NOW + timedelta(days=366, hours=1))
+    assert held == "filed report preserved until 2028-03-20"
     assert free is None
+
+
+@pytest.mark.parametrize(
+    ("filed", "until"),
+    [
+        ("2027-03-20T12:00:00+00:00", "2028-03-20T12:00:00+00:00"),  # across a 29 February
+        ("2027-01-10T08:00:00+00:00", "2028-01-10T08:00:00+00:00"),
+        ("2028-02-29T08:00:00+00:00", "2029-03-01T08:00:00+00:00"),  # no 29 Feb next year
+        ("2026-03-20T12:00:00+00:00", "2027-03-20T12:00:00+00:00"),  # 365 days is a year here
+    ],
+)
+def test_a_filed_report_is_preserved_at_least_one_calendar_year(filed: str, until: str) -> None:
+    at = datetime.fromisoformat(filed)
+    assert legal.preserve_until(at, timedelta(days=365)) == datetime.fromisoformat(until)
+    assert legal.preserve_until(at, timedelta(days=800)) == at + timedelta(days=800)

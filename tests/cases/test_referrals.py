@@ -67,11 +67,17 @@ def test_referrals_are_hidden_from_those_without_access(world: World) -> None:
     assert run(world, f"case open child-safety sev1 {SECRET}").ok
     assert run(world, f"refer {KEY} to NCMEC country:US basis:voluntary {NOTE}").ok
 
+    assert run(world, f"case report {KEY} filed CT-99887766").ok
+
     shown = run(world, f"case show {KEY}", who=EVE)
 
     assert shown.ok
-    assert "NCMEC" not in shown.text + str(shown.blocks)
-    assert "hashes" not in shown.text + str(shown.blocks)
+    seen = shown.text + str(shown.blocks)
+    assert "NCMEC" not in seen and "hashes" not in seen
+    # Not even that a disclosure or a filing was made, nor the clearinghouse's report number.
+    assert "Referr" not in seen and "CT-99887766" not in seen
+    assert "Report filed" not in seen and "Report due" not in seen and "Preserve" not in seen
+    assert "Opened by" in seen  # the case's life itself stays the team's
 
 
 @pytest.mark.parametrize(

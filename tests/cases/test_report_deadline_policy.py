@@ -64,3 +64,22 @@ def test_a_deadline_out_of_bounds_names_its_path(bad: str) -> None:
         parse_policies(_policies(bad), team_spec())
     assert error.value.messages[0].startswith("policies[0]")
     assert "report_within" in error.value.messages[0] or bad in error.value.messages[0]
+
+
+def test_a_case_retyped_to_child_safety_is_due_from_its_opening_by_the_policy(
+    db: Database,
+) -> None:
+    """Retyping found the duty late: the clock still runs from the opening, by the policy's
+    deadline, not a fixed default counted from the edit."""
+    world = _world(db, "6h")
+    assert dispatch("case open harassment sev2 Material on Commons", world.context(ANN)).ok
+    world.clock.advance(timedelta(hours=2))
+
+    assert dispatch("case edit TS-2027-0001 type child-safety", world.context(ANN)).ok
+
+    with world.db.transaction() as session:
+        case = session.exec(select(Case)).one()
+        clock = legal.clock_of(session, case.id)
+        assert clock is not None
+        assert as_utc(clock.started_at) == NOW
+        assert as_utc(clock.deadline_at) == NOW + timedelta(hours=6)

@@ -156,6 +156,51 @@ def test_trigger_repeat_acknowledge_resolve(intake: Intake) -> None:
     assert [c.status for c in intake.cases()] == ["resolved", "open"]
 
 
+def test_a_repeat_at_a_higher_severity_raises_the_case_and_tells_its_holder(
+    intake: Intake,
+) -> None:
+    key = intake.key("mail-gateway")
+    low = trigger(key, dedup_key="mail-2")
+    low["payload"] = {**low["payload"], "severity": "warning"}
+    assert intake.post(low)[0] == 202
+    [case] = intake.cases()
+    assert case.severity == "sev3"
+    with intake.db.transaction() as session:
+        session.get(Case, case.id).assignee = "U01ANN"  # type: ignore[union-attr]
+    queued = intake.count(OutboxMessage)
+
+    assert intake.post(trigger(key, dedup_key="mail-2"))[0] == 202  # critical now
+
+    [case] = intake.cases()
+    assert case.severity == "sev1"
+    assert ("edited", "intake:mail-gateway") in intake.timeline(case)
+    with intake.db.transaction() as session:
+        new = list(session.exec(select(OutboxMessage).where(col(OutboxMessage.id) > queued)))
+    assert [(m.recipient, "sev1" in m.text, "meetup" in m.text) for m in new] == [
+        ("U01ANN", True, False)  # the holder is told; the case's text stays out of the DM
+    ]
+
+    # A lower severity never lowers it, and tells nobody.
+    assert intake.post(low)[0] == 202
+    assert intake.cases()[0].severity == "sev1"
+    assert intake.count(OutboxMessage) == queued + 1
+
+
+def test_a_lone_surrogate_is_400_and_a_nul_is_dropped(intake: Intake) -> None:
+    """JSON may spell text no database can store; a tool is told, or the NUL is left out."""
+    key = intake.key("mail-gateway")
+    body = json.dumps(trigger(key)).replace("Mailbox: a user", r"Mailbox: a \ud800 user")
+    status, answer = intake.post(body.encode())
+    assert status == 400 and "surrogate" in answer["errors"][0], answer
+    assert intake.cases() == []
+
+    body = json.dumps(trigger(key)).replace("Mailbox: a user", r"Mailbox: a \u0000 user")
+    status, answer = intake.post(body.encode())
+    assert status == 202, answer
+    [case] = intake.cases()
+    assert case.summary.startswith("Mailbox: a  user")
+
+
 def test_a_trigger_without_dedup_key_is_given_one(intake: Intake) -> None:
     key = intake.key("ticketing", "harassment")
     status, answer = intake.post(trigger(key))
