@@ -21,6 +21,31 @@ from chatops.errors import Refused
 from rota.models import utc_column
 
 
+class AgencyKind(StrEnum):
+    """What kind of body received the disclosure, as a transparency report groups them."""
+
+    law_enforcement = "law-enforcement"  # police, prosecutors, national investigators
+    hotline = "hotline"  # a child-protection clearinghouse or reporting hotline
+    regulator = "regulator"  # a data-protection or online-safety authority
+    other = "other"
+
+
+#: Agencies whose kind is known, so it need not be typed (casefolded names).
+KNOWN_AGENCIES: dict[str, AgencyKind] = {
+    "ncmec": AgencyKind.hotline,
+    "cybertipline": AgencyKind.hotline,
+    "iwf": AgencyKind.hotline,
+    "inhope": AgencyKind.hotline,
+    "fbi": AgencyKind.law_enforcement,
+    "europol": AgencyKind.law_enforcement,
+    "interpol": AgencyKind.law_enforcement,
+    "police": AgencyKind.law_enforcement,
+    "polizei": AgencyKind.law_enforcement,
+    "ofcom": AgencyKind.regulator,
+    "esafety": AgencyKind.regulator,
+}
+
+
 class Basis(StrEnum):
     emergency = "emergency"  # danger to life: disclosed without a legal demand
     voluntary = "voluntary"  # a report made on our own initiative (e.g. to a hotline)
@@ -56,6 +81,7 @@ class Referral(SQLModel, table=True):
     agency: str
     country: str  # ISO 3166-1 alpha-2, upper case
     basis: str
+    kind: str = AgencyKind.other.value
     note: str = ""  # restricted with its case
 
 
@@ -67,11 +93,32 @@ def parse_basis(text: str) -> Basis:
         raise Refused(f"unknown basis '{quote_input(text)}'; valid: {valid}") from None
 
 
+def parse_kind(text: str | None, agency: str) -> AgencyKind:
+    """The kind typed (`kind:`), else the known agency's, else a one-line refusal."""
+    if text:
+        try:
+            return AgencyKind(text.lower())
+        except ValueError:
+            valid = ", ".join(k.value for k in AgencyKind)
+            raise Refused(f"unknown agency kind '{quote_input(text)}'; valid: {valid}") from None
+    known = KNOWN_AGENCIES.get(agency.casefold())
+    if known is None:
+        valid = "|".join(k.value for k in AgencyKind)
+        raise Refused(f"say what kind of agency '{quote_input(agency)}' is: kind:{valid}")
+    return known
+
+
+#: Codes people type for a country whose ISO code differs.
+_HINTS = {"UK": "GB", "EL": "GR"}
+
+
 def parse_country(text: str) -> str:
     code = text.upper()
     if code not in COUNTRIES:
+        hint = f" (for that country, use {_HINTS[code]})" if code in _HINTS else ""
         raise Refused(
-            f"'{quote_input(text)}' is not an ISO 3166-1 alpha-2 country code like US, DE or BR"
+            f"'{quote_input(text)}' is not an ISO 3166-1 alpha-2 country code like US, DE or "
+            f"BR{hint}"
         )
     return code
 
@@ -90,10 +137,12 @@ def referrals_of(session: Session, case_id: int) -> list[Referral]:
 
 @dataclass(frozen=True)
 class ReferralCounts:
-    """Referrals made in [start, end): how many in all, by basis, by agency, by country."""
+    """Referrals made in [start, end): how many in all, by basis, by agency kind, by agency
+    (names counted without regard to case, under their first spelling), by country."""
 
     total: int
     by_basis: dict[str, int]
+    by_kind: dict[str, int]
     by_agency: dict[str, int]
     by_country: dict[str, int]
 
@@ -109,9 +158,13 @@ def count_referrals(
     def tally(values: list[str]) -> dict[str, int]:
         return dict(sorted(Counter(values).items()))
 
+    spelling: dict[str, str] = {}
+    for r in sorted(rows, key=lambda r: (r.at, r.id or 0)):
+        spelling.setdefault(r.agency.casefold(), r.agency)
     return ReferralCounts(
         total=len(rows),
         by_basis=tally([r.basis for r in rows]),
-        by_agency=tally([r.agency for r in rows]),
+        by_kind=tally([r.kind for r in rows]),
+        by_agency=tally([spelling[r.agency.casefold()] for r in rows]),
         by_country=tally([r.country for r in rows]),
     )

@@ -16,7 +16,13 @@ from chatops.blockkit import user_text
 from chatops.cases import access, legal
 from chatops.cases.lookup import get_case
 from chatops.cases.models import Case, CaseStatus
-from chatops.cases.referrals import Referral, parse_agency, parse_basis, parse_country
+from chatops.cases.referrals import (
+    Referral,
+    parse_agency,
+    parse_basis,
+    parse_country,
+    parse_kind,
+)
 from chatops.cases.timeline import add_event
 from chatops.errors import Refused
 from chatops.team import Actor, get_team, require_member
@@ -159,17 +165,20 @@ def refer(
     country: str,
     basis: str,
     note: str = "",
+    kind: str | None = None,
 ) -> Referral:
     """Log a disclosure to an agency; the audit names agency, country and basis, not the note."""
     who, case = _case_for(session, team_id=team_id, actor=actor, key=key, at=at, action="refer")
+    name = parse_agency(agency.strip())
     referral = Referral(
         case_id=case.id or 0,
         team_id=case.team_id,
         at=at,
         by=who.slack_id,
-        agency=parse_agency(agency.strip()),
+        agency=name,
         country=parse_country(country.strip()),
         basis=parse_basis(basis.strip()).value,
+        kind=parse_kind(kind.strip() if kind else None, name).value,
         note=note.strip(),
     )
     session.add(referral)
@@ -194,6 +203,7 @@ def refer(
         agency=referral.agency,
         country=referral.country,
         basis=referral.basis,
+        kind=referral.kind,
         with_note=bool(referral.note),
     )
     return referral

@@ -69,10 +69,16 @@ def bound(text: str, what: str, *, end: bool) -> datetime:
     return in_range(value, text, what).astimezone(UTC)
 
 
+def _z(instant: datetime) -> str:
+    """An instant as the README writes them: UTC with a `Z`."""
+    return instant.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
 def render(counts: ReferralCounts, start: datetime, end: datetime) -> str:
-    lines = [f"Referrals from {start.isoformat()} to {end.isoformat()}: {counts.total}"]
+    lines = [f"Referrals from {_z(start)} to {_z(end)}: {counts.total}"]
     for title, table in (
         ("By basis", counts.by_basis),
+        ("By agency kind", counts.by_kind),
         ("By agency", counts.by_agency),
         ("By country", counts.by_country),
     ):
@@ -87,9 +93,13 @@ def cmd_referrals(args: argparse.Namespace, settings: Settings) -> int:
         raise CliError("--to is before --from")
     db = open_database(settings)
     with db.transaction() as session:
-        counts = count_referrals(session, start=start, end=end)
+        try:
+            team = find_team(session, settings.team)
+        except UnknownTeam as error:
+            raise CliError(str(error)) from None
+        counts = count_referrals(session, start=start, end=end, team_id=team.id)
     if args.json:
-        print(json.dumps({"from": start.isoformat(), "to": end.isoformat(), **asdict(counts)}))
+        print(json.dumps({"from": _z(start), "to": _z(end), **asdict(counts)}))
     else:
         print(render(counts, start, end))
     return 0

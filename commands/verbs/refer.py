@@ -12,15 +12,19 @@ from pydantic import Field
 
 from chatops.blockkit import Reply, user_text
 from chatops.cases import reporting
-from chatops.cases.referrals import Basis
+from chatops.cases.referrals import AgencyKind, Basis
 from commands.command import Command, FreeText
 from commands.context import Context, UsageError
 from commands.parsing import raw, verbatim
 from commands.registry import verb
 from commands.verbs.case import CaseKey, case_word, known_key
 
-USAGE = "/ts refer TS-YYYY-NNNN to <agency> country:<cc> basis:<emergency|voluntary|legal> [note…]"
-OPTIONS = ("country", "basis")
+USAGE = (
+    "/ts refer TS-YYYY-NNNN to <agency> country:<cc> basis:<emergency|voluntary|legal> "
+    "[kind:<law-enforcement|hotline|regulator|other>] [note…]"
+)
+OPTIONS = ("country", "basis", "kind")
+REQUIRED = ("country", "basis")
 
 
 @verb(
@@ -29,16 +33,19 @@ OPTIONS = ("country", "basis")
     usage=USAGE,
     examples=(
         "/ts refer TS-2027-0042 to NCMEC country:US basis:voluntary CyberTipline upload",
-        "/ts refer TS-2027-0042 to Polizei Berlin country:DE basis:emergency",
+        "/ts refer TS-2027-0042 to Polizei Berlin country:DE basis:emergency kind:law-enforcement",
     ),
     details="Bases: " + ", ".join(b.value for b in Basis) + ". Country: ISO 3166-1 alpha-2 "
-    "(US, DE, BR). Only those with access to the case may refer it or see its referrals.",
+    "(US, DE, BR). Kind: " + ", ".join(k.value for k in AgencyKind) + " (known agencies such "
+    "as NCMEC or the FBI need none). Only those with access to the case may refer it or see "
+    "its referrals.",
 )
 class Refer(Command):
     key: CaseKey
     agency: str
     country: str
     basis: str
+    kind: str | None = None
     note: FreeText = Field(default="", repr=False)  # restricted with its case
 
     @classmethod
@@ -57,7 +64,7 @@ class Refer(Command):
                 raise UsageError(f"`{found[0]}:` is given twice", USAGE)
             values[found[0]] = found[1]
             end += 1
-        missing = [o for o in OPTIONS if not values.get(o)]
+        missing = [o for o in REQUIRED if not values.get(o)]
         if missing:
             raise UsageError(f"give {' and '.join(f'{m}:' for m in missing)}", USAGE)
         return cls(
@@ -65,6 +72,7 @@ class Refer(Command):
             agency=" ".join(raw(w) for w in rest[:first]),
             country=values["country"],
             basis=values["basis"],
+            kind=values.get("kind") or None,
             note=verbatim(rest[end:]),
         )
 
@@ -79,11 +87,12 @@ class Refer(Command):
                 agency=self.agency,
                 country=self.country,
                 basis=self.basis,
+                kind=self.kind,
                 note=self.note,
             )
         return Reply(
             text=f":outbox_tray: {self.key.upper()}: referral to {user_text(referral.agency)} "
-            f"({referral.country}, {referral.basis}) recorded."
+            f"({referral.kind}, {referral.country}, {referral.basis}) recorded."
         )
 
 

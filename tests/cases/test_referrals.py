@@ -88,6 +88,9 @@ def test_referrals_are_hidden_from_those_without_access(world: World) -> None:
         (f"refer {KEY} to NCMEC country:XX basis:legal", "'XX' is not an ISO 3166-1"),
         (f"refer {KEY} to NCMEC country:USA basis:legal", "'USA' is not an ISO 3166-1"),
         (f"refer {KEY} to NCMEC basis:legal", "give country:"),
+        (f"refer {KEY} to Polizei Berlin country:DE basis:legal", "kind:law-enforcement|hotline"),
+        (f"refer {KEY} to NCMEC country:US basis:legal kind:ngo", "unknown agency kind 'ngo'"),
+        (f"refer {KEY} to NCMEC country:UK basis:legal", "use GB"),
         (f"refer {KEY} NCMEC country:US basis:legal", "say `to <agency>`"),
         (f"refer {KEY} to country:US basis:legal", "name the agency"),
         ("refer TS-2027-0009 to NCMEC country:US basis:legal", "there is no case TS-2027-0009"),
@@ -131,12 +134,13 @@ def test_the_referral_report_counts_a_hand_built_set(
     made = [
         ("TS-2027-0001", "NCMEC", "US", "voluntary"),
         ("TS-2027-0001", "FBI", "US", "emergency"),
-        ("TS-2027-0002", "Polizei Berlin", "DE", "emergency"),
-        ("TS-2027-0002", "FBI", "US", "legal"),
-        ("TS-2027-0003", "Polizei Berlin", "de", "emergency"),
+        ("TS-2027-0002", "Polizei Berlin", "DE", "emergency kind:law-enforcement"),
+        ("TS-2027-0002", "fbi", "US", "legal"),  # the same agency, typed in lower case
+        ("TS-2027-0003", "Polizei Berlin", "de", "emergency kind:Law-Enforcement"),
     ]
     for key, agency, country, basis in made:
-        assert run(world, f"refer {key} to {agency} country:{country} basis:{basis}").ok
+        reply = run(world, f"refer {key} to {agency} country:{country} basis:{basis}")
+        assert reply.ok, reply.text
         world.clock.advance(timedelta(hours=1))
     world.clock.advance(timedelta(days=12))  # 2027-04-01
     assert run(world, "refer TS-2027-0003 to NCMEC country:US basis:legal").ok
@@ -159,6 +163,8 @@ def test_the_referral_report_counts_a_hand_built_set(
     assert found["total"] == 5
     assert found["by_basis"] == {"emergency": 3, "legal": 1, "voluntary": 1}
     assert found["by_agency"] == {"FBI": 2, "NCMEC": 1, "Polizei Berlin": 2}
+    assert found["by_kind"] == {"hotline": 1, "law-enforcement": 4}
+    assert (found["from"], found["to"]) == ("2027-03-01T00:00:00Z", "2027-04-01T00:00:00Z")
     assert found["by_country"] == {"DE": 2, "US": 3}
     text = chatops(
         "report", "referrals", "--from", "2027-03-01", "--to", "2027-04-01", cwd=tmp_path, env=env
