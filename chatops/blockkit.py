@@ -40,7 +40,15 @@ _KEPT_CONTROLS = frozenset("\n\t")
 
 
 def truncate(text: str, limit: int = SECTION_TEXT_LIMIT) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """At most `limit` characters, ending in "…" when cut; never inside one of Slack's escapes
+    (`&amp;`, `&lt;`, `&gt;`), which would show a broken `&am…`."""
+    if len(text) <= limit:
+        return text
+    cut = limit - 1
+    entity = text.rfind("&", max(0, cut - 4), cut)
+    if entity != -1 and text.find(";", entity) >= cut:
+        cut = entity
+    return text[:cut] + "…"
 
 
 def escape(text: str) -> str:
@@ -50,6 +58,12 @@ def escape(text: str) -> str:
 
 def _is_control(char: str) -> bool:
     return unicodedata.category(char) in {"Cc", "Cf"}
+
+
+def blank(text: str) -> bool:
+    """Whether `text` shows nothing: only spaces, control and invisible format characters
+    (a zero-width space, a stray direction mark)."""
+    return all(c.isspace() or _is_control(c) for c in text)
 
 
 def defang(text: str) -> str:

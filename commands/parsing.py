@@ -147,6 +147,10 @@ def read_options(words: Sequence[str], known: Iterable[str], flags: Iterable[str
         option = _option(word, keys)
         if option is None:
             found.add(raw(word).lower())
+        elif option[0] in values:
+            raise UsageError(f"`{option[0]}:` is given twice; give it once")
+        elif not option[1]:
+            raise UsageError(f"`{option[0]}:` needs a value after the colon")
         else:
             values[option[0]] = option[1]
     for word in words[first:last]:

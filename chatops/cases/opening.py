@@ -12,6 +12,7 @@ from typing import Any
 from sqlmodel import Session
 
 from chatops import audit
+from chatops.blockkit import blank
 from chatops.cases import ladder, legal
 from chatops.cases.ids import next_case_key
 from chatops.cases.lookup import parse_severity, parse_type
@@ -117,7 +118,7 @@ def _open(
     assert team.id is not None
     team_id = team.id
     kind, sev = parse_type(case_type), parse_severity(severity)
-    if not summary.strip():
+    if blank(summary):
         raise Refused("a case needs a summary")
     if language and not known_language(language):
         team_speaks = spoken(

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from chatops.blockkit import mention, user_text
+from chatops.blockkit import blank, mention, user_text
 from chatops.cases import access, exposure, ladder, legal, timers, wellbeing
 from chatops.cases.lookup import (
     audit_case,
@@ -224,7 +224,7 @@ def add_note(
     """Add a note to the timeline; on a restricted case only those it was given to may."""
     _, who, case = member_and_case(session, team_id, actor, key)
     access.require_access(session, case=case, actor=who, at=at, action="note")
-    if not text.strip():
+    if blank(text):
         raise Refused("the note is empty")
     event = add_event(session, case=case, at=at, actor=who.slack_id, kind="note", text=text.strip())
     _works_on(session, case, who, at)
@@ -311,7 +311,7 @@ def edit(
     detail: dict[str, Any] = {"field": name}
     if name == "summary":
         new = value.strip()
-        if not new:
+        if blank(new):
             raise Refused("a case needs a summary")
         if new == case.summary:
             raise Refused(f"{case.key} already has that summary")

@@ -103,6 +103,39 @@ def test_a_near_miss_option_is_refused_not_read_as_summary(ctx: Context) -> None
         CaseOpen.parse(words("open harassment sev1 x lagn:de"), ctx)
 
 
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ("open harassment sev1 x lang:zh lang:ar", "`lang:` is given twice; give it once"),
+        ("open harassment sev1 x lang:", "`lang:` needs a value after the colon"),
+    ],
+)
+def test_an_option_given_twice_or_empty_is_refused_not_dropped(
+    ctx: Context, line: str, reason: str
+) -> None:
+    with pytest.raises(UsageError) as raised:
+        CaseOpen.parse(words(line), ctx)
+    assert raised.value.reason == reason
+
+
+@pytest.mark.parametrize("invisible", ["\x00\x00", "\u200b", " \u200e \t"])
+def test_a_note_or_summary_that_shows_nothing_is_refused(ctx: Context, invisible: str) -> None:
+    assert dispatch("case open harassment sev3 Doxxing thread", ctx).ok
+    note = dispatch(f"case note TS-2027-0001 {invisible}", ctx)
+    assert not note.ok and "the note is empty" in note.text
+    opened = dispatch(f"case open harassment sev3 {invisible}", ctx)
+    assert not opened.ok
+
+
+def test_a_long_escaped_text_is_never_cut_inside_an_escape() -> None:
+    from chatops.blockkit import truncate, user_text
+
+    for pad in range(6):
+        cut = truncate(user_text("x" * pad + "&" * 1000), 3000)
+        assert len(cut) <= 3000 and cut.endswith("…")
+        assert cut[:-1].endswith("&amp;") or cut[:-1].endswith("x"), cut[-8:]
+
+
 def test_a_bad_severity_lists_every_valid_one(ctx: Context) -> None:
     with pytest.raises(UsageError) as raised:
         CaseOpen.parse(words("open harassment urgent x"), ctx)
