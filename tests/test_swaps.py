@@ -332,6 +332,22 @@ def test_the_requester_cancels_by_command_and_nobody_can_take_it_then(
     assert not dispatch("swap cancel soon", ctx).ok
 
 
+def test_an_expired_request_cannot_be_cancelled_and_a_second_for_the_same_time_is_refused(
+    sqlite_db: Database,
+) -> None:
+    ctx = example_team_context(sqlite_db, AMIRA, NOW)
+    assert dispatch(f"swap request {SPAN} dentist", ctx).ok
+    twice = dispatch(f"swap request {SPAN} dentist again", ctx)
+    assert not twice.ok and "you already asked for cover of that time (swap request 1)" in (
+        twice.text
+    )
+
+    later = example_team_context(sqlite_db, AMIRA, _SHIFT.start + timedelta(minutes=1))
+    expired = dispatch("swap cancel 1", later)
+    assert not expired.ok and "expired when its window began" in expired.text
+    assert expired.posts == [] and _audit(sqlite_db, "swap.cancel") == []
+
+
 def test_the_cancel_button_counts_only_for_the_requester(sqlite_db: Database) -> None:
     ctx = example_team_context(sqlite_db, AMIRA, NOW)
     posted = dispatch(f"swap request {SPAN}", ctx)

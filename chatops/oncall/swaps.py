@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import update
-from sqlmodel import Field, Session, SQLModel, col
+from sqlmodel import Field, Session, SQLModel, col, select
 
 from chatops import audit
 from chatops.blockkit import user_text
@@ -133,6 +133,20 @@ def request_swap(
         )
     spec = _team_rota(session, team_id)
     requester = _require_member(spec, actor)
+    for other in session.exec(
+        select(SwapRequest).where(
+            SwapRequest.team_id == team_id,
+            SwapRequest.requester == requester.slack_id,
+            SwapRequest.status == SwapStatus.open.value,
+            col(SwapRequest.start) < end,
+            col(SwapRequest.end) > start,
+        )
+    ):
+        if not expired(other, now):
+            raise Refused(
+                f"you already asked for cover of that time (swap request {other.id}); "
+                f"withdraw it first with `/ts swap cancel {other.id}`"
+            )
     return open_swap(
         session,
         team_id=team_id,
@@ -307,9 +321,16 @@ def cancel_swap(
     request = found if found is not None and found.team_id == team_id else None
     if actor is None:
         raise Refused("only members of the team can cancel a swap request")
-    if request is not None and request.requester != actor.slack_id:
+    if request is None:
+        raise Refused(f"there is no swap request {request_id}")
+    if request.requester != actor.slack_id:
         raise Refused(f"only <@{request.requester}>, who asked, can cancel this swap request")
     _refuse_closed(request, actor)
+    if expired(request, now):
+        raise Refused(
+            f"swap request {request_id} expired when its window began; nobody took it, so "
+            "there is nothing to cancel"
+        )
     claimed = session.connection().execute(
         update(SwapRequest)
         .where(

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import col, select
 
-from chatops.blockkit import Reply
+from chatops.blockkit import Reply, blank
 from chatops.cases.models import Case, CaseEvent
 from chatops.clock import ManualClock
 from chatops.db import Database, make_engine
@@ -231,7 +231,7 @@ def _run_example(ctx: Context, example: str) -> Reply:
 REFUSED_BY_STATE = {
     "/ts handoff accept": "you have no handoff waiting for you to accept",
     "/ts swap request 2027-03-22 to 2027-03-29 family visit": "you have no rotation shift in",
-    "/ts swap cancel 12": "this swap request no longer exists",
+    "/ts swap cancel 12": "there is no swap request 12",
     "/ts audit TS-2027-0042": "only admins can read a case's audit trail",
     "/ts audit TS-2027-0042 2": "only admins can read a case's audit trail",
     "/ts away cancel 3": "there is no away period #3",
@@ -269,9 +269,10 @@ def _option_like(word: str) -> bool:
 
 
 def _summary_only(text: str) -> bool:
-    """False for what cannot be a summary: blank, NUL (Slack never sends it), an option as its
-    first or last word, or a quoted option value inside it (refused: options go around it)."""
-    if not text.strip() or text != text.strip() or "\x00" in text:
+    """False for what cannot be a summary: blank or showing nothing (only controls and
+    invisible format characters: refused), NUL (Slack never sends it), an option as its first or
+    last word, or a quoted option value inside it (refused: options go around it)."""
+    if not text.strip() or text != text.strip() or "\x00" in text or blank(text):
         return False
     words = tokenize(text)
     if _option_like(words[0]) or _option_like(words[-1]):
