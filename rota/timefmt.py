@@ -21,6 +21,13 @@ def fmt_utc(dt: datetime) -> str:
     return dt.astimezone(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def fmt_utc_words(dt: datetime) -> str:
+    """``2027-03-14 02:30 UTC``: an instant for people to read where no one zone is theirs
+    (a channel post); `fmt_utc` is for machines."""
+    _require_aware(dt)
+    return dt.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
 def fmt_offset(offset: timedelta) -> str:
     """``UTC+05:45`` / ``UTC-04:00`` / ``UTC``."""
     minutes = int(offset.total_seconds()) // 60

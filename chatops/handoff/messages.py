@@ -16,7 +16,7 @@ from datetime import datetime
 from chatops.blockkit import Block, actions, button, context, header, mention, section, user_text
 from chatops.cases.models import Case
 from chatops.escalation.messages import headline
-from rota.timefmt import fmt_local, fmt_utc
+from rota.timefmt import fmt_local, fmt_utc_words
 
 ACCEPT_ACTION = "handoff.accept"
 #: Cases listed in a handoff message; the rest are counted and pointed to `/ts case list`.
@@ -65,7 +65,7 @@ def handoff_post(
     late: bool,
 ) -> tuple[str, list[Block]]:
     """The handoff message in the team channel."""
-    title = f"Handoff · {user_text(rotation)} · {fmt_utc(at)}"
+    title = f"Handoff · {user_text(rotation)} · {fmt_utc_words(at)}"
     coming = f"*Coming on:* {incoming.mention} at {incoming.local(at)}"
     if outgoing:
         going = "\n".join(
@@ -97,7 +97,7 @@ def handoff_post(
         rot, when = next_handoff
         mine = incoming.local(when)
         blocks.append(
-            context(f"Next handoff: {user_text(rot)} at {fmt_utc(when)} ({mine} for you)")
+            context(f"Next handoff: {user_text(rot)} at {fmt_utc_words(when)} ({mine} for you)")
         )
     if accepted:
         blocks.append(context(f":white_check_mark: {incoming.mention} has already accepted."))

@@ -195,7 +195,7 @@ def test_the_post_carries_open_cases_notes_and_the_next_handoff(db: Database) ->
     assert "TS-2027-0001 · child-safety · sev2 _(restricted)_" in everything
     assert "TS-2027-0002 · harassment · sev2 — open: doxxing thread" in everything
     assert f"<@{ANN}>: TS-2027-0001 waits for the police callback" in everything
-    assert "Next handoff: primary at 2027-03-21T09:00:00Z (2027-03-21 05:00 EDT" in everything
+    assert "Next handoff: primary at 2027-03-21 09:00 UTC (2027-03-21 05:00 EDT" in everything
     assert ACCEPT_ACTION in everything
     _at(world, BOUNDARY + timedelta(days=1))
     later = world.posts()[-1]
@@ -237,7 +237,7 @@ def test_a_rota_edit_moves_the_boundary_and_undoing_it_brings_it_back(db: Databa
     world.save(daily_team())  # undone: 09:00 exists again, and is within the catch-up
     world.tick()
     assert [h.state for h in world.handoffs() if h.at == BOUNDARY] == ["awaiting"]
-    assert "2027-03-20T09:00:00Z" in world.posts()[-1].text
+    assert "2027-03-20 09:00 UTC" in world.posts()[-1].text
     assert "posted late" in world.posts()[-1].text
 
 
@@ -246,7 +246,7 @@ def test_boundaries_missed_while_down_post_late_or_are_superseded(db: Database) 
     world.advance_to(BOUNDARY + timedelta(days=1, minutes=30))  # down over two boundaries
     world.tick()
     posts = world.posts()
-    assert len(posts) == 1 and "2027-03-21T09:00:00Z" in posts[0].text
+    assert len(posts) == 1 and "2027-03-21 09:00 UTC" in posts[0].text
     assert "posted late" in posts[0].text
     states = {h.at: h.state for h in world.handoffs() if h.rotation == "primary"}
     assert states[BOUNDARY] == HandoffState.superseded.value

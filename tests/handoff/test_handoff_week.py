@@ -15,7 +15,7 @@ import pytest
 
 from chatops.db import Database
 from rota.spec import MemberSpec, RestrictionSpec, Role, RotaSpec, RotationSpec, TeamSpec
-from rota.timefmt import fmt_utc
+from rota.timefmt import fmt_utc_words
 from tests.support.handoff_world import make_world
 
 APAC = ("apac", "Asia/Kolkata", time(5, 0), ["U01PRAMAN0", "U01OCHEN00", "U01AMEHTA0"])
@@ -104,7 +104,7 @@ def expected(start: datetime, end: datetime) -> list[tuple[str, datetime, str, s
     return sorted((x for x in out if start <= x[1] < end), key=lambda x: x[1])
 
 
-_TITLE = re.compile(r"Handoff · (\w+) · (\S+Z)")
+_TITLE = re.compile(r"Handoff · (\w+) · (\d{4}-\d\d-\d\d \d\d:\d\d UTC)")
 
 
 @pytest.mark.parametrize(
@@ -127,12 +127,12 @@ def test_a_week_of_follow_the_sun_handoffs_across_dst(db: Database, start: datet
         match = _TITLE.search(p.text)
         assert match, p.text
         got.append((match.group(1), match.group(2)))
-    assert got == [(r, fmt_utc(at)) for r, at, _, _ in want]  # none missing, none doubled
+    assert got == [(r, fmt_utc_words(at)) for r, at, _, _ in want]  # none missing, none doubled
 
     rows = [h for h in world.handoffs() if h.posted_at is not None]
     assert [(h.rotation, h.at, h.incoming) for h in rows] == [(r, a, i) for r, a, i, _ in want]
     for h, (_, _, incoming, outgoing) in zip(rows, want, strict=True):
-        assert f"<@{incoming}>" in next(p.text for p in posts if fmt_utc(h.at) in p.text)
+        assert f"<@{incoming}>" in next(p.text for p in posts if fmt_utc_words(h.at) in p.text)
         assert outgoing in h.outgoing
         assert h.posted_at == h.at  # on time, to the second
 
