@@ -53,15 +53,29 @@ class Who(Command):
             )
             return Reply(text=text)
         names = {m.id: m.name for m in rota.spec.members}
-        lines = [
-            f"*{user_text(s.rotation or 'team-wide cover')}* — {mention(s.member)} "
-            f"until {local(ctx, s.end)}" + (" _(override)_" if s.source == "override" else "")
-            for s in shifts
-        ]
-        plain = [
-            user_text(f"{s.rotation or 'team-wide'}: {names.get(s.member, s.member)}")
-            for s in shifts
-        ]
+        lines: list[str] = []
+        plain: list[str] = []
+        for s in shifts:
+            line = (
+                f"*{user_text(s.rotation or 'team-wide cover')}* — {mention(s.member)} "
+                f"until {local(ctx, s.end)}" + (" _(override)_" if s.source == "override" else "")
+            )
+            said = user_text(f"{s.rotation or 'team-wide'}: {names.get(s.member, s.member)}")
+            held = pending.pop(s.rotation, None) if s.rotation else None
+            if held is not None and held[0] == s.member:
+                # One line per rotation: the outgoing stay on call (and are paged) with them.
+                going = ", ".join(mention(m) for m in held[1])
+                line += (
+                    f"; handoff pending: {going} still on call with {mention(s.member)} "
+                    "until accepted"
+                )
+                leaving = ", ".join(user_text(names.get(m, m)) for m in held[1])
+                coming = user_text(names.get(s.member, s.member))
+                said = f"{user_text(s.rotation or '')}: {leaving} still on call with {coming} until accepted"
+            elif held is not None:
+                pending[s.rotation or ""] = held
+            lines.append(line)
+            plain.append(said)
         # An unaccepted handoff keeps its outgoing responders on call (they are still paged).
         for name, (incoming, outgoing) in pending.items():
             rotation = user_text(name)

@@ -110,6 +110,11 @@ def test_who_during_an_unaccepted_handoff_lists_both_until_accepted(db: Database
     assert reply.ok
     assert f"<@{ANN}> still on call with <@{BEN}> until accepted" in json.dumps(reply.blocks)
     assert "primary: Ann still on call with Ben until accepted" in reply.text
+    # One line per rotation: the pending handoff is said on Ben's line, not on a second one.
+    listed = reply.text.removeprefix("On call now: ").split("; ")
+    assert [w for w in listed if w.startswith("primary")] == [
+        "primary: Ann still on call with Ben until accepted"
+    ]
     assert dispatch("handoff accept", world.context(BEN)).ok
     after = dispatch("who", world.context(CAT))
     assert "until accepted" not in after.text
