@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from sqlmodel import Session
 
 from chatops import metrics
-from chatops.cases import ladder, timers
+from chatops.cases import held, ladder, timers
 from chatops.cases.models import Case, CaseStatus
 from chatops.cases.timeline import add_event
 from chatops.db import Database
@@ -29,10 +29,12 @@ log = logging.getLogger(__name__)
 
 
 def fire_due_timers(db: Database, *, now: datetime, worker_id: str, limit: int) -> int:
-    """Fire up to `limit` due escalation timers, each in its own transaction; returns how many."""
+    """Fire up to `limit` due escalation timers, each in its own transaction; returns how many
+    (held pages now due are released first, so delivery sends them to whoever is on call)."""
+    released = held.release_held_pages(db, now=now, limit=limit)
     with db.transaction() as session:
         candidates = timers.due_candidates(session, now=now, limit=limit)
-    fired = 0
+    fired = released
     for timer_id, case_id in candidates:
         with correlated():
             try:
@@ -63,19 +65,20 @@ def _fire(db: Database, *, timer_id: int, case_id: int, now: datetime, worker_id
             return 1
         team = session.get(Team, case.team_id)
         assert team is not None
-        target, due = _catch_up(session, case=case, steps=steps, step=timer.step, due=due, now=now)
-        if target == last and every is not None:
-            repeat = repeat or case.step == last
-            while due + every <= now:  # final repeats missed in an outage: page once, now
-                due += every
         if repeat:
-            reason = (
-                f"Still unacknowledged after the last level: paging the admins and the on-call "
-                f"every {_minutes(every)} until someone acknowledges"
-            )
+            target = last
         else:
-            wait = steps[case.step].wait
-            reason = f"No acknowledgement within {_minutes(wait)} at level {steps[case.step].level}"
+            target, due = _catch_up(
+                session, case=case, steps=steps, step=timer.step, due=due, now=now
+            )
+        caught_up = target > timer.step
+        if target == last and every is not None:
+            if not repeat and due + every <= now:
+                # the admins' own page was missed too: the ladder is in its repeats by now
+                _missed(session, case=case, step=steps[last], due=due, now=now, to="repeats")
+                repeat, due = True, due + every
+            due = _skip_missed_repeats(session, case=case, due=due, every=every, now=now)
+        reason = _reason(case, steps, now=now, repeat=repeat, every=every, caught_up=caught_up)
         add_event(
             session,
             case=case,
@@ -112,20 +115,84 @@ def _catch_up(
         wait = steps[step].wait
         if wait is None or due + wait > now:
             break
+        _missed(session, case=case, step=steps[step], due=due, now=now, to=steps[step + 1].level)
+        step, due = step + 1, due + wait
+    return step, due
+
+
+def _missed(
+    session: Session, *, case: Case, step: Step, due: datetime, now: datetime, to: str
+) -> None:
+    """Record that `step`, due at `due`, was never paged: the worker was down."""
+    add_event(
+        session,
+        case=case,
+        at=now,
+        actor="system",
+        kind="missed",
+        level=step.level,
+        targets=", ".join(t.short() for t in step.targets),
+        due=due.isoformat(),
+        to_level=to,
+    )
+    log.warning("escalation level missed", extra={"case": case.key, "step": step.index})
+
+
+def _skip_missed_repeats(
+    session: Session, *, case: Case, due: datetime, every: timedelta, now: datetime
+) -> datetime:
+    """The latest final repeat due by `now`, starting from one due at `due`; the repeats
+    before it that an outage swallowed go into the timeline as one line (paged once, now)."""
+    first, count = due, 0
+    while due + every <= now:
+        due, count = due + every, count + 1
+    if count:
         add_event(
             session,
             case=case,
             at=now,
             actor="system",
-            kind="missed",
-            level=steps[step].level,
-            targets=", ".join(t.short() for t in steps[step].targets),
-            due=due.isoformat(),
-            to_level=steps[step + 1].level,
+            kind="missed_repeats",
+            count=count,
+            first=first.isoformat(),
+            last=(due - every).isoformat(),
+            every=int(every.total_seconds() // 60),
         )
-        log.warning("escalation level missed", extra={"case": case.key, "step": step})
-        step, due = step + 1, due + wait
-    return step, due
+        log.warning("final repeats missed", extra={"case": case.key, "count": count})
+    return due
+
+
+def _reason(
+    case: Case,
+    steps: list[Step],
+    *,
+    now: datetime,
+    repeat: bool,
+    every: timedelta | None,
+    caught_up: bool,
+) -> str:
+    """Why people are paged, as the page says it: true after an outage too."""
+    waited = _duration(now - case.opened_at)
+    if repeat:
+        return (
+            f"Unacknowledged for {waited}, past the last level: paging the admins and the "
+            f"on-call every {_minutes(every)} until someone acknowledges"
+        )
+    if caught_up:
+        return (
+            f"Unacknowledged for {waited}: the escalation was late (the bot's worker was down) "
+            "and the levels it missed are in the case timeline"
+        )
+    wait = steps[case.step].wait
+    return f"No acknowledgement within {_minutes(wait)} at level {steps[case.step].level}"
+
+
+def _duration(span: timedelta) -> str:
+    minutes = max(0, int(span.total_seconds() // 60))
+    hours, rest = divmod(minutes, 60)
+    if not hours:
+        return f"{rest} min"
+    return f"{hours} h {rest} min" if rest else f"{hours} h"
 
 
 def _minutes(wait: timedelta | None) -> str:

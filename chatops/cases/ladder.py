@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session, select
 
@@ -124,7 +125,7 @@ def page_step(
         result.skipped.append(current.level)
         add_event(session, case=case, at=at, actor=actor, kind="skipped", level=current.level)
     if repeat:
-        result.step, result.level = len(steps) - 1, ADMINS_LEVEL
+        result.step, result.level, result.role = len(steps) - 1, ADMINS_LEVEL, "repeat"
         people = list(dict.fromkeys(roster.admins() + [o.slack_id for o in roster.on_call]))
     case.step = result.step
     if not people:
@@ -156,7 +157,13 @@ def page_step(
     else:
         timers.cancel(session, case_id=case.id)
     if last and not repeat:
-        add_event(session, case=case, at=at, actor=actor, kind="last_level", level=result.level)
+        every = policy.repeat_every(case.severity)
+        minutes: dict[str, Any] = {}
+        if every is not None:
+            minutes["every"] = int(every.total_seconds() // 60)
+        add_event(
+            session, case=case, at=at, actor=actor, kind="last_level", level=result.level, **minutes
+        )
     audit.record(
         session,
         at=at,
@@ -330,7 +337,7 @@ def _send(
             severity=case.severity,
             summary=case.summary,
             restricted=case.restricted,
-            level=paging.level,
+            level=messages.REPEAT_LEVEL if paging.role == "repeat" else paging.level,
             paged=[p for p, _ in recipients],
             reason=reason,
             opened=opened,

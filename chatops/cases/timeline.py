@@ -119,16 +119,35 @@ def describe(
                 return f"Paged {person} as language advisor"
             if role == "direct":
                 return f"Paged {person} directly, by {by}"
+            if role == "repeat":
+                return f"Paged {person} again (still unacknowledged after the last level)"
             line = f"Paged {person} at {_level(d.get('level'))}"
             if role == "fallback":
                 line += " (nobody was on call there, so a manager)"
+            if d.get("held_until"):
+                until = datetime.fromisoformat(str(d["held_until"]))
+                shown = local(until) if local is not None else until.isoformat()
+                where = _level(d.get("level"))
+                return f"Page to {person} at {where} held until {shown} (working hours)"
+            if d.get("released"):
+                line += " (the page held for working hours went out)"
             return line
+        case "page_retargeted":
+            return (
+                f"{_who(d.get('person'))} is no longer on call at {_level(d.get('level'))}: "
+                f"the page held for working hours goes to whoever is on call there now"
+            )
         case "skipped":
             return f"Skipped {_level(d.get('level'))}: nobody to page there"
         case "fallback":
             return f"Nobody on call at {_level(d.get('level'))}: paging the managers instead"
         case "last_level":
             level = user_text(str(d.get("level")), 100)
+            if d.get("every"):
+                return (
+                    f"Reached the last level ({level}): from now on the admins and the on-call "
+                    f"are paged again every {d['every']} min until acknowledged"
+                )
             return f"Reached the last level ({level}): no further automatic escalation"
         case "no_speaker":
             language = user_text(str(d.get("language")), 20)
@@ -137,9 +156,19 @@ def describe(
             due = datetime.fromisoformat(str(d.get("due")))
             shown = local(due) if local is not None else due.isoformat()
             targets = user_text(str(d.get("targets", "")), 200)
+            to = d.get("to_level")
+            then = "the repeated pages" if to == "repeats" else _level(to)
             return (
                 f"{_level(d.get('level'))} ({targets}) was due {shown} but the worker "
-                f"was down; skipped to {_level(d.get('to_level'))}"
+                f"was down; skipped to {then}"
+            )
+        case "missed_repeats":
+            first = datetime.fromisoformat(str(d.get("first")))
+            last = datetime.fromisoformat(str(d.get("last")))
+            show = local if local is not None else datetime.isoformat
+            return (
+                f"{d.get('count')} repeated pages (every {d.get('every')} min, due {show(first)} "
+                f"to {show(last)}) were missed while the worker was down; paging once now"
             )
         case "repeated":
             return (

@@ -21,7 +21,10 @@ _ROLE_LINE = {
     "fallback": "Nobody is on call, so you are paged as a manager",
     "advisor": "You are asked to advise in {language}",
     "direct": "You are asked to help",
+    "repeat": "Still unacknowledged after the last level, you are paged again",
 }
+#: What a repeat page calls its level: it goes to the admins and the on-call alike.
+REPEAT_LEVEL = "repeat: admins and on-call"
 
 
 def headline(key: str, case_type: str, severity: str) -> str:
@@ -64,9 +67,10 @@ def direct_message(
     """The DM to one paged person."""
     lead = _ROLE_LINE.get(role, "You are paged").format(language=language or "")
     title = headline(key, case_type, severity)
-    text = f":rotating_light: {lead} ({level_name(level)}): *{title}*"
+    shown = REPEAT_LEVEL if role == "repeat" else level_name(level)
+    text = f":rotating_light: {lead} ({shown}): *{title}*"
     body = _summary_line(summary, restricted, key)
-    pairs = [("Type", case_type), ("Severity", severity), ("Level", level_name(level))]
+    pairs = [("Type", case_type), ("Severity", severity), ("Level", shown)]
     if language:
         pairs.append(("Language", language))
     blocks = [section(text), section(body), fields(pairs)]

@@ -355,7 +355,8 @@ class CaseShow(CaseCommand):
             pairs.append(("Next escalation", local(ctx, view.next_escalation)))
         pairs.extend(report_pairs(ctx, view))
         delivered = sum(p.state == OutboxState.sent.value for p in view.pages)
-        pairs.append(("Pages", f"{delivered} delivered of {len(view.pages)}"))
+        live = [p for p in view.pages if p.state != OutboxState.cancelled.value]
+        pairs.append(("Pages", f"{delivered} delivered of {len(live)}"))
         blocks = [header(headline(case.key, case.type, case.severity)), fields(pairs)]
         lines = [headline(case.key, case.type, case.severity), f"status {case.status}"]
         if view.details_visible:
