@@ -1,12 +1,14 @@
 """Dates and times as people type them, read in the asker's own zone.
 
 Accepted: `now`, `in 2h` (or `in 2 hours`), `HH:MM` (today), `today HH:MM`, `tomorrow HH:MM`,
-a weekday (`mon 09:00`, the next one), `YYYY-MM-DD HH:MM`, `YYYY-MM-DD` (midnight), a month and
-day (`dec 28`, `28 December 09:00`: the next such day), and ISO 8601 with an offset or `Z`.
+`yesterday`, a weekday (`mon 09:00`, the next one), `YYYY-MM-DD HH:MM`, `YYYY-MM-DD` (midnight),
+a month and day (`dec 28`, `28 December 09:00`: the next such day), and ISO 8601 with an offset
+or `Z`.
 A local time that does not exist (spring forward) is the first valid instant after it; one that
 happens twice (fall back) is its first occurrence — the rota's own rules.
 A time more than `MAX_REACH` from now is refused: nobody plans a rota a decade out, and the
-calendar arithmetic behind it overflows near the years 1 and 9999.
+calendar arithmetic behind it overflows near the years 1 and 9999. In a span, an end named by a
+weekday or a month and day is the first such day on or after the start (`mon to fri`).
 """
 
 from __future__ import annotations
@@ -24,7 +26,18 @@ _DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 _CLOCK = re.compile(r"^(\d{1,2}):(\d{2})$", re.ASCII)
 #: How far from now a typed time may be, either way.
 MAX_REACH = timedelta(days=3653)
-_TOO_FAR = "`{}` is too far from now: times must be within 10 years"
+
+
+class OutOfReach(UsageError):
+    """A time that was read but lies too far away, or a date that does not exist: worth saying
+    as such, rather than "can't read", when a span's end is tried in several lengths."""
+
+
+def _too_far(typed: str, ahead: bool) -> OutOfReach:
+    way = f"ahead (at most {MAX_REACH.days} days from now)"
+    if not ahead:
+        way = f"back (at most {MAX_REACH.days} days ago)"
+    return OutOfReach(f"`{quote_input(typed.strip())}` is too far {way}")
 
 
 def _clock(text: str) -> time:
@@ -34,18 +47,21 @@ def _clock(text: str) -> time:
     return time(int(match.group(1)), int(match.group(2)))
 
 
-def parse_when(text: str, ctx: Context, *, now: datetime) -> datetime:
-    """An aware UTC instant for `text`, or `UsageError` naming what could not be read."""
+def parse_when(text: str, ctx: Context, *, now: datetime, base: date | None = None) -> datetime:
+    """An aware UTC instant for `text`, or `UsageError` naming what could not be read.
+
+    With `base`, a weekday or a month and day is the first one on or after that local day
+    (a span's end, read after its start) instead of the next one after today."""
     try:
-        when = _read_when(text, ctx, now=now)
+        when = _read_when(text, ctx, now=now, base=base)
     except OverflowError:
-        raise UsageError(_TOO_FAR.format(text.strip())) from None
+        raise _too_far(text, ahead=not text.strip().startswith("000")) from None
     if abs(when - now) > MAX_REACH:
-        raise UsageError(_TOO_FAR.format(text.strip()))
+        raise _too_far(text, ahead=when > now)
     return when
 
 
-def _read_when(text: str, ctx: Context, *, now: datetime) -> datetime:
+def _read_when(text: str, ctx: Context, *, now: datetime, base: date | None) -> datetime:
     tz_name = ctx.actor.tz if ctx.actor else "UTC"
     tz = zone(tz_name)
     words = text.strip().lower().split()
@@ -62,7 +78,9 @@ def _read_when(text: str, ctx: Context, *, now: datetime) -> datetime:
     today = now.astimezone(tz).date()
     if len(words) == 1 and re.match(r"^\d{4}-\d{2}-\d{2}t", words[0], re.ASCII):
         return _iso(text.strip())
-    day, rest = _read_day(words, today)
+    day, rest = _read_day(words, today, base)
+    if day is not None and abs(day - today) > MAX_REACH:
+        raise _too_far(" ".join(words[: len(words) - len(rest)]), ahead=day > today)
     if day is None:
         if len(rest) == 1 and _CLOCK.match(rest[0]):
             day = today
@@ -70,8 +88,6 @@ def _read_when(text: str, ctx: Context, *, now: datetime) -> datetime:
             raise UsageError(f"can't read `{quote_input(text)}` as a time; try {EXAMPLES}")
     if len(rest) > 1:
         raise UsageError(f"can't read `{quote_input(text)}` as a time; try {EXAMPLES}")
-    if abs(day - today) > MAX_REACH:
-        raise UsageError(_TOO_FAR.format(quote_input(text.strip())))
     at = _clock(rest[0]) if rest else time(0, 0)
     return from_ts(wall_to_ts(datetime.combine(day, at), tz))
 
@@ -101,14 +117,23 @@ def _day_number(word: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def _read_day(words: list[str], today: date) -> tuple[date | None, list[str]]:
-    """The day `words` start with (and the words after it), or None and all the words."""
+_NEAR = {"yesterday": -1, "today": 0, "tomorrow": 1}
+
+
+def _read_day(
+    words: list[str], today: date, base: date | None = None
+) -> tuple[date | None, list[str]]:
+    """The day `words` start with (and the words after it), or None and all the words.
+
+    A weekday is the next one after today, or with `base` the first on or after `base`."""
     if len(words) >= 2 and words[0] in {"next", "this"} and words[1][:3] in _DAYS:
         words = words[1:]  # "next monday", "this friday": the coming one
     first = words[0]
-    if first in {"today", "tomorrow"}:
-        return today + timedelta(days=1 if first == "tomorrow" else 0), words[1:]
+    if first in _NEAR:
+        return today + timedelta(days=_NEAR[first]), words[1:]
     if first[:3] in _DAYS and first.isalpha():
+        if base is not None:
+            return base + timedelta(days=(_DAYS.index(first[:3]) - base.weekday()) % 7), words[1:]
         return today + timedelta(days=(_DAYS.index(first[:3]) - today.weekday()) % 7 or 7), words[
             1:
         ]
@@ -116,13 +141,14 @@ def _read_day(words: list[str], today: date) -> tuple[date | None, list[str]]:
         try:
             return date.fromisoformat(first), words[1:]
         except ValueError:
-            raise UsageError(f"`{quote_input(first)}` is not a real date") from None
+            raise OutOfReach(f"`{quote_input(first)}` is not a real date") from None
     if len(words) >= 2:
         month, number = _month(first), _day_number(words[1])
         if month is None:
             month, number = _month(words[1]), _day_number(first)
         if month is not None and number is not None:
-            return _next_month_day(month, number, today, " ".join(words[:2])), words[2:]
+            typed = " ".join(words[:2])
+            return _next_month_day(month, number, max(today, base or today), typed), words[2:]
     return None, words
 
 
@@ -131,7 +157,7 @@ def _next_month_day(month: int, number: int, today: date, typed: str) -> date:
     try:
         date(2000, month, number)  # a leap year: every real month and day exists in it
     except ValueError:
-        raise UsageError(f"`{quote_input(typed)}` is not a real date") from None
+        raise OutOfReach(f"`{quote_input(typed)}` is not a real date") from None
     for year in range(today.year, today.year + 9):
         try:
             if (day := date(year, month, number)) >= today:
@@ -156,19 +182,22 @@ def _duration_words(words: list[str]) -> tuple[timedelta, int] | None:
         if spelled and spelled.group(2) in _UNIT_WORDS:
             try:
                 return parse_duration(spelled.group(1) + _UNIT_WORDS[spelled.group(2)]), take
-            except ValueError as error:  # too long for any calendar
-                raise UsageError(str(error)) from None
+            except ValueError:  # too long for any calendar
+                raise OutOfReach(
+                    f"`{quote_input(' '.join(words[:take]))}` is too long "
+                    f"(at most {MAX_REACH.days} days)"
+                ) from None
     return None
 
 
-def _date_only(text: str, ctx: Context, now: datetime) -> date | None:
+def _date_only(text: str, ctx: Context, now: datetime, base: date | None = None) -> date | None:
     """The day `text` names when it names a day and no time of day (`2027-04-15`, `fri`,
     `dec 28`), else None."""
     words = text.strip().lower().split()
     if not words:
         return None
     try:
-        day, rest = _read_day(words, _today(ctx, now))
+        day, rest = _read_day(words, _today(ctx, now), base)
     except UsageError:
         return None
     return day if day is not None and not rest else None
@@ -207,21 +236,48 @@ def parse_span(
     if "to" not in lowered:
         if whole_days and (alone := _one_day(words, ctx, now)) is not None:
             return alone
+        _refuse_a_start_alone(words, ctx, now)
         raise UsageError(_WHOLE_DAYS if whole_days else _SPAN)
     cut = lowered.index("to")
     start = parse_when(" ".join(words[:cut]), ctx, now=now)
+    base = _today(ctx, start)  # an end's weekday or month and day: on or after the start
     after = words[cut + 1 :]
+    reached: UsageError | None = None
     for take in (3, 2, 1):
         if len(after) >= take:
             typed = " ".join(after[:take])
             try:
-                end = parse_when(typed, ctx, now=now)
+                end = parse_when(typed, ctx, now=now, base=base)
+            except OutOfReach as error:
+                reached = reached or error
+                continue
             except UsageError:
                 continue
-            if whole_days and (named := _date_only(typed, ctx, now)) is not None:
+            if whole_days and (named := _date_only(typed, ctx, now, base)) is not None:
                 end = _day_end(named, ctx, now)
             return start, end, after[take:]
+    if reached is not None:
+        raise reached
     raise UsageError(f"can't read the end time `{quote_input(' '.join(after[:2]))}`")
+
+
+def _refuse_a_start_alone(words: list[str], ctx: Context, now: datetime) -> None:
+    """A lone instant (`in 2 hours`, `tomorrow 09:00`) is a start with no end: say so, with the
+    two ways to give one, rather than the generic usage; a start out of reach says that."""
+    for take in (3, 2, 1):
+        if len(words) >= take:
+            typed = " ".join(words[:take])
+            try:
+                parse_when(typed, ctx, now=now)
+            except OutOfReach:
+                raise
+            except UsageError:
+                continue
+            shown = quote_input(typed)
+            raise UsageError(
+                f"`{shown}` says when, not for how long: give a time span like "
+                f"`{shown} for 3 hours` or `{shown} to tomorrow 18:00`"
+            )
 
 
 def _one_day(
@@ -265,6 +321,9 @@ def _span_for(
         lasting = _duration_words(rest)
         if lasting is None:
             return None
+        if lasting[0] > MAX_REACH:
+            typed = quote_input(" ".join(rest[: lasting[1]]))
+            raise OutOfReach(f"`{typed}` is too long (at most {MAX_REACH.days} days)")
         return start, start + lasting[0], rest[lasting[1] :]
     return None
 

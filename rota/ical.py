@@ -81,15 +81,16 @@ def vtimezone(tz: str, start: datetime, end: datetime) -> list[str]:
     """A VTIMEZONE for `tz` valid over [start, end]: its offset at `start`, then each change."""
     zi = zone(tz)
     at = start.astimezone(zi)
+    first = "DAYLIGHT" if at.dst() else "STANDARD"  # summer time is a DAYLIGHT component
     lines = [
         "BEGIN:VTIMEZONE",
         f"TZID:{tz}",
-        "BEGIN:STANDARD",
+        f"BEGIN:{first}",
         f"DTSTART:{at.strftime('%Y%m%dT%H%M%S')}",
         f"TZOFFSETFROM:{_offset(at.utcoffset())}",
         f"TZOFFSETTO:{_offset(at.utcoffset())}",
         f"TZNAME:{_escape(at.tzname() or tz)}",
-        "END:STANDARD",
+        f"END:{first}",
     ]
     for change in transitions(tz, start, end):
         before = (change - timedelta(seconds=1)).astimezone(zi).utcoffset() or timedelta(0)

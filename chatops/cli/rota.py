@@ -233,7 +233,7 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
                 {"start": fmt_utc(g.start), "end": fmt_utc(g.end), "on_call": g.on_call}
                 for g in gaps
             ],
-            "warnings": [w.as_json() for w in warnings],
+            "warnings": [{**w.as_json(), "message": unescape(w.message)} for w in warnings],
         }
         if doubles:  # a warning, present only when there is one
             report["double_holdings"] = [
@@ -264,7 +264,7 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
     if warnings:
         print(f"{len(warnings)} care warning(s) (not gaps):")
         for warning in warnings:
-            print(warning.describe())
+            print(unescape(warning.describe()))  # a reason is kept escaped for Slack
     return EXIT_GAPS if gaps else 0
 
 

@@ -10,6 +10,10 @@ DO NOTHING in the same transaction as the swap request and its channel message: 
 inserts it asks, every other pass (or a restarted worker) finds the row and does not ask again.
 A period entered less than two weeks ahead asks once, at once (the missed stage is recorded as
 skipped, so the team is not asked twice in one minute).
+
+A reason is typed text (invariant 9): every message that shows it passes it through
+`user_text`, and `aways_between` hands it to the warnings already made safe, since they are
+posted as they are.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from sqlalchemy import UniqueConstraint
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from chatops import audit
-from chatops.blockkit import actions, button, context, section
+from chatops.blockkit import actions, button, context, section, user_text
 from chatops.db import Database
 from chatops.errors import Refused
 from chatops.oncall.models import OnCallMessage
@@ -39,6 +43,8 @@ from rota.timefmt import fmt_local
 log = logging.getLogger(__name__)
 
 MAX_AWAY = timedelta(days=90)
+#: How much of a reason a message shows: enough to tell a holiday from a conference.
+REASON_SHOWN = 200
 #: When the team is asked to cover, before an away period starts.
 STAGES: tuple[tuple[str, timedelta], ...] = (("14d", timedelta(days=14)), ("3d", timedelta(days=3)))
 
@@ -87,10 +93,14 @@ def add_away(
     now: datetime,
 ) -> AwayPeriod:
     """Record the actor away over [start, end), audited; refused when the window is wrong."""
-    if end <= start:
+    if end == start:
+        raise Refused("that away period is empty: it ends when it starts")
+    if end < start:
         raise Refused("that away period ends before it starts")
-    if end <= now or start < now - timedelta(minutes=1):
+    if end <= now:
         raise Refused("that away period lies in the past; give one that starts from now on")
+    if start < now - timedelta(minutes=1):
+        raise Refused("that away period starts in the past; give a start from now on")
     if end - start > MAX_AWAY:
         raise Refused("an away period may last 90 days at most; enter a longer one in parts")
     team = get_team(session, team_id)
@@ -175,7 +185,10 @@ def cancel_away(
 
 
 def aways_between(session: Session, team_id: int, start: datetime, end: datetime) -> list[Away]:
-    """The team's live away periods overlapping [start, end), as the rota checks read them."""
+    """The team's live away periods overlapping [start, end), as the rota checks read them.
+
+    Each reason is already `user_text` (escaped, defanged, no control characters): the warnings
+    quote it and are posted to Slack as they are."""
     rows = session.exec(
         select(AwayPeriod)
         .where(
@@ -186,7 +199,12 @@ def aways_between(session: Session, team_id: int, start: datetime, end: datetime
         )
         .order_by(col(AwayPeriod.start), col(AwayPeriod.id))
     )
-    return [Away(r.id or 0, r.member, r.start, r.end, r.reason) for r in rows]
+    return [Away(r.id or 0, r.member, r.start, r.end, shown_reason(r.reason)) for r in rows]
+
+
+def shown_reason(reason: str) -> str:
+    """An away reason as any message may show it (invariant 9)."""
+    return user_text(reason, REASON_SHOWN)
 
 
 @dataclass(frozen=True)
@@ -271,7 +289,7 @@ def _ask(session: Session, *, away_id: int, now: datetime, worker_id: str) -> As
     window = f"{fmt_local(away.start, tz)} to {fmt_local(away.end, tz)}"
     text = (
         f":palm_tree: <@{away.member}> is away from {window}"
-        + (f" ({away.reason})" if away.reason else "")
+        + (f" ({shown_reason(away.reason)})" if away.reason else "")
         + f" and has {len(opened.shifts)} shift(s) then. Can someone take them?"
     )
     lines = [

@@ -1,12 +1,15 @@
 """The rota's care warnings as the app shows them: fatigue rules plus shifts held while away.
 
-`rota check` (chat and CLI) and the edit previews all ask here, so they warn alike. Warnings
+`rota check` (chat and CLI), the edit previews and the daily coverage watch all ask here, so
+they warn alike. Warnings
 never block anything: coverage gaps do that; these tell a manager what the rota costs people.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+
+from sqlmodel import Session
 
 from chatops.db import Database
 from chatops.oncall.away import aways_between
@@ -20,9 +23,20 @@ def care_warnings(
 ) -> list[RotaWarning]:
     """Shifts inside someone's away time (most urgent: someone must take them), then the
     fatigue warnings, over [start, end)."""
-    compiled = rota if isinstance(rota, CompiledRota) else compile_rota(rota)
     with db.transaction() as session:
-        aways = aways_between(session, team_id, start, end)
+        return care_warnings_in(session, team_id, rota, start, end)
+
+
+def care_warnings_in(
+    session: Session,
+    team_id: int,
+    rota: RotaSpec | CompiledRota,
+    start: datetime,
+    end: datetime,
+) -> list[RotaWarning]:
+    """`care_warnings` inside a transaction already open (the coverage watch's)."""
+    compiled = rota if isinstance(rota, CompiledRota) else compile_rota(rota)
+    aways = aways_between(session, team_id, start, end)
     return [
         *away_warnings(compiled, aways, start, end),
         *fatigue_warnings(compiled, start, end),

@@ -1,5 +1,11 @@
 """The daily coverage watch: on a cron schedule in the team's zone, tell the managers about gaps.
 
+It also carries the care warnings over its window (`chatops.oncall.care`: shifts while away,
+fatigue), as warnings and never as gaps, so a manager hears of a clash while there is time to
+fix it. When `quiet`, it stays silent unless there is a gap or a shift held while away (that
+one needs a taker, and soon); fatigue warnings are standing traits of a rota's design, so alone
+they would make a quiet watch talk every day: they ride along whenever it does speak.
+
 Each firing is one `CoverageWatchRun` row, unique per team and cron instant, inserted with ON
 CONFLICT DO NOTHING in the same transaction that queues the managers' messages: the replica
 whose insert wins sends, the others see nothing to do, and a restart finds the row and does not
@@ -20,14 +26,16 @@ from croniter import croniter
 from sqlmodel import Session, col, select
 
 from chatops import audit
-from chatops.blockkit import Block, context, section, user_text
+from chatops.blockkit import Block, context, section, truncate, user_text
 from chatops.db import Database
 from chatops.oncall.cache import team_rota
+from chatops.oncall.care import care_warnings_in
 from chatops.oncall.models import CoverageWatchRun, OnCallMessage
 from chatops.outbox.models import Topic
 from chatops.outbox.queue import enqueue, insert_ignore
 from chatops.team import managers, members_by_slack_id
 from rota.coverage import coverage_gaps, describe_gap
+from rota.fatigue import RotaWarning
 from rota.handoffs import cron_walls
 from rota.models import Team
 from rota.timefmt import fmt_utc
@@ -35,10 +43,14 @@ from rota.wallclock import from_ts, to_ts, wall_to_ts, zone
 
 log = logging.getLogger(__name__)
 
+#: How many care warnings the message spells out; the rest are counted (`rota check` has all).
+MAX_WARNINGS = 5
+
 
 @dataclass(frozen=True)
 class WatchSettings:
-    """The watch's schedule (cron in the team's zone), horizon, and silence when all is well."""
+    """The watch's schedule (cron in the team's zone), horizon, and silence when all is well
+    (`quiet`: no message without a gap or a shift held while away)."""
 
     cron: str = "0 9 * * *"
     days: int = 14
@@ -83,7 +95,10 @@ def run_team(
     settings: WatchSettings,
     worker_id: str,
 ) -> int | None:
-    """Do one firing for `team` unless it was done; the gap count, or None if already done."""
+    """Do one firing for `team` unless it was done; the gap count, or None if already done.
+
+    A shift held while away is something to say even when `quiet` (it needs a taker as a gap
+    does, less urgently); fatigue warnings alone are not (see the module docstring)."""
     assert team.id is not None
     if not insert_ignore(
         session,
@@ -95,6 +110,7 @@ def run_team(
     end = now + timedelta(days=settings.days)
     gaps = coverage_gaps(rota, now, end)
     described = [describe_gap(rota, g) for g in gaps]
+    warnings = care_warnings_in(session, team.id, rota, now, end)
     run = session.exec(
         select(CoverageWatchRun).where(
             CoverageWatchRun.team_id == team.id, CoverageWatchRun.fire_at == fire_at
@@ -102,9 +118,14 @@ def run_team(
     ).one()
     run.gaps = len(gaps)
     session.add(run)
-    if gaps or not settings.quiet:
+    if gaps or any(w.rule == "away" for w in warnings) or not settings.quiet:
         text, blocks = watch_dm(
-            team=team.name, days=settings.days, gaps=described, start=now, end=end
+            team=team.name,
+            days=settings.days,
+            gaps=described,
+            start=now,
+            end=end,
+            warnings=warnings,
         )
         for manager in managers(members_by_slack_id(session, team.id)):
             enqueue(
@@ -125,7 +146,12 @@ def run_team(
         action="coverage.watch",
         subject=f"team:{team.id}",
         team_id=team.id,
-        detail={"fire_at": fire_at, "gaps": len(gaps), "days": settings.days},
+        detail={
+            "fire_at": fire_at,
+            "gaps": len(gaps),
+            "warnings": len(warnings),
+            "days": settings.days,
+        },
     )
     return len(gaps)
 
@@ -177,20 +203,48 @@ def next_firing(db: Database, *, now: datetime, settings: WatchSettings) -> date
 
 
 def watch_dm(
-    *, team: str, days: int, gaps: Sequence[str], start: datetime, end: datetime
+    *,
+    team: str,
+    days: int,
+    gaps: Sequence[str],
+    start: datetime,
+    end: datetime,
+    warnings: Sequence[RotaWarning] = (),
 ) -> tuple[str, list[Block]]:
-    """The coverage watch's message to one manager: each gap in UTC and local times."""
+    """The coverage watch's message to one manager: each gap in UTC and local times, then the
+    care warnings (a count and the first few), which never count as gaps."""
     team = user_text(team)
+    care_text, care_blocks = _warning_part(warnings)
     if not gaps:
         text = f":white_check_mark: {team}: no coverage gaps in the next {days} days."
-        return text, [section(text)]
+        if not warnings:
+            return text, [section(text)]
+        text = text[:-1] + f", but {len(warnings)} care warning(s)."
+        checked = context(f"Checked {fmt_utc(start)} – {fmt_utc(end)}. All: `/ts rota check`.")
+        return text + "\n" + care_text, [section(text), *care_blocks, checked]
     text = f":warning: {team}: {len(gaps)} coverage gap(s) in the next {days} days"
     blocks: list[Block] = [section(f"*{text}*")]
     for gap in gaps[:45]:
         blocks.append(section(f"```{user_text(gap, 2900)}```"))
     if len(gaps) > 45:
         blocks.append(context(f"… {len(gaps) - 45} more: `/ts rota check`"))
+    blocks.extend(care_blocks)
     blocks.append(
         context(f"Checked {fmt_utc(start)} – {fmt_utc(end)}. Fix with `/ts rota …` overrides.")
     )
-    return text + "\n" + "\n".join(gaps), blocks
+    return text + "\n" + "\n".join(gaps) + ("\n" + care_text if care_text else ""), blocks
+
+
+def _warning_part(warnings: Sequence[RotaWarning]) -> tuple[str, list[Block]]:
+    """Care warnings as `rota check` shows them: the count, then the first `MAX_WARNINGS`.
+
+    Their text is shown as it is: away reasons in it are already `user_text`
+    (`chatops.oncall.away.aways_between`)."""
+    if not warnings:
+        return "", []
+    head = f":zzz: {len(warnings)} care warning(s) (not gaps: the rota still covers)"
+    shown = "\n".join(w.describe() for w in warnings[:MAX_WARNINGS])
+    if len(warnings) > MAX_WARNINGS:
+        shown += f"\n… and {len(warnings) - MAX_WARNINGS} more (/ts rota check)"
+    blocks = [section(f"*{head}*"), section("```" + truncate(shown, 2900) + "```")]
+    return head + "\n" + shown, blocks

@@ -1,7 +1,9 @@
 """`/ts away …`: say when you are away, so the rota warns and the team is asked to cover.
 
-Times are read in your own zone. The team channel is asked to take your shifts in that time two
-weeks and again three days before it starts (`chatops.oncall.away`).
+Times are read in your own zone. A window already begun (`today`, or `nov 30 to dec 3` typed on
+December 1st) is away from now on: the part gone by needs no cover. The team channel is asked to
+take your shifts in that time two weeks and again three days before it starts
+(`chatops.oncall.away`).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from typing import Self
 
 from chatops.blockkit import Reply, context, quote_input, section
 from chatops.oncall import away
-from commands.command import Command, UtcDatetime
+from commands.command import Command, FreeText, UtcDatetime
 from commands.context import Context, UsageError
 from commands.parsing import suggest, verbatim
 from commands.registry import verb
@@ -69,11 +71,14 @@ class AwayCommand(Command):
 class AwayAdd(AwayCommand):
     start: UtcDatetime
     end: UtcDatetime
-    reason: str = ""
+    reason: FreeText = ""
 
     @classmethod
     def parse(cls, args: list[str], ctx: Context) -> Self:
         start, end, rest = parse_span(args, ctx, whole_days=True)
+        now = ctx.clock()
+        if start < now < end:  # `today`, or days already begun: away from now on
+            start = now
         return cls(start=start, end=end, reason=verbatim(rest))
 
     def run(self, ctx: Context) -> Reply:
@@ -112,7 +117,7 @@ class AwayList(AwayCommand):
             return Reply(text="Nobody on the team is away now or later.")
         lines = [
             f"#{r.id} {mention(r.member)}: {local(ctx, r.start)} → {local(ctx, r.end)}"
-            + (f" — {r.reason}" if r.reason else "")
+            + (f" — {away.shown_reason(r.reason)}" if r.reason else "")
             for r in rows[:40]
         ]
         return Reply(

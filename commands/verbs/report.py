@@ -41,13 +41,14 @@ PERIODS = {"week": timedelta(days=7), "month": timedelta(days=30)}
     "report",
     summary="The team report: cases, response times and on-call hours, with charts.",
     usage=USAGE,
-    examples=("/ts report week", "/ts report month", "/ts report 2027-03-01 to 2027-04-01"),
+    examples=("/ts report week", "/ts report month", "/ts report 2027-03-01 to 2027-03-31"),
     details=(
         "Cases opened by type and severity (restricted ones counted, never shown), time to "
         "acknowledge and to resolve (p50/p90), and each member's on-call hours with their local "
         "nights (23:00–06:00) and weekends. `week` and `month` are the last 7 and 30 days; a "
-        "window is read in your zone and covers a year at most. The charts are sent to you "
-        "alone. Managers also see exposure hours, once they are recorded."
+        "window is read in your zone, includes an end given as a day, and covers a year at "
+        "most. The charts are sent to you alone. Managers also see exposure hours, once they "
+        "are recorded."
     ),
 )
 class ReportCommand(Command):
@@ -71,14 +72,17 @@ class ReportCommand(Command):
             return cls(start=start, end=now, label=label)
         if "to" not in [a.lower() for a in args]:
             raise UsageError(f"unknown period `{quote_input(word)}`{suggest(word, list(PERIODS))}")
-        start, end, rest = parse_span(args, ctx)
+        # An end given as a day includes that day, as `chatops report --to` and `/ts away` do.
+        start, end, rest = parse_span(args, ctx, whole_days=True)
         if rest:
             raise UsageError(f"unexpected `{quote_input(' '.join(rest))}`")
+        if end == start:
+            raise UsageError("that window is empty: it ends when it starts")
         try:
             check_window(start, end)
         except Refused as refused:
             raise UsageError(refused.reason) from None
-        return cls(start=start, end=end, label=f"{local(ctx, start)} to {local(ctx, end)}")
+        return cls(start=start, end=end, label=f"{local(ctx, start)} up to {local(ctx, end)}")
 
     def run(self, ctx: Context) -> Reply:
         assert ctx.actor is not None  # members only (the registry checks)

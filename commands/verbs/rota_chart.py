@@ -32,7 +32,9 @@ class RotaChart(Command):
 
     @model_validator(mode="after")
     def _window(self) -> Self:
-        if self.end <= self.start:
+        if self.end == self.start:
+            raise ValueError("the chart's window is empty: it ends when it starts")
+        if self.end < self.start:
             raise ValueError("the chart's end is before its start")
         if self.end - self.start > timedelta(days=MAX_DAYS):
             raise ValueError(f"a chart in chat shows {MAX_DAYS} days at most")
@@ -51,7 +53,8 @@ class RotaChart(Command):
             return cls(start=now, end=now + timedelta(days=int(value)))
         if "to" not in [a.lower() for a in args]:
             raise UsageError(f"unexpected `{quote_input(' '.join(args))}`", USAGE)
-        start, end, rest = parse_span(args, ctx)
+        # An end given as a day includes that day, as `/ts away` and `/ts report` read it.
+        start, end, rest = parse_span(args, ctx, whole_days=True)
         if rest:
             raise UsageError(f"unexpected `{quote_input(' '.join(rest))}`", USAGE)
         return cls(start=start, end=end)
@@ -71,7 +74,7 @@ class RotaChart(Command):
         return Reply(
             text=(
                 f":bar_chart: The {user_text(compiled.spec.team.name)} rota from "
-                f"{local(ctx, self.start)} to {local(ctx, self.end)}, as a chart sent to you "
+                f"{local(ctx, self.start)} up to {local(ctx, self.end)}, as a chart sent to you "
                 "alone: gaps in red, overrides hatched, hours in your zone."
             ),
             files=[Attachment(filename=name, title=title, data=png(figure))],

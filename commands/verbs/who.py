@@ -71,7 +71,8 @@ class Who(Command):
                 )
                 leaving = ", ".join(user_text(names.get(m, m)) for m in held[1])
                 coming = user_text(names.get(s.member, s.member))
-                said = f"{user_text(s.rotation or '')}: {leaving} still on call with {coming} until accepted"
+                rotation = user_text(s.rotation or "")
+                said = f"{rotation}: {leaving} still on call with {coming} until accepted"
             elif held is not None:
                 pending[s.rotation or ""] = held
             lines.append(line)
