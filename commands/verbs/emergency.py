@@ -54,7 +54,9 @@ class Emergency(Command):
         if not args:
             raise UsageError("say what happened", USAGE)
         first = args[0].lower()
-        if first in {t.value for t in CaseType} and len(args) > 1:
+        if first in {t.value for t in CaseType}:
+            if len(args) == 1:
+                raise UsageError(f"say what happened after `{first}`", USAGE)
             return cls(case_type=CaseType(first), text=verbatim(args[1:]))
         return cls(text=verbatim(args))
 
@@ -63,9 +65,20 @@ class Emergency(Command):
         if reporter is None:
             raise Refused("I cannot tell who you are; use /ts emergency from Slack")
         with ctx.db.transaction() as session:
-            check_paging_rate(
-                session, team_id=ctx.team_id, actor=reporter, at=ctx.clock(), per_minute=PER_MINUTE
-            )
+            try:
+                check_paging_rate(
+                    session,
+                    team_id=ctx.team_id,
+                    actor=reporter,
+                    at=ctx.clock(),
+                    per_minute=PER_MINUTE,
+                )
+            except Refused:
+                raise Refused(
+                    f"you have raised {PER_MINUTE} alarms in the last minute, the most one person "
+                    "may; the on-call responder already has your reports: wait a minute to add "
+                    "another"
+                ) from None
             case, _ = opening.open_emergency(
                 session,
                 team_id=ctx.team_id,

@@ -102,6 +102,7 @@ def test_alarms_are_rate_limited_per_person(world: World) -> None:
     third = outsider(world, "emergency three")
 
     assert not third.ok and "in the last minute" in third.text
+    assert "teammate" not in third.text  # an outsider has none to ask
     assert counts(world.db) == before
     # Another person is not held back by the first one's alarms.
     other = dispatch("emergency four", replace(world.context(None), user_id="U0SOMEONE"))
@@ -112,4 +113,6 @@ def test_an_empty_alarm_is_one_line_and_changes_nothing(world: World) -> None:
     before = counts(world.db)
     reply = outsider(world, "emergency")
     assert not reply.ok and "say what happened" in reply.text
+    typed_only = outsider(world, "emergency child-safety")
+    assert not typed_only.ok and "say what happened after `child-safety`" in typed_only.text
     assert counts(world.db) == before
