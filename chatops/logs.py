@@ -11,6 +11,7 @@ import json
 import logging
 import secrets
 import sys
+import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -77,7 +78,75 @@ class _SlackBodiesFilter(logging.Filter):
         return True
 
 
-class JsonFormatter(logging.Formatter):
+def _database_error(error: BaseException) -> str | None:
+    """What may be said of a database error: its kind, SQLSTATE, table and constraint, never
+    its message. PostgreSQL's messages quote values ("Failing row contains (…)", "Key (k)=(v)
+    already exists", "invalid input syntax …: \"…\""), and a value may be a case's text."""
+    orig = getattr(error, "orig", None)  # SQLAlchemy wraps the driver's error
+    if orig is None and not any(
+        cls.__module__.split(".")[0] in {"psycopg", "sqlite3", "sqlalchemy"}
+        for cls in type(error).__mro__
+        if cls.__name__ not in {"Exception", "BaseException", "object"}
+    ):
+        return None
+    driver = orig if isinstance(orig, BaseException) else error
+    diag = getattr(driver, "diag", None)
+    said = [f"{type(driver).__module__}.{type(driver).__qualname__}"]
+    sqlstate = getattr(driver, "sqlstate", None)
+    if sqlstate:
+        said.append(f"SQLSTATE {sqlstate}")
+    for label, field in (("table", "table_name"), ("constraint", "constraint_name")):
+        value = getattr(diag, field, None) if diag is not None else None
+        if value:
+            said.append(f"{label} {value}")
+    return "database error (message withheld: it may quote values): " + "; ".join(said)
+
+
+def format_exception_safely(error: BaseException) -> str:
+    """A traceback as Python prints it, except that a database error's message (which may
+    quote a row's values) is replaced by its kind, SQLSTATE, table and constraint."""
+    chain: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and all(current is not seen for seen in chain):
+        chain.append(current)
+        cause = current.__cause__
+        current = (
+            cause
+            if cause is not None
+            else (None if current.__suppress_context__ else current.__context__)
+        )
+    parts: list[str] = []
+    for index, exc in enumerate(reversed(chain)):
+        if index:
+            parts.append(
+                "\nDuring handling of the above exception, another exception occurred:\n\n"
+            )
+        parts.append("Traceback (most recent call last):\n")
+        parts.extend(traceback.format_tb(exc.__traceback__))
+        withheld = _database_error(exc)
+        if withheld is not None:
+            parts.append(f"{type(exc).__module__}.{type(exc).__qualname__}: {withheld}\n")
+        else:
+            parts.extend(traceback.format_exception_only(type(exc), exc))
+    return "".join(parts).rstrip("\n")
+
+
+class _SafeExceptions(logging.Formatter):
+    """Formats a record's exception with `format_exception_safely`, never reusing the text
+    another handler's formatter may have cached on the record (`exc_text`)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        record.exc_text = None
+        return super().format(record)
+
+    def formatException(self, ei: object) -> str:
+        error = ei[1] if isinstance(ei, tuple) and len(ei) == 3 else None
+        if isinstance(error, BaseException):
+            return format_exception_safely(error)
+        return super().formatException(ei)  # type: ignore[arg-type]
+
+
+class JsonFormatter(_SafeExceptions):
     """One JSON object per line: time, level, logger, message, correlation id, extras."""
 
     def format(self, record: logging.LogRecord) -> str:
@@ -98,7 +167,7 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(payload, default=str, ensure_ascii=False)
 
 
-class TextFormatter(logging.Formatter):
+class TextFormatter(_SafeExceptions):
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s [%(correlation_id)s] %(message)s")
 

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import text
 
 from chatops import audit
 from chatops.db import Database
@@ -72,14 +73,19 @@ def test_a_restricted_case_shown_over_slack_is_not_logged_at_debug(
 def test_a_database_error_does_not_log_the_summary(
     postgres_url: str, captured: io.StringIO, fmt: str
 ) -> None:
-    """PostgreSQL refuses a NUL byte in text; the error must not quote the statement's values."""
+    """A database error must not quote the statement's values: here a CHECK constraint that
+    PostgreSQL reports with the failing row ("Failing row contains (… summary …)")."""
     stream = captured
     db = Database.from_url(postgres_url)
     try:
         upgrade(db.engine)
         world = escalation.make_world(db)
+        with db.engine.begin() as connection:
+            connection.execute(
+                text("ALTER TABLE ts_case ADD CONSTRAINT no_marks CHECK (summary NOT LIKE '%end')")
+            )
         configure_logging("DEBUG", fmt, stream)
-        line = f"case open child-safety sev1 {SUMMARY} \x00 end"
+        line = f"case open child-safety sev1 {SUMMARY} end"
         reply = dispatch(line, world.context(escalation.ANN))
     finally:
         db.dispose()
@@ -87,6 +93,19 @@ def test_a_database_error_does_not_log_the_summary(
     logged = stream.getvalue()
     assert "command failed" in logged  # the internal error is logged, with its reference
     assert MARK not in logged
+    # What may be said is said: the kind of error, its SQLSTATE, the table and constraint.
+    assert "SQLSTATE 23514" in logged and "constraint no_marks" in logged
+
+
+def test_other_errors_keep_their_message_in_the_log(captured: io.StringIO) -> None:
+    configure_logging("INFO", "text", captured)
+    try:
+        raise ValueError("the rota file has no rotations")
+    except ValueError:
+        logging.getLogger("chatops.test").exception("loading failed")
+    logged = captured.getvalue()
+    assert "ValueError: the rota file has no rotations" in logged
+    assert "Traceback (most recent call last)" in logged
 
 
 @pytest.mark.parametrize("fmt", ["json", "text"])
