@@ -292,8 +292,9 @@ def edit(
     field: str,
     value: str,
     report_within: timedelta = legal.REPORT_WITHIN,
-) -> tuple[Case, str]:
-    """Correct a case's summary, type or severity; returns the case and the old value.
+) -> tuple[Case, str, bool]:
+    """Correct a case's summary, type or severity; returns the case, the old value and whether
+    the edit restricted the case.
 
     The old value stays in the timeline (with the case's own restriction). The audit event
     names the field, and for type and severity the values; never a summary. A type that is
@@ -347,7 +348,7 @@ def edit(
     else:
         _works_on(session, case, who, at)
     audit_case(session, case, who=who, at=at, action="case.edit", detail=detail)
-    return case, old
+    return case, old, bool(detail.get("restricted"))
 
 
 def _works_on(session: Session, case: Case, who: Actor, at: datetime) -> None:

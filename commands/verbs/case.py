@@ -646,7 +646,7 @@ class CaseEdit(CaseCommand):
 
     def run(self, ctx: Context) -> Reply:
         with ctx.db.transaction() as session:
-            case, old = service.edit(
+            case, old, restricted_now = service.edit(
                 session,
                 team_id=ctx.team_id,
                 actor=ctx.actor,
@@ -669,7 +669,7 @@ class CaseEdit(CaseCommand):
         )
         note = (
             " It is now restricted: channels see only its id, type and severity."
-            if case.restricted and self.field == "type"
+            if restricted_now
             else ""
         )
         return Reply(

@@ -133,3 +133,12 @@ def test_editing_a_restricted_summary_keeps_it_out_of_audit_and_channel(world: W
     shown = str(run(world, "case show TS-2027-0001").blocks)
     assert "Summary corrected by <@U0ANN> (it was: Goodbye note on a user page)" in shown
     assert "Goodbye" not in str(run(world, "case show TS-2027-0001", who=EVE).blocks)
+
+
+def test_a_type_edit_says_it_restricted_the_case_only_when_it_did(world: World) -> None:
+    run(world, "case open harassment sev3 Doxxing thread")  # 0001, open to the team
+    run(world, "case open self-harm sev2 Goodbye note on a user page")  # 0002, restricted
+    restricted = run(world, "case edit TS-2027-0001 type self-harm")
+    assert restricted.ok and "It is now restricted" in restricted.text
+    already = run(world, "case edit TS-2027-0002 type harassment")
+    assert already.ok and "now restricted" not in already.text
