@@ -279,6 +279,20 @@ def resolve(
     return case
 
 
+def _resume_repeats(session: Session, case: Case, at: datetime) -> None:
+    """A severity raised on an unacknowledged case whose ladder has ended (its old severity
+    repeated nothing) must not leave it silent: if the new severity repeats, the repeats start
+    now, as if its last level had just timed out (docs/architecture.md: the ladder never goes
+    quiet)."""
+    assert case.id is not None
+    if case.status != CaseStatus.open.value or timers.pending_timer(session, case_id=case.id):
+        return
+    policy = ladder.policy_of(case)
+    last = len(ladder.ladder(policy)) - 1
+    if case.step == last and policy.repeat_every(case.severity) is not None:
+        timers.schedule(session, case=case, step=last, due_at=at, at=at)
+
+
 EDITABLE = {"summary": "summary", "type": "type", "sev": "severity", "severity": "severity"}
 
 
@@ -340,6 +354,8 @@ def edit(
                 within=policy.report_deadline(report_within),
             )
             detail["report_due"] = True
+        if name == "severity":
+            _resume_repeats(session, case, at)
         if name == "type" and CaseType(new) in RESTRICTED_BY_DEFAULT and not case.restricted:
             case.restricted = True
             detail["restricted"] = True

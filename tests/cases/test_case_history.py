@@ -142,3 +142,24 @@ def test_a_type_edit_says_it_restricted_the_case_only_when_it_did(world: World) 
     assert restricted.ok and "It is now restricted" in restricted.text
     already = run(world, "case edit TS-2027-0002 type harassment")
     assert already.ok and "now restricted" not in already.text
+
+
+def test_raising_a_silent_case_to_sev1_starts_its_repeats(world: World) -> None:
+    """A sev3 whose ladder has ended pages nobody more; raised to sev1 while still
+    unacknowledged it must not stay silent: sev1 repeats every 15 minutes."""
+    run(world, "case open harassment sev3 Slurs in a thread")
+    for _ in range(24):  # six hours in quarter-hours: the sev3 ladder runs out
+        world.clock.advance(timedelta(minutes=15))
+        world.tick()
+    shown = str(run(world, "case show TS-2027-0001").blocks)
+    assert "Next escalation" not in shown and "no further automatic escalation" in shown
+    before = len(world.notifier.sent)
+
+    assert run(world, "case edit TS-2027-0001 sev sev1").ok
+    world.tick()
+
+    repeated = world.notifier.sent[before:]
+    assert repeated, "raised to sev1, the case is paged again at once"
+    world.clock.advance(timedelta(minutes=15))
+    world.tick()
+    assert len(world.notifier.sent) > before + len(repeated)  # and every 15 minutes after
