@@ -102,6 +102,29 @@ _UNIT_WORDS = {
 }
 
 
+#: Words that mean one of a unit: `a week`, `an hour`, `one day`.
+_ONE = frozenset({"a", "an", "one"})
+#: Units people use for a length that `_duration_words` does not read (or reads only whole).
+_LENGTH_WORDS = re.compile(
+    r"(?i)(s|secs?|seconds?|m|mins?|minutes?|h|hrs?|hours?|d|days?|w|wks?|weeks?|"
+    r"fortnights?|months?|mos?|years?|yrs?)"
+)
+
+
+def _looks_like_a_duration(words: list[str]) -> bool:
+    """Whether `words` start like a length (`3 months`, `1.5 days`, `a year`, `2mo`) that
+    could not be read: then `for …` is a length typed wrong, not the start of a reason, and
+    must not silently become one."""
+    first = words[0].lower()
+    joined = re.fullmatch(r"[\d.,½]+\s*([a-z]+)", first)
+    if joined:
+        return bool(_LENGTH_WORDS.fullmatch(joined.group(1)))
+    if len(words) < 2:
+        return False
+    number = re.fullmatch(r"[\d.,½]+|a|an|one|half|two|three|few|couple", first)
+    return bool(number) and bool(_LENGTH_WORDS.fullmatch(words[1].lower().rstrip(".,")))
+
+
 def _month(word: str) -> int | None:
     """1–12 for `dec`, `Dec.`, `december`; None for any other word."""
     word = word.rstrip(".")
@@ -170,6 +193,8 @@ def _next_month_day(month: int, number: int, today: date, typed: str) -> date:
 def _duration_words(words: list[str]) -> tuple[timedelta, int] | None:
     """A duration at the start of `words` (`8h`, `1h30m`, `2 days`, `3 hours`) and how many
     words it took, or None."""
+    if len(words) > 1 and words[0].lower() in _ONE:  # `a week`, `an hour`, `one day`
+        words = ["1", *words[1:]]
     for take in (1, 2):
         if take == 2 and not (len(words) > 1 and words[0].isdigit()):
             return None  # two words only as a number and its unit: `2 days`
@@ -316,10 +341,17 @@ def _span_for(
         except UsageError:
             continue
         rest = words[take:]
-        if rest[0].lower() == "for" and len(rest) > 1:
+        said_for = rest[0].lower() == "for" and len(rest) > 1
+        if said_for:
             rest = rest[1:]
         lasting = _duration_words(rest)
         if lasting is None:
+            if said_for and _looks_like_a_duration(rest):
+                raise OutOfReach(
+                    f"`for {quote_input(' '.join(rest[:2]))}` is not a length I can read: say it "
+                    "in whole minutes, hours, days or weeks (`for 2 weeks`), or give the end day "
+                    "with `to`"
+                )
             return None
         if lasting[0] > MAX_REACH:
             typed = quote_input(" ".join(rest[: lasting[1]]))

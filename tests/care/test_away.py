@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from sqlmodel import col, select
 
 from chatops.clock import ManualClock
@@ -111,6 +112,28 @@ def test_away_takes_a_day_alone_a_month_name_and_a_duration_in_words(sqlite_db: 
         (datetime(2027, 5, 27, 22, tzinfo=UTC), datetime(2027, 5, 30, 22, tzinfo=UTC), ""),
         (datetime(2027, 3, 18, 9, tzinfo=UTC), datetime(2027, 3, 18, 11, tzinfo=UTC), "doctor's"),
     ]
+
+
+@pytest.mark.parametrize("length", ["3 months", "1.5 days", "1 year", "2mo", "a fortnight"])
+def test_a_length_that_cannot_be_read_is_refused_not_taken_as_the_reason(
+    sqlite_db: Database, length: str
+) -> None:
+    """`for 3 months` once became a one-day absence with "for 3 months" as its reason: a
+    hurried person thought themselves covered for a quarter."""
+    ctx = example_team_context(sqlite_db, AMIRA, NOW)
+    refused = dispatch(f"away 2027-07-01 for {length} parental leave", ctx)
+    assert not refused.ok
+    assert refused.text.startswith(f":warning: `for {length.split()[0]}")
+    assert "is not a length I can read" in refused.text
+    with sqlite_db.transaction() as session:
+        assert list(session.exec(select(AwayPeriod))) == []
+    # `for` that starts a reason is still a reason; `a week` is a length
+    assert dispatch("away 2027-07-01 for my kid's school play", ctx).ok
+    assert dispatch("away 2027-08-01 for a week", ctx).ok
+    with sqlite_db.transaction() as session:
+        rows = list(session.exec(select(AwayPeriod).order_by(col(AwayPeriod.id))))
+    assert [r.end - r.start for r in rows] == [timedelta(days=1), timedelta(days=7)]
+    assert rows[0].reason == "for my kid's school play"
 
 
 def _amira_window() -> tuple[datetime, datetime]:
