@@ -15,7 +15,7 @@ from pydantic import Field
 
 from chatops.blockkit import Reply
 from chatops.cases import opening, origins
-from chatops.cases.models import CaseType
+from chatops.cases.models import CaseType, Severity
 from chatops.cases.pacing import check_paging_rate
 from chatops.escalation.messages import headline
 from commands import forms
@@ -31,6 +31,13 @@ PER_MINUTE = 2
 ANSWER = (
     ":rotating_light: Thank you. Your report is case {key}; the on-call responder has been paged."
 )
+
+
+def _not_a_report(word: str) -> bool:
+    """A word that says nothing of what happened: a severity (`sev1`) or an option
+    (`lang:ar`), which the emergency form does not take."""
+    text = str(word).lower()
+    return text in {s.value for s in Severity} or (":" in text and " " not in text)
 
 
 @verb(
@@ -54,11 +61,13 @@ class Emergency(Command):
         if not args:
             raise UsageError("say what happened", USAGE)
         first = args[0].lower()
+        case_type = CaseType.other
         if first in {t.value for t in CaseType}:
-            if len(args) == 1:
-                raise UsageError(f"say what happened after `{first}`", USAGE)
-            return cls(case_type=CaseType(first), text=verbatim(args[1:]))
-        return cls(text=verbatim(args))
+            case_type, args = CaseType(first), args[1:]
+        if not args or all(_not_a_report(word) for word in args):
+            after = f" after `{first}`" if case_type != CaseType.other else ""
+            raise UsageError(f"say what happened{after}, in your own words", USAGE)
+        return cls(case_type=case_type, text=verbatim(args))
 
     def run(self, ctx: Context) -> Reply:
         reporter = ctx.actor.slack_id if ctx.actor is not None else ctx.user_id
