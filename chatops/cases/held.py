@@ -22,7 +22,6 @@ from chatops.cases.models import Case, CaseStatus
 from chatops.cases.timeline import add_event
 from chatops.db import Database
 from chatops.escalation import messages
-from chatops.escalation.hours import next_working_instant
 from chatops.escalation.models import PageKind
 from chatops.escalation.pages import IS_PAGE, add_page
 from chatops.escalation.targets import Roster, load_roster, resolve_targets
@@ -30,7 +29,6 @@ from chatops.logs import correlated
 from chatops.outbox import queue
 from chatops.outbox.models import OutboxMessage, OutboxState
 from rota.models import Team
-from rota.store import working_hours_of
 
 log = logging.getLogger(__name__)
 
@@ -162,8 +160,7 @@ def _retarget(
     for person in people:
         if person in already:
             continue
-        member = roster.member(person)
-        due = next_working_instant(member.tz if member else "UTC", now, working_hours_of(member))
+        due = roster.working_from(person, now)
         add_page(
             session,
             team_id=case.team_id,

@@ -27,7 +27,6 @@ from chatops.cases.models import Case
 from chatops.cases.timeline import add_event
 from chatops.casetypes import Severity
 from chatops.escalation import messages
-from chatops.escalation.hours import next_working_instant
 from chatops.escalation.models import PageKind
 from chatops.escalation.pages import IS_PAGE, URGENT_MAX_BACKOFF_S, add_page
 from chatops.escalation.policy import ADMINS_LEVEL, PolicySpec, Step, ladder
@@ -41,7 +40,6 @@ from chatops.escalation.targets import (
 )
 from chatops.outbox.models import OutboxMessage
 from rota.models import Team
-from rota.store import working_hours_of
 
 log = logging.getLogger(__name__)
 
@@ -301,10 +299,7 @@ def _send(
     for person, role in recipients:
         due_at = at
         if working_hours:
-            member = roster.member(person)
-            due_at = next_working_instant(
-                member.tz if member else "UTC", at, working_hours_of(member)
-            )
+            due_at = roster.working_from(person, at)
             first = paging.held_until or due_at
             paging.held_until = min(first, due_at)
         text, blocks = messages.direct_message(

@@ -13,12 +13,13 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from chatops.escalation.hours import awake
+from chatops.escalation.hours import awake, next_working_instant
 from chatops.escalation.policy import TargetSpec
 from chatops.oncall.cache import team_rota
 from chatops.oncall.now import OnCall, holdovers, on_call
 from rota.models import Member, Team
 from rota.spec import Role
+from rota.store import working_hours_of
 
 
 @dataclass
@@ -41,6 +42,12 @@ class Roster:
 
     def member(self, slack_id: str) -> Member | None:
         return next((m for m in self.members if m.slack_id == slack_id), None)
+
+    def working_from(self, slack_id: str, at: datetime) -> datetime:
+        """When a page held for working hours may reach `slack_id`: `at` itself inside their
+        hours, else the next start of them (the defaults for someone unknown)."""
+        member = self.member(slack_id)
+        return next_working_instant(member.tz if member else "UTC", at, working_hours_of(member))
 
 
 @dataclass
