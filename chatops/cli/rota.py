@@ -7,16 +7,15 @@ database. The JSON shapes are a contract that others script against: keep them s
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfoNotFoundError
 
 from chatops.blockkit import unescape
+from chatops.cli import rota_input
 from chatops.cli.common import (
     CliError,
     Subcommands,
@@ -28,25 +27,18 @@ from chatops.clock import system_clock
 from chatops.oncall.care import care_warnings
 from chatops.settings import Settings
 from chatops.teamfile import export_rota_file, import_rota_file, load_rota_file
-from commands.names import NameNotFound, Person, UnknownName, match
 from rota.coverage import coverage_gaps, describe_gap
 from rota.doubles import describe_double, double_holdings
 from rota.fatigue import RotaWarning, fatigue_warnings
 from rota.ical import shifts_calendar
 from rota.load import load
 from rota.resolve import CompiledRota, compile_rota
-from rota.spec import RotaSpec
-from rota.store import UnknownTeam, find_team, load_rota
+from rota.store import UnknownTeam, find_team
 from rota.timefmt import fmt_utc
 from rota.wallclock import zone
-from rota.yamlio import RotaError
 
 EXIT_GAPS = 1
 Command = Callable[[argparse.Namespace, Settings], int]
-
-
-class RotaInputError(CliError):
-    """Invalid rota input: printed as its path-named lines, exit 2."""
 
 
 def add(sub: Subcommands) -> None:
@@ -67,7 +59,7 @@ def add(sub: Subcommands) -> None:
     p.set_defaults(func=cmd_export)
 
     p = verbs.add_parser("check", help="prove coverage: exit 0 covered, 1 gaps, 2 bad input")
-    _file_and_window(p)
+    rota_input.file_and_window(p)
     p.add_argument("--min", type=int, default=None, help="members required (default: team's)")
     p.add_argument("--layer", help="check one layer only (e.g. primary)")
     p.set_defaults(func=cmd_check)
@@ -79,12 +71,12 @@ def add(sub: Subcommands) -> None:
     p.set_defaults(func=cmd_who)
 
     p = verbs.add_parser("shifts", help="the concrete shifts in a window")
-    _file_and_window(p)
+    rota_input.file_and_window(p)
     p.add_argument("--member", help="one member, by Slack id or name")
     p.set_defaults(func=cmd_shifts)
 
     p = verbs.add_parser("load", help="hours on call per member, with local night and weekend")
-    _file_and_window(p)
+    rota_input.file_and_window(p)
     p.set_defaults(func=cmd_load)
 
     p = verbs.add_parser("plot", help="draw every rotation's shifts on a timeline (PNG)")
@@ -96,75 +88,13 @@ def add(sub: Subcommands) -> None:
     p.set_defaults(func=cmd_plot)
 
     p = verbs.add_parser("ical", help="an iCalendar (RFC 5545) feed of shifts")
-    _file_and_window(p, json_flag=False)
+    rota_input.file_and_window(p, json_flag=False)
     p.add_argument("--member", help="one member, by Slack id or name")
     p.set_defaults(func=cmd_ical)
 
 
-def _file_and_window(p: argparse.ArgumentParser, *, json_flag: bool = True) -> None:
-    p.add_argument("file", nargs="?", type=Path, help="a rota YAML file (default: the database)")
-    p.add_argument("--from", dest="start", help="ISO instant (default: now)")
-    p.add_argument("--to", dest="end", help="ISO instant (default: from + the check horizon)")
-    if json_flag:
-        p.add_argument("--json", action="store_true", help="machine-readable output")
-
-
-@contextmanager
-def _rota_errors() -> Iterator[None]:
-    try:
-        yield
-    except RotaError as error:
-        raise RotaInputError("invalid rota:\n  " + "\n  ".join(error.messages)) from None
-
-
-def _rota(args: argparse.Namespace, settings: Settings) -> RotaSpec:
-    """The rota from FILE when given, else the team's rota in the database."""
-    if getattr(args, "file", None) is not None:
-        with _rota_errors():
-            return load_rota_file(Path(args.file)).spec
-    db = open_database(settings)
-    with db.transaction() as session:
-        try:
-            return load_rota(session, find_team(session, settings.team))
-        except UnknownTeam as error:
-            raise CliError(str(error)) from None
-
-
-def _window(args: argparse.Namespace, settings: Settings) -> tuple[datetime, datetime]:
-    start = parse_instant(args.start, "--from") if args.start else system_clock()
-    end = (
-        parse_instant(args.end, "--to")
-        if args.end
-        else start + timedelta(days=settings.check_horizon_days)
-    )
-    if end <= start:
-        raise CliError("--to must be after --from")
-    return start, end
-
-
-def _member_id(spec: RotaSpec, who: str | None) -> str | None:
-    """`--member` read as `/ts` reads names: a Slack id, `Amira`, `sofia`, `"Sofía Martínez"`."""
-    if who is None:
-        return None
-    people = [Person(m.id, m.name) for m in spec.members]
-    try:
-        return match(who, people, team=spec.team.name).slack_id
-    except UnknownName as error:
-        raise CliError(
-            f"--member: {who!r} is not a member of {spec.team.name}{error.hint}"
-        ) from None
-    except NameNotFound as error:
-        raise CliError(
-            f"--member: no single member matches {who!r}{unescape(error.hint)}"
-        ) from None
-
-
-def _print_json(data: Any) -> None:
-    print(json.dumps(data, indent=2, ensure_ascii=False))
-
-
 def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
-    with _rota_errors():
+    with rota_input.rota_errors():
         rota_file = load_rota_file(Path(args.file))
     spec = rota_file.spec
     now = system_clock()
@@ -213,8 +143,8 @@ def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
-    spec = _rota(args, settings)
-    start, end = _window(args, settings)
+    spec = rota_input.read_rota(args, settings)
+    start, end = rota_input.window(args, settings)
     if args.min is not None and args.min < 1:
         raise CliError("--min must be at least 1")
     if args.layer is not None and args.layer not in {r.layer for r in spec.rotations}:
@@ -246,7 +176,7 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
                 }
                 for d in doubles
             ]
-        _print_json(report)
+        rota_input.print_json(report)
         return EXIT_GAPS if gaps else 0
     if gaps:
         print(f"{len(gaps)} coverage gap(s) between {fmt_utc(start)} and {fmt_utc(end)}:")
@@ -287,7 +217,7 @@ def _warnings(
 
 
 def cmd_who(args: argparse.Namespace, settings: Settings) -> int:
-    spec = _rota(args, settings)
+    spec = rota_input.read_rota(args, settings)
     at = parse_instant(args.at, "--at") if args.at else system_clock()
     names = {m.id: m.name for m in spec.members}
     on_call = compile_rota(spec).on_call(at)
@@ -302,7 +232,7 @@ def cmd_who(args: argparse.Namespace, settings: Settings) -> int:
         for s in on_call
     ]
     if args.json:
-        _print_json({"at": fmt_utc(at), "on_call": rows})
+        rota_input.print_json({"at": fmt_utc(at), "on_call": rows})
     elif not rows:
         print(f"nobody is on call at {fmt_utc(at)}")
     else:
@@ -316,12 +246,12 @@ def cmd_who(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_shifts(args: argparse.Namespace, settings: Settings) -> int:
-    spec = _rota(args, settings)
-    start, end = _window(args, settings)
-    member = _member_id(spec, args.member)
+    spec = rota_input.read_rota(args, settings)
+    start, end = rota_input.window(args, settings)
+    member = rota_input.member_id(spec, args.member)
     found = compile_rota(spec).shifts(start, end, member=member)
     if args.json:
-        _print_json(
+        rota_input.print_json(
             {
                 "shifts": [
                     {
@@ -348,12 +278,12 @@ def cmd_shifts(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
-    spec = _rota(args, settings)
-    start, end = _window(args, settings)
+    spec = rota_input.read_rota(args, settings)
+    start, end = rota_input.window(args, settings)
     loads = load(spec, start, end)
     names = {m.id: m.name for m in spec.members}
     if args.json:
-        _print_json(
+        rota_input.print_json(
             {
                 "from": fmt_utc(start),
                 "to": fmt_utc(end),
@@ -381,12 +311,12 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_plot(args: argparse.Namespace, settings: Settings) -> int:
-    start, end = _window(args, settings)
+    start, end = rota_input.window(args, settings)
     from chatops.oncall import plot  # matplotlib loads in a second: only for this command
 
     if end - start > plot.MAX_WINDOW:
         raise CliError("--from/--to: the window may be a year at most")
-    spec = _rota(args, settings)
+    spec = rota_input.read_rota(args, settings)
     tz = args.tz or spec.team.tz
     try:
         zone(tz)
@@ -407,9 +337,9 @@ def cmd_plot(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_ical(args: argparse.Namespace, settings: Settings) -> int:
-    spec = _rota(args, settings)
-    start, end = _window(args, settings)
-    member = _member_id(spec, args.member)
+    spec = rota_input.read_rota(args, settings)
+    start, end = rota_input.window(args, settings)
+    member = rota_input.member_id(spec, args.member)
     compiled: CompiledRota = compile_rota(spec)
     sys.stdout.write(
         shifts_calendar(spec, compiled.shifts(start, end, member=member), stamp=system_clock())

@@ -9,7 +9,7 @@ and 7).
 Permissions are checked here, not only in the command layer: only managers edit, only admins
 force a gap, and only admins grant or revoke the admin role.
 
-The kinds of edit are listed once, in `Edit`: each is a model that knows how to apply itself.
+The kinds of edit are listed once, in `chatops.oncall.edit_kinds.Edit`.
 """
 
 from __future__ import annotations
@@ -18,141 +18,22 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from sqlalchemy import update
 from sqlmodel import Session, col
 
 from chatops import audit
 from chatops.errors import Refused
+from chatops.oncall.edit_kinds import AddEdit, Edit, OverrideEdit, RemoveEdit, SwapEdit, stored_edit
 from chatops.oncall.proposals import PROPOSAL_TTL, RotaProposal
 from chatops.team import Actor
 from rota import edits
 from rota.coverage import describe_gap
 from rota.edits import EditError, EditImpact
 from rota.resolve import Shift, compile_rota
-from rota.spec import AwareDatetime, MemberSpec, Role, RotaSpec
+from rota.spec import Role, RotaSpec
 from rota.store import save_rota, team_rota
 from rota.timefmt import fmt_local
-from rota.yamlio import validation_messages
-
-
-class _Edit(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    def apply(self, spec: RotaSpec, author: str, now: datetime) -> RotaSpec:
-        """The rota after this edit made at `now` (`EditError` when it cannot be made)."""
-        raise NotImplementedError
-
-    def pinned(self, spec: RotaSpec, now: datetime) -> Self:
-        """This edit as a preview stores it: with whatever `now` decided fixed in it."""
-        return self
-
-
-class OverrideEdit(_Edit):
-    kind: Literal["override"] = "override"
-    member: str
-    start: AwareDatetime
-    end: AwareDatetime
-    rotation: str | None = None
-    reason: str = ""
-
-    def apply(self, spec: RotaSpec, author: str, now: datetime) -> RotaSpec:
-        return edits.add_override(
-            spec,
-            member=self.member,
-            start=self.start,
-            end=self.end,
-            rotation=self.rotation,
-            reason=self.reason,
-            author=author,
-        )
-
-
-class SwapEdit(_Edit):
-    kind: Literal["swap"] = "swap"
-    first: str
-    second: str
-    start: AwareDatetime
-    end: AwareDatetime
-    reason: str = ""
-
-    def apply(self, spec: RotaSpec, author: str, now: datetime) -> RotaSpec:
-        return edits.swap(
-            spec,
-            first=self.first,
-            second=self.second,
-            start=self.start,
-            end=self.end,
-            reason=self.reason,
-            author=author,
-        )
-
-
-class _MembershipEdit(_Edit):
-    """Joining or leaving a rotation: it takes effect at the start of the rotation's next full
-    cycle (`rota.edits.order_change`), so no shift already dealt changes."""
-
-    member: str
-    rotation: str
-    # The cycle start the preview showed; Confirm refuses to apply the edit at another one.
-    effective: AwareDatetime | None = None
-
-    def pinned(self, spec: RotaSpec, now: datetime) -> Self:
-        try:
-            at = edits.order_change(spec, rotation=self.rotation, now=now).at
-        except EditError:
-            return self  # `apply` says what is wrong
-        return self.model_copy(update={"effective": at})
-
-
-class AddEdit(_MembershipEdit):
-    kind: Literal["add"] = "add"
-    new_member: MemberSpec | None = None
-
-    def apply(self, spec: RotaSpec, author: str, now: datetime) -> RotaSpec:
-        return edits.add_participant(
-            spec,
-            rotation=self.rotation,
-            member=self.member,
-            now=now,
-            new_member=self.new_member,
-            expected=self.effective,
-        )
-
-
-class RemoveEdit(_MembershipEdit):
-    kind: Literal["remove"] = "remove"
-
-    def apply(self, spec: RotaSpec, author: str, now: datetime) -> RotaSpec:
-        return edits.remove_participant(
-            spec, rotation=self.rotation, member=self.member, now=now, expected=self.effective
-        )
-
-
-class SetHandoffEdit(_Edit):
-    kind: Literal["set-handoff"] = "set-handoff"
-    rotation: str
-    cron: str
-
-    def apply(self, spec: RotaSpec, author: str, now: datetime) -> RotaSpec:
-        return edits.set_handoff(spec, rotation=self.rotation, cron=self.cron)
-
-
-#: Every kind of rota edit, in one place.
-Edit = Annotated[
-    OverrideEdit | SwapEdit | AddEdit | RemoveEdit | SetHandoffEdit, Field(discriminator="kind")
-]
-_EDIT: TypeAdapter[Edit] = TypeAdapter(Edit)
-
-
-def parse_edit(data: dict[str, Any]) -> Edit:
-    """An edit from its kind and parameters; a bad one is refused in the rota file's words."""
-    try:
-        return _EDIT.validate_python(data)
-    except ValidationError as error:
-        raise Refused("; ".join(validation_messages(error))) from None
 
 
 @dataclass(frozen=True)
@@ -328,7 +209,7 @@ def _usable(
     if proposal.used_at is not None:
         raise Refused(STALE.format(why=f"it was already {proposal.outcome or 'used'}"))
     if confirming:  # a start that passed says more than an expired preview: say it first
-        _refuse_past(_EDIT.validate_json(proposal.edit), actor, now)
+        _refuse_past(stored_edit(proposal.edit), actor, now)
     if now >= proposal.expires_at:
         minutes = int(PROPOSAL_TTL.total_seconds() // 60)
         raise Refused(STALE.format(why=f"previews expire after {minutes} minutes"))
@@ -365,7 +246,7 @@ def apply(
     team, spec = team_rota(session, team_id, lock=True)
     if proposal.base != edits.digest(spec):
         raise Refused("the rota changed since this preview; run the command again")
-    edit = _EDIT.validate_json(proposal.edit)  # written by `preview`, never by a client
+    edit = stored_edit(proposal.edit)  # written by `preview`, never by a client
     plan = _plan(
         spec,
         edit,

@@ -15,15 +15,13 @@ from typing import Any
 
 from slack_bolt import Ack
 from slack_sdk import WebClient
-from slack_sdk.webhook import WebhookClient
 
-from chatops.blockkit import NO_UNFURL, Block, Reply, internal_error_reply, unescape, user_text
+from chatops.blockkit import NO_UNFURL, Block, Reply, internal_error_reply, unescape
 from chatops.db import Database
 from chatops.logs import correlated
 from chatops.settings import Settings
-from chatops.slack import render
-from chatops.slack.client import WEB_API_TIMEOUT_S, retry_handlers, slack_error
-from chatops.slack.files import UploadFailed, upload_to_user
+from chatops.slack import answers, render
+from chatops.slack.client import slack_error
 from chatops.slack.offload import Job
 from chatops.slack.shortcut import open_report_form
 from chatops.team import actor_for_slack_id
@@ -78,7 +76,7 @@ class Listeners:
                 f"check before trying again. Quote reference `{job.cid}` when you report it."
             )
             if job.kind in ("command", "action"):
-                self.send(
+                answers.send(
                     job.payload.get("response_url"),
                     {
                         "response_type": "ephemeral",
@@ -114,9 +112,9 @@ class Listeners:
             except Exception:
                 log.exception("slash command failed outside its handler")
                 reply, post_to = internal_error_reply(cid), None
-            self.send(response_url, render.command_response(reply))
-            self.post_all(reply.posts, post_to, response_url, cid)
-            self.send_files(reply, _text(body, "user_id"), response_url, cid)
+            answers.send(response_url, render.command_response(reply))
+            answers.post_all(self.web, reply.posts, post_to, response_url, cid)
+            answers.send_files(self.web, reply, _text(body, "user_id"), response_url, cid)
 
     def run_action(self, body: dict[str, Any], cid: str) -> None:
         """Run one button press: update the message in place, or answer only the clicker."""
@@ -140,12 +138,12 @@ class Listeners:
                 log.exception("button press failed outside its handler")
                 reply, post_to = internal_error_reply(cid), None
             if response_url:
-                self.send(response_url, render.action_response(reply))
+                answers.send(response_url, render.action_response(reply))
             elif channel and message_ts:
-                self.answer_without_response_url(reply, channel, message_ts, user)
+                answers.answer_without_response_url(self.web, reply, channel, message_ts, user)
             else:
                 log.warning("button press has nowhere to answer", extra={"ok": reply.ok})
-            self.post_all(reply.posts, post_to, response_url, cid)
+            answers.post_all(self.web, reply.posts, post_to, response_url, cid)
 
     def check_form(self, ack: Ack, body: dict[str, Any]) -> bool:
         """Answer a modal submission at once: mistakes inline under their inputs, else close it.
@@ -200,7 +198,7 @@ class Listeners:
                 )
             except Exception as error:
                 log.warning("form answer DM failed", extra={"error": slack_error(error)})
-            self.post_all(reply.posts, post_to, None, cid)
+            answers.post_all(self.web, reply.posts, post_to, None, cid)
 
     def publish_home(self, event: dict[str, Any], cid: str) -> None:
         """Publish the App Home tab; a failing section is left out rather than failing the tab."""
@@ -287,106 +285,7 @@ class Listeners:
 
     def open_report(self, body: dict[str, Any]) -> None:
         """The *Report to Trust & Safety* shortcut: the form on the message, or one line."""
-        open_report_form(self.web, body, self.send)
-
-    def send(self, response_url: str | None, payload: dict[str, Any]) -> bool:
-        """POST to a response_url with retries; failures are logged (by status), never raised."""
-        if not response_url:
-            log.warning("no response_url to answer through")
-            return False
-        try:
-            webhook = WebhookClient(
-                url=response_url, timeout=WEB_API_TIMEOUT_S, retry_handlers=retry_handlers()
-            )
-            response = webhook.send_dict(payload)
-        except Exception as error:
-            log.warning("response_url unreachable", extra={"error": type(error).__name__})
-            return False
-        if response.status_code != 200:
-            log.warning("response_url refused the answer", extra={"status": response.status_code})
-            return False
-        return True
-
-    def post_all(
-        self,
-        posts: Sequence[Reply],
-        channel: str | None,
-        response_url: str | None,
-        cid: str,
-    ) -> None:
-        """Post `Reply.posts` to the team channel; tell the asker when one could not be posted."""
-        if not posts:
-            return
-        failed: list[str] = []
-        for post in posts:
-            if channel is None:
-                failed.append("no channel")
-                continue
-            try:
-                self.web.chat_postMessage(
-                    channel=channel,
-                    text=post.text,
-                    blocks=post.blocks,
-                    unfurl_links=False,
-                    unfurl_media=False,
-                )
-            except Exception as error:
-                failed.append(slack_error(error))
-                log.warning("channel post failed", extra={"channel": channel, "error": failed[-1]})
-        if failed and response_url:
-            where = f"<#{channel}>" if channel else "the team channel"
-            self.send(
-                response_url,
-                {
-                    "response_type": "ephemeral",
-                    "replace_original": False,
-                    **NO_UNFURL,
-                    "text": (
-                        f":warning: Done, but {len(failed)} message(s) could not be posted to "
-                        f"{where} ({', '.join(sorted(set(failed)))}). Reference `{cid}`."
-                    ),
-                },
-            )
-
-    def send_files(self, reply: Reply, user: str, response_url: str | None, cid: str) -> None:
-        """Upload a reply's files to the asker's DM, after the reply; tell them if it failed."""
-        if not reply.files or not user:
-            return
-        # Titles name the team and its members, text from the rota file: escaped like any.
-        titles = user_text(", ".join(f.title for f in reply.files))
-        try:
-            upload_to_user(self.web, user=user, files=reply.files, comment=titles)
-        except Exception as error:
-            kind = slack_error(error) if not isinstance(error, UploadFailed) else str(error)
-            log.warning("file upload failed", extra={"error": kind, "files": len(reply.files)})
-            self.send(
-                response_url,
-                {
-                    "response_type": "ephemeral",
-                    "replace_original": False,
-                    **NO_UNFURL,
-                    "text": (
-                        f":warning: The charts could not be sent to you ({kind}). "
-                        f"Reference `{cid}`."
-                    ),
-                },
-            )
-
-    def answer_without_response_url(
-        self, reply: Reply, channel: str, message_ts: str, user: str
-    ) -> None:
-        """Some surfaces give no response_url: update or answer through the Web API instead."""
-        try:
-            if render.replaces_original(reply):
-                self.web.chat_update(
-                    channel=channel, ts=message_ts, text=reply.text, blocks=reply.blocks
-                )
-            else:
-                self.web.chat_postEphemeral(
-                    channel=channel, user=user, text=reply.text, blocks=reply.blocks
-                )
-        except Exception as error:
-            log.warning("button answer failed", extra={"error": slack_error(error)})
+        open_report_form(self.web, body, answers.send)
 
 
 def _object(value: Any) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from chatops.blockkit import (
 )
 from chatops.oncall import edits as rota_service
 from chatops.oncall.care import care_warnings, edit_warnings
+from chatops.oncall.edit_kinds import parse_edit
 from chatops.oncall.edits import Plan
 from commands.command import Command, FreeText, SlackId, UtcDatetime
 from commands.context import Context, UsageError
@@ -51,8 +52,9 @@ MAX_CHECK_DAYS = 366
 class RotaCommand(Command):
     """A `/ts rota …` line; its parse picks the action, whose usage a mistake is shown with.
 
-    Each action is a subclass naming itself (`name`, for an edit the kind of `rota_service.Edit`
-    it proposes) and its `usage`; `SUBVERBS` lists them once and everything else derives.
+    Each action is a subclass naming itself (`name`, for an edit the kind of
+    `chatops.oncall.edit_kinds.Edit` it proposes) and its `usage`; `SUBVERBS` lists them once
+    and everything else derives.
     """
 
     name: ClassVar[str]
@@ -241,7 +243,7 @@ class RotaEdit(RotaCommand):
         """One line saying what the edit does, times in the asker's zone."""
 
     def run(self, ctx: Context) -> Reply:
-        edit = rota_service.parse_edit({"kind": self.name, **self.params()})
+        edit = parse_edit({"kind": self.name, **self.params()})
         return _preview(ctx, edit, self.force, self.summary(ctx))
 
 
