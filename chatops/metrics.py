@@ -62,6 +62,13 @@ TIMER_LAG = Histogram(
     ["kind"],
     buckets=(0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0),
 )
+DELIVERY_LAG = Histogram(
+    "chatops_outbox_delivery_lag_seconds",
+    "Seconds from the instant an outbox message first fell due to Slack's ok, retries, rate "
+    "limits and outages included, by topic: how late a page reached its responder.",
+    ["topic"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0),
+)
 SLACK_RATE_LIMITED = Counter(
     "chatops_slack_rate_limited",
     "Answers 429 (rate limited) from the Slack Web API, by method.",
@@ -81,6 +88,7 @@ _BY_NAME: dict[str, Counter | Histogram] = {
     "in_doubt": OUTBOX_IN_DOUBT,
     "deduplicated": OUTBOX_DEDUPLICATED,
     "timer_lag": TIMER_LAG,
+    "delivery_lag": DELIVERY_LAG,
     "rate_limited": SLACK_RATE_LIMITED,
     "replays": REPLAYS_IGNORED,
 }
@@ -173,6 +181,11 @@ def outbox_deduplicated(topic: str) -> None:
 def timer_lag(kind: str, seconds: float) -> None:
     """A timer fired `seconds` after it was due (`kind`: escalation, handoff)."""
     _record("timer_lag", (kind,), max(seconds, 0.0))
+
+
+def delivery_lag(topic: str, seconds: float) -> None:
+    """An outbox message reached Slack `seconds` after it first fell due."""
+    _record("delivery_lag", (topic,), max(seconds, 0.0))
 
 
 def rate_limited(method: str) -> None:

@@ -217,6 +217,37 @@ def test_pages_sent_and_429s_are_counted(served: tuple[Served, str]) -> None:
     )  # a 429 is not a failure
 
 
+def test_delivery_lag_counts_from_when_a_page_first_fell_due(
+    served: tuple[Served, str],
+) -> None:
+    """A page held back by a 429 and then 5 s of Slack refusing is late by all of it: the lag
+    runs from when it first fell due, not from its last retry or its claim."""
+    app, base = served
+    assert app.command("case open harassment sev1 late page", user=LUKAS, rid="c3").status == 200
+    app.answer("c3")
+    before = scrape(base)
+    app.fake.script("chat.postMessage", rate_limited(retry_after=1))
+    notifier = SlackNotifier(token=BOT_TOKEN, base_url=app.fake.api_url)
+    try:
+        run_due(app.db, app.clock, notifier, worker_id="w1")  # the 429
+        app.clock.advance(timedelta(seconds=5))
+        run_due(app.db, app.clock, notifier, worker_id="w1")
+    finally:
+        notifier.close()
+    after = scrape(base)
+
+    count = "chatops_outbox_delivery_lag_seconds_count"
+    sent = value(after, count, topic="page") - value(before, count, topic="page")
+    assert sent == len(app.fake.calls_to("chat.postMessage")) - 1 >= 1
+    fast = "chatops_outbox_delivery_lag_seconds_bucket"
+    for le in ("1.0", "2.0"):  # every one of them 5 s late: none in a faster bucket
+        assert value(after, fast, topic="page", le=le) == value(before, fast, topic="page", le=le)
+    assert (
+        value(after, fast, topic="page", le="5.0") - value(before, fast, topic="page", le="5.0")
+        == sent
+    )
+
+
 def test_coverage_gaps_are_a_gauge_per_team(served: tuple[Served, str]) -> None:
     _app, base = served
     text = scrape(base)

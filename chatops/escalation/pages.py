@@ -71,6 +71,7 @@ def add_page(
         paged_by=paged_by,
         grants_access=grants_access,
         due_at=due_at or at,
+        first_due_at=due_at or at,
         max_backoff_s=max_backoff_s,
     )
     page = OutboxMessage(**values)

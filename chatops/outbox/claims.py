@@ -59,6 +59,7 @@ class Claim:
     failures: int = 0
     max_backoff_s: int | None = None
     doubt_at: datetime | None = None  # a send of it may have reached Slack: look before sending
+    first_due_at: datetime | None = None  # when it was first wanted: its delivery lag's start
 
     def refs(self) -> dict[str, Any]:
         """The domain ids an audit row names (a page's case; a handoff message's handoff)."""
@@ -83,6 +84,7 @@ _CLAIMED = (
     col(OutboxMessage.failures),
     col(OutboxMessage.max_backoff_s),
     col(OutboxMessage.doubt_at),
+    col(OutboxMessage.first_due_at),
 )
 
 
@@ -188,6 +190,7 @@ def _claim_of(row: Any, lease_until: datetime, queue_at: datetime) -> Claim:
         failures=row.failures,
         max_backoff_s=row.max_backoff_s,
         doubt_at=row.doubt_at,
+        first_due_at=row.first_due_at,
     )
 
 

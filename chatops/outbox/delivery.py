@@ -195,6 +195,8 @@ def send_one(
             )
             if not sent:
                 log.warning("message sent after its claim expired", extra=where)
+            if claim.first_due_at is not None:
+                metrics.delivery_lag(claim.topic, (now - claim.first_due_at).total_seconds())
             return None
         error = outcome.error or "unknown"
         if outcome.retry_after is not None:

@@ -106,6 +106,9 @@ class OutboxMessage(SQLModel, table=True):
     doubt_at: datetime | None = utc_column(nullable=True)
     last_error: str | None = None
     created_at: datetime = utc_column(nullable=False)
+    # When it first fell due (a held page: when it was to be released); `due_at` moves with
+    # claims and retries. A sent row's delivery lag is `sent_at - first_due_at`.
+    first_due_at: datetime | None = utc_column(nullable=True)
     sent_at: datetime | None = utc_column(nullable=True)
     message_ts: str | None = None  # Slack's ts of the sent message
 

@@ -54,6 +54,7 @@ def row(
         "blocks": json.dumps(blocks),
         "state": OutboxState.pending.value,
         "due_at": at,
+        "first_due_at": at,
         "attempts": 0,
         "created_at": at,
         **refs,
