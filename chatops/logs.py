@@ -202,6 +202,10 @@ def configure_logging(level: str = "INFO", fmt: str = "json", stream: TextIO | N
     root.setLevel(level)
     # Alembic narrates every migration step at INFO; keep only its warnings.
     logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))
+    # httpx narrates every request at INFO (and httpcore every socket step at DEBUG): the Web
+    # API calls are counted in /metrics and their failures logged by us, once, by outcome.
+    for chatty in ("httpx", "httpcore"):
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))
     # The Slack libraries' DEBUG records carry bodies: not even formatted (the filter is the
     # guarantee; this saves the work).
     for library in SLACK_LIBRARIES:

@@ -15,7 +15,7 @@ import pytest
 
 from chatops.db import Database
 from tests.support.clirun import command, command_env
-from tests.support.fakeslack import FakeSlack
+from tests.support.fakeslack import FakeSlack, Scripted
 from tests.support.fakeslack import fake_slack as fake_slack  # the fixture
 from tests.support.slackhttp import get
 from tests.test_serve import closed_port
@@ -122,3 +122,49 @@ def test_a_taken_probe_port_stops_the_worker_with_one_line(
     assert err.strip().splitlines() == [
         f"chatops: cannot listen on port {port} for probes (Address already in use)"
     ]
+
+
+@pytest.mark.parametrize(
+    ("scopes", "missing"),
+    [
+        ("commands,chat:write,im:write", "channels:history, groups:history, im:history"),
+        ("commands,chat:write,channels:history,groups:history,im:history", None),
+    ],
+)
+def test_a_worker_says_at_start_which_history_scopes_are_missing(
+    tmp_path: Path,
+    sqlite_url: str,
+    sqlite_db: Database,
+    fake_slack: FakeSlack,
+    scopes: str,
+    missing: str | None,
+) -> None:
+    """`chatops worker` alone says it at start, as `chatops serve` does, not at the first send
+    in doubt (which may come at 3 a.m.); and then it does not try lookups it cannot make."""
+    fake_slack.script("auth.test", Scripted(headers={"X-OAuth-Scopes": scopes}))
+    env = {
+        "SLACK_BOT_TOKEN": "xoxb-test",
+        "SLACK_API_URL": fake_slack.api_url,
+        "DATABASE_URL": sqlite_url,
+        "CHATOPS_LOG_FORMAT": "text",
+    }
+    done = subprocess.run(
+        command("worker", "--once"),
+        cwd=tmp_path,
+        env=command_env(env),
+        capture_output=True,
+        text=True,
+        timeout=WAIT_S,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    said = [line for line in done.stderr.splitlines() if "history" in line]
+    if missing is None:
+        assert said == []
+    else:
+        assert said == [
+            f"chatops: the Slack app lacks {missing}: a message whose send is in doubt (a "
+            "timeout, a crash) is sent again without looking, so it may arrive twice; see "
+            "README, Reading history"
+        ]
+    assert [c.method for c in fake_slack.calls].count("auth.test") == 1

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import argparse
 import signal
+import sys
 from types import FrameType
 
 from chatops.cli.common import CliError, Subcommands, open_database
 from chatops.clock import system_clock
+from chatops.outbox.notifier import SlackNotifier
 from chatops.probes import ProbeServer, probes_for
 from chatops.settings import Settings
+from chatops.slack.reach import history_scopes_warning, missing_history_scopes
 from chatops.worker import make_worker, run_due, slack_notifier
 
 
@@ -40,8 +43,10 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     if port is not None and not 0 < port < 65536:
         raise CliError(f"--http-port: {port} is not a port number (1-65535)")
     db = open_database(settings)
-    worker = make_worker(settings, db, slack_notifier(settings))
+    notifier = slack_notifier(settings)
+    worker = make_worker(settings, db, notifier)
     if args.once:
+        _say_if_history_is_unreadable(notifier)
         done = run_due(
             db,
             system_clock,
@@ -63,6 +68,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
             probes.start()
         except OSError as error:
             raise CliError(f"cannot listen on port {port} for probes ({error.strerror})") from None
+    _say_if_history_is_unreadable(notifier)
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     try:
@@ -71,3 +77,14 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
         if probes is not None:
             probes.stop()
     return 0
+
+
+def _say_if_history_is_unreadable(notifier: SlackNotifier) -> None:
+    """Say at start, once, when the token lacks the history scopes (as `chatops serve` does):
+    a send in doubt is then sent again without looking. Slack unreachable: found at a lookup."""
+    scopes = notifier.granted_scopes()
+    if scopes is None:
+        return
+    if missing := missing_history_scopes({"x-oauth-scopes": scopes}):
+        print(history_scopes_warning(missing), file=sys.stderr, flush=True)
+        notifier.history_known_unavailable()

@@ -170,6 +170,23 @@ class SlackNotifier:
             return Lookup(unavailable=True)
         return found
 
+    def granted_scopes(self) -> str | None:
+        """The token's scopes as Slack names them on an `auth.test` answer (`X-OAuth-Scopes`),
+        or None when Slack could not be asked or did not say: a worker's start need not wait."""
+        try:
+            response = self.client.post("auth.test")
+        except httpx.HTTPError:
+            return None
+        body = _json(response.content)
+        if response.status_code != 200 or body is None or body.get("ok") is not True:
+            return None
+        return response.headers.get("x-oauth-scopes")
+
+    def history_known_unavailable(self) -> None:
+        """The token lacks the history scopes (found at start): lookups answer `unavailable`
+        without a call, as after a first `missing_scope`."""
+        self.history_unavailable = True
+
     def _look_up(self, channel: str, outbox_id: int, oldest: datetime) -> Lookup:
         if channel[:1] in {"U", "W"}:
             opened = self._call("conversations.open", {"users": channel, "return_im": "true"})

@@ -98,6 +98,15 @@ def missing_history_scopes(headers: Mapping[str, str | list[str]]) -> list[str]:
     return [scope for scope in HISTORY_SCOPES if scope not in granted]
 
 
+def history_scopes_warning(missing: list[str]) -> str:
+    """The one line said at start when the token lacks history scopes (README, Reading history)."""
+    return (
+        f"chatops: the Slack app lacks {', '.join(missing)}: a message whose send is in doubt "
+        "(a timeout, a crash) is sent again without looking, so it may arrive twice; see README, "
+        "Reading history"
+    )
+
+
 def network_reason(error: BaseException) -> str:
     """A few words for why the network call failed, without a traceback."""
     reason: object = error.reason if isinstance(error, URLError) else error

@@ -39,6 +39,7 @@ from chatops.slack.reach import (
     Fatal,
     Unreachable,
     checked,
+    history_scopes_warning,
     missing_history_scopes,
     os_reason,
     websocket_reason,
@@ -108,13 +109,7 @@ def serve(
                 extra={"team_id": identity.team_id, "bot_user_id": identity.user_id},
             )
             if missing := missing_history_scopes(auth.headers):
-                print(
-                    f"chatops: the Slack app lacks {', '.join(missing)}: a message whose send is "
-                    "in doubt (a timeout, a crash) is sent again without looking, so it may "
-                    "arrive twice; see README, Reading history",
-                    file=sys.stderr,
-                    flush=True,
-                )
+                print(history_scopes_warning(missing), file=sys.stderr, flush=True)
             served = serving_app(
                 settings, db, client=build_web_client(settings), clock=clock, identity=identity
             )
