@@ -16,9 +16,13 @@ row drives `/ts who` from 200 clients, for "well under 3 s at any load" (no base
 Target (not asserted): p99 ≤ 1.3 × the bare app's p99; Slack's own limit is 3 s.
 
 Answer latency (issue #13) is what a person waits for: from the command sent to its reply
-recorded at the fake `response_url` (one monotonic clock across processes), for `/ts who` and
-`/ts case open` at 10 and 50 clients, against the bare Bolt app answering the no-op through
-`respond` at the same load, in the same run. Target (not asserted): p99 ≤ 1.5 × the bare app's.
+arriving at its `response_url`, for `/ts who` and `/ts case open` with 10 and 50 people, against
+the bare Bolt app answering the no-op through `respond` with as many, in the same run. A person
+waits for the answer before typing the next command, so each of these clients does (the
+acknowledgement rows above are the other case: a flood that sends again as soon as it is
+acknowledged, whose answers queue behind it; "last answer … after the last ack" says how long
+they took to drain). The answers are received by the client process, on its own CPU, with the
+clock the command was sent by. Target (not asserted): p99 ≤ 1.5 × the bare app's.
 Size: CHATOPS_BENCH_SLACK_REQUESTS commands per scenario (default 1,000).
 """
 
@@ -55,6 +59,7 @@ from tests.support.teams import example_team_context
 CLIENTS = 50
 ANSWER_CLIENTS = 10  # answer latency is measured at this load and at CLIENTS
 CASE_OPEN = "case open harassment sev3 Benchmark answer"
+ANSWER_WAIT_S = 30.0  # a person gives up on an answer after this (Slack keeps it 30 minutes)
 HEAVY_CLIENTS = 200  # "well under 3 s at any load": four times the load, once
 REQUESTS = int(os.environ.get("CHATOPS_BENCH_SLACK_REQUESTS", "1000"))  # per scenario
 TIME_LIMIT_S = 60.0  # per scenario: stop sending after this, report what was measured
@@ -118,6 +123,90 @@ def _load(url: str, fake: FakeSlack, text: str, tag: str, clients: int = CLIENTS
     latencies, failed, sent = out.get(timeout=TIME_LIMIT_S + 60)
     process.join(timeout=10)
     return Load(latencies=latencies, failed=failed, sent=sent)
+
+
+@dataclass
+class Answers:
+    latencies: list[float] = field(default_factory=list)  # seconds, command sent → answer in
+    failed: int = 0  # not acknowledged with 200, or no answer within ANSWER_WAIT_S
+
+
+def _people_process(url: str, text: str, tag: str, clients: int, requests: int, out: Any) -> None:
+    """`clients` people, each typing a command, waiting for its answer, then typing the next.
+
+    The answers come to a `response_url` served here, on the client's own CPU, as Slack's
+    servers are not the bot's: the instant an answer arrives is read where the command was sent.
+    """
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from tests.support.slackhttp import post, slash_command
+
+    if _CLIENT_CPUS:
+        os.sched_setaffinity(0, _CLIENT_CPUS)
+    lock = threading.Lock()
+    arrived: dict[str, float] = {}
+    waiting: dict[str, threading.Event] = {}
+
+    class Answer(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            at = time.monotonic()
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+            rid = self.path.rsplit("/", 1)[1]
+            with lock:
+                arrived.setdefault(rid, at)
+                event = waiting.get(rid)
+            if event is not None:
+                event.set()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return None
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Answer)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    answer_url = f"http://127.0.0.1:{server.server_address[1]}/answer/"
+    result = Answers()
+    deadline = time.monotonic() + TIME_LIMIT_S
+
+    def person(first: int) -> None:
+        for i in range(first, requests, clients):
+            if time.monotonic() > deadline:
+                return
+            rid, event = f"{tag}-{i}", threading.Event()
+            with lock:
+                waiting[rid] = event
+            body, kind = slash_command(text, user_id=PRIYA, response_url=answer_url + rid)
+            sent = time.monotonic()
+            try:
+                acked = post(url, body, kind, SECRET, timeout=10).status == 200
+            except OSError:
+                acked = False
+            if not acked or not event.wait(ANSWER_WAIT_S):
+                with lock:
+                    result.failed += 1
+                continue
+            with lock:
+                result.latencies.append(arrived[rid] - sent)
+
+    with ThreadPoolExecutor(max_workers=clients) as pool:
+        list(pool.map(person, range(clients)))
+    server.shutdown()
+    out.put((result.latencies, result.failed))
+
+
+def _people(url: str, text: str, tag: str, clients: int) -> Answers:
+    """REQUESTS commands from `clients` people who each wait for their answer."""
+    ctx = mp.get_context("spawn")
+    out = ctx.Queue()
+    process = ctx.Process(target=_people_process, args=(url, text, tag, clients, REQUESTS, out))
+    process.start()
+    latencies, failed = out.get(timeout=TIME_LIMIT_S + ANSWER_WAIT_S + 60)
+    process.join(timeout=10)
+    return Answers(latencies=latencies, failed=failed)
 
 
 def _answered(fake: FakeSlack, tag: str) -> int:
@@ -291,12 +380,11 @@ def _run() -> list[tuple[str, str]]:
                 ("/ts rota check", "rota check"),
                 (f"/ts escalate {case_key}", f"escalate {case_key}"),
             ]
-            loads: dict[str, Load] = {}
             for i, (label, text) in enumerate(scenarios):
-                load = loads[label] = _load(ours.url, fake, text, f"s{i}")
+                load = _load(ours.url, fake, text, f"s{i}")
                 waited = _drain(fake, f"s{i}", len(load.latencies))
                 rows.append(_row(label, load, base_p99, answered_after=waited))
-            rows += _answers_at(fake, bare, ours, base, loads["/ts who"])
+            rows += _answers_at(bare, ours)
             heavy = _load(ours.url, fake, "who", "heavy", clients=HEAVY_CLIENTS)
             waited = _drain(fake, "heavy", len(heavy.latencies))
             rows.append(_row("/ts who", heavy, None, answered_after=waited, clients=HEAVY_CLIENTS))
@@ -319,57 +407,36 @@ def _run() -> list[tuple[str, str]]:
     return rows
 
 
-def _answers(fake: TimedFakeSlack, load: Load, tag: str) -> list[float]:
-    """Seconds from each command sent to its reply recorded at the fake `response_url`."""
-    arrived = {path.rsplit("/", 1)[1]: at for at, path in fake.arrived(f"/response/{tag}-")}
-    return [arrived[rid] - sent for rid, sent in load.sent.items() if rid in arrived]
-
-
 def _answer_row(
-    label: str, answers: list[float], base: list[float], clients: int
+    label: str, answers: Answers, base: Answers | None, clients: int
 ) -> tuple[str, str]:
-    measured = f"{label}: answer latency, {clients} clients"
-    if not answers:
-        return (measured, "no answer recorded")
-    p99 = _pct(answers, 0.99)
-    ratio = f", p99 {p99 / _pct(base, 0.99):.2f}× bare [target ≤ 1.5×]" if base else ""
+    measured = f"{label}: answer latency, {clients} people"
+    failed = f", {answers.failed} unanswered" if answers.failed else ""
+    if not answers.latencies:
+        return (measured, f"no answer recorded{failed}")
+    p99 = _pct(answers.latencies, 0.99)
+    ratio = (
+        f", p99 {p99 / _pct(base.latencies, 0.99):.2f}× bare [target ≤ 1.5×]"
+        if base is not None and base.latencies
+        else ""
+    )
     return (
         measured,
-        f"p50 {_pct(answers, 0.5) * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms{ratio} "
-        f"({len(answers)} answered)",
+        f"p50 {_pct(answers.latencies, 0.5) * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms{ratio} "
+        f"({len(answers.latencies)} answered{failed})",
     )
 
 
-def _answers_at(
-    fake: TimedFakeSlack, bare: _BareServe, ours: _ChatopsServe, base: Load, who: Load
-) -> list[tuple[str, str]]:
-    """Answer latency at ANSWER_CLIENTS and CLIENTS clients: the bare app (answering through
-    `respond`), `/ts who` and `/ts case open`, each against the bare app at the same load.
-    `base` and `who` are the CLIENTS runs already made for the ack latencies (tags "bare" and
-    "s0"); every scenario is drained before the next starts."""
-    few = _load(bare.url, fake, "noop", "a-bare", clients=ANSWER_CLIENTS)
-    _drain(fake, "a-bare", len(few.latencies))
-    bare_answers = {
-        ANSWER_CLIENTS: _answers(fake, few, "a-bare"),
-        CLIENTS: _answers(fake, base, "bare"),
-    }
-    who_few = _load(ours.url, fake, "who", "a-who", clients=ANSWER_CLIENTS)
-    _drain(fake, "a-who", len(who_few.latencies))
-    measured = {
-        ("/ts who", ANSWER_CLIENTS): _answers(fake, who_few, "a-who"),
-        ("/ts who", CLIENTS): _answers(fake, who, "s0"),
-    }
-    for clients in (ANSWER_CLIENTS, CLIENTS):
-        tag = f"a-open-{clients}"
-        load = _load(ours.url, fake, CASE_OPEN, tag, clients=clients)
-        _drain(fake, tag, len(load.latencies))
-        measured[("/ts case open", clients)] = _answers(fake, load, tag)
+def _answers_at(bare: _BareServe, ours: _ChatopsServe) -> list[tuple[str, str]]:
+    """Answer latency with ANSWER_CLIENTS and CLIENTS people: the bare app (answering through
+    `respond`), then `/ts who` and `/ts case open`, each against the bare app at that load."""
     rows = []
     for clients in (ANSWER_CLIENTS, CLIENTS):
-        rows.append(_answer_row("bare Bolt no-op (respond)", bare_answers[clients], [], clients))
-        for label in ("/ts who", "/ts case open"):
-            answers = measured[(label, clients)]
-            rows.append(_answer_row(label, answers, bare_answers[clients], clients))
+        base = _people(bare.url, "noop", f"p-bare-{clients}", clients)
+        rows.append(_answer_row("bare Bolt no-op (respond)", base, None, clients))
+        for label, text in (("/ts who", "who"), ("/ts case open", CASE_OPEN)):
+            answers = _people(ours.url, text, f"p-{text[:4]}-{clients}", clients)
+            rows.append(_answer_row(label, answers, base, clients))
     return rows
 
 

@@ -5,8 +5,10 @@ A threaded WSGI server from the standard library is enough here: Bolt answers ev
 milliseconds (the slow work runs in lazy listeners). What keeps it standing when the internet
 leans on it:
 
-- at most `max_threads` requests are served at once; one more is answered 503 at once instead of
-  queueing a thread (300 half-sent requests used to hold 306 threads);
+- at most `max_threads` requests are served at once; one more waits up to `slot_wait` seconds
+  for a slot, without a thread (the accepting thread waits; later connections wait in the
+  kernel's backlog), and is answered 503 if none frees: a burst of real commands is served a
+  few milliseconds late, not refused, while 300 half-sent requests cannot hold 300 threads;
 - every connection has `read_timeout` seconds, in total, to send its request: each read waits at
   most that long, and a watchdog closes a connection still open after it (a client trickling a
   byte every few seconds cannot hold a slot);
@@ -66,6 +68,9 @@ ICAL_PATH = re.compile(r"^/ical/([A-Za-z0-9_-]{1,128})\.ics$")
 MAX_BODY_BYTES = 1 << 20
 #: Requests served at once; more are answered 503 without a thread.
 MAX_THREADS = 64
+#: Seconds a request waits for one of those slots before it is answered 503: well inside
+#: Slack's 3 s, so a burst is acknowledged late rather than refused.
+SLOT_WAIT_S = 1.0
 #: Seconds a connection has to send its whole request (headers and body).
 READ_TIMEOUT_S = 10.0
 _TIMESTAMP = re.compile(r"^[0-9]{1,12}$")
@@ -82,6 +87,7 @@ class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
     # The standard library's backlog of 5 resets connections when many clients arrive at once.
     request_queue_size = 256
     max_threads = MAX_THREADS
+    slot_wait = SLOT_WAIT_S
     read_timeout = READ_TIMEOUT_S
 
     def server_activate(self) -> None:
@@ -94,8 +100,9 @@ class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
         self._watchdog.start()
 
     def process_request(self, request: Any, client_address: Any) -> None:
-        """A thread for the request if a slot is free; otherwise 503 now, from this thread."""
-        if not self._slots.acquire(blocking=False):
+        """A thread for the request once a slot is free (waiting up to `slot_wait`); otherwise
+        503, from this thread."""
+        if not self._slots.acquire(timeout=self.slot_wait):
             try:
                 request.settimeout(0.5)
                 request.sendall(_BUSY)
@@ -171,6 +178,7 @@ class SlackHttpServer:
         host: str = "0.0.0.0",
         port: int = 0,
         max_threads: int = MAX_THREADS,
+        slot_wait: float = SLOT_WAIT_S,
         read_timeout: float = READ_TIMEOUT_S,
         signing_secret: str | None = None,
         feeds: Callable[[str], str | None] | None = None,
@@ -184,6 +192,7 @@ class SlackHttpServer:
         self._host = host
         self._requested_port = port
         self._max_threads = max_threads
+        self._slot_wait = slot_wait
         self._read_timeout = read_timeout
         secret = signing_secret or getattr(app, "_signing_secret", None)
         self._verifier = SignatureVerifier(secret) if secret else None
@@ -328,7 +337,11 @@ class SlackHttpServer:
         """Bind and serve in a background thread; raises OSError when the port is taken."""
         if self._server is not None:
             return self.port
-        limits = {"max_threads": self._max_threads, "read_timeout": self._read_timeout}
+        limits = {
+            "max_threads": self._max_threads,
+            "slot_wait": self._slot_wait,
+            "read_timeout": self._read_timeout,
+        }
         server_class = type("_Server", (_ThreadingWSGIServer,), limits)
         handler_class = type("_Handler", (_LoggingRequestHandler,), {"timeout": self._read_timeout})
         server: _ThreadingWSGIServer = make_server(

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import text, update
 from sqlmodel import col, select
 
 from chatops.db import Database, make_engine
@@ -160,4 +160,70 @@ def test_sigterm_finishes_the_message_in_flight_hands_back_the_rest_and_exits_0(
         assert second.wait(15) == 0
     assert done > restarted
     assert fake_slack.calls_to("conversations.history") == []  # nothing was in doubt
+    _posted_once(fake_slack)
+
+
+def test_sigstop_mid_batch_is_taken_over_and_the_resumed_worker_doubles_nothing(
+    postgres_url: str, pages: Database, fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    """A frozen worker (SIGSTOP: a paused VM, a stuck host) is a dead one to the others: its
+    claims are taken over when the lease ends. When it wakes, its lease is gone: it settles
+    nothing over the newer claims and posts nothing again."""
+    fake_slack.slow(POST, 0.15)
+    _seed(pages)
+    victim = _worker(postgres_url, fake_slack, "victim", tmp_path)
+    other = _worker(postgres_url, fake_slack, "other", tmp_path)
+    try:
+        fake_slack.wait_for(lambda c: c.token == "xoxb-victim", count=3, timeout=20)
+        victim.send_signal(signal.SIGSTOP)
+        stopped = time.monotonic()
+        by_victim = _by(fake_slack, "victim")
+        assert by_victim < PAGES
+        done = _wait_all_sent(pages, stopped + 15)
+        victim.send_signal(signal.SIGCONT)
+        time.sleep(2.0)  # the woken worker finds its lease gone, and goes on idle
+        assert victim.poll() is None  # woke and carried on
+        # At most the post it was waiting on when frozen came after the stop; none after.
+        assert _by(fake_slack, "victim") <= by_victim + 1
+    finally:
+        for p in (victim, other):
+            if p.poll() is None:
+                p.send_signal(signal.SIGCONT)
+                p.send_signal(signal.SIGTERM)
+                p.wait(15)
+    assert done - stopped <= 10.0, done - stopped
+    _posted_once(fake_slack)
+    with pages.transaction() as session:
+        rows = session.exec(select(OutboxMessage)).all()
+    assert all(r.state == OutboxState.sent.value and r.doubt_at is None for r in rows)
+
+
+def test_database_connections_cut_mid_batch_lose_and_double_nothing(
+    postgres_url: str, pages: Database, fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    """PostgreSQL ends both workers' sessions mid-batch (a failover, an admin's
+    pg_terminate_backend): a post whose settle was lost is looked up, not posted again, and
+    the workers reconnect and finish within seconds."""
+    fake_slack.slow(POST, 0.15)
+    _seed(pages)
+    workers = [_worker(postgres_url, fake_slack, n, tmp_path) for n in ("one", "two")]
+    try:
+        fake_slack.wait_for(lambda c: c.token.startswith("xoxb-"), count=6, timeout=20)
+        with pages.engine.connect() as connection:
+            cut = connection.execute(
+                text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            ).scalar_one()
+        assert cut >= 2  # each worker held a session
+        terminated = time.monotonic()
+        done = _wait_all_sent(pages, terminated + 20)
+        assert all(w.poll() is None for w in workers)  # reconnected, not crashed
+    finally:
+        for w in workers:
+            if w.poll() is None:
+                w.send_signal(signal.SIGTERM)
+                w.wait(15)
+    assert done - terminated <= 12.0, done - terminated
     _posted_once(fake_slack)
