@@ -60,10 +60,14 @@ def _is_control(char: str) -> bool:
     return unicodedata.category(char) in {"Cc", "Cf"}
 
 
+#: Quote marks: a text of nothing else (`""`, `“”`, `''`) was meant to be empty.
+_QUOTE_MARKS = frozenset("\"'“”„‘’‚«»")
+
+
 def blank(text: str) -> bool:
-    """Whether `text` shows nothing: only spaces, control and invisible format characters
-    (a zero-width space, a stray direction mark)."""
-    return all(c.isspace() or _is_control(c) for c in text)
+    """Whether `text` says nothing: only spaces, control and invisible format characters (a
+    zero-width space, a stray direction mark) and quote marks (`""` typed for "empty")."""
+    return all(c.isspace() or _is_control(c) or c in _QUOTE_MARKS for c in text)
 
 
 def defang(text: str) -> str:

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
-from chatops.blockkit import Reply
+from chatops.blockkit import Reply, blank
 from commands.context import Context, Refused, UsageError
 
 
@@ -72,13 +72,16 @@ FREE_TEXT_MAX = 3000
 
 
 def _bounded(value: str) -> str:
+    if blank(value):  # `""`, a zero-width space: nothing was said, so nothing is stored
+        return ""
     if len(value) > FREE_TEXT_MAX:
         raise ValueError(f"too long ({len(value):,} characters; at most {FREE_TEXT_MAX:,})")
     return value
 
 
 FreeText = Annotated[str, AfterValidator(_bounded)]
-"""Text typed for people to read (a summary, a note, a reason): at most 3,000 characters."""
+"""Text typed for people to read (a summary, a note, a reason): at most 3,000 characters, and
+empty when it shows nothing (so a required one is refused and an optional one left out)."""
 
 #: The largest row id a button may name: every id column is a 32-bit integer on PostgreSQL.
 MAX_ROW_ID = 2**31 - 1

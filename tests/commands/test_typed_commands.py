@@ -11,9 +11,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from pydantic import Field, ValidationError
+from sqlmodel import col, select
 
 from chatops.blockkit import Reply
-from chatops.cases.models import CaseType, Severity
+from chatops.cases.models import Case, CaseEvent, CaseType, Severity
 from chatops.db import Database
 from commands.command import Command
 from commands.context import Context, Refused, UsageError
@@ -118,13 +119,41 @@ def test_an_option_given_twice_or_empty_is_refused_not_dropped(
     assert raised.value.reason == reason
 
 
-@pytest.mark.parametrize("invisible", ["\x00\x00", "\u200b", " \u200e \t"])
+@pytest.mark.parametrize("invisible", ["\x00\x00", "\u200b", " \u200e \t", '""', "“”", "''"])
 def test_a_note_or_summary_that_shows_nothing_is_refused(ctx: Context, invisible: str) -> None:
     assert dispatch("case open harassment sev3 Doxxing thread", ctx).ok
     note = dispatch(f"case note TS-2027-0001 {invisible}", ctx)
     assert not note.ok and "the note is empty" in note.text
     opened = dispatch(f"case open harassment sev3 {invisible}", ctx)
     assert not opened.ok
+
+
+def test_a_reason_that_says_nothing_is_left_out_and_quoted_words_are_kept(ctx: Context) -> None:
+    """`resolve TS-… ""` (or a zero-width space) resolves with no reason, not with the quote
+    marks as one; a note in quotes is kept as typed, quotes and all (evidence)."""
+    assert dispatch("case open harassment sev3 Doxxing thread", ctx).ok
+    assert dispatch('case note TS-2027-0001 "he said: leave"', ctx).ok
+    assert dispatch('case resolve TS-2027-0001 ""', ctx).ok
+    with ctx.db.transaction() as session:
+        events = session.exec(select(CaseEvent).order_by(col(CaseEvent.id))).all()
+    texts = {e.kind: e.text for e in events}
+    assert texts["note"] == '"he said: leave"'
+    assert texts["resolved"] in ("", None)
+
+
+def test_case_assign_reads_to_as_people_type_it_and_mistakes_show_its_own_usage(
+    ctx: Context,
+) -> None:
+    assert dispatch("case open harassment sev3 Doxxing thread", ctx).ok
+    assert dispatch("case assign TS-2027-0001 to @amira", ctx).ok
+    with ctx.db.transaction() as session:
+        case = session.exec(select(Case)).one()
+    assert case.assignee == "U01AHADDAD"
+    for line in ("case assign TS-2027-0001 to", "case assign TS-2027-0001 to @nobody"):
+        reply = dispatch(line, ctx)
+        assert not reply.ok and "/ts case assign TS-YYYY-NNNN [to] @member" in reply.text
+    reply = dispatch("case open harassment sev3 x lang:ar lang:fr", ctx)
+    assert not reply.ok and "given twice" in reply.text and OPEN_USAGE in reply.text
 
 
 def test_a_long_escaped_text_is_never_cut_inside_an_escape() -> None:
