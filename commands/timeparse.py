@@ -1,14 +1,16 @@
 """Dates and times as people type them, read in the asker's own zone.
 
-Accepted: `now`, `in 2h` (or `in 2 hours`), `HH:MM` (today), `today HH:MM`, `tomorrow HH:MM`,
-`yesterday`, a weekday (`mon 09:00`, the next one), `YYYY-MM-DD HH:MM`, `YYYY-MM-DD` (midnight),
-a month and day (`dec 28`, `28 December 09:00`: the next such day), and ISO 8601 with an offset
-or `Z`.
+Accepted: `now`, `in 2h` (or `in 2 hours`), `HH:MM` or `9am`/`5:30 pm` (today), `today HH:MM`,
+`tomorrow HH:MM`, `yesterday`, a weekday (`mon 09:00`, the next one), `YYYY-MM-DD HH:MM`,
+`YYYY-MM-DD` (midnight), a month and day (`dec 28`, `28 December 09:00`: the next such day),
+and ISO 8601 with an offset or `Z`.
 A local time that does not exist (spring forward) is the first valid instant after it; one that
 happens twice (fall back) is its first occurrence — the rota's own rules.
 A time more than `MAX_REACH` from now is refused: nobody plans a rota a decade out, and the
 calendar arithmetic behind it overflows near the years 1 and 9999. In a span, an end named by a
-weekday or a month and day is the first such day on or after the start (`mon to fri`).
+weekday or a month and day is the first such day on or after the start (`mon to fri`), and an
+end given as a time alone is on the start's day, or the next when that is not after the start
+(`tomorrow 09:00 to 17:00`, `fri 22:00 to 06:00`).
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ from rota.wallclock import from_ts, wall_to_ts, zone
 
 EXAMPLES = "`tomorrow 09:00`, `2027-03-14 02:30`, `in 2h` or `2027-03-14T02:30Z`"
 _DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-_CLOCK = re.compile(r"^(\d{1,2}):(\d{2})$", re.ASCII)
+#: A time of day: `09:00`, `9:30`, or with am/pm as many people type it (`9am`, `5:30pm`).
+_CLOCK = re.compile(r"^(\d{1,2})(?::(\d{2}))?\s*(am|pm|a\.m\.|p\.m\.)?$", re.ASCII | re.I)
+_HALVES = frozenset({"am", "pm", "a.m.", "p.m."})
 #: How far from now a typed time may be, either way.
 MAX_REACH = timedelta(days=3653)
 
@@ -40,11 +44,31 @@ def _too_far(typed: str, ahead: bool) -> OutOfReach:
     return OutOfReach(f"`{quote_input(typed.strip())}` is too far {way}")
 
 
-def _clock(text: str) -> time:
+def _is_clock(text: str) -> bool:
+    """Whether `text` is written as a time of day (a colon or am/pm: a bare `9` is not)."""
     match = _CLOCK.match(text)
-    if not match or int(match.group(1)) > 23 or int(match.group(2)) > 59:
-        raise UsageError(f"`{quote_input(text)}` is not a time of day like 09:00")
-    return time(int(match.group(1)), int(match.group(2)))
+    return match is not None and (match.group(2) is not None or match.group(3) is not None)
+
+
+def _clock(text: str) -> time:
+    return time_of_day(text)
+
+
+def time_of_day(text: str, *, bare_hour: bool = False) -> time:
+    """`09:00`, `9:30`, `9am`, `5:30 pm` (and with `bare_hour`, `9`: in `9-17`) as a time;
+    one line naming the word otherwise."""
+    text = text.strip()
+    match = _CLOCK.match(text)
+    if not match or not (bare_hour or _is_clock(text)):
+        raise UsageError(f"`{quote_input(text)}` is not a time of day like 09:00 or 9am")
+    hour, minute, half = int(match.group(1)), int(match.group(2) or 0), match.group(3)
+    if half is not None:  # 12am is midnight, 12pm noon; 13pm means nothing
+        if not 1 <= hour <= 12:
+            raise UsageError(f"`{quote_input(text)}` is not a time of day like 09:00 or 9am")
+        hour = hour % 12 + (12 if half.lower().startswith("p") else 0)
+    if hour > 23 or minute > 59:
+        raise UsageError(f"`{quote_input(text)}` is not a time of day like 09:00 or 9am")
+    return time(hour, minute)
 
 
 def parse_when(text: str, ctx: Context, *, now: datetime, base: date | None = None) -> datetime:
@@ -61,10 +85,18 @@ def parse_when(text: str, ctx: Context, *, now: datetime, base: date | None = No
     return when
 
 
+def _words(text: str) -> list[str]:
+    """`text` in lower-case words, with `9 am` as one (`9am`)."""
+    words = text.strip().lower().split()
+    if len(words) >= 2 and words[-1] in _HALVES and _CLOCK.match(words[-2]):
+        words[-2:] = [words[-2] + words[-1]]
+    return words
+
+
 def _read_when(text: str, ctx: Context, *, now: datetime, base: date | None) -> datetime:
     tz_name = ctx.actor.tz if ctx.actor else "UTC"
     tz = zone(tz_name)
-    words = text.strip().lower().split()
+    words = _words(text)
     if not words:
         raise UsageError(f"a time is needed, e.g. {EXAMPLES}")
     if words == ["now"]:
@@ -82,8 +114,8 @@ def _read_when(text: str, ctx: Context, *, now: datetime, base: date | None) -> 
     if day is not None and abs(day - today) > MAX_REACH:
         raise _too_far(" ".join(words[: len(words) - len(rest)]), ahead=day > today)
     if day is None:
-        if len(rest) == 1 and _CLOCK.match(rest[0]):
-            day = today
+        if len(rest) == 1 and _is_clock(rest[0]):
+            day = base or today  # a span's end: the start's day
         else:
             raise UsageError(f"can't read `{quote_input(text)}` as a time; try {EXAMPLES}")
     if len(rest) > 1:
@@ -280,6 +312,9 @@ def parse_span(
                 continue
             if whole_days and (named := _date_only(typed, ctx, now, base)) is not None:
                 end = _day_end(named, ctx, now)
+            clock_only = len(said := _words(typed)) == 1 and _is_clock(said[0])
+            if clock_only and end <= start:  # `22:00 to 06:00`: overnight
+                end = parse_when(typed, ctx, now=now, base=base + timedelta(days=1))
             return start, end, after[take:]
     if reached is not None:
         raise reached
@@ -312,7 +347,7 @@ def _one_day(
     day, and the words after it; None when the words start otherwise."""
     lowered = [w.lower() for w in words[:3]]
     day, rest = _read_day(lowered, _today(ctx, now))
-    if day is None or (rest and _CLOCK.match(rest[0])):
+    if day is None or (rest and _is_clock(rest[0])):
         return None
     start = parse_when(day.isoformat(), ctx, now=now)
     return start, _day_end(day, ctx, now), words[len(lowered) - len(rest) :]

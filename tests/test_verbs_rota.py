@@ -11,7 +11,7 @@ import pytest
 from chatops.db import Database
 from commands.context import Context, UsageError
 from commands.registry import dispatch
-from commands.timeparse import parse_when
+from commands.timeparse import parse_span, parse_when
 from rota.resolve import compile_rota
 from rota.yamlio import load_rota_yaml
 from tests.support.clirun import EXAMPLE
@@ -119,6 +119,12 @@ def test_someone_outside_the_team_is_told_whom_to_ask(ctx: Context) -> None:
         ("Europe/Berlin", "dec 28", datetime(2027, 12, 27, 23, 0, tzinfo=UTC)),
         ("Europe/Berlin", "28 March 09:00", datetime(2027, 3, 28, 7, 0, tzinfo=UTC)),
         ("Europe/Berlin", "jan 5th", datetime(2028, 1, 4, 23, 0, tzinfo=UTC)),
+        # am/pm as people type it: 12am is midnight, 12pm noon
+        ("Europe/Berlin", "tomorrow 9am", datetime(2027, 3, 21, 8, 0, tzinfo=UTC)),
+        ("Europe/Berlin", "tomorrow 5:30 PM", datetime(2027, 3, 21, 16, 30, tzinfo=UTC)),
+        ("Europe/Berlin", "tomorrow 12am", datetime(2027, 3, 20, 23, 0, tzinfo=UTC)),
+        ("Europe/Berlin", "tomorrow 12pm", datetime(2027, 3, 21, 11, 0, tzinfo=UTC)),
+        ("Europe/Berlin", "9pm", datetime(2027, 3, 20, 20, 0, tzinfo=UTC)),
     ],
 )
 def test_times_are_read_in_the_askers_zone_with_the_dst_rules(
@@ -127,6 +133,31 @@ def test_times_are_read_in_the_askers_zone_with_the_dst_rules(
     assert ctx.actor is not None
     asker = replace(ctx, actor=replace(ctx.actor, tz=tz))
     assert parse_when(text, asker, now=NOW) == expected
+
+
+@pytest.mark.parametrize("text", ["13pm", "0am", "9", "25:00", "9:75am"])
+def test_a_time_of_day_that_is_not_one_is_refused(ctx: Context, text: str) -> None:
+    with pytest.raises(UsageError, match=r"not a time of day|can't read"):
+        parse_when(f"tomorrow {text}", ctx, now=NOW)
+
+
+@pytest.mark.parametrize(
+    ("text", "start", "end"),
+    [
+        # an end given as a time alone is on the start's day …
+        ("tomorrow 09:00 to 17:00", datetime(2027, 3, 21, 8, 0), datetime(2027, 3, 21, 16, 0)),
+        ("tomorrow 9am to 5pm", datetime(2027, 3, 21, 8, 0), datetime(2027, 3, 21, 16, 0)),
+        # … or the next day when that would not be after the start (overnight)
+        ("mon 22:00 to 06:00", datetime(2027, 3, 22, 21, 0), datetime(2027, 3, 23, 5, 0)),
+        # a day named at the end still wins
+        ("tomorrow 09:00 to mon 17:00", datetime(2027, 3, 21, 8, 0), datetime(2027, 3, 22, 16, 0)),
+    ],
+)
+def test_a_spans_end_given_as_a_time_alone_is_on_the_starts_day(
+    ctx: Context, text: str, start: datetime, end: datetime
+) -> None:
+    got = parse_span(text.split(), ctx)
+    assert got[:2] == (start.replace(tzinfo=UTC), end.replace(tzinfo=UTC))
 
 
 def test_a_naive_iso_time_is_refused(ctx: Context) -> None:

@@ -39,7 +39,7 @@ SUBVERB_USAGE = {
     "open": OPEN_USAGE,
     "show": "/ts case show TS-YYYY-NNNN [page:N]",
     "note": "/ts case note TS-YYYY-NNNN <text…>",
-    "assign": "/ts case assign TS-YYYY-NNNN @member",
+    "assign": "/ts case assign TS-YYYY-NNNN [to] @member",
     "resolve": "/ts case resolve TS-YYYY-NNNN [reason…]",
     "list": "/ts case list [open|mine|resolved] [type:TYPE] [since:7d|YYYY-MM-DD]",
     "edit": "/ts case edit TS-YYYY-NNNN summary|type|sev <new value…>",
@@ -209,7 +209,10 @@ class CaseOpen(CaseCommand):
                 f"unknown severity `{quote_input(args[1])}`; valid severities: {valid}",
                 OPEN_USAGE,
             )
-        read = read_options(args[2:], OPEN_OPTIONS)
+        try:
+            read = read_options(args[2:], OPEN_OPTIONS)
+        except UsageError as error:  # an option's mistake is shown with `case open`'s usage
+            raise UsageError(error.reason, error.usage or OPEN_USAGE) from None
         if not read.text:
             raise UsageError("a case needs a type, a severity and a summary", OPEN_USAGE)
         options = read.values
@@ -441,10 +444,14 @@ class CaseAssign(CaseCommand):
     def parse(cls, args: list[str], ctx: Context) -> Self:
         usage = SUBVERB_USAGE["assign"]
         word = case_word(args, usage)
-        if len(args) < 2:
+        named = args[2:] if len(args) > 2 and args[1].lower() == "to" else args[1:]  # `to @x`
+        if not named:
             raise UsageError("name one member to assign the case to", usage)
-        assignee, used = member_words(ctx, args[1:])
-        if used != len(args) - 1:
+        try:
+            assignee, used = member_words(ctx, named)
+        except UsageError as error:
+            raise UsageError(error.reason, error.usage or usage) from None
+        if used != len(named):
             raise UsageError("name one member to assign the case to", usage)
         return cls(key=known_key(word), assignee=assignee)
 

@@ -16,24 +16,16 @@ from chatops.oncall import workhours
 from commands.command import Command
 from commands.context import Context, UsageError
 from commands.registry import verb
+from commands.timeparse import time_of_day
 from rota.spec import DEFAULT_WORKING_HOURS, WorkingHours
 from rota.yamlio import validation_messages
 
 USAGE = "/ts hours [<days>] <HH:MM>-<HH:MM> | /ts hours default"
 
 
-_TIME = re.compile(r"^(\d{1,2})(?::(\d{2}))?\s*(am|pm)?$", re.ASCII)
-
-
 def _time_of_day(text: str) -> str:
     """`9`, `09:30`, `5pm`, `12am` as `HH:MM`; one line naming the word otherwise."""
-    match = _TIME.match(text.strip().lower())
-    hour, minute = (int(match.group(1)), int(match.group(2) or 0)) if match else (-1, 0)
-    if match and match.group(3):
-        hour = hour % 12 + (12 if match.group(3) == "pm" else 0) if 1 <= hour <= 12 else -1
-    if not 0 <= hour <= 23 or minute > 59:
-        raise UsageError(f"`{quote_input(text)}` is not a time of day like 09:00")
-    return f"{hour:02d}:{minute:02d}"
+    return time_of_day(text, bare_hour=True).strftime("%H:%M")
 
 
 def _read(args: list[str]) -> WorkingHours:

@@ -144,9 +144,9 @@ def test_hours_are_read_as_people_type_them(sqlite_db: Database, typed: str, exp
 @pytest.mark.parametrize(
     ("typed", "reason"),
     [
-        ("25:00-26:00", "`25:00` is not a time of day like 09:00"),
-        ("13pm-2pm", "`13pm` is not a time of day like 09:00"),
-        ("9:75-17", "`9:75` is not a time of day like 09:00"),
+        ("25:00-26:00", "`25:00` is not a time of day like 09:00 or 9am"),
+        ("13pm-2pm", "`13pm` is not a time of day like 09:00 or 9am"),
+        ("9:75-17", "`9:75` is not a time of day like 09:00 or 9am"),
         ("mon-fri", "can't read `mon-fri`; e.g. mon-thu 08:00-17:00"),
         ("22-06", "working hours must end after they start (22:00–06:00)"),
     ],
