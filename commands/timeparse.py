@@ -86,10 +86,15 @@ def parse_when(text: str, ctx: Context, *, now: datetime, base: date | None = No
 
 
 def _words(text: str) -> list[str]:
-    """`text` in lower-case words, with `9 am` as one (`9am`)."""
+    """`text` in lower-case words, with `9 am` as one (`9am`) and a time of day after the day
+    it is on (`3am tomorrow` as `tomorrow 3am`)."""
     words = text.strip().lower().split()
+    if len(words) >= 2 and words[1] in _HALVES and _CLOCK.match(words[0]):
+        words[:2] = [words[0] + words[1]]
     if len(words) >= 2 and words[-1] in _HALVES and _CLOCK.match(words[-2]):
         words[-2:] = [words[-2] + words[-1]]
+    if len(words) >= 2 and _is_clock(words[0]) and not _is_clock(words[1]):
+        words = [*words[1:], words[0]]  # `3am tomorrow` as `tomorrow 3am`
     return words
 
 

@@ -125,6 +125,10 @@ def test_someone_outside_the_team_is_told_whom_to_ask(ctx: Context) -> None:
         ("Europe/Berlin", "tomorrow 12am", datetime(2027, 3, 20, 23, 0, tzinfo=UTC)),
         ("Europe/Berlin", "tomorrow 12pm", datetime(2027, 3, 21, 11, 0, tzinfo=UTC)),
         ("Europe/Berlin", "9pm", datetime(2027, 3, 20, 20, 0, tzinfo=UTC)),
+        # the time before the day, as people say it
+        ("Europe/Berlin", "3am tomorrow", datetime(2027, 3, 21, 2, 0, tzinfo=UTC)),
+        ("Europe/Berlin", "3 am tomorrow", datetime(2027, 3, 21, 2, 0, tzinfo=UTC)),
+        ("Europe/Berlin", "08:00 mon", datetime(2027, 3, 22, 7, 0, tzinfo=UTC)),
     ],
 )
 def test_times_are_read_in_the_askers_zone_with_the_dst_rules(

@@ -35,6 +35,7 @@ from commands.timeparse import parse_span
 USAGE = "/ts report week|month|<from> to <to>"
 #: The named windows: the last 7 or 30 days up to now.
 PERIODS = {"week": timedelta(days=7), "month": timedelta(days=30)}
+_FILLERS = frozenset({"last", "past", "this"})
 
 
 @verb(
@@ -63,6 +64,8 @@ class ReportCommand(Command):
         if not args:
             raise UsageError("which period: week, month, or `<from> to <to>`?")
         now = ctx.clock()
+        if len(args) >= 2 and args[0].lower() in _FILLERS and args[1].lower() in PERIODS:
+            args = args[1:]  # `last week`, `past month`: the rolling window the label names
         word = args[0].lower()
         if word in PERIODS:
             if len(args) > 1:

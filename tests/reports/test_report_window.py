@@ -52,3 +52,15 @@ def test_a_chart_includes_the_end_day(sqlite_db: Database) -> None:
         datetime(2027, 3, 25, 23, tzinfo=UTC),
         datetime(2027, 3, 31, 22, tzinfo=UTC),  # 2027-04-01 00:00 in Berlin (CEST)
     )
+
+
+@pytest.mark.parametrize("typed", [["week"], ["last", "week"], ["past", "week"], ["this", "week"]])
+def test_last_week_is_the_rolling_week_and_the_label_says_which(
+    sqlite_db: Database, typed: list[str]
+) -> None:
+    ctx = example_team_context(sqlite_db, AMIRA, NOW)
+    report = ReportCommand.parse(typed, ctx)
+    assert (report.start, report.end) == (datetime(2027, 3, 10, 12, tzinfo=UTC), NOW)
+    assert report.label.startswith("the last 7 days (2027-03-10 13:00")
+    with pytest.raises(UsageError, match="unknown period `last`"):
+        ReportCommand.parse(["last"], ctx)
