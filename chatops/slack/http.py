@@ -8,7 +8,9 @@ leans on it:
 - at most `max_threads` requests are served at once; one more waits up to `slot_wait` seconds
   for a slot, without a thread (the accepting thread waits; later connections wait in the
   kernel's backlog), and is answered 503 if none frees: a burst of real commands is served a
-  few milliseconds late, not refused, while 300 half-sent requests cannot hold 300 threads;
+  few milliseconds late, not refused, while 300 half-sent requests cannot hold 300 threads. It
+  waits only while a slot is held by a young request; slots all held by old, trickling
+  connections get the 503 at once, so they cannot make every newcomer wait;
 - every connection has `read_timeout` seconds, in total, to send its request: each read waits at
   most that long, and a watchdog closes a connection still open after it (a client trickling a
   byte every few seconds cannot hold a slot);
@@ -100,9 +102,15 @@ class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
         self._watchdog.start()
 
     def process_request(self, request: Any, client_address: Any) -> None:
-        """A thread for the request once a slot is free (waiting up to `slot_wait`); otherwise
-        503, from this thread."""
-        if not self._slots.acquire(timeout=self.slot_wait):
+        """A thread for the request once a slot is free; otherwise 503, from this thread.
+
+        It waits (up to `slot_wait`) only while some slot is held by a request younger than
+        that, one likely to finish: slots all held by old connections (clients trickling
+        bytes) will not free in time, so the 503 is given at once, as is the next one.
+        """
+        if not self._slots.acquire(blocking=False) and not (
+            self._some_slot_is_young() and self._slots.acquire(timeout=self.slot_wait)
+        ):
             try:
                 request.settimeout(0.5)
                 request.sendall(_BUSY)
@@ -116,6 +124,11 @@ class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
         except BaseException:
             self._slots.release()
             raise
+
+    def _some_slot_is_young(self) -> bool:
+        young = time.monotonic() + self.read_timeout - max(self.slot_wait, 0.1)
+        with self._deadlines_lock:
+            return any(due > young for due in self._deadlines.values())
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
         with self._deadlines_lock:
