@@ -20,6 +20,7 @@ from commands.rota_view import mention, read_member, team_rota
 
 USAGE = "/ts exposure [@member] [week|month]"
 PERIODS = {"week": 7, "month": 30}
+_FILLERS = frozenset({"last", "past", "this"})
 
 
 @verb(
@@ -43,11 +44,15 @@ class Exposure(Command):
     def parse(cls, args: list[str], ctx: Context) -> Self:
         assert ctx.actor is not None
         member, days, named = ctx.actor.slack_id, PERIODS["week"], False
-        at = 0
+        at, period = 0, None
         while at < len(args):
             word = args[at]
-            if word.lower() in PERIODS:
-                days, at = PERIODS[word.lower()], at + 1
+            if word.lower() in _FILLERS and at + 1 < len(args) and args[at + 1].lower() in PERIODS:
+                at += 1  # `last week`, `past month`
+            elif word.lower() in PERIODS:
+                if period is not None:
+                    raise UsageError(f"give one period, not `{period}` and `{raw(word)}`", USAGE)
+                period, days, at = raw(word), PERIODS[word.lower()], at + 1
             elif not named:
                 try:
                     member, used = read_member(args[at:], team_rota(ctx).spec)

@@ -266,6 +266,10 @@ def test_members_see_their_own_figures_managers_anyones_others_nobody(world: Wor
     typo = dispatch("exposure weak", world.context(ANN))
     assert not typo.ok and "did you mean `week`" in typo.text
     assert "Usage: `/ts exposure [@member] [week|month]`" in typo.text
+    both = dispatch("exposure week month", world.context(ANN))  # not silently the last one
+    assert not both.ok and "give one period, not `week` and `month`" in both.text
+    past = dispatch("exposure last month", world.context(ANN))
+    assert past.ok and "the last 30 days: 1 h 30 min" in past.text
 
 
 def test_the_console_shows_the_same_figures(world: World) -> None:
