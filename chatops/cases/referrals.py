@@ -94,14 +94,21 @@ def parse_basis(text: str) -> Basis:
 
 
 def parse_kind(text: str | None, agency: str) -> AgencyKind:
-    """The kind typed (`kind:`), else the known agency's, else a one-line refusal."""
+    """The kind typed (`kind:`), else the known agency's, else a one-line refusal. A known
+    agency typed with another kind is refused: one agency counted under two kinds would split
+    its line in the transparency report."""
+    known = KNOWN_AGENCIES.get(agency.casefold())
     if text:
         try:
-            return AgencyKind(text.lower())
+            typed = AgencyKind(text.lower())
         except ValueError:
             valid = ", ".join(k.value for k in AgencyKind)
             raise Refused(f"unknown agency kind '{quote_input(text)}'; valid: {valid}") from None
-    known = KNOWN_AGENCIES.get(agency.casefold())
+        if known is not None and typed != known:
+            raise Refused(
+                f"{quote_input(agency)} is a {known.value}, not a {typed.value}: leave out kind:"
+            )
+        return typed
     if known is None:
         valid = "|".join(k.value for k in AgencyKind)
         raise Refused(f"say what kind of agency '{quote_input(agency)}' is: kind:{valid}")

@@ -90,6 +90,10 @@ def test_referrals_are_hidden_from_those_without_access(world: World) -> None:
         (f"refer {KEY} to NCMEC basis:legal", "give country:"),
         (f"refer {KEY} to Polizei Berlin country:DE basis:legal", "kind:law-enforcement|hotline"),
         (f"refer {KEY} to NCMEC country:US basis:legal kind:ngo", "unknown agency kind 'ngo'"),
+        (
+            f"refer {KEY} to NCMEC country:US basis:legal kind:regulator",
+            "NCMEC is a hotline, not a regulator: leave out kind:",
+        ),
         (f"refer {KEY} to NCMEC country:UK basis:legal", "use GB"),
         (f"refer {KEY} NCMEC country:US basis:legal", "say `to <agency>`"),
         (f"refer {KEY} to country:US basis:legal", "name the agency"),
