@@ -24,7 +24,8 @@ from chatops.cases.origins import CaseOrigin, origin_of
 from chatops.cases.referrals import Referral, referrals_of
 from chatops.cases.timeline import PAGE_SIZE, count_events, events_page
 from chatops.errors import Refused
-from chatops.escalation.models import PageKind
+from chatops.escalation.messages import REPEAT_LEVEL
+from chatops.escalation.models import EscalationTimer, PageKind
 from chatops.escalation.pages import IS_PAGE, pages_of
 from chatops.outbox.models import OutboxMessage
 from chatops.team import Actor, get_team, require_member
@@ -88,7 +89,7 @@ def show(
         timeline=events_page(session, case=case, page=page, legal=visible),
         pages=pages_of(session, case_id=case.id),
         next_escalation=timer.due_at if timer else None,
-        level=ladder.steps_of(case)[case.step].level,
+        level=_level(case, timer),
         page=page,
         timeline_total=total,
         timeline_pages=last_page,
@@ -178,3 +179,13 @@ def open_cases(session: Session, *, team_id: int) -> list[Case]:
             .order_by(col(Case.id))
         )
     )
+
+
+def _level(case: Case, timer: EscalationTimer | None) -> str:
+    """The level a case is at; past the last one with a timer still set, the repeats that
+    follow it (docs/architecture.md, invariant 11), not the last level alone."""
+    steps = ladder.steps_of(case)
+    level = steps[case.step].level
+    if timer is not None and case.step == len(steps) - 1 and steps[-1].wait is None:
+        return f"{level}, the last; then {REPEAT_LEVEL} until acknowledged"
+    return level

@@ -55,6 +55,10 @@ def test_an_unacknowledged_sev1_pages_admins_and_on_call_every_15_min_until_acke
         assert world.dms() == [DAN, ANN, BEN]
     show = dispatch(f"case show {key}", world.context(CAT))
     assert "Next escalation" in json.dumps(show.blocks)
+    # not "Level: admins" alone: the repeats are what comes next
+    assert "admins, the last; then repeat: admins and on-call until acknowledged" in json.dumps(
+        show.blocks
+    )
     assert dispatch(f"ack {key}", world.context(BEN)).ok
     world.clock.advance(timedelta(hours=3))
     world.tick()
