@@ -277,10 +277,16 @@ class SlackHttpServer:
     def _enqueue(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         """An event from another tool (`chatops.intake.events`): the route only moves bytes."""
         assert self._intake is not None
-        try:
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            length = -1
+        if "chunked" in str(environ.get("HTTP_TRANSFER_ENCODING", "")).lower():
+            # Some tools stream their events: read the chunks (bounded) as the body.
+            chunked = _read_chunked(environ["wsgi.input"], INTAKE_MAX_BYTES)
+            length = len(chunked) if chunked is not None else INTAKE_MAX_BYTES + 1
+            environ["wsgi.input"] = io.BytesIO(chunked or b"")
+        else:
+            try:
+                length = int(environ.get("CONTENT_LENGTH") or 0)
+            except ValueError:
+                length = -1
         if length < 0 or length > INTAKE_MAX_BYTES:
             if 0 < length <= MAX_BODY_BYTES:
                 # Read it to the end first: a client still sending when the answer comes would
@@ -400,3 +406,26 @@ def _discard(stream: Any, length: int) -> None:
         if not chunk:
             return
         length -= len(chunk)
+
+
+def _read_chunked(stream: Any, limit: int) -> bytes | None:
+    """A chunked request body (RFC 9112, 7.1), or None when it is over `limit` bytes or not
+    chunked as it says: the caller refuses it either way."""
+    body = bytearray()
+    while True:
+        line = stream.readline(1024)
+        size_text = line.split(b";", 1)[0].strip()
+        try:
+            size = int(size_text, 16)
+        except ValueError:
+            return None
+        if size < 0 or len(body) + size > limit:
+            return None
+        if size == 0:
+            while stream.readline(1024) not in (b"\r\n", b"\n", b""):
+                pass  # trailer fields, unused
+            return bytes(body)
+        chunk = stream.read(size)
+        if len(chunk) != size or stream.readline(8) not in (b"\r\n", b"\n"):
+            return None
+        body += chunk

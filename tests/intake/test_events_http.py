@@ -6,8 +6,10 @@ through the running server; bad bodies and bad keys get their one answer and cha
 
 from __future__ import annotations
 
+import http.client
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -275,6 +277,41 @@ def test_a_body_over_512_kib_is_refused(intake: Intake) -> None:
     status, answer = intake.post(body)
     assert status == 400 and answer["errors"] == ["the body is over 512 KiB"]
     assert intake.cases() == []
+
+
+def _post_chunked(url: str, pieces: list[bytes]) -> tuple[int, dict[str, Any]]:
+    """POST with `Transfer-Encoding: chunked` and no Content-Length, as streaming tools do."""
+    parts = urllib.parse.urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+    try:
+        connection.request(
+            "POST",
+            parts.path,
+            body=iter(pieces),
+            headers={"Content-Type": "application/json"},
+            encode_chunked=True,
+        )
+        response = connection.getresponse()
+        return response.status, json.loads(response.read())
+    finally:
+        connection.close()
+
+
+def test_a_chunked_body_is_read_as_the_event(intake: Intake) -> None:
+    key = intake.key("mail-gateway")
+    data = json.dumps(trigger(key, dedup_key="chunked-1")).encode()
+    pieces = [data[i : i + 40] for i in range(0, len(data), 40)]
+    status, answer = _post_chunked(intake.url, pieces)
+    assert (status, answer.get("dedup_key")) == (202, "chunked-1")
+    assert len(intake.cases()) == 1
+    body = trigger(key)
+    body["payload"]["custom_details"] = {"blob": "x" * (events.MAX_BODY_BYTES + 1)}
+    big = json.dumps(body).encode()
+    status, answer = _post_chunked(
+        intake.url, [big[i : i + 65536] for i in range(0, len(big), 65536)]
+    )
+    assert status == 400 and answer["errors"] == ["the body is over 512 KiB"]
+    assert len(intake.cases()) == 1
 
 
 def test_acknowledging_an_unknown_dedup_key_changes_nothing(intake: Intake) -> None:
