@@ -1,11 +1,11 @@
 """Pages held for working hours (`hours: working`), released to whoever is on call by then.
 
-A held page is an outbox DM queued for later (`due_at` after `created_at`). When it comes due,
-the worker re-resolves its level before delivering it (the timer pass runs before delivery):
-if its recipient is still on call there it goes out as it is; otherwise it is cancelled (and no
-longer gives access to a restricted case) and the level's people now are paged instead, each
-held again until their own working hours if need be. Releasing sets `created_at` to the release
-instant, so a released row is never held nor released twice.
+A held page is an outbox DM queued for later and marked `held`: delivery never claims it, on any
+replica, until it is released here. When it comes due, the worker re-resolves its level (the
+timer pass runs before delivery): if its recipient is still on call there it is released as it
+is; otherwise it is cancelled (and no longer gives access to a restricted case) and the level's
+people now are paged instead, each held again until their own working hours if need be. A held
+page of a case no longer open is cancelled.
 """
 
 from __future__ import annotations
@@ -41,10 +41,8 @@ def _held_due(now: datetime) -> tuple[object, ...]:
         IS_PAGE,
         col(OutboxMessage.kind) == PageKind.dm.value,
         col(OutboxMessage.state) == OutboxState.pending.value,
-        col(OutboxMessage.attempts) == 0,
-        col(OutboxMessage.role).in_(_LEVEL_ROLES),
+        col(OutboxMessage.held).is_(True),
         col(OutboxMessage.due_at) <= now,
-        col(OutboxMessage.due_at) > col(OutboxMessage.created_at),
     )
 
 
@@ -76,13 +74,16 @@ def _release(db: Database, *, page_id: int, now: datetime) -> int:
             .where(col(OutboxMessage.id) == page_id, *_held_due(now))  # type: ignore[arg-type]
             .with_for_update(skip_locked=True)
         ).first()
-        if page is None or page.case_id is None or page.step is None:
+        if page is None:
             return 0
-        case = session.get(Case, page.case_id)
+        page.held = False  # released: delivery may take it (or it is cancelled below)
+        case = session.get(Case, page.case_id) if page.case_id is not None else None
         team = session.get(Team, page.team_id)
         if case is None or team is None or case.status != CaseStatus.open:
+            queue.cancel_pending(session, col(OutboxMessage.id) == page.id)  # nobody to wake
             return 0
-        page.created_at = now  # released: never held nor released again
+        if page.step is None or page.role not in _LEVEL_ROLES:
+            return 1  # a page for one person, not for a level: it goes out as it is
         step = steps_of(case)[page.step]
         roster = load_roster(session, team, now)
         resolution = resolve_targets(roster, step.targets)

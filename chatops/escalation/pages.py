@@ -72,6 +72,7 @@ def add_page(
         grants_access=grants_access,
         due_at=due_at or at,
         first_due_at=due_at or at,
+        held=due_at is not None and due_at > at,
         max_backoff_s=max_backoff_s,
     )
     page = OutboxMessage(**values)
@@ -85,13 +86,13 @@ def cancel_pending_pages(session: Session, *, case_id: int) -> int:
 
 
 def cancel_held_pages(session: Session, *, case_id: int, at: datetime) -> int:
-    """Cancel pages held for working hours (due after `at`): the case was taken meanwhile, so
-    nobody needs waking for it. Returns how many."""
+    """Cancel pages held for working hours (due or not, not yet released): the case was taken
+    meanwhile, so nobody needs waking for it. Returns how many."""
     return queue.cancel_pending(
         session,
         IS_PAGE,
         col(OutboxMessage.case_id) == case_id,
-        col(OutboxMessage.due_at) > at,
+        col(OutboxMessage.held).is_(True),
     )
 
 

@@ -138,7 +138,7 @@ def claim(
     lease_until = now + lease
     due = select(
         col(OutboxMessage.id), col(OutboxMessage.state), col(OutboxMessage.claimed_by)
-    ).where(col(OutboxMessage.due_at) <= now)
+    ).where(col(OutboxMessage.due_at) <= now, col(OutboxMessage.held).is_(False))
     if urgent:
         due = due.where(col(OutboxMessage.max_backoff_s).is_not(None))
     locked = (

@@ -23,6 +23,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import Index, text
+from sqlalchemy import false as sa_false
 from sqlalchemy import true as sa_true
 from sqlmodel import Field, SQLModel
 
@@ -85,6 +86,9 @@ class OutboxMessage(SQLModel, table=True):
     # access themselves; ladder pages always do (the policy chose the recipient).
     paged_by: str | None = None
     grants_access: bool = Field(default=True, sa_column_kwargs={"server_default": sa_true()})
+    # Waiting for its domain to release it (a page held for working hours, re-targeted when it
+    # comes due): delivery never claims a held row, whatever its `due_at`.
+    held: bool = Field(default=False, sa_column_kwargs={"server_default": sa_false()})
     # A handoff message's boundary (none for a coverage-watch DM).
     handoff_id: int | None = Field(default=None, foreign_key="handoff.id", index=True)
     recipient: str  # channel id, or a Slack user id for a DM

@@ -11,9 +11,11 @@ from datetime import UTC, datetime, timedelta
 
 from sqlmodel import col, select
 
+from chatops.cases import held
 from chatops.cases.models import CaseEvent
 from chatops.db import Database
 from chatops.escalation.models import EscalationTimer, PageKind, TimerState
+from chatops.outbox.claims import claim
 from chatops.outbox.models import OutboxMessage
 from commands.registry import dispatch
 from rota.spec import RotationSpec
@@ -147,3 +149,40 @@ def test_a_held_page_goes_to_whoever_is_on_call_when_it_is_released(db: Database
     assert "held until" in show and "(working hours)" in show
     assert "is no longer on call at level 1" in show
     assert "Paged @Eve at level 1" in show or "Paged <@U0EVE> at level 1" in show
+
+
+def _held_sev4(db: Database) -> tuple[World, str]:
+    """A sev4 opened on Saturday, its page held for Ann's working hours (Monday 08:00 UTC)."""
+    world = make_world(db)
+    key = _open(world, "case open self-harm sev4 routine follow-up", by=CAT)
+    world.tick()
+    assert world.dms() == []
+    return world, key
+
+
+def test_a_held_page_due_but_not_yet_released_is_never_claimed_by_delivery(
+    db: Database,
+) -> None:
+    """Another replica's delivery can run between the page falling due and this replica's
+    release step: it must not take the page, or it would go out unchecked."""
+    world, _key = _held_sev4(db)
+    monday = datetime(2027, 3, 22, 8, 0, tzinfo=UTC)
+    world.clock.advance(monday - world.clock())
+    assert claim(db, now=world.clock(), worker_id="other", limit=50) == []  # held: not claimable
+    assert held.release_held_pages(db, now=world.clock(), limit=50) == 1
+    [taken] = claim(db, now=world.clock(), worker_id="other", limit=50)
+    assert taken.recipient == ANN and taken.kind == PageKind.dm.value
+
+
+def test_a_held_page_of_a_case_taken_meanwhile_is_cancelled_not_sent(db: Database) -> None:
+    """Acknowledged while its page waits for working hours: nobody is woken for it, even when
+    the acknowledgement comes after the page fell due but before it was released."""
+    world, key = _held_sev4(db)
+    monday = datetime(2027, 3, 22, 8, 0, tzinfo=UTC)
+    world.clock.advance(monday - world.clock())
+    assert dispatch(f"ack {key}", world.context(CAT)).ok  # the reporter, who has access
+    world.tick()
+    assert world.dms() == []
+    with db.transaction() as session:
+        pages = session.exec(select(OutboxMessage).where(OutboxMessage.recipient == ANN)).all()
+    assert [(p.state, p.held) for p in pages] == [("cancelled", True)]
