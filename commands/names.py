@@ -17,6 +17,10 @@ from typing import Protocol, TypeVar
 
 from chatops.blockkit import quote_input, user_text
 
+#: Words that stand for the asker: `me` is never a name (and never the beginning of one).
+ME = frozenset({"me", "myself"})
+#: The fewest letters a name's beginning must have to name someone by it.
+MIN_BEGINNING = 3
 _MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 _TRAILING = ",;:.!?"
 
@@ -96,6 +100,8 @@ def match(query: str, members: Sequence[M], *, team: str = "the team") -> M:
     wanted = fold(typed)
     if not wanted:
         raise UnknownName("name a member, e.g. @name")
+    if wanted in ME:
+        raise UnknownName(f"`{quote_input(typed)}` is not a name here: name the member, e.g. @name")
     for kind in _KINDS:
         found = [m for m in members if kind(wanted, m)]
         if len(found) == 1:
@@ -107,15 +113,20 @@ def match(query: str, members: Sequence[M], *, team: str = "the team") -> M:
 
 
 def match_words(
-    words: Sequence[str], members: Sequence[M], *, team: str = "the team"
+    words: Sequence[str], members: Sequence[M], *, team: str = "the team", me: str | None = None
 ) -> tuple[M, int]:
     """The member named by the first of `words`, and how many words the name took.
 
     The longest run of words that is someone's full name wins (`@Sofía Martínez speaks …`);
     else the first word alone names them, a trailing comma or colon allowed (`@amira, she …`).
+    `me` (or `myself`) is the member whose Slack id is `me`, when the caller knows who asks.
     """
     if not words:
         raise UnknownName("name a member, e.g. @name")
+    if me is not None and fold(words[0].removeprefix("@").rstrip(_TRAILING)) in ME:
+        found = [m for m in members if m.slack_id == me]
+        if found:
+            return found[0], 1
     longest = max((len(m.name.split()) for m in members), default=1)
     for count in range(min(longest, len(words)), 1, -1):
         wanted = fold(" ".join(words[:count]).removeprefix("@"))
@@ -150,7 +161,8 @@ def _any_word(wanted: str, m: Named) -> bool:
 
 
 def _beginning(wanted: str, m: Named) -> bool:
-    return fold(m.name).startswith(wanted)
+    # Three letters at least: `me` must not be Mei, nor `al` anyone called Alex.
+    return len(wanted) >= MIN_BEGINNING and fold(m.name).startswith(wanted)
 
 
 _KINDS: tuple[Callable[[str, Named], bool], ...] = (_full, _slack_id, _first, _any_word, _beginning)

@@ -45,15 +45,16 @@ def resolve_member(token: str, spec: RotaSpec) -> str:
     return read_member([token], spec)[0]
 
 
-def read_member(words: Sequence[str], spec: RotaSpec) -> tuple[str, int]:
+def read_member(words: Sequence[str], spec: RotaSpec, me: str | None = None) -> tuple[str, int]:
     """The member named at the start of `words` as a Slack id, and how many words it took
-    (`@Sofía Martínez` is two); a name nobody or several answer to is a `UsageError`."""
+    (`@Sofía Martínez` is two); a name nobody or several answer to is a `UsageError`. `me`:
+    the asker's Slack id, so `me` names them."""
     slack_id = mention_id(words[0]) if words else None
     if slack_id is not None:
         return slack_id, 1
     people = [Person(m.id, m.name) for m in spec.members]
     try:
-        person, used = match_words(words, people, team=spec.team.name)
+        person, used = match_words(words, people, team=spec.team.name, me=me)
     except NameNotFound as error:
         raise UsageError(str(error)) from error  # the cause tells unknown from ambiguous
     return person.slack_id, used

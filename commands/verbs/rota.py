@@ -264,7 +264,9 @@ class RotaOverride(RotaEdit):
     def parse(cls, args: list[str], ctx: Context) -> Self:
         if not args:
             raise UsageError("who covers?")
-        member, used = read_member(args, team_rota(ctx).spec)
+        member, used = read_member(
+            args, team_rota(ctx).spec, me=ctx.actor.slack_id if ctx.actor else None
+        )
         start, end, rest = parse_span(args[used:], ctx)
         options, force, reason = _options(rest, {"rotation"})
         return cls(
@@ -307,10 +309,10 @@ class RotaSwap(RotaEdit):
         if len(args) < 2:
             raise UsageError("a swap needs two members")
         spec = team_rota(ctx).spec
-        first, used = read_member(args, spec)
+        first, used = read_member(args, spec, me=ctx.actor.slack_id if ctx.actor else None)
         if used == len(args):
             raise UsageError("a swap needs two members")
-        second, more = read_member(args[used:], spec)
+        second, more = read_member(args[used:], spec, me=ctx.actor.slack_id if ctx.actor else None)
         start, end, rest = parse_span(args[used + more :], ctx)
         _, force, reason = _options(rest, set())
         return cls(first=first, second=second, start=start, end=end, reason=reason, force=force)
@@ -347,7 +349,7 @@ class RotaAdd(RotaEdit):
         if len(args) < 3 or "to" not in [a.lower() for a in args[1:]]:
             raise UsageError("say whom to add to which rotation")
         spec = team_rota(ctx).spec
-        member, used = read_member(args, spec)
+        member, used = read_member(args, spec, me=ctx.actor.slack_id if ctx.actor else None)
         if len(args) < used + 2 or args[used].lower() != "to":
             raise UsageError("say whom to add to which rotation")
         options, force, extra = _options(args[used + 2 :], {"tz", "name", "lang", "role"})
@@ -403,7 +405,9 @@ class RotaRemove(RotaEdit):
     def parse(cls, args: list[str], ctx: Context) -> Self:
         if len(args) < 3 or "from" not in [a.lower() for a in args[1:]]:
             raise UsageError("say whom to remove from which rotation")
-        member, used = read_member(args, team_rota(ctx).spec)
+        member, used = read_member(
+            args, team_rota(ctx).spec, me=ctx.actor.slack_id if ctx.actor else None
+        )
         if len(args) < used + 2 or args[used].lower() != "from":
             raise UsageError("say whom to remove from which rotation")
         _, force, extra = _options(args[used + 2 :], set())

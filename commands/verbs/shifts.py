@@ -21,11 +21,11 @@ MAX_DAYS = 60
 MAX_LINES = 40
 
 
-def _member(words: list[str], spec: RotaSpec) -> tuple[str, int]:
+def _member(words: list[str], spec: RotaSpec, me: str | None) -> tuple[str, int]:
     """The member named at the start of `words`. A plain word that names nobody is just
     unexpected (`everyone`); an `@name`, or a name several share, gets the matcher's answer."""
     try:
-        return read_member(words, spec)
+        return read_member(words, spec, me)
     except UsageError as error:
         if words[0].startswith(("@", "<")) or not isinstance(error.__cause__, UnknownName):
             raise
@@ -63,7 +63,9 @@ class Shifts(Command):
                 member = None
             else:
                 refuse_near_option(raw(arg), {"days"})
-                member, used = _member(args[at - 1 :], spec)
+                member, used = _member(
+                    args[at - 1 :], spec, ctx.actor.slack_id if ctx.actor else None
+                )
                 at += used - 1
         if member is not None and member not in {m.id for m in spec.members}:
             raise UsageError(

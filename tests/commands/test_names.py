@@ -228,3 +228,19 @@ def test_the_clis_member_option_suggests_a_close_name(tmp_path: Path) -> None:
         "chatops: --member: 'sofai' is not a member of Trust & Safety "
         "(did you mean Sofía Martínez?)"
     )
+
+
+def test_me_is_the_asker_never_a_name_that_starts_with_it(ctx: Context) -> None:
+    """`to me` once assigned the case to Mei Lin ("me" began her name), and with it gave her a
+    restricted case: `me` is whoever asks, and two letters name nobody."""
+    key = _open(ctx)
+    assigned = dispatch(f"case assign {key} to me", ctx)
+    assert assigned.ok and f"assigned to <@{LUKAS}>" in assigned.text
+    mine = dispatch("shifts me", ctx)
+    assert mine.ok and mine.blocks == dispatch("shifts", ctx).blocks  # the asker's own
+    with pytest.raises(UnknownName):
+        match("me", DEMO)  # the matcher alone does not know who asks: refused, not Mei
+    alex = [*SAMS, Person("UA1", "Alex Kim")]
+    with pytest.raises(UnknownName):
+        match("al", alex)  # too short a beginning
+    assert match("ale", alex).slack_id == "UA1"
