@@ -9,7 +9,7 @@ happens twice (fall back) is its first occurrence — the rota's own rules.
 A time more than `MAX_REACH` from now is refused: nobody plans a rota a decade out, and the
 calendar arithmetic behind it overflows near the years 1 and 9999. In a span, an end named by a
 weekday or a month and day is the first such day on or after the start (`mon to fri`), and an
-end given as a time alone is on the start's day, or the next when that is not after the start
+end given as a time alone is on the start's day, or the next when that is before the start
 (`tomorrow 09:00 to 17:00`, `fri 22:00 to 06:00`).
 """
 
@@ -24,7 +24,6 @@ from commands.context import Context, UsageError
 from rota.wallclock import from_ts, wall_to_ts, zone
 
 EXAMPLES = "`tomorrow 09:00`, `2027-03-14 02:30`, `in 2h` or `2027-03-14T02:30Z`"
-_DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 #: A time of day: `09:00`, `9:30`, or with am/pm as many people type it (`9am`, `5:30pm`).
 _CLOCK = re.compile(r"^(\d{1,2})(?::(\d{2}))?\s*(am|pm|a\.m\.|p\.m\.)?$", re.ASCII | re.I)
 _HALVES = frozenset({"am", "pm", "a.m.", "p.m."})
@@ -180,23 +179,36 @@ def _day_number(word: str) -> int | None:
 _NEAR = {"yesterday": -1, "today": 0, "tomorrow": 1}
 
 
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_WEEKDAY_ALIASES = {"tues": 1, "weds": 2, "thur": 3, "thurs": 3}
+
+
+def _weekday(word: str) -> int | None:
+    """Monday 0 … Sunday 6 for a weekday's name or its beginning (`fri`, `wedn`, `thurs`);
+    None for any other word, though it start like one (`wedding`, `monitoring`, `sunny`)."""
+    if word in _WEEKDAY_ALIASES:
+        return _WEEKDAY_ALIASES[word]
+    if len(word) < 3:
+        return None
+    found = [i for i, name in enumerate(_WEEKDAYS) if name.startswith(word)]
+    return found[0] if len(found) == 1 else None
+
+
 def _read_day(
     words: list[str], today: date, base: date | None = None
 ) -> tuple[date | None, list[str]]:
     """The day `words` start with (and the words after it), or None and all the words.
 
     A weekday is the next one after today, or with `base` the first on or after `base`."""
-    if len(words) >= 2 and words[0] in {"next", "this"} and words[1][:3] in _DAYS:
+    if len(words) >= 2 and words[0] in {"next", "this"} and _weekday(words[1]) is not None:
         words = words[1:]  # "next monday", "this friday": the coming one
     first = words[0]
     if first in _NEAR:
         return today + timedelta(days=_NEAR[first]), words[1:]
-    if first[:3] in _DAYS and first.isalpha():
+    if (weekday := _weekday(first)) is not None:
         if base is not None:
-            return base + timedelta(days=(_DAYS.index(first[:3]) - base.weekday()) % 7), words[1:]
-        return today + timedelta(days=(_DAYS.index(first[:3]) - today.weekday()) % 7 or 7), words[
-            1:
-        ]
+            return base + timedelta(days=(weekday - base.weekday()) % 7), words[1:]
+        return today + timedelta(days=(weekday - today.weekday()) % 7 or 7), words[1:]
     if re.match(r"^\d{4}-\d{2}-\d{2}$", first, re.ASCII):
         try:
             return date.fromisoformat(first), words[1:]
@@ -286,6 +298,7 @@ def parse_span(
     (options, a reason), so every verb that takes a window reads it the same way.
     """
     now = ctx.clock()
+    words = _hyphened(words)
     if len(words) >= 2 and all(_DAY.fullmatch(w) for w in words[:2]):
         start, end = parse_when(words[0], ctx, now=now), parse_when(words[1], ctx, now=now)
         if whole_days:
@@ -303,6 +316,7 @@ def parse_span(
     cut = lowered.index("to")
     start = parse_when(" ".join(words[:cut]), ctx, now=now)
     base = _today(ctx, start)  # an end's weekday or month and day: on or after the start
+    start_typed = " ".join(words[:cut])
     after = words[cut + 1 :]
     reached: UsageError | None = None
     for take in (3, 2, 1):
@@ -318,12 +332,38 @@ def parse_span(
             if whole_days and (named := _date_only(typed, ctx, now, base)) is not None:
                 end = _day_end(named, ctx, now)
             clock_only = len(said := _words(typed)) == 1 and _is_clock(said[0])
-            if clock_only and end <= start:  # `22:00 to 06:00`: overnight
+            # `22:00 to 06:00`: overnight. Not when equal: `02:00 to 03:00` on the night
+            # clocks skip that hour is the one instant 03:00, an empty span, not a day.
+            if clock_only and end < start:
                 end = parse_when(typed, ctx, now=now, base=base + timedelta(days=1))
+            elif _clock_alone(start_typed) and len(said) >= 2 and _is_clock(said[-1]):
+                # `9am to 5pm tomorrow`, `22:00 to 06:00 fri`: the day named once is both ends'
+                # (the start the evening before when it would not come first).
+                day = _today(ctx, end)
+                start = parse_when(start_typed, ctx, now=now, base=day)
+                if start >= end:
+                    start = parse_when(start_typed, ctx, now=now, base=day - timedelta(days=1))
             return start, end, after[take:]
     if reached is not None:
         raise reached
     raise UsageError(f"can't read the end time `{quote_input(' '.join(after[:2]))}`")
+
+
+def _clock_alone(typed: str) -> bool:
+    said = _words(typed)
+    return len(said) == 1 and _is_clock(said[0])
+
+
+def _hyphened(words: list[str]) -> list[str]:
+    """`9am-5pm`, `09:00–17:00` as `9am to 5pm`: a range of hours as people write it."""
+    out: list[str] = []
+    for word in words:
+        parts = re.split(r"[-–—]", word)
+        if len(parts) == 2 and all(_is_clock(p) for p in parts) and "to" not in out:
+            out += [parts[0], "to", parts[1]]
+        else:
+            out.append(word)
+    return out
 
 
 def _refuse_a_start_alone(words: list[str], ctx: Context, now: datetime) -> None:
@@ -393,11 +433,38 @@ def _span_for(
                     "with `to`"
                 )
             return None
+        typed = quote_input(" ".join(rest[: lasting[1]]))
         if lasting[0] > MAX_REACH:
-            typed = quote_input(" ".join(rest[: lasting[1]]))
             raise OutOfReach(f"`{typed}` is too long (at most {MAX_REACH.days} days)")
-        return start, start + lasting[0], rest[lasting[1] :]
+        after = rest[lasting[1] :]
+        if (
+            not said_for
+            and [w.lower() for w in after[:1]] == ["to"]
+            and _a_time_follows(after[1:], ctx, now)
+        ):
+            # `fri 14h to 16h`: hours of the day written as lengths; never read as `for 14h`.
+            raise OutOfReach(
+                f"`{typed}` reads as a length, not a time of day: write times like 14:00 or "
+                "2pm (`fri 14:00 to 16:00`)"
+            )
+        return start, start + lasting[0], after
     return None
+
+
+def _a_time_follows(words: list[str], ctx: Context, now: datetime) -> bool:
+    """Whether `words` begin with a time or a length (`16h`, `16:00`, `fri`), not a reason's
+    words (`to see the doctor`)."""
+    if not words:
+        return False
+    if _duration_words(words[:1]) is not None:
+        return True
+    for take in (2, 1):
+        try:
+            parse_when(" ".join(words[:take]), ctx, now=now)
+        except UsageError:
+            continue
+        return True
+    return False
 
 
 def _iso(text: str) -> datetime:

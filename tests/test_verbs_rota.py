@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -155,6 +155,15 @@ def test_a_time_of_day_that_is_not_one_is_refused(ctx: Context, text: str) -> No
         ("mon 22:00 to 06:00", datetime(2027, 3, 22, 21, 0), datetime(2027, 3, 23, 5, 0)),
         # a day named at the end still wins
         ("tomorrow 09:00 to mon 17:00", datetime(2027, 3, 21, 8, 0), datetime(2027, 3, 22, 16, 0)),
+        # a reason's word is not a weekday because it starts like one
+        ("tomorrow 09:00 to 17:00 wedding", datetime(2027, 3, 21, 8), datetime(2027, 3, 21, 16)),
+        ("tomorrow 09:00 to 17:00 sunny day", datetime(2027, 3, 21, 8), datetime(2027, 3, 21, 16)),
+        # hours written as a range, and a day named once after both times
+        ("tomorrow 9am-5pm", datetime(2027, 3, 21, 8, 0), datetime(2027, 3, 21, 16, 0)),
+        ("9am to 5pm tomorrow", datetime(2027, 3, 21, 8, 0), datetime(2027, 3, 21, 16, 0)),
+        ("22:00 to 06:00 tue", datetime(2027, 3, 22, 21, 0), datetime(2027, 3, 23, 5, 0)),
+        # the hour the clocks skip (Berlin, 2027-03-28 02:00-03:00) is one instant, not a day
+        ("2027-03-28 02:00 to 03:00", datetime(2027, 3, 28, 1, 0), datetime(2027, 3, 28, 1, 0)),
     ],
 )
 def test_a_spans_end_given_as_a_time_alone_is_on_the_starts_day(
@@ -162,6 +171,15 @@ def test_a_spans_end_given_as_a_time_alone_is_on_the_starts_day(
 ) -> None:
     got = parse_span(text.split(), ctx)
     assert got[:2] == (start.replace(tzinfo=UTC), end.replace(tzinfo=UTC))
+
+
+def test_hours_written_as_lengths_before_to_are_refused_not_read_as_a_length(
+    ctx: Context,
+) -> None:
+    with pytest.raises(UsageError, match="reads as a length, not a time of day"):
+        parse_span(["fri", "14h", "to", "16h"], ctx)
+    start, end, rest = parse_span(["fri", "2h", "to", "see", "the", "doctor"], ctx)
+    assert end - start == timedelta(hours=2) and rest == ["to", "see", "the", "doctor"]
 
 
 def test_a_naive_iso_time_is_refused(ctx: Context) -> None:
