@@ -60,14 +60,27 @@ def _is_control(char: str) -> bool:
     return unicodedata.category(char) in {"Cc", "Cf"}
 
 
-#: Quote marks: a text of nothing else (`""`, `“”`, `''`) was meant to be empty.
-_QUOTE_MARKS = frozenset("\"'“”„‘’‚«»")
+#: Quote marks: a text of nothing else (`""`, `“”`, `''`, `「」`) was meant to be empty.
+_QUOTE_MARKS = frozenset("\"'`“”„‘’‚«»‹›「」『』＂＇｀")
+#: Characters that draw nothing though they are letters or symbols to Unicode: the braille
+#: blank and the Hangul fillers, used to post "empty" messages.
+_BLANK_GLYPHS = frozenset("\u2800\u115f\u1160\u3164\uffa0")
+
+
+def _invisible(char: str) -> bool:
+    return (
+        char.isspace()
+        or unicodedata.category(char) in {"Cc", "Cf", "Mn", "Me"}  # a mark alone draws nothing
+        or char in _BLANK_GLYPHS
+        or char in _QUOTE_MARKS
+    )
 
 
 def blank(text: str) -> bool:
     """Whether `text` says nothing: only spaces, control and invisible format characters (a
-    zero-width space, a stray direction mark) and quote marks (`""` typed for "empty")."""
-    return all(c.isspace() or _is_control(c) or c in _QUOTE_MARKS for c in text)
+    zero-width space, a stray direction mark, a combining mark with nothing to combine with),
+    blank glyphs (the braille blank) and quote marks (`""` typed for "empty")."""
+    return all(_invisible(c) for c in text)
 
 
 def defang(text: str) -> str:

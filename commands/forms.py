@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from chatops.blockkit import Block, truncate
+from chatops.blockkit import Block, blank, truncate
 from chatops.cases.models import RESTRICTED_BY_DEFAULT, SEVERITY_MEANING, CaseType, Severity
 from chatops.languages import known_language
 from commands.registry import FormValues
@@ -180,7 +180,7 @@ def read_case_form(values: FormValues) -> tuple[CaseForm | None, dict[str, str]]
     if severity not in {s.value for s in Severity}:
         errors[SEVERITY_BLOCK] = "Choose a severity from sev1 to sev4."
     summary = _text(values, SUMMARY_BLOCK)
-    if not summary:
+    if blank(summary):  # `""` or invisible characters say nothing: told here, form still open
         errors[SUMMARY_BLOCK] = "A case needs a summary."
     elif len(summary) > SUMMARY_MAX:
         errors[SUMMARY_BLOCK] = f"Keep the summary to {SUMMARY_MAX} characters; use details."

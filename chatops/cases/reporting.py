@@ -12,12 +12,13 @@ from datetime import datetime, timedelta
 from sqlmodel import Session
 
 from chatops import audit
-from chatops.blockkit import user_text
+from chatops.blockkit import blank, user_text
 from chatops.cases import access, legal
 from chatops.cases.lookup import get_case
 from chatops.cases.models import Case, CaseStatus
 from chatops.cases.referrals import (
     Referral,
+    earlier_kind,
     parse_agency,
     parse_basis,
     parse_country,
@@ -107,7 +108,7 @@ def decline_report(
 ) -> legal.ReportClock:
     """Record why no report is made; the reason stays in the timeline (restricted text)."""
     who, case = _case_for(session, team_id=team_id, actor=actor, key=key, at=at, action="report")
-    if not reason.strip():
+    if blank(reason):
         raise Refused("say why no report is made")
     clock = _open_clock(session, case)
     clock.declined_at, clock.declined_by = at, who.slack_id
@@ -178,7 +179,11 @@ def refer(
         agency=name,
         country=parse_country(country.strip()),
         basis=parse_basis(basis.strip()).value,
-        kind=parse_kind(kind.strip() if kind else None, name).value,
+        kind=parse_kind(
+            kind.strip() if kind else None,
+            name,
+            earlier_kind(session, team_id=case.team_id, agency=name),
+        ).value,
         note=note.strip(),
     )
     session.add(referral)

@@ -16,6 +16,7 @@ from sqlalchemy import delete, update
 from sqlmodel import Session, col, select
 
 from chatops import audit
+from chatops.blockkit import blank
 from chatops.cases import legal
 from chatops.cases.legal import ReportClock
 from chatops.cases.lookup import get_case
@@ -126,7 +127,7 @@ def hold(
     who, case = _held_case(session, team_id, actor, key)
     if not who.is_manager:
         raise Refused("only managers and admins can put a case on legal hold")
-    if not reason.strip():
+    if blank(reason):
         raise Refused("say why the case is held, e.g. a legal request's reference")
     if case.legal_hold is not None:
         raise Refused(f"{case.key} is already on legal hold")

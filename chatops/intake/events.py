@@ -31,7 +31,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from chatops.blockkit import has_lone_surrogate, storable
+from chatops.blockkit import blank, has_lone_surrogate, storable
 from chatops.cases import by_tool, opening
 from chatops.cases.models import Case, CaseStatus
 from chatops.clock import Clock
@@ -109,7 +109,7 @@ def _read(data: dict[str, Any]) -> Event | list[str]:
         else:
             given = payload.get("summary")
             summary = given if isinstance(given, str) else ""
-            if not summary.strip():
+            if blank(summary):
                 errors.append("'payload.summary' is missing or empty")
             source = payload.get("source")
             if not isinstance(source, str) or not source.strip():

@@ -13,7 +13,7 @@ from typing import Self
 
 from pydantic import Field
 
-from chatops.blockkit import Reply
+from chatops.blockkit import Reply, blank
 from chatops.cases import opening, origins
 from chatops.cases.models import CaseType, Severity
 from chatops.cases.pacing import check_paging_rate
@@ -21,7 +21,7 @@ from chatops.escalation.messages import headline
 from commands import forms
 from commands.command import Command, FreeText
 from commands.context import Context, Refused, UsageError
-from commands.parsing import verbatim
+from commands.parsing import raw, verbatim
 from commands.registry import form, verb
 from commands.verbs.case import paging_line
 
@@ -34,10 +34,10 @@ ANSWER = (
 
 
 def _not_a_report(word: str) -> bool:
-    """A word that says nothing of what happened: a severity (`sev1`) or an option
-    (`lang:ar`), which the emergency form does not take."""
-    text = str(word).lower()
-    return text in {s.value for s in Severity} or (":" in text and " " not in text)
+    """A word that says nothing of what happened: a severity (`sev1`), an option (`lang:ar`),
+    which the emergency form does not take, or nothing visible (`""`, a zero-width space)."""
+    text = raw(word).lower()
+    return text in {s.value for s in Severity} or (":" in text and " " not in text) or blank(text)
 
 
 @verb(

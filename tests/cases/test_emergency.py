@@ -115,7 +115,15 @@ def test_an_empty_alarm_is_one_line_and_changes_nothing(world: World) -> None:
     assert not reply.ok and "say what happened" in reply.text
     typed_only = outsider(world, "emergency child-safety")
     assert not typed_only.ok and "say what happened after `child-safety`" in typed_only.text
-    for nothing_said in ("emergency sev1", "emergency child-safety lang:ar", "emergency x:y"):
+    for nothing_said in (
+        "emergency sev1",
+        "emergency child-safety lang:ar",
+        "emergency x:y",
+        'emergency sev1 ""',
+        'emergency child-safety lang:ar ""',
+        'emergency "" lang:ar',
+        "emergency sev1 \u200b",
+    ):
         refused = outsider(world, nothing_said)
         assert not refused.ok and "say what happened" in refused.text, nothing_said
     assert counts(world.db) == before
