@@ -9,6 +9,7 @@ record or read it. Its note is typed text and stays in this table, never in the 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
@@ -93,11 +94,11 @@ def parse_basis(text: str) -> Basis:
         raise Refused(f"unknown basis '{quote_input(text)}'; valid: {valid}") from None
 
 
-def parse_kind(text: str | None, agency: str) -> AgencyKind:
-    """The kind typed (`kind:`), else the known agency's, else a one-line refusal. A known
-    agency typed with another kind is refused: one agency counted under two kinds would split
-    its line in the transparency report."""
-    known = KNOWN_AGENCIES.get(agency.casefold())
+def parse_kind(text: str | None, agency: str, earlier: AgencyKind | None = None) -> AgencyKind:
+    """The kind typed (`kind:`), else the agency's known kind or the kind it was referred as
+    before (`earlier`), else a one-line refusal. A kind contradicting either is refused: one
+    agency counted under two kinds would split its line in the transparency report."""
+    known = known_kind(agency) or earlier
     if text:
         try:
             typed = AgencyKind(text.lower())
@@ -105,14 +106,31 @@ def parse_kind(text: str | None, agency: str) -> AgencyKind:
             valid = ", ".join(k.value for k in AgencyKind)
             raise Refused(f"unknown agency kind '{quote_input(text)}'; valid: {valid}") from None
         if known is not None and typed != known:
+            counted = "was recorded as" if known_kind(agency) is None else "counts as"
             raise Refused(
-                f"{quote_input(agency)} is a {known.value}, not a {typed.value}: leave out kind:"
+                f"{quote_input(agency)} {counted} {known.value}, not {typed.value}: leave out kind:"
             )
         return typed
     if known is None:
         valid = "|".join(k.value for k in AgencyKind)
         raise Refused(f"say what kind of agency '{quote_input(agency)}' is: kind:{valid}")
     return known
+
+
+def agency_key(agency: str) -> str:
+    """An agency's name as compared: width, case and a leading "the" do not matter."""
+    folded = unicodedata.normalize("NFKC", agency).casefold().strip()
+    return folded.removeprefix("the ").strip()
+
+
+def known_kind(agency: str) -> AgencyKind | None:
+    """The kind of a well-known agency named in `agency` (`NCMEC`, `the FBI`, `NCMEC
+    CyberTipline`), when the names in it agree on one."""
+    key = agency_key(agency)
+    if key in KNOWN_AGENCIES:
+        return KNOWN_AGENCIES[key]
+    kinds = {KNOWN_AGENCIES[w] for w in re.split(r"[^\w]+", key) if w in KNOWN_AGENCIES}
+    return kinds.pop() if len(kinds) == 1 else None
 
 
 #: Codes people type for a country whose ISO code differs.
@@ -175,3 +193,17 @@ def count_referrals(
         by_agency=tally([spelling[r.agency.casefold()] for r in rows]),
         by_country=tally([r.country for r in rows]),
     )
+
+
+def earlier_kind(session: Session, *, team_id: int, agency: str) -> AgencyKind | None:
+    """The kind this team last referred `agency` as (compared by `agency_key`), if ever."""
+    key = agency_key(agency)
+    rows = session.exec(
+        select(Referral.agency, Referral.kind)
+        .where(Referral.team_id == team_id)
+        .order_by(col(Referral.id).desc())
+    ).all()
+    for name, kind in rows:
+        if agency_key(name) == key:
+            return AgencyKind(kind) if kind in {k.value for k in AgencyKind} else None
+    return None

@@ -88,11 +88,15 @@ def test_referrals_are_hidden_from_those_without_access(world: World) -> None:
         (f"refer {KEY} to NCMEC country:XX basis:legal", "'XX' is not an ISO 3166-1"),
         (f"refer {KEY} to NCMEC country:USA basis:legal", "'USA' is not an ISO 3166-1"),
         (f"refer {KEY} to NCMEC basis:legal", "give country:"),
-        (f"refer {KEY} to Polizei Berlin country:DE basis:legal", "kind:law-enforcement|hotline"),
+        (f"refer {KEY} to Garda NBCI country:IE basis:legal", "kind:law-enforcement|hotline"),
         (f"refer {KEY} to NCMEC country:US basis:legal kind:ngo", "unknown agency kind 'ngo'"),
         (
             f"refer {KEY} to NCMEC country:US basis:legal kind:regulator",
-            "NCMEC is a hotline, not a regulator: leave out kind:",
+            "NCMEC counts as hotline, not regulator: leave out kind:",
+        ),
+        (
+            f"refer {KEY} to the ＦＢＩ field office country:US basis:legal kind:hotline",
+            "the ＦＢＩ field office counts as law-enforcement, not hotline",
         ),
         (f"refer {KEY} to NCMEC country:UK basis:legal", "use GB"),
         (f"refer {KEY} NCMEC country:US basis:legal", "say `to <agency>`"),
@@ -190,3 +194,16 @@ def test_the_referral_report_refuses_a_bad_date_in_one_line(tmp_path: Path) -> N
     )
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1 and "--from" in result.stderr
+
+
+def test_an_agency_keeps_the_kind_it_was_first_recorded_under(world: World) -> None:
+    """An agency the bot does not know is counted under the kind it was first given: a later
+    referral to it may leave kind: out, and may not give another one."""
+    assert run(world, f"case open child-safety sev1 {SECRET}").ok
+    first = f"refer {KEY} to Garda NBCI country:IE basis:legal kind:law-enforcement"
+    assert run(world, first).ok
+    other = run(world, f"refer {KEY} to garda nbci country:IE basis:legal kind:regulator")
+    assert not other.ok
+    assert "garda nbci was recorded as law-enforcement, not regulator" in other.text
+    again = run(world, f"refer {KEY} to The Garda NBCI country:IE basis:emergency")
+    assert again.ok and "(law-enforcement, IE, emergency)" in again.text
