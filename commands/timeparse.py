@@ -86,8 +86,10 @@ def parse_when(text: str, ctx: Context, *, now: datetime, base: date | None = No
 
 def _words(text: str) -> list[str]:
     """`text` in lower-case words, with `9 am` as one (`9am`) and a time of day after the day
-    it is on (`3am tomorrow` as `tomorrow 3am`)."""
-    words = text.strip().lower().split()
+    it is on (`3am tomorrow` as `tomorrow 3am`); punctuation after a word (`friday.`, `fri,`)
+    and the words `on` and `at` (`5pm on friday`) are dropped."""
+    words = [_unpunctuated(w) for w in text.strip().lower().split()]
+    words = [w for w in words if w and w not in _FILLER_WORDS]
     if len(words) >= 2 and words[1] in _HALVES and _CLOCK.match(words[0]):
         words[:2] = [words[0] + words[1]]
     if len(words) >= 2 and words[-1] in _HALVES and _CLOCK.match(words[-2]):
@@ -95,6 +97,16 @@ def _words(text: str) -> list[str]:
     if len(words) >= 2 and _is_clock(words[0]) and not _is_clock(words[1]):
         words = [*words[1:], words[0]]  # `3am tomorrow` as `tomorrow 3am`
     return words
+
+
+_FILLER_WORDS = frozenset({"on", "at"})
+
+
+def _unpunctuated(word: str) -> str:
+    """`word` without the punctuation a sentence puts after it (`fri,` `friday.`), keeping the
+    dots of `a.m.` and `p.m.`."""
+    word = word.rstrip(",;:!?")
+    return word if word.endswith(("a.m.", "p.m.")) else word.rstrip(".")
 
 
 def _read_when(text: str, ctx: Context, *, now: datetime, base: date | None) -> datetime:
@@ -355,15 +367,32 @@ def _clock_alone(typed: str) -> bool:
 
 
 def _hyphened(words: list[str]) -> list[str]:
-    """`9am-5pm`, `09:00–17:00` as `9am to 5pm`: a range of hours as people write it."""
+    """A span's `to` as people also write it: `9am-5pm`, `09:00–17:00`, `9-17`, `14h-16h`,
+    `14h - 16h`, `10:00 until 12:00`. Only before any `to`, and only in the span itself: a
+    reason after it keeps its words."""
     out: list[str] = []
-    for word in words:
+    for i, word in enumerate(words):
+        said = [w.lower() for w in out]
+        if "to" in said or i >= _SPAN_WORDS:
+            out.append(word)
+            continue
         parts = re.split(r"[-–—]", word)
-        if len(parts) == 2 and all(_is_clock(p) for p in parts) and "to" not in out:
+        if len(parts) == 2 and all(_is_clock(p) for p in parts):
             out += [parts[0], "to", parts[1]]
+        elif len(parts) == 2 and all(p.isdigit() and int(p) <= 24 for p in parts):
+            out += [f"{parts[0]}:00", "to", f"{parts[1]}:00"]  # `9-17`, as in `/ts hours`
+        elif len(parts) == 2 and all(_duration_words([p]) is not None for p in parts):
+            out += [parts[0], "to", parts[1]]  # `14h-16h`: refused with a hint, as `14h to 16h`
+        elif word.lower() in _TO_WORDS and out and "to" not in [w.lower() for w in words]:
+            out.append("to")
         else:
             out.append(word)
     return out
+
+
+#: Words that mean `to` between two times; and how far into a span they are looked for.
+_TO_WORDS = frozenset({"until", "till", "til", "-", "–", "—"})
+_SPAN_WORDS = 6
 
 
 def _refuse_a_start_alone(words: list[str], ctx: Context, now: datetime) -> None:
@@ -456,7 +485,7 @@ def _a_time_follows(words: list[str], ctx: Context, now: datetime) -> bool:
     words (`to see the doctor`)."""
     if not words:
         return False
-    if _duration_words(words[:1]) is not None:
+    if _duration_words(words[:1]) is not None or _duration_words(words[:2]) is not None:
         return True
     for take in (2, 1):
         try:

@@ -162,6 +162,12 @@ def test_a_time_of_day_that_is_not_one_is_refused(ctx: Context, text: str) -> No
         ("tomorrow 9am-5pm", datetime(2027, 3, 21, 8, 0), datetime(2027, 3, 21, 16, 0)),
         ("9am to 5pm tomorrow", datetime(2027, 3, 21, 8, 0), datetime(2027, 3, 21, 16, 0)),
         ("22:00 to 06:00 tue", datetime(2027, 3, 22, 21, 0), datetime(2027, 3, 23, 5, 0)),
+        # punctuation after the day, `on`, `until`, `-` and bare hours as people write them
+        ("9am to 5pm Tuesday.", datetime(2027, 3, 23, 8, 0), datetime(2027, 3, 23, 16, 0)),
+        ("09:00 to 17:00 tue, dentist", datetime(2027, 3, 23, 8), datetime(2027, 3, 23, 16)),
+        ("9am to 5pm on tuesday", datetime(2027, 3, 23, 8, 0), datetime(2027, 3, 23, 16, 0)),
+        ("tue 10:00 until 12:00", datetime(2027, 3, 23, 9, 0), datetime(2027, 3, 23, 11, 0)),
+        ("tue 9-17", datetime(2027, 3, 23, 8, 0), datetime(2027, 3, 23, 16, 0)),
         # the hour the clocks skip (Berlin, 2027-03-28 02:00-03:00) is one instant, not a day
         ("2027-03-28 02:00 to 03:00", datetime(2027, 3, 28, 1, 0), datetime(2027, 3, 28, 1, 0)),
     ],
@@ -176,8 +182,9 @@ def test_a_spans_end_given_as_a_time_alone_is_on_the_starts_day(
 def test_hours_written_as_lengths_before_to_are_refused_not_read_as_a_length(
     ctx: Context,
 ) -> None:
-    with pytest.raises(UsageError, match="reads as a length, not a time of day"):
-        parse_span(["fri", "14h", "to", "16h"], ctx)
+    for typed in ("fri 14h to 16h", "fri 14h - 16h", "fri 14h until 16h", "fri 14 h to 16 h"):
+        with pytest.raises(UsageError, match="reads as a length, not a time of day"):
+            parse_span(typed.split(), ctx)
     start, end, rest = parse_span(["fri", "2h", "to", "see", "the", "doctor"], ctx)
     assert end - start == timedelta(hours=2) and rest == ["to", "see", "the", "doctor"]
 
