@@ -61,7 +61,7 @@ def _is_control(char: str) -> bool:
 
 
 #: Quote marks: a text of nothing else (`""`, `“”`, `''`, `「」`) was meant to be empty.
-_QUOTE_MARKS = frozenset("\"'`“”„‘’‚«»‹›「」『』＂＇｀")
+_QUOTE_MARKS = frozenset("\"'`“”„‟‘’‚‛«»‹›「」『』｢｣〝〞〟❛❜❝❞⹂＂＇｀")
 #: Characters that draw nothing though they are letters or symbols to Unicode: the braille
 #: blank and the Hangul fillers, used to post "empty" messages.
 _BLANK_GLYPHS = frozenset("\u2800\u115f\u1160\u3164\uffa0")
@@ -70,7 +70,8 @@ _BLANK_GLYPHS = frozenset("\u2800\u115f\u1160\u3164\uffa0")
 def _invisible(char: str) -> bool:
     return (
         char.isspace()
-        or unicodedata.category(char) in {"Cc", "Cf", "Mn", "Me"}  # a mark alone draws nothing
+        # a control or format character, a mark alone (it draws nothing), a quote mark
+        or unicodedata.category(char) in {"Cc", "Cf", "Mn", "Me", "Pi", "Pf"}
         or char in _BLANK_GLYPHS
         or char in _QUOTE_MARKS
     )

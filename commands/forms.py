@@ -330,7 +330,7 @@ def read_report_form(values: FormValues) -> tuple[ReportForm | None, dict[str, s
     if severity not in {s.value for s in Severity}:
         errors[SEVERITY_BLOCK] = "Choose a severity from sev1 to sev4."
     what = _text(values, WHAT_BLOCK)
-    if not what:
+    if blank(what):
         errors[WHAT_BLOCK] = "Say in a sentence what happened."
     elif len(what) > WHAT_MAX:
         errors[WHAT_BLOCK] = f"Keep it to {WHAT_MAX} characters."

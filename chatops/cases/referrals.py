@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -43,6 +44,9 @@ KNOWN_AGENCIES: dict[str, AgencyKind] = {
     "police": AgencyKind.law_enforcement,
     "polizei": AgencyKind.law_enforcement,
     "ofcom": AgencyKind.regulator,
+    "federal bureau of investigation": AgencyKind.law_enforcement,
+    "national center for missing and exploited children": AgencyKind.hotline,
+    "internet watch foundation": AgencyKind.hotline,
     "esafety": AgencyKind.regulator,
 }
 
@@ -95,42 +99,77 @@ def parse_basis(text: str) -> Basis:
 
 
 def parse_kind(text: str | None, agency: str, earlier: AgencyKind | None = None) -> AgencyKind:
-    """The kind typed (`kind:`), else the agency's known kind or the kind it was referred as
-    before (`earlier`), else a one-line refusal. A kind contradicting either is refused: one
-    agency counted under two kinds would split its line in the transparency report."""
-    known = known_kind(agency) or earlier
+    """The kind typed (`kind:`), else the agency's known kind or the kind it was recorded as
+    before (`earlier`), else a one-line refusal.
+
+    A kind contradicting a well-known agency (`NCMEC`, `the FBI`) or the team's own earlier
+    record is refused: one agency counted under two kinds would split its line in the
+    transparency report. A known word inside a longer name (`Police Ombudsman`) only suggests
+    a kind when none is typed: an oversight body is not the police.
+    """
+    exact = known_kind(agency, exact=True)
+    settled = exact or earlier
     if text:
         try:
             typed = AgencyKind(text.lower())
         except ValueError:
             valid = ", ".join(k.value for k in AgencyKind)
             raise Refused(f"unknown agency kind '{quote_input(text)}'; valid: {valid}") from None
-        if known is not None and typed != known:
-            counted = "was recorded as" if known_kind(agency) is None else "counts as"
+        if settled is not None and typed != settled:
+            counted = "counts as" if exact is not None else "was recorded as"
             raise Refused(
-                f"{quote_input(agency)} {counted} {known.value}, not {typed.value}: leave out kind:"
+                f"{quote_input(agency)} {counted} {settled.value}, not {typed.value}: "
+                "leave out kind:"
             )
         return typed
-    if known is None:
+    found = settled or known_kind(agency, exact=False)
+    if found is None:
         valid = "|".join(k.value for k in AgencyKind)
         raise Refused(f"say what kind of agency '{quote_input(agency)}' is: kind:{valid}")
-    return known
+    return found
 
 
 def agency_key(agency: str) -> str:
-    """An agency's name as compared: width, case and a leading "the" do not matter."""
-    folded = unicodedata.normalize("NFKC", agency).casefold().strip()
-    return folded.removeprefix("the ").strip()
+    """An agency's name as compared: width, case, dots (`F.B.I.`), other punctuation
+    (`Acme-Hotline.`) and a leading "the" do not matter."""
+    folded = unicodedata.normalize("NFKC", agency).casefold()
+    folded = re.sub(r"[.'’]", "", folded)
+    words = re.sub(r"[^\w]+", " ", folded).split()
+    if words[:1] == ["the"]:
+        words = words[1:]
+    return " ".join(words)
 
 
-def known_kind(agency: str) -> AgencyKind | None:
-    """The kind of a well-known agency named in `agency` (`NCMEC`, `the FBI`, `NCMEC
-    CyberTipline`), when the names in it agree on one."""
+def known_kind(agency: str, *, exact: bool) -> AgencyKind | None:
+    """The kind of a well-known agency `agency` names. `exact`: the whole name is one
+    (`NCMEC`, `the FBI`) or made only of them (`NCMEC CyberTipline`); otherwise a known name
+    among other words (`Polizei Berlin`) is enough, when the known names in it agree."""
     key = agency_key(agency)
     if key in KNOWN_AGENCIES:
         return KNOWN_AGENCIES[key]
-    kinds = {KNOWN_AGENCIES[w] for w in re.split(r"[^\w]+", key) if w in KNOWN_AGENCIES}
-    return kinds.pop() if len(kinds) == 1 else None
+    words = key.split()
+    kinds = {KNOWN_AGENCIES[w] for w in words if w in KNOWN_AGENCIES}
+    if len(kinds) != 1 or (exact and not all(w in KNOWN_AGENCIES for w in words)):
+        return None
+    return kinds.pop()
+
+
+def earlier_kind(
+    session: Session, *, team_id: int, agency: str, visible: Callable[[int], bool]
+) -> AgencyKind | None:
+    """The kind this team last recorded `agency` under (compared by `agency_key`), among the
+    referrals of cases `visible` says the asker may see: a refusal quoting a restricted case's
+    record would tell of a referral they may not know of."""
+    key = agency_key(agency)
+    rows = session.exec(
+        select(Referral.agency, Referral.kind, Referral.case_id)
+        .where(Referral.team_id == team_id)
+        .order_by(col(Referral.id).desc())
+    ).all()
+    for name, kind, case_id in rows:
+        if agency_key(name) == key and case_id is not None and visible(case_id):
+            return AgencyKind(kind) if kind in {k.value for k in AgencyKind} else None
+    return None
 
 
 #: Codes people type for a country whose ISO code differs.
@@ -183,27 +222,13 @@ def count_referrals(
     def tally(values: list[str]) -> dict[str, int]:
         return dict(sorted(Counter(values).items()))
 
-    spelling: dict[str, str] = {}
+    spelling: dict[str, str] = {}  # one line per agency, under its first spelling
     for r in sorted(rows, key=lambda r: (r.at, r.id or 0)):
-        spelling.setdefault(r.agency.casefold(), r.agency)
+        spelling.setdefault(agency_key(r.agency), r.agency)
     return ReferralCounts(
         total=len(rows),
         by_basis=tally([r.basis for r in rows]),
         by_kind=tally([r.kind for r in rows]),
-        by_agency=tally([spelling[r.agency.casefold()] for r in rows]),
+        by_agency=tally([spelling[agency_key(r.agency)] for r in rows]),
         by_country=tally([r.country for r in rows]),
     )
-
-
-def earlier_kind(session: Session, *, team_id: int, agency: str) -> AgencyKind | None:
-    """The kind this team last referred `agency` as (compared by `agency_key`), if ever."""
-    key = agency_key(agency)
-    rows = session.exec(
-        select(Referral.agency, Referral.kind)
-        .where(Referral.team_id == team_id)
-        .order_by(col(Referral.id).desc())
-    ).all()
-    for name, kind in rows:
-        if agency_key(name) == key:
-            return AgencyKind(kind) if kind in {k.value for k in AgencyKind} else None
-    return None

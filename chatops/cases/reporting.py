@@ -182,7 +182,12 @@ def refer(
         kind=parse_kind(
             kind.strip() if kind else None,
             name,
-            earlier_kind(session, team_id=case.team_id, agency=name),
+            earlier_kind(
+                session,
+                team_id=case.team_id,
+                agency=name,
+                visible=lambda case_id: _visible(session, case_id, who),
+            ),
         ).value,
         note=note.strip(),
     )
@@ -212,3 +217,9 @@ def refer(
         with_note=bool(referral.note),
     )
     return referral
+
+
+def _visible(session: Session, case_id: int, who: Actor) -> bool:
+    """Whether `who` may see case `case_id` (its referrals among them)."""
+    found = session.get(Case, case_id)
+    return found is not None and access.can_see(session, case=found, actor=who)

@@ -33,11 +33,17 @@ ANSWER = (
 )
 
 
+#: Option names of other verbs that people carry over (`lang:ar`); any other `x:y` word is part
+#: of the report (`Talk:Meetup`, `https://…`).
+_OPTIONS = frozenset({"lang", "details", "restricted", "type", "sev", "severity", "kind"})
+
+
 def _not_a_report(word: str) -> bool:
     """A word that says nothing of what happened: a severity (`sev1`), an option (`lang:ar`),
     which the emergency form does not take, or nothing visible (`""`, a zero-width space)."""
     text = raw(word).lower()
-    return text in {s.value for s in Severity} or (":" in text and " " not in text) or blank(text)
+    key, colon, _ = text.partition(":")
+    return text in {s.value for s in Severity} or bool(colon and key in _OPTIONS) or blank(text)
 
 
 @verb(

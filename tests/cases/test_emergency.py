@@ -118,7 +118,7 @@ def test_an_empty_alarm_is_one_line_and_changes_nothing(world: World) -> None:
     for nothing_said in (
         "emergency sev1",
         "emergency child-safety lang:ar",
-        "emergency x:y",
+        "emergency details:x",
         'emergency sev1 ""',
         'emergency child-safety lang:ar ""',
         'emergency "" lang:ar',
@@ -127,3 +127,9 @@ def test_an_empty_alarm_is_one_line_and_changes_nothing(world: World) -> None:
         refused = outsider(world, nothing_said)
         assert not refused.ok and "say what happened" in refused.text, nothing_said
     assert counts(world.db) == before
+
+
+def test_a_link_alone_is_a_report(world: World) -> None:
+    """A panicking outsider may paste only the page: that says where, which is enough to page."""
+    for report in ("emergency https://wiki.example/Talk:Meetup", "emergency Talk:Meetup"):
+        assert outsider(world, report).ok, report

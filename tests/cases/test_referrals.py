@@ -95,8 +95,8 @@ def test_referrals_are_hidden_from_those_without_access(world: World) -> None:
             "NCMEC counts as hotline, not regulator: leave out kind:",
         ),
         (
-            f"refer {KEY} to the ＦＢＩ field office country:US basis:legal kind:hotline",
-            "the ＦＢＩ field office counts as law-enforcement, not hotline",
+            f"refer {KEY} to the Ｆ.Ｂ.Ｉ. country:US basis:legal kind:hotline",
+            "the Ｆ.Ｂ.Ｉ. counts as law-enforcement, not hotline",
         ),
         (f"refer {KEY} to NCMEC country:UK basis:legal", "use GB"),
         (f"refer {KEY} NCMEC country:US basis:legal", "say `to <agency>`"),
@@ -143,7 +143,7 @@ def test_the_referral_report_counts_a_hand_built_set(
         ("TS-2027-0001", "NCMEC", "US", "voluntary"),
         ("TS-2027-0001", "FBI", "US", "emergency"),
         ("TS-2027-0002", "Polizei Berlin", "DE", "emergency kind:law-enforcement"),
-        ("TS-2027-0002", "fbi", "US", "legal"),  # the same agency, typed in lower case
+        ("TS-2027-0002", "the F.B.I.", "US", "legal"),  # the same agency, spelt otherwise
         ("TS-2027-0003", "Polizei Berlin", "de", "emergency kind:Law-Enforcement"),
     ]
     for key, agency, country, basis in made:
@@ -207,3 +207,34 @@ def test_an_agency_keeps_the_kind_it_was_first_recorded_under(world: World) -> N
     assert "garda nbci was recorded as law-enforcement, not regulator" in other.text
     again = run(world, f"refer {KEY} to The Garda NBCI country:IE basis:emergency")
     assert again.ok and "(law-enforcement, IE, emergency)" in again.text
+
+
+def test_a_kind_check_never_tells_of_a_referral_on_a_case_one_cannot_see(world: World) -> None:
+    """Eve has no access to Ann's restricted case: that its agency was recorded there, and
+    under which kind, is not hers to learn from a refusal."""
+    assert run(world, f"case open child-safety sev1 {SECRET}").ok
+    first = f"refer {KEY} to Kinderschutz-Hotline Neukölln country:DE basis:voluntary kind:hotline"
+    assert run(world, first).ok
+    assert run(world, "case open harassment sev4 Eve's own case", who=EVE).ok
+    hers = run(
+        world,
+        "refer TS-2027-0002 to Kinderschutz-Hotline Neukölln country:DE basis:legal kind:other",
+        who=EVE,
+    )
+    assert hers.ok and "recorded as" not in hers.text
+    # Ann sees both cases: her own record still holds the agency to one of its kinds.
+    mine = run(
+        world, f"refer {KEY} to kinderschutz hotline neukölln country:DE basis:legal kind:regulator"
+    )
+    assert not mine.ok and "was recorded as" in mine.text and "not regulator" in mine.text
+
+
+@pytest.mark.parametrize(
+    "agency", ["Police Ombudsman for Northern Ireland", "Independent Office for Police Conduct"]
+)
+def test_a_known_word_in_a_longer_name_only_suggests_a_kind(world: World, agency: str) -> None:
+    """An oversight body of the police is not the police: its typed kind is taken."""
+    assert run(world, f"case open child-safety sev1 {SECRET}").ok
+    made = run(world, f"refer {KEY} to {agency} country:GB basis:legal kind:regulator")
+    assert made.ok, made.text
+    assert referrals(world)[-1].kind == "regulator"

@@ -121,7 +121,20 @@ def test_an_option_given_twice_or_empty_is_refused_not_dropped(
 
 @pytest.mark.parametrize(
     "invisible",
-    ["\x00\x00", "\u200b", " \u200e \t", '""', "“”", "''", "\u2800", "\u3164", "＂＂", "「」"],
+    [
+        "\x00\x00",
+        "\u200b",
+        " \u200e \t",
+        '""',
+        "“”",
+        "''",
+        "\u2800",
+        "\u3164",
+        "＂＂",
+        "「」",
+        "〝〞",
+        "❝❞",
+    ],
 )
 def test_a_note_or_summary_that_shows_nothing_is_refused(ctx: Context, invisible: str) -> None:
     assert dispatch("case open harassment sev3 Doxxing thread", ctx).ok
