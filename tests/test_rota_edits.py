@@ -225,6 +225,7 @@ def test_add_a_new_member_with_zone(small: Context) -> None:
         ("rota add @dana to primary", ""),
         ("rota add <@UZ> to primary", "<@UZ> is new to Small; give their zone"),
         ("rota add <@UZ> to primary tz:Mars/Olympus", "unknown time zone 'Mars/Olympus'"),
+        ('rota add <@UZ> to primary tz:UTC name:"\u2800"', "`name:` shows nothing"),
         ("rota check days:0", "days:N takes 1 to 366"),
     ],
 )

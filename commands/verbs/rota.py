@@ -18,6 +18,7 @@ from chatops.blockkit import (
     Reply,
     Visibility,
     actions,
+    blank,
     button,
     context,
     header,
@@ -380,6 +381,8 @@ class RotaAdd(RotaEdit):
 
 def _new_member(member: str, options: dict[str, str]) -> MemberSpec:
     """A newcomer as the rota file would hold them; its own rules say what is wrong."""
+    if "name" in options and blank(options["name"]):  # a name that shows nothing names nobody
+        raise UsageError("`name:` shows nothing; give the member's name as people know it")
     try:
         return MemberSpec(
             id=member,
