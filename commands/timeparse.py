@@ -279,7 +279,7 @@ def _duration_words(words: list[str]) -> tuple[timedelta, int] | None:
 def _date_only(text: str, ctx: Context, now: datetime, base: date | None = None) -> date | None:
     """The day `text` names when it names a day and no time of day (`2027-04-15`, `fri`,
     `dec 28`), else None."""
-    words = text.strip().lower().split()
+    words = _words(text)
     if not words:
         return None
     try:
@@ -348,7 +348,7 @@ def parse_span(
             # clocks skip that hour is the one instant 03:00, an empty span, not a day.
             if clock_only and end < start:
                 end = parse_when(typed, ctx, now=now, base=base + timedelta(days=1))
-            elif _clock_alone(start_typed) and len(said) >= 2 and _is_clock(said[-1]):
+            elif _clock_alone(start_typed) and len(said) >= 2 and _clock_first(typed):
                 # `9am to 5pm tomorrow`, `22:00 to 06:00 fri`: the day named once is both ends'
                 # (the start the evening before when it would not come first).
                 day = _today(ctx, end)
@@ -361,6 +361,15 @@ def parse_span(
     raise UsageError(f"can't read the end time `{quote_input(' '.join(after[:2]))}`")
 
 
+def _clock_first(typed: str) -> bool:
+    """Whether `typed` begins with its time of day (`5pm tomorrow`, `06:00 fri`)."""
+    first = typed.strip().lower().split()[:2]
+    return bool(first) and (
+        _is_clock(_unpunctuated(first[0]))
+        or (len(first) == 2 and first[1] in _HALVES and _CLOCK.match(first[0]) is not None)
+    )
+
+
 def _clock_alone(typed: str) -> bool:
     said = _words(typed)
     return len(said) == 1 and _is_clock(said[0])
@@ -368,26 +377,50 @@ def _clock_alone(typed: str) -> bool:
 
 def _hyphened(words: list[str]) -> list[str]:
     """A span's `to` as people also write it: `9am-5pm`, `09:00–17:00`, `9-17`, `14h-16h`,
-    `14h - 16h`, `10:00 until 12:00`. Only before any `to`, and only in the span itself: a
-    reason after it keeps its words."""
+    `14h - 16h`, `10:00 until 12:00`. Only in the span itself, before any `to`, and only
+    between times: `fri - dentist`, `1-1 with manager` and `14-18 april` keep their words."""
     out: list[str] = []
     for i, word in enumerate(words):
-        said = [w.lower() for w in out]
-        if "to" in said or i >= _SPAN_WORDS:
+        following = words[i + 1].lower() if i + 1 < len(words) else ""
+        if "to" in [w.lower() for w in out] or i >= _SPAN_WORDS:
             out.append(word)
             continue
         parts = re.split(r"[-–—]", word)
+        hours = len(parts) == 2 and all(p.isdigit() and int(p) <= 24 for p in parts)
+        hours = hours and (not out or _time_like(out[-1].lower()))  # `fri 9-17`, not `work 9-5`
         if len(parts) == 2 and all(_is_clock(p) for p in parts):
             out += [parts[0], "to", parts[1]]
-        elif len(parts) == 2 and all(p.isdigit() and int(p) <= 24 for p in parts):
-            out += [f"{parts[0]}:00", "to", f"{parts[1]}:00"]  # `9-17`, as in `/ts hours`
+        elif hours and _month(_unpunctuated(following)) is None:
+            first, last = int(parts[0]), int(parts[1])
+            if first < last:
+                out += [f"{first}:00", "to", f"{last}:00"]  # `9-17`, as in `/ts hours`
+            elif first > last and last <= 12:
+                raise UsageError(
+                    f"`{quote_input(word)}` is not clear: write the hours as 09:00-17:00 or 9am-5pm"
+                )
+            else:
+                out.append(word)  # `1-1`: a one-to-one, not a time
         elif len(parts) == 2 and all(_duration_words([p]) is not None for p in parts):
             out += [parts[0], "to", parts[1]]  # `14h-16h`: refused with a hint, as `14h to 16h`
-        elif word.lower() in _TO_WORDS and out and "to" not in [w.lower() for w in words]:
+        elif word.lower() in _TO_WORDS and out and _time_like(following):
             out.append("to")
         else:
             out.append(word)
     return out
+
+
+def _time_like(word: str) -> bool:
+    """Whether `word` starts a time: a clock, a day, a date or a length (`16h`)."""
+    word = _unpunctuated(word)
+    return bool(word) and (
+        _is_clock(word)
+        or _weekday(word) is not None
+        or word in _NEAR
+        or _month(word) is not None
+        or _DAY.fullmatch(word) is not None
+        or _duration_words([word]) is not None
+        or word.isdigit()
+    )
 
 
 #: Words that mean `to` between two times; and how far into a span they are looked for.
@@ -419,12 +452,15 @@ def _one_day(
 ) -> tuple[datetime, datetime, list[str]] | None:
     """A day named alone at the start of `words` (`fri`, `2027-04-15`, `dec 28`): that whole
     day, and the words after it; None when the words start otherwise."""
-    lowered = [w.lower() for w in words[:3]]
+    skip = 1 if words[:1] and words[0].lower() == "on" else 0  # `on friday`
+    lowered = [_unpunctuated(w.lower()) for w in words[skip : skip + 3]]  # `fri,` `friday.`
+    if not lowered or not lowered[0]:
+        return None
     day, rest = _read_day(lowered, _today(ctx, now))
     if day is None or (rest and _is_clock(rest[0])):
         return None
     start = parse_when(day.isoformat(), ctx, now=now)
-    return start, _day_end(day, ctx, now), words[len(lowered) - len(rest) :]
+    return start, _day_end(day, ctx, now), words[skip + len(lowered) - len(rest) :]
 
 
 def _day_end(day: date, ctx: Context, now: datetime) -> datetime:

@@ -168,6 +168,8 @@ def test_a_time_of_day_that_is_not_one_is_refused(ctx: Context, text: str) -> No
         ("9am to 5pm on tuesday", datetime(2027, 3, 23, 8, 0), datetime(2027, 3, 23, 16, 0)),
         ("tue 10:00 until 12:00", datetime(2027, 3, 23, 9, 0), datetime(2027, 3, 23, 11, 0)),
         ("tue 9-17", datetime(2027, 3, 23, 8, 0), datetime(2027, 3, 23, 16, 0)),
+        # a start given as a time alone stays on its own day when the end names its day first
+        ("14:00 to mon 09:00", datetime(2027, 3, 20, 13, 0), datetime(2027, 3, 22, 8, 0)),
         # the hour the clocks skip (Berlin, 2027-03-28 02:00-03:00) is one instant, not a day
         ("2027-03-28 02:00 to 03:00", datetime(2027, 3, 28, 1, 0), datetime(2027, 3, 28, 1, 0)),
     ],
@@ -187,6 +189,33 @@ def test_hours_written_as_lengths_before_to_are_refused_not_read_as_a_length(
             parse_span(typed.split(), ctx)
     start, end, rest = parse_span(["fri", "2h", "to", "see", "the", "doctor"], ctx)
     assert end - start == timedelta(hours=2) and rest == ["to", "see", "the", "doctor"]
+
+
+@pytest.mark.parametrize(
+    ("typed", "start", "end", "rest"),
+    [
+        # a day alone is that whole day, punctuation, `on` and a dash before the reason or not
+        ("tue, dentist", datetime(2027, 3, 22, 23), datetime(2027, 3, 23, 23), ["dentist"]),
+        ("on tuesday dentist", datetime(2027, 3, 22, 23), datetime(2027, 3, 23, 23), ["dentist"]),
+        ("tue - dentist", datetime(2027, 3, 22, 23), datetime(2027, 3, 23, 23), ["-", "dentist"]),
+        ("tue 1-1 with Sam", datetime(2027, 3, 22, 23), datetime(2027, 3, 23, 23), None),
+        # an end day followed by punctuation still includes that day
+        ("mon to fri, family", datetime(2027, 3, 21, 23), datetime(2027, 3, 26, 23), ["family"]),
+    ],
+)
+def test_whole_days_as_people_write_them(
+    ctx: Context, typed: str, start: datetime, end: datetime, rest: list[str] | None
+) -> None:
+    got = parse_span(typed.split(), ctx, whole_days=True)
+    assert got[:2] == (start.replace(tzinfo=UTC), end.replace(tzinfo=UTC))
+    if rest is not None:
+        assert got[2] == rest
+
+
+@pytest.mark.parametrize("typed", ["tue 9-5", "14-18 april", "1-15 mar holiday"])
+def test_number_ranges_that_are_not_clear_hours_are_refused(ctx: Context, typed: str) -> None:
+    with pytest.raises(UsageError):
+        parse_span(typed.split(), ctx, whole_days=True)
 
 
 def test_a_naive_iso_time_is_refused(ctx: Context) -> None:
