@@ -104,10 +104,10 @@ def parse_kind(text: str | None, agency: str, earlier: AgencyKind | None = None)
 
     A kind contradicting a well-known agency (`NCMEC`, `the FBI`) or the team's own earlier
     record is refused: one agency counted under two kinds would split its line in the
-    transparency report. A known word inside a longer name (`Police Ombudsman`) only suggests
-    a kind when none is typed: an oversight body is not the police.
+    transparency report. A known word inside a longer name (`Police Ombudsman`) decides
+    nothing: an oversight body of the police is not the police, so its kind is asked for.
     """
-    exact = known_kind(agency, exact=True)
+    exact = known_kind(agency)
     settled = exact or earlier
     if text:
         try:
@@ -122,17 +122,17 @@ def parse_kind(text: str | None, agency: str, earlier: AgencyKind | None = None)
                 "leave out kind:"
             )
         return typed
-    found = settled or known_kind(agency, exact=False)
-    if found is None:
+    if settled is None:
         valid = "|".join(k.value for k in AgencyKind)
         raise Refused(f"say what kind of agency '{quote_input(agency)}' is: kind:{valid}")
-    return found
+    return settled
 
 
 def agency_key(agency: str) -> str:
     """An agency's name as compared: width, case, dots (`F.B.I.`), other punctuation
     (`Acme-Hotline.`) and a leading "the" do not matter."""
     folded = unicodedata.normalize("NFKC", agency).casefold()
+    folded = re.sub(r"['’]s\b", "", folded)  # NCMEC's CyberTipline
     folded = re.sub(r"[.'’]", "", folded)
     words = re.sub(r"[^\w]+", " ", folded).split()
     if words[:1] == ["the"]:
@@ -140,18 +140,17 @@ def agency_key(agency: str) -> str:
     return " ".join(words)
 
 
-def known_kind(agency: str, *, exact: bool) -> AgencyKind | None:
-    """The kind of a well-known agency `agency` names. `exact`: the whole name is one
-    (`NCMEC`, `the FBI`) or made only of them (`NCMEC CyberTipline`); otherwise a known name
-    among other words (`Polizei Berlin`) is enough, when the known names in it agree."""
+def known_kind(agency: str) -> AgencyKind | None:
+    """The kind of a well-known agency when `agency` is one (`NCMEC`, `the FBI`, `F.B.I.`) or
+    is made only of such names that agree (`NCMEC CyberTipline`, `NCMEC's CyberTipline`)."""
     key = agency_key(agency)
     if key in KNOWN_AGENCIES:
         return KNOWN_AGENCIES[key]
     words = key.split()
-    kinds = {KNOWN_AGENCIES[w] for w in words if w in KNOWN_AGENCIES}
-    if len(kinds) != 1 or (exact and not all(w in KNOWN_AGENCIES for w in words)):
+    if not words or not all(w in KNOWN_AGENCIES for w in words):
         return None
-    return kinds.pop()
+    kinds = {KNOWN_AGENCIES[w] for w in words}
+    return kinds.pop() if len(kinds) == 1 else None
 
 
 def earlier_kind(

@@ -34,8 +34,8 @@ ANSWER = (
 
 
 #: Option names of other verbs that people carry over (`lang:ar`); any other `x:y` word is part
-#: of the report (`Talk:Meetup`, `https://…`).
-_OPTIONS = frozenset({"lang", "details", "restricted", "type", "sev", "severity", "kind"})
+#: of the report (`Talk:Meetup`, `https://…`, `details:"he has a gun"`).
+_OPTIONS = frozenset({"lang", "restricted", "type", "sev", "severity", "kind"})
 
 
 def _not_a_report(word: str) -> bool:

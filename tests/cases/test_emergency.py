@@ -118,7 +118,7 @@ def test_an_empty_alarm_is_one_line_and_changes_nothing(world: World) -> None:
     for nothing_said in (
         "emergency sev1",
         "emergency child-safety lang:ar",
-        "emergency details:x",
+        "emergency lang:x",
         'emergency sev1 ""',
         'emergency child-safety lang:ar ""',
         'emergency "" lang:ar',
@@ -131,5 +131,8 @@ def test_an_empty_alarm_is_one_line_and_changes_nothing(world: World) -> None:
 
 def test_a_link_alone_is_a_report(world: World) -> None:
     """A panicking outsider may paste only the page: that says where, which is enough to page."""
-    for report in ("emergency https://wiki.example/Talk:Meetup", "emergency Talk:Meetup"):
+    for report in (
+        "emergency https://wiki.example/Talk:Meetup",
+        'emergency details:"he has a gun at the meetup"',
+    ):
         assert outsider(world, report).ok, report

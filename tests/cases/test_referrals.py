@@ -88,7 +88,15 @@ def test_referrals_are_hidden_from_those_without_access(world: World) -> None:
         (f"refer {KEY} to NCMEC country:XX basis:legal", "'XX' is not an ISO 3166-1"),
         (f"refer {KEY} to NCMEC country:USA basis:legal", "'USA' is not an ISO 3166-1"),
         (f"refer {KEY} to NCMEC basis:legal", "give country:"),
-        (f"refer {KEY} to Garda NBCI country:IE basis:legal", "kind:law-enforcement|hotline"),
+        (f"refer {KEY} to Polizei Berlin country:DE basis:legal", "kind:law-enforcement|hotline"),
+        (
+            f"refer {KEY} to Police Ombudsman for Northern Ireland country:GB basis:legal",
+            "say what kind of agency",
+        ),
+        (
+            f"refer {KEY} to NCMEC's CyberTipline country:US basis:legal kind:law-enforcement",
+            "counts as hotline, not law-enforcement",
+        ),
         (f"refer {KEY} to NCMEC country:US basis:legal kind:ngo", "unknown agency kind 'ngo'"),
         (
             f"refer {KEY} to NCMEC country:US basis:legal kind:regulator",
