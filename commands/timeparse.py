@@ -331,7 +331,10 @@ def parse_span(
     start_typed = " ".join(words[:cut])
     after = words[cut + 1 :]
     reached: UsageError | None = None
-    for take in (3, 2, 1):
+    # `tomorrow 9am-5pm sunday school`: a range written as one word ends in it; only a start
+    # that is a time alone takes its day from after the range (`9am-5pm fri`).
+    ranged = isinstance(words[cut], _RangeTo) and not _clock_alone(start_typed)
+    for take in (1,) if ranged else (3, 2, 1):
         if len(after) >= take:
             typed = " ".join(after[:take])
             try:
@@ -389,24 +392,34 @@ def _hyphened(words: list[str]) -> list[str]:
         hours = len(parts) == 2 and all(p.isdigit() and int(p) <= 24 for p in parts)
         hours = hours and (not out or _time_like(out[-1].lower()))  # `fri 9-17`, not `work 9-5`
         if len(parts) == 2 and all(_is_clock(p) for p in parts):
-            out += [parts[0], "to", parts[1]]
+            out += [parts[0], _RangeTo("to"), parts[1]]
         elif hours and _month(_unpunctuated(following)) is None:
             first, last = int(parts[0]), int(parts[1])
             if first < last:
-                out += [f"{first}:00", "to", f"{last}:00"]  # `9-17`, as in `/ts hours`
+                out += [f"{first}:00", _RangeTo("to"), f"{last}:00"]  # `9-17`, as `/ts hours`
             elif first > last and last <= 12:
                 raise UsageError(
                     f"`{quote_input(word)}` is not clear: write the hours as 09:00-17:00 or 9am-5pm"
                 )
             else:
                 out.append(word)  # `1-1`: a one-to-one, not a time
-        elif len(parts) == 2 and all(_duration_words([p]) is not None for p in parts):
+        elif len(parts) == 2 and all(
+            _duration_words([p]) is not None or _FRENCH_HOUR.fullmatch(p) for p in parts
+        ):
             out += [parts[0], "to", parts[1]]  # `14h-16h`: refused with a hint, as `14h to 16h`
         elif word.lower() in _TO_WORDS and out and _time_like(following):
             out.append("to")
         else:
             out.append(word)
     return out
+
+
+class _RangeTo(str):
+    """The `to` of a range written as one word (`9am-5pm`)."""
+
+
+#: `14h30`: a time of day in French; not read here, but never the start of a reason either.
+_FRENCH_HOUR = re.compile(r"\d{1,2}h\d{2}", re.ASCII)
 
 
 def _time_like(word: str) -> bool:

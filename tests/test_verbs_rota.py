@@ -212,7 +212,17 @@ def test_whole_days_as_people_write_them(
         assert got[2] == rest
 
 
-@pytest.mark.parametrize("typed", ["tue 9-5", "14-18 april", "1-15 mar holiday"])
+def test_a_range_written_as_one_word_ends_in_it(ctx: Context) -> None:
+    """`tomorrow 9am-5pm sunday school`: Sunday is the reason's, not the range's end."""
+    start, end, rest = parse_span(["tomorrow", "9am-5pm", "sunday", "school"], ctx)
+    assert (start, end) == (
+        datetime(2027, 3, 21, 8, tzinfo=UTC),
+        datetime(2027, 3, 21, 16, tzinfo=UTC),
+    )
+    assert rest == ["sunday", "school"]
+
+
+@pytest.mark.parametrize("typed", ["tue 9-5", "14-18 april", "1-15 mar holiday", "tue 14h30-16h"])
 def test_number_ranges_that_are_not_clear_hours_are_refused(ctx: Context, typed: str) -> None:
     with pytest.raises(UsageError):
         parse_span(typed.split(), ctx, whole_days=True)
