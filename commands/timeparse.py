@@ -326,7 +326,15 @@ def parse_span(
         _refuse_a_start_alone(words, ctx, now)
         raise UsageError(_WHOLE_DAYS if whole_days else _SPAN)
     cut = lowered.index("to")
-    start = parse_when(" ".join(words[:cut]), ctx, now=now)
+    try:
+        start = parse_when(" ".join(words[:cut]), ctx, now=now)
+    except UsageError:
+        # `fri going to the dentist`: the `to` is the reason's, after a day alone (but not
+        # `tomorrow 9 to 5`, whose `9` meant a time and is refused as one)
+        alone = _one_day(words, ctx, now) if whole_days else None
+        if alone is not None and not (alone[2] and _time_like(alone[2][0].lower())):
+            return alone
+        raise
     base = _today(ctx, start)  # an end's weekday or month and day: on or after the start
     start_typed = " ".join(words[:cut])
     after = words[cut + 1 :]

@@ -199,6 +199,7 @@ def test_hours_written_as_lengths_before_to_are_refused_not_read_as_a_length(
         ("on tuesday dentist", datetime(2027, 3, 22, 23), datetime(2027, 3, 23, 23), ["dentist"]),
         ("tue - dentist", datetime(2027, 3, 22, 23), datetime(2027, 3, 23, 23), ["-", "dentist"]),
         ("tue 1-1 with Sam", datetime(2027, 3, 22, 23), datetime(2027, 3, 23, 23), None),
+        ("tue going to the dentist", datetime(2027, 3, 22, 23), datetime(2027, 3, 23, 23), None),
         # an end day followed by punctuation still includes that day
         ("mon to fri, family", datetime(2027, 3, 21, 23), datetime(2027, 3, 26, 23), ["family"]),
     ],
@@ -222,7 +223,9 @@ def test_a_range_written_as_one_word_ends_in_it(ctx: Context) -> None:
     assert rest == ["sunday", "school"]
 
 
-@pytest.mark.parametrize("typed", ["tue 9-5", "14-18 april", "1-15 mar holiday", "tue 14h30-16h"])
+@pytest.mark.parametrize(
+    "typed", ["tue 9-5", "14-18 april", "1-15 mar holiday", "tue 14h30-16h", "tomorrow 9 to 5"]
+)
 def test_number_ranges_that_are_not_clear_hours_are_refused(ctx: Context, typed: str) -> None:
     with pytest.raises(UsageError):
         parse_span(typed.split(), ctx, whole_days=True)
