@@ -440,6 +440,7 @@ def _time_like(word: str) -> bool:
         or _month(word) is not None
         or _DAY.fullmatch(word) is not None
         or _duration_words([word]) is not None
+        or _FRENCH_HOUR.fullmatch(word) is not None
         or word.isdigit()
     )
 
