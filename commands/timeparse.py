@@ -43,9 +43,14 @@ def _too_far(typed: str, ahead: bool) -> OutOfReach:
     return OutOfReach(f"`{quote_input(typed.strip())}` is too far {way}")
 
 
+#: Times of day said as words.
+_NAMED_TIMES = {"noon": "12:00", "midday": "12:00", "midnight": "00:00"}
+
+
 def _is_clock(text: str) -> bool:
-    """Whether `text` is written as a time of day (a colon or am/pm: a bare `9` is not)."""
-    match = _CLOCK.match(text)
+    """Whether `text` is written as a time of day (a colon or am/pm, or `noon`: a bare `9` is
+    not)."""
+    match = _CLOCK.match(_NAMED_TIMES.get(text.lower(), text))
     return match is not None and (match.group(2) is not None or match.group(3) is not None)
 
 
@@ -56,7 +61,7 @@ def _clock(text: str) -> time:
 def time_of_day(text: str, *, bare_hour: bool = False) -> time:
     """`09:00`, `9:30`, `9am`, `5:30 pm` (and with `bare_hour`, `9`: in `9-17`) as a time;
     one line naming the word otherwise."""
-    text = text.strip()
+    text = _NAMED_TIMES.get(text.strip().lower(), text.strip())
     match = _CLOCK.match(text)
     if not match or not (bare_hour or _is_clock(text)):
         raise UsageError(f"`{quote_input(text)}` is not a time of day like 09:00 or 9am")
@@ -99,7 +104,7 @@ def _words(text: str) -> list[str]:
     return words
 
 
-_FILLER_WORDS = frozenset({"on", "at"})
+_FILLER_WORDS = frozenset({"on", "at", "from"})
 
 
 def _unpunctuated(word: str) -> str:
@@ -397,7 +402,14 @@ def _hyphened(words: list[str]) -> list[str]:
             out.append(word)
             continue
         parts = re.split(r"[-–—]", word)
-        hours = len(parts) == 2 and all(p.isdigit() and int(p) <= 24 for p in parts)
+        if len(parts) == 2 and (shared := _shared_half(parts[0], parts[1])) is not None:
+            parts = [shared, parts[1]]  # `2-4pm` is 2pm to 4pm
+        numbers = len(parts) == 2 and all(p.isdigit() for p in parts)
+        month = _month(_unpunctuated(out[-1].lower())) if out else None
+        if numbers and month is not None:
+            out += [parts[0], "to", out[-1], parts[1]]  # `apr 1-15`: days of that month
+            continue
+        hours = numbers and all(int(p) <= 24 for p in parts)
         hours = hours and (not out or _time_like(out[-1].lower()))  # `fri 9-17`, not `work 9-5`
         if len(parts) == 2 and all(_is_clock(p) for p in parts):
             out += [parts[0], _RangeTo("to"), parts[1]]
@@ -415,11 +427,47 @@ def _hyphened(words: list[str]) -> list[str]:
             _duration_words([p]) is not None or _FRENCH_HOUR.fullmatch(p) for p in parts
         ):
             out += [parts[0], "to", parts[1]]  # `14h-16h`: refused with a hint, as `14h to 16h`
+        elif len(parts) == 2 and all(_weekday(_unpunctuated(p.lower())) is not None for p in parts):
+            out += [parts[0], "to", parts[1]]  # `mon-fri`
+        elif word.lower() == "and" and out and _weekday(_unpunctuated(out[-1].lower())) is not None:
+            out.append(_and_days(out[-1], following))  # `sat and sun`
+        elif (
+            word.endswith(",")
+            and _weekday(_unpunctuated(word.lower())) is not None
+            and _weekday(_unpunctuated(following)) is not None
+        ):
+            out += [word[:-1], _and_days(word[:-1], following)]  # `sat, sun`
         elif word.lower() in _TO_WORDS and out and _time_like(following):
             out.append("to")
         else:
             out.append(word)
     return out
+
+
+def _shared_half(first: str, last: str) -> str | None:
+    """`2` in `2-4pm` as `2pm` (`11` in `11-1pm` as `11am`): am/pm written once for both."""
+    match = _CLOCK.match(last)
+    if not first.isdigit() or not 1 <= int(first) <= 12 or match is None or not match.group(3):
+        return None
+    half = match.group(3).lower()
+    start = time_of_day(first + half)
+    if start >= time_of_day(last):
+        start_half = "am" if half.startswith("p") else "pm"
+        return first + start_half
+    return first + half
+
+
+def _and_days(first: str, word: str) -> str:
+    """`sat and sun`: two days running are a span (`to`); two apart are two absences."""
+    one, other = _weekday(_unpunctuated(first.lower())), _weekday(_unpunctuated(word.lower()))
+    if one is None or other is None:
+        return "and"
+    if (other - one) % 7 == 1:
+        return "to"
+    raise UsageError(
+        f"`{quote_input(first)} and {quote_input(word)}` are not one span: give each day "
+        "its own command, or a span like `mon to fri`"
+    )
 
 
 class _RangeTo(str):
@@ -481,8 +529,14 @@ def _one_day(
     day, rest = _read_day(lowered, _today(ctx, now))
     if day is None or (rest and _is_clock(rest[0])):
         return None
+    if rest and rest[0] in _DAY_PARTS:  # `fri night` is not Friday 00:00-24:00
+        shown = quote_input(" ".join(words[skip : skip + len(lowered) - len(rest) + 1]))
+        raise UsageError(f"`{shown}`: give the hours, like `fri 22:00 to 06:00`")
     start = parse_when(day.isoformat(), ctx, now=now)
     return start, _day_end(day, ctx, now), words[skip + len(lowered) - len(rest) :]
+
+
+_DAY_PARTS = frozenset({"morning", "afternoon", "evening", "night", "overnight"})
 
 
 def _day_end(day: date, ctx: Context, now: datetime) -> datetime:
@@ -533,6 +587,15 @@ def _span_for(
             raise OutOfReach(
                 f"`{typed}` reads as a length, not a time of day: write times like 14:00 or "
                 "2pm (`fri 14:00 to 16:00`)"
+            )
+        if _date_only(" ".join(words[:take]), ctx, now) is not None and (
+            lasting[0] % timedelta(days=1)
+        ):
+            # `fri for 2h` would be 00:00-02:00: nobody means that, so ask when
+            shown = quote_input(" ".join(words[:take]))
+            raise OutOfReach(
+                f"`{shown}` says the day, not when in it: give the start, like "
+                f"`{shown} 14:00 for {typed}`"
             )
         return start, start + lasting[0], after
     return None

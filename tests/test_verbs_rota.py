@@ -187,8 +187,10 @@ def test_hours_written_as_lengths_before_to_are_refused_not_read_as_a_length(
     for typed in ("fri 14h to 16h", "fri 14h - 16h", "fri 14h until 16h", "fri 14 h to 16 h"):
         with pytest.raises(UsageError, match="reads as a length, not a time of day"):
             parse_span(typed.split(), ctx)
-    start, end, rest = parse_span(["fri", "2h", "to", "see", "the", "doctor"], ctx)
+    start, end, rest = parse_span(["now", "2h", "to", "see", "the", "doctor"], ctx)
     assert end - start == timedelta(hours=2) and rest == ["to", "see", "the", "doctor"]
+    with pytest.raises(UsageError, match="says the day, not when in it"):
+        parse_span(["fri", "for", "2h"], ctx)  # 00:00 to 02:00: nobody means that
 
 
 @pytest.mark.parametrize(
