@@ -15,6 +15,7 @@ end given as a time alone is on the start's day, or the next when that is before
 
 from __future__ import annotations
 
+import itertools
 import re
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -66,6 +67,12 @@ def time_of_day(text: str, *, bare_hour: bool = False) -> time:
     if not match or not (bare_hour or _is_clock(text)):
         raise UsageError(f"`{quote_input(text)}` is not a time of day like 09:00 or 9am")
     hour, minute, half = int(match.group(1)), int(match.group(2) or 0), match.group(3)
+    if not bare_hour and half is None and len(match.group(1)) == 1 and 1 <= hour <= 5:
+        # `2:00` is 02:00 to a 24-hour clock and 2pm to a 12-hour one: ask which
+        raise UsageError(
+            f"`{quote_input(text)}` could be night or afternoon: write "
+            f"0{hour}:{minute:02d} or {hour + 12}:{minute:02d} (or {hour}am / {hour}pm)"
+        )
     if half is not None:  # 12am is midnight, 12pm noon; 13pm means nothing
         if not 1 <= hour <= 12:
             raise UsageError(f"`{quote_input(text)}` is not a time of day like 09:00 or 9am")
@@ -223,6 +230,8 @@ def _read_day(
     if first in _NEAR:
         return today + timedelta(days=_NEAR[first]), words[1:]
     if (weekday := _weekday(first)) is not None:
+        if (dated := _dated_weekday(words[1:], weekday, today, base)) is not None:
+            return dated  # `fri 26th`, `fri 26 march`, `fri next week`
         if base is not None:
             return base + timedelta(days=(weekday - base.weekday()) % 7), words[1:]
         return today + timedelta(days=(weekday - today.weekday()) % 7 or 7), words[1:]
@@ -237,8 +246,53 @@ def _read_day(
             month, number = _month(words[1]), _day_number(first)
         if month is not None and number is not None:
             typed = " ".join(words[:2])
-            return _next_month_day(month, number, max(today, base or today), typed), words[2:]
+            return _next_month_day(month, number, base or today, typed), words[2:]
     return None, words
+
+
+def _dated_weekday(
+    rest: list[str], weekday: int, today: date, base: date | None
+) -> tuple[date, list[str]] | None:
+    """The day a weekday names with a date after it (`fri 26th`, `fri march 26`), checked to
+    be that weekday, or with `next week` (the weekday of next calendar week); else None."""
+    if rest[:2] == ["next", "week"]:
+        monday = today + timedelta(days=7 - today.weekday())
+        return monday + timedelta(days=weekday), rest[2:]
+    if not rest:
+        return None
+    start = base or today
+    month, number = _month(rest[0]), _day_number(rest[1]) if len(rest) > 1 else None
+    if month is not None and number is not None:
+        day, used = _next_month_day(month, number, start, " ".join(rest[:2])), 2
+    elif (number := _day_number(rest[0])) is not None:
+        month = _month(rest[1]) if len(rest) > 1 else None
+        if month is not None:
+            day, used = _next_month_day(month, number, start, " ".join(rest[:2])), 2
+        elif 1 <= number <= 31 and not rest[0].isdigit():  # `26th`; a bare `9` may be an hour
+            day, used = _next_day_of_month(number, start, rest[0]), 1
+        else:
+            return None
+    else:
+        return None
+    if day.weekday() != weekday:
+        raise UsageError(
+            f"{day:%A %d %B %Y} is not a {_WEEKDAYS[weekday].capitalize()}: give the date "
+            "or the weekday alone"
+        )
+    return day, rest[used:]
+
+
+def _next_day_of_month(number: int, start: date, typed: str) -> date:
+    """The next `number`th of a month from `start` on (`26th`)."""
+    year, month = start.year, start.month
+    for _ in range(13):
+        try:
+            if (day := date(year, month, number)) >= start:
+                return day
+        except ValueError:
+            pass
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    raise OutOfReach(f"`{quote_input(typed)}` is not a day of any month")
 
 
 def _next_month_day(month: int, number: int, today: date, typed: str) -> date:
@@ -303,7 +357,7 @@ _WHOLE_DAYS = (
 
 
 def parse_span(
-    words: list[str], ctx: Context, *, whole_days: bool = False
+    words: list[str], ctx: Context, *, whole_days: bool = False, past: bool = False
 ) -> tuple[datetime, datetime, list[str]]:
     """`<from> to <to> [rest…]` or `<from> [for] <duration> [rest…]` in the asker's zone;
     each time is up to three words (`dec 28 09:00`), a duration one or two (`8h`, `2 days`).
@@ -312,10 +366,12 @@ def parse_span(
     that. With `whole_days`, an end given as a day with no time includes that day ("away
     2027-04-01 to 2027-04-15" is back on the 16th), and a day alone is that whole day ("away
     fri dentist"), as people mean it. Returns both instants and the words after the span
-    (options, a reason), so every verb that takes a window reads it the same way.
+    (options, a reason), so every verb that takes a window reads it the same way. With
+    `past` (a report), a start named by a month and day or a weekday is the last such day,
+    not the next one: `mar 1 to mar 15` looks back.
     """
     now = ctx.clock()
-    words = _hyphened(words)
+    words = _hyphened(_day_run(words, ctx, now))
     if len(words) >= 2 and all(_DAY.fullmatch(w) for w in words[:2]):
         start, end = parse_when(words[0], ctx, now=now), parse_when(words[1], ctx, now=now)
         if whole_days:
@@ -340,10 +396,13 @@ def parse_span(
         if alone is not None and not (alone[2] and _time_like(alone[2][0].lower())):
             return alone
         raise
-    base = _today(ctx, start)  # an end's weekday or month and day: on or after the start
     start_typed = " ".join(words[:cut])
+    if past and start > now and (earlier := _the_last_one(start_typed, ctx, now)) is not None:
+        start = parse_when(earlier.isoformat(), ctx, now=now)
+    base = _today(ctx, start)  # an end's weekday or month and day: on or after the start
     after = words[cut + 1 :]
     reached: UsageError | None = None
+    unread: UsageError | None = None
     # `tomorrow 9am-5pm sunday school`: a range written as one word ends in it; only a start
     # that is a time alone takes its day from after the range (`9am-5pm fri`).
     ranged = isinstance(words[cut], _RangeTo) and not _clock_alone(start_typed)
@@ -355,7 +414,8 @@ def parse_span(
             except OutOfReach as error:
                 reached = reached or error
                 continue
-            except UsageError:
+            except UsageError as error:
+                unread = error  # the shortest reading's reason is the one to give
                 continue
             if whole_days and (named := _date_only(typed, ctx, now, base)) is not None:
                 end = _day_end(named, ctx, now)
@@ -374,7 +434,58 @@ def parse_span(
             return start, end, after[take:]
     if reached is not None:
         raise reached
+    if unread is not None and "could be night or afternoon" in unread.reason:
+        raise unread
     raise UsageError(f"can't read the end time `{quote_input(' '.join(after[:2]))}`")
+
+
+def _day_run(words: list[str], ctx: Context, now: datetime) -> list[str]:
+    """`thu fri`, `thu & fri`, `tue, wed, thu`, `today and tomorrow`: days in a row at the
+    start, as the span `first to last`; days that are not in a row are refused (two absences,
+    not one span)."""
+    today = _today(ctx, now)
+    days: list[tuple[int, date]] = []  # (index of the word, its day)
+    i = 0
+    while i < len(words):
+        word = _unpunctuated(words[i].lower())
+        if days and word in {"and", "&", "+"}:
+            i += 1
+            continue
+        if _weekday(word) is None and word not in _NEAR:
+            break
+        after = days[-1][1] + timedelta(days=1) if days else None  # the next one on from it
+        day, _ = _read_day([word], today, after if _weekday(word) is not None else None)
+        if day is None:
+            break
+        days.append((i, day))
+        i += 1
+    if len(days) < 2:
+        return words
+    if any(b - a != timedelta(days=1) for (_, a), (_, b) in itertools.pairwise(days)):
+        listed = quote_input(" ".join(words[: days[-1][0] + 1]))
+        raise UsageError(
+            f"`{listed}` are not days in a row: give each its own command, or a span like "
+            "`mon to fri`"
+        )
+    first, last = days[0][0], days[-1][0]
+    return [words[first].rstrip(","), "to", words[last], *words[last + 1 :]]
+
+
+def _the_last_one(typed: str, ctx: Context, now: datetime) -> date | None:
+    """The day before today that a weekday or a month and day (`typed`, read as the next
+    one) names: a week or a year earlier. None for other days and for times of day."""
+    named = _date_only(typed, ctx, now)
+    said = _words(typed)
+    if named is None or not said:
+        return None
+    if _weekday(said[0]) is not None or said[0] in {"next", "this"}:
+        return named - timedelta(days=7)
+    if _month(said[0]) is not None or (len(said) > 1 and _month(said[1]) is not None):
+        try:
+            return named.replace(year=named.year - 1)
+        except ValueError:  # 29 February
+            return None
+    return None
 
 
 def _clock_first(typed: str) -> bool:
@@ -415,9 +526,9 @@ def _hyphened(words: list[str]) -> list[str]:
             out += [parts[0], _RangeTo("to"), parts[1]]
         elif hours and _month(_unpunctuated(following)) is None:
             first, last = int(parts[0]), int(parts[1])
-            if first < last:
+            if first < last and last > 12:
                 out += [f"{first}:00", _RangeTo("to"), f"{last}:00"]  # `9-17`, as `/ts hours`
-            elif first > last and last <= 12:
+            elif first != last and last <= 12:  # `9-5`, `2-4`: morning or afternoon?
                 raise UsageError(
                     f"`{quote_input(word)}` is not clear: write the hours as 09:00-17:00 or 9am-5pm"
                 )
@@ -439,6 +550,10 @@ def _hyphened(words: list[str]) -> list[str]:
             out += [word[:-1], _and_days(word[:-1], following)]  # `sat, sun`
         elif word.lower() in _TO_WORDS and out and _time_like(following):
             out.append("to")
+        elif word.lower() == "and" and out and _is_clock(_unpunctuated(out[-1].lower())):
+            out.append("to")  # `between 9am and 5pm`
+        elif word.lower() == "between" and _time_like(following):
+            continue
         else:
             out.append(word)
     return out
@@ -494,7 +609,9 @@ def _time_like(word: str) -> bool:
 
 
 #: Words that mean `to` between two times; and how far into a span they are looked for.
-_TO_WORDS = frozenset({"until", "till", "til", "-", "–", "—"})
+_TO_WORDS = frozenset(
+    {"until", "till", "til", "through", "thru", "-", "–", "—", "->", "→", "=>", "~", ">"}
+)
 _SPAN_WORDS = 6
 
 
@@ -529,14 +646,22 @@ def _one_day(
     day, rest = _read_day(lowered, _today(ctx, now))
     if day is None or (rest and _is_clock(rest[0])):
         return None
-    if rest and rest[0] in _DAY_PARTS:  # `fri night` is not Friday 00:00-24:00
-        shown = quote_input(" ".join(words[skip : skip + len(lowered) - len(rest) + 1]))
-        raise UsageError(f"`{shown}`: give the hours, like `fri 22:00 to 06:00`")
+    said = [_unpunctuated(w.lower()) for w in words[skip + len(lowered) - len(rest) :]][:3]
+    if (
+        any(w in _DAY_PARTS or _is_clock(w) for w in said)
+        or said[:1] in (["half"], ["1/2"])
+        or (said[:1] and said[0].isdigit())  # `tomorrow 9 and 5`
+    ):
+        # `fri night`, `fri pm`, `fri from 2pm`, `fri half day`: part of the day, not all of it
+        shown = quote_input(" ".join(words[skip:][:4]))
+        raise UsageError(f"`{shown}`: give the hours, like `fri 14:00 to 18:00`")
     start = parse_when(day.isoformat(), ctx, now=now)
     return start, _day_end(day, ctx, now), words[skip + len(lowered) - len(rest) :]
 
 
-_DAY_PARTS = frozenset({"morning", "afternoon", "evening", "night", "overnight"})
+_DAY_PARTS = frozenset(
+    {"morning", "afternoon", "evening", "night", "overnight", "am", "pm", "a.m.", "p.m."}
+)
 
 
 def _day_end(day: date, ctx: Context, now: datetime) -> datetime:
@@ -588,9 +713,12 @@ def _span_for(
                 f"`{typed}` reads as a length, not a time of day: write times like 14:00 or "
                 "2pm (`fri 14:00 to 16:00`)"
             )
-        if _date_only(" ".join(words[:take]), ctx, now) is not None and (
-            lasting[0] % timedelta(days=1)
-        ):
+        named = _date_only(" ".join(words[:take]), ctx, now)
+        if named is not None and not lasting[0] % timedelta(days=1):
+            # `mon for 2 weeks`: calendar days, so a DST night does not move the end an hour
+            last = named + timedelta(days=lasting[0].days - 1)
+            return start, _day_end(last, ctx, now), after
+        if named is not None and (lasting[0] % timedelta(days=1)):
             # `fri for 2h` would be 00:00-02:00: nobody means that, so ask when
             shown = quote_input(" ".join(words[:take]))
             raise OutOfReach(

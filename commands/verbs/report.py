@@ -76,7 +76,7 @@ class ReportCommand(Command):
         if "to" not in [a.lower() for a in args]:
             raise UsageError(f"unknown period `{quote_input(word)}`{suggest(word, list(PERIODS))}")
         # An end given as a day includes that day, as `chatops report --to` and `/ts away` do.
-        start, end, rest = parse_span(args, ctx, whole_days=True)
+        start, end, rest = parse_span(args, ctx, whole_days=True, past=True)
         if rest:
             raise UsageError(f"unexpected `{quote_input(' '.join(rest))}`")
         if end == start:

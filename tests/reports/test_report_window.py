@@ -31,10 +31,16 @@ def test_a_report_includes_the_end_day_and_says_so(sqlite_db: Database) -> None:
 
 def test_a_report_reads_weekdays_and_yesterday(sqlite_db: Database) -> None:
     ctx = example_team_context(sqlite_db, AMIRA, NOW)
+    # A report looks back: on a Wednesday, `mon to fri` is this week's, not next week's.
     week = ReportCommand.parse(["mon", "to", "fri"], ctx)
     assert (week.start, week.end) == (
-        datetime(2027, 3, 21, 23, tzinfo=UTC),
-        datetime(2027, 3, 26, 23, tzinfo=UTC),
+        datetime(2027, 3, 14, 23, tzinfo=UTC),
+        datetime(2027, 3, 19, 23, tzinfo=UTC),
+    )
+    march = ReportCommand.parse(["mar", "1", "to", "mar", "15"], ctx)  # not March 2028
+    assert (march.start, march.end) == (
+        datetime(2027, 2, 28, 23, tzinfo=UTC),
+        datetime(2027, 3, 15, 23, tzinfo=UTC),
     )
     past = ReportCommand.parse(["yesterday", "to", "yesterday"], ctx)
     assert (past.start, past.end) == (
