@@ -311,8 +311,19 @@ def _next_month_day(month: int, number: int, today: date, typed: str) -> date:
 
 
 def _duration_words(words: list[str]) -> tuple[timedelta, int] | None:
-    """A duration at the start of `words` (`8h`, `1h30m`, `2 days`, `3 hours`) and how many
-    words it took, or None."""
+    """A duration at the start of `words` (`8h`, `1h30m`, `2 days`, `3 hours`, `4h 30m`,
+    `4 hours 30 minutes`) and how many words it took, or None."""
+    first = _one_duration(words)
+    if first is None:
+        return None
+    more = _one_duration(words[first[1] :]) if words[first[1] :][:1] != ["to"] else None
+    if more is not None and more[0] < first[0]:  # `4h 30m`: the smaller unit adds to it
+        return first[0] + more[0], first[1] + more[1]
+    return first
+
+
+def _one_duration(words: list[str]) -> tuple[timedelta, int] | None:
+    """One duration (a number and its unit) at the start of `words`, or None."""
     if len(words) > 1 and words[0].lower() in _ONE:  # `a week`, `an hour`, `one day`
         words = ["1", *words[1:]]
     for take in (1, 2):
@@ -371,6 +382,7 @@ def parse_span(
     not the next one: `mar 1 to mar 15` looks back.
     """
     now = ctx.clock()
+    _refuse_zones(words, ctx)
     words = _hyphened(_day_run(words, ctx, now))
     if len(words) >= 2 and all(_DAY.fullmatch(w) for w in words[:2]):
         start, end = parse_when(words[0], ctx, now=now), parse_when(words[1], ctx, now=now)
@@ -418,6 +430,17 @@ def parse_span(
                 unread = error  # the shortest reading's reason is the one to give
                 continue
             if whole_days and (named := _date_only(typed, ctx, now, base)) is not None:
+                more = [_unpunctuated(w.lower()) for w in after[take : take + 1]]
+                if more and more[0] in _DAY_PARTS:  # `to tomorrow morning`: not all of it
+                    raise UsageError(
+                        f"`{quote_input(' '.join(after[: take + 1]))}`: give the end's time, "
+                        "like `tomorrow 09:00`"
+                    )
+                if _same_weekday(start_typed, typed):  # `fri to fri`: a day, or a week?
+                    raise UsageError(
+                        f"`{quote_input(start_typed)} to {quote_input(typed)}`: one day or a "
+                        "week? Give the day alone, or the last day (`fri to thu`)"
+                    )
                 end = _day_end(named, ctx, now)
             clock_only = len(said := _words(typed)) == 1 and _is_clock(said[0])
             # `22:00 to 06:00`: overnight. Not when equal: `02:00 to 03:00` on the night
@@ -488,6 +511,46 @@ def _the_last_one(typed: str, ctx: Context, now: datetime) -> date | None:
     return None
 
 
+#: Zone names people write after a time; a span is read in the asker's own zone, so a time
+#: written in another is refused rather than read an ocean away.
+_ZONE_WORDS = frozenset(
+    {"utc", "gmt", "cet", "cest", "eet", "eest", "bst", "ist", "est", "edt", "cst", "cdt"}
+    | {"mst", "mdt", "pst", "pdt", "aest", "aedt", "jst", "kst", "sgt", "hkt", "brt"}
+)
+
+
+def _refuse_zones(words: list[str], ctx: Context) -> None:
+    """A zone written right after a time (`16:00 CET`), or a zone's name among the span's
+    first words (`Europe/Berlin`), is refused."""
+    for i, word in enumerate(words[:8]):
+        bare = re.sub(r"[^\w/+-]", "", _unpunctuated(word)).lower()
+        before = re.split(r"[-–—]", _unpunctuated(words[i - 1].lower()))[-1] if i else ""
+        after_a_time = _is_clock(before)  # `16:00 CET`, `14:00-16:00 UTC`
+        if (bare in _ZONE_WORDS and after_a_time) or (
+            "/" in bare and bare.split("/")[0] in _REGIONS
+        ):
+            mine = ctx.actor.tz if ctx.actor else "UTC"
+            raise UsageError(
+                f"`{quote_input(word)}`: times here are read in your own zone ({mine}); write "
+                "them in it, or as ISO 8601 with an offset (`2027-03-19T14:00+01:00`)"
+            )
+
+
+_REGIONS = frozenset(
+    {"europe", "america", "asia", "africa", "australia", "pacific", "atlantic", "indian"}
+)
+
+
+def _same_weekday(start: str, end: str) -> bool:
+    """Whether a span is typed as one weekday to itself (`fri to fri`)."""
+    one, other = _words(start), _words(end)
+    return (
+        len(one) == len(other) == 1
+        and _weekday(one[0]) is not None
+        and _weekday(one[0]) == _weekday(other[0])
+    )
+
+
 def _clock_first(typed: str) -> bool:
     """Whether `typed` begins with its time of day (`5pm tomorrow`, `06:00 fri`)."""
     first = typed.strip().lower().split()[:2]
@@ -517,7 +580,7 @@ def _hyphened(words: list[str]) -> list[str]:
             parts = [shared, parts[1]]  # `2-4pm` is 2pm to 4pm
         numbers = len(parts) == 2 and all(p.isdigit() for p in parts)
         month = _month(_unpunctuated(out[-1].lower())) if out else None
-        if numbers and month is not None:
+        if numbers and month is not None and int(parts[0]) < int(parts[1]):
             out += [parts[0], "to", out[-1], parts[1]]  # `apr 1-15`: days of that month
             continue
         hours = numbers and all(int(p) <= 24 for p in parts)

@@ -268,7 +268,7 @@ class RotaOverride(RotaEdit):
         member, used = read_member(
             args, team_rota(ctx).spec, me=ctx.actor.slack_id if ctx.actor else None
         )
-        start, end, rest = parse_span(args[used:], ctx)
+        start, end, rest = parse_span(args[used:], ctx, whole_days=True)
         options, force, reason = _options(rest, {"rotation"})
         return cls(
             member=member,
@@ -314,7 +314,7 @@ class RotaSwap(RotaEdit):
         if used == len(args):
             raise UsageError("a swap needs two members")
         second, more = read_member(args[used:], spec, me=ctx.actor.slack_id if ctx.actor else None)
-        start, end, rest = parse_span(args[used + more :], ctx)
+        start, end, rest = parse_span(args[used + more :], ctx, whole_days=True)
         _, force, reason = _options(rest, set())
         return cls(first=first, second=second, start=start, end=end, reason=reason, force=force)
 

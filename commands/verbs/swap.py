@@ -87,7 +87,7 @@ class SwapRequest(SwapCommand):
 
     @classmethod
     def parse(cls, args: list[str], ctx: Context) -> Self:
-        start, end, rest = parse_span(args, ctx)
+        start, end, rest = parse_span(args, ctx, whole_days=True)
         return cls(start=start, end=end, reason=verbatim(rest))
 
     def run(self, ctx: Context) -> Reply:

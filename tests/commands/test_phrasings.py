@@ -146,6 +146,15 @@ SPANS: list[tuple[str, Window | None]] = [
     ("tomorrow between 9 and 5", None),
     ("mon for 2 weeks", ("Mon 22 00:00", "Mon 05 00:00", [])),
     ("2027-03-28 for 1 day", ("Sun 28 00:00", "Mon 29 00:00", [])),
+    # zones written after a time, durations in two units, open or doubtful ends
+    ("fri 14:00 to 16:00 CET", None),
+    ("fri 14:00-16:00 UTC", None),
+    ("fri art exhibition", ("Fri 19 00:00", "Sat 20 00:00", ["art", "exhibition"])),
+    ("tomorrow 10:00 for 4h 30m", ("Thu 18 10:00", "Thu 18 14:30", [])),
+    ("now for 1h 15m meeting", ("Wed 17 13:00", "Wed 17 14:15", ["meeting"])),
+    ("now until tomorrow morning", None),
+    ("fri to fri", None),
+    ("apr 30-3 may", None),
 ]
 
 
