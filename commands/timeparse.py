@@ -26,7 +26,7 @@ from rota.wallclock import from_ts, wall_to_ts, zone
 
 EXAMPLES = "`tomorrow 09:00`, `2027-03-14 02:30`, `in 2h` or `2027-03-14T02:30Z`"
 #: A time of day: `09:00`, `9:30`, or with am/pm as many people type it (`9am`, `5:30pm`).
-_CLOCK = re.compile(r"^(\d{1,2})(?::(\d{2}))?\s*(am|pm|a\.m\.|p\.m\.)?$", re.ASCII | re.I)
+_CLOCK = re.compile(r"^(\d{1,2})(?:[:.](\d{2}))?\s*(am|pm|a\.m\.|p\.m\.)?$", re.ASCII | re.I)
 _HALVES = frozenset({"am", "pm", "a.m.", "p.m."})
 #: How far from now a typed time may be, either way.
 MAX_REACH = timedelta(days=3653)
@@ -255,6 +255,8 @@ def _dated_weekday(
 ) -> tuple[date, list[str]] | None:
     """The day a weekday names with a date after it (`fri 26th`, `fri march 26`), checked to
     be that weekday, or with `next week` (the weekday of next calendar week); else None."""
+    if rest[:1] == ["the"]:
+        rest = rest[1:]  # `monday the 29th`
     if rest[:2] == ["next", "week"]:
         monday = today + timedelta(days=7 - today.weekday())
         return monday + timedelta(days=weekday), rest[2:]
@@ -405,7 +407,9 @@ def parse_span(
         # `fri going to the dentist`: the `to` is the reason's, after a day alone (but not
         # `tomorrow 9 to 5`, whose `9` meant a time and is refused as one)
         alone = _one_day(words, ctx, now) if whole_days else None
-        if alone is not None and not (alone[2] and _time_like(alone[2][0].lower())):
+        said = [w.lower() for w in (alone[2] if alone is not None else [])]
+        said = said[1:] if said[:1] and said[0] in _PART_STARTERS else said
+        if alone is not None and not (said and _time_like(said[0])):
             return alone
         raise
     start_typed = " ".join(words[:cut])
@@ -431,6 +435,14 @@ def parse_span(
                 continue
             if whole_days and (named := _date_only(typed, ctx, now, base)) is not None:
                 more = [_unpunctuated(w.lower()) for w in after[take : take + 1]]
+                if more and (
+                    _is_clock(more[0]) or _is_clock(re.split(r"[-–—]", more[0])[-1])
+                ):  # `mon to fri 9am-5pm`: daily hours are not one window
+                    raise UsageError(
+                        f"`{quote_input(' '.join(words[: cut + 1 + take + 1]))}`: hours on "
+                        "several days are several windows; give one day at a time, or the "
+                        "whole days"
+                    )
                 if more and more[0] in _DAY_PARTS:  # `to tomorrow morning`: not all of it
                     raise UsageError(
                         f"`{quote_input(' '.join(after[: take + 1]))}`: give the end's time, "
@@ -575,7 +587,7 @@ def _hyphened(words: list[str]) -> list[str]:
         if "to" in [w.lower() for w in out] or i >= _SPAN_WORDS:
             out.append(word)
             continue
-        parts = re.split(r"[-–—]", word)
+        parts = re.split(r"[-–—]", _unpunctuated(word))
         if len(parts) == 2 and (shared := _shared_half(parts[0], parts[1])) is not None:
             parts = [shared, parts[1]]  # `2-4pm` is 2pm to 4pm
         numbers = len(parts) == 2 and all(p.isdigit() for p in parts)
@@ -710,10 +722,17 @@ def _one_day(
     if day is None or (rest and _is_clock(rest[0])):
         return None
     said = [_unpunctuated(w.lower()) for w in words[skip + len(lowered) - len(rest) :]][:3]
+    if said[:1] and said[0] in _PART_STARTERS and len(said) > 1:
+        said = said[1:]  # `fri from 2pm`, `tomorrow after 3pm`
     if (
-        any(w in _DAY_PARTS or _is_clock(w) for w in said)
-        or said[:1] in (["half"], ["1/2"])
-        or (said[:1] and said[0].isdigit())  # `tomorrow 9 and 5`
+        said[:1]
+        and (
+            said[0] in _DAY_PARTS
+            or _is_clock(said[0])
+            or _is_clock(re.split(r"[-–—]", said[0])[-1])  # `9am-5pm` after a day range
+            or said[0] in {"half", "1/2"}
+            or (said[0].isdigit() and said[1:2] in (["and"], ["to"], ["-"]))  # `9 and 5`
+        )
     ):
         # `fri night`, `fri pm`, `fri from 2pm`, `fri half day`: part of the day, not all of it
         shown = quote_input(" ".join(words[skip:][:4]))
@@ -722,6 +741,8 @@ def _one_day(
     return start, _day_end(day, ctx, now), words[skip + len(lowered) - len(rest) :]
 
 
+#: Words before a time that make it part of the day: `from 2pm`, `after 3pm`, `until noon`.
+_PART_STARTERS = frozenset({"from", "after", "before", "until", "till", "by", "between"})
 _DAY_PARTS = frozenset(
     {"morning", "afternoon", "evening", "night", "overnight", "am", "pm", "a.m.", "p.m."}
 )

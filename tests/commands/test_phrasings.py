@@ -155,6 +155,17 @@ SPANS: list[tuple[str, Window | None]] = [
     ("now until tomorrow morning", None),
     ("fri to fri", None),
     ("apr 30-3 may", None),
+    # a regression check against the morning's parser: reasons after a day keep working,
+    # hours across several days are asked, dotted clocks read
+    ("fri 2 meetings", ("Fri 19 00:00", "Sat 20 00:00", ["2", "meetings"])),
+    ("fri dentist at 10am", ("Fri 19 00:00", "Sat 20 00:00", ["dentist", "at", "10am"])),
+    ("tomorrow 9 and 5", None),
+    ("mon to fri 9am-5pm", None),
+    ("mon and tue 9am-5pm", None),
+    ("fri 14.00 to 16.00", ("Fri 19 14:00", "Fri 19 16:00", [])),
+    ("tomorrow 9.30-11.00 dentist", ("Thu 18 09:30", "Thu 18 11:00", ["dentist"])),
+    ("fri 2pm-4pm.", ("Fri 19 14:00", "Fri 19 16:00", [])),
+    ("monday the 29th", ("Mon 29 00:00", "Tue 30 00:00", [])),
 ]
 
 
