@@ -37,6 +37,11 @@ class Context:
     # What a submitted form carried back untouched (Slack's `private_metadata`).
     form_metadata: str | None = None
 
+    @property
+    def asker(self) -> str | None:
+        """The asking member's Slack id (`me` in a name), None for a non-member."""
+        return self.actor.slack_id if self.actor else None
+
 
 class UsageError(Exception):
     """The user typed something we cannot read; `reason` is one line."""

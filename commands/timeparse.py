@@ -32,6 +32,10 @@ _HALVES = frozenset({"am", "pm", "a.m.", "p.m."})
 MAX_REACH = timedelta(days=3653)
 
 
+class AmbiguousClock(UsageError):
+    """A time of day that a 24-hour and a 12-hour reader take differently (`2:00`)."""
+
+
 class OutOfReach(UsageError):
     """A time that was read but lies too far away, or a date that does not exist: worth saying
     as such, rather than "can't read", when a span's end is tried in several lengths."""
@@ -48,15 +52,16 @@ def _too_far(typed: str, ahead: bool) -> OutOfReach:
 _NAMED_TIMES = {"noon": "12:00", "midday": "12:00", "midnight": "00:00"}
 
 
+def _ends_in_clock(word: str) -> bool:
+    """Whether `word` is a time of day or a range ending in one (`16:00`, `14:00-16:00`)."""
+    return _is_clock(re.split(r"[-–—]", word)[-1])
+
+
 def _is_clock(text: str) -> bool:
     """Whether `text` is written as a time of day (a colon or am/pm, or `noon`: a bare `9` is
     not)."""
     match = _CLOCK.match(_NAMED_TIMES.get(text.lower(), text))
     return match is not None and (match.group(2) is not None or match.group(3) is not None)
-
-
-def _clock(text: str) -> time:
-    return time_of_day(text)
 
 
 def time_of_day(text: str, *, bare_hour: bool = False) -> time:
@@ -69,7 +74,7 @@ def time_of_day(text: str, *, bare_hour: bool = False) -> time:
     hour, minute, half = int(match.group(1)), int(match.group(2) or 0), match.group(3)
     if not bare_hour and half is None and len(match.group(1)) == 1 and 1 <= hour <= 5:
         # `2:00` is 02:00 to a 24-hour clock and 2pm to a 12-hour one: ask which
-        raise UsageError(
+        raise AmbiguousClock(
             f"`{quote_input(text)}` could be night or afternoon: write "
             f"0{hour}:{minute:02d} or {hour + 12}:{minute:02d} (or {hour}am / {hour}pm)"
         )
@@ -148,7 +153,7 @@ def _read_when(text: str, ctx: Context, *, now: datetime, base: date | None) -> 
             raise UsageError(f"can't read `{quote_input(text)}` as a time; try {EXAMPLES}")
     if len(rest) > 1:
         raise UsageError(f"can't read `{quote_input(text)}` as a time; try {EXAMPLES}")
-    at = _clock(rest[0]) if rest else time(0, 0)
+    at = time_of_day(rest[0]) if rest else time(0, 0)
     return from_ts(wall_to_ts(datetime.combine(day, at), tz))
 
 
@@ -401,8 +406,9 @@ def parse_span(
         _refuse_a_start_alone(words, ctx, now)
         raise UsageError(_WHOLE_DAYS if whole_days else _SPAN)
     cut = lowered.index("to")
+    start_typed = " ".join(words[:cut])
     try:
-        start = parse_when(" ".join(words[:cut]), ctx, now=now)
+        start = parse_when(start_typed, ctx, now=now)
     except UsageError:
         # `fri going to the dentist`: the `to` is the reason's, after a day alone (but not
         # `tomorrow 9 to 5`, whose `9` meant a time and is refused as one)
@@ -412,13 +418,12 @@ def parse_span(
         if alone is not None and not (said and _time_like(said[0])):
             return alone
         raise
-    start_typed = " ".join(words[:cut])
     if past and start > now and (earlier := _the_last_one(start_typed, ctx, now)) is not None:
         start = parse_when(earlier.isoformat(), ctx, now=now)
     base = _today(ctx, start)  # an end's weekday or month and day: on or after the start
     after = words[cut + 1 :]
     reached: UsageError | None = None
-    unread: UsageError | None = None
+    unread: AmbiguousClock | None = None
     # `tomorrow 9am-5pm sunday school`: a range written as one word ends in it; only a start
     # that is a time alone takes its day from after the range (`9am-5pm fri`).
     ranged = isinstance(words[cut], _RangeTo) and not _clock_alone(start_typed)
@@ -430,14 +435,14 @@ def parse_span(
             except OutOfReach as error:
                 reached = reached or error
                 continue
-            except UsageError as error:
-                unread = error  # the shortest reading's reason is the one to give
+            except AmbiguousClock as error:
+                unread = error  # said rather than "can't read": it was read, twice
+                continue
+            except UsageError:
                 continue
             if whole_days and (named := _date_only(typed, ctx, now, base)) is not None:
                 more = [_unpunctuated(w.lower()) for w in after[take : take + 1]]
-                if more and (
-                    _is_clock(more[0]) or _is_clock(re.split(r"[-–—]", more[0])[-1])
-                ):  # `mon to fri 9am-5pm`: daily hours are not one window
+                if more and _ends_in_clock(more[0]):  # `mon to fri 9am-5pm`: several windows
                     raise UsageError(
                         f"`{quote_input(' '.join(words[: cut + 1 + take + 1]))}`: hours on "
                         "several days are several windows; give one day at a time, or the "
@@ -469,7 +474,7 @@ def parse_span(
             return start, end, after[take:]
     if reached is not None:
         raise reached
-    if unread is not None and "could be night or afternoon" in unread.reason:
+    if unread is not None:
         raise unread
     raise UsageError(f"can't read the end time `{quote_input(' '.join(after[:2]))}`")
 
@@ -536,8 +541,7 @@ def _refuse_zones(words: list[str], ctx: Context) -> None:
     first words (`Europe/Berlin`), is refused."""
     for i, word in enumerate(words[:8]):
         bare = re.sub(r"[^\w/+-]", "", _unpunctuated(word)).lower()
-        before = re.split(r"[-–—]", _unpunctuated(words[i - 1].lower()))[-1] if i else ""
-        after_a_time = _is_clock(before)  # `16:00 CET`, `14:00-16:00 UTC`
+        after_a_time = i > 0 and _ends_in_clock(_unpunctuated(words[i - 1].lower()))
         if (bare in _ZONE_WORDS and after_a_time) or (
             "/" in bare and bare.split("/")[0] in _REGIONS
         ):
@@ -728,8 +732,7 @@ def _one_day(
         said[:1]
         and (
             said[0] in _DAY_PARTS
-            or _is_clock(said[0])
-            or _is_clock(re.split(r"[-–—]", said[0])[-1])  # `9am-5pm` after a day range
+            or _ends_in_clock(said[0])  # `fri 2pm`, `9am-5pm` after a day range
             or said[0] in {"half", "1/2"}
             or (said[0].isdigit() and said[1:2] in (["and"], ["to"], ["-"]))  # `9 and 5`
         )
@@ -802,7 +805,7 @@ def _span_for(
             # `mon for 2 weeks`: calendar days, so a DST night does not move the end an hour
             last = named + timedelta(days=lasting[0].days - 1)
             return start, _day_end(last, ctx, now), after
-        if named is not None and (lasting[0] % timedelta(days=1)):
+        if named is not None:
             # `fri for 2h` would be 00:00-02:00: nobody means that, so ask when
             shown = quote_input(" ".join(words[:take]))
             raise OutOfReach(

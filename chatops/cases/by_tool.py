@@ -107,7 +107,7 @@ def acknowledge(session: Session, *, case: Case, actor: str, at: datetime) -> bo
     case.status = CaseStatus.acknowledged.value
     case.acknowledged_at, case.acknowledged_by = at, actor
     cancelled = timers.cancel(session, case_id=case.id)
-    held = cancel_held_pages(session, case_id=case.id, at=at)
+    held = cancel_held_pages(session, case_id=case.id)
     add_event(session, case=case, at=at, actor=actor, kind="acknowledged")
     _audit(
         session,

@@ -54,7 +54,7 @@ def acknowledge(
     case.acknowledged_at, case.acknowledged_by = at, who.slack_id
     case.assignee = case.assignee or who.slack_id
     cancelled = timers.cancel(session, case_id=case.id)
-    held = cancel_held_pages(session, case_id=case.id, at=at)
+    held = cancel_held_pages(session, case_id=case.id)
     add_event(session, case=case, at=at, actor=who.slack_id, kind="acknowledged")
     exposure.holds(session, case=case, member=case.assignee, at=at)
     audit_case(
@@ -204,7 +204,7 @@ def take(session: Session, *, team_id: int, actor: Actor | None, key: str, at: d
         case.status = CaseStatus.acknowledged.value
         case.acknowledged_at, case.acknowledged_by = at, who.slack_id
         cancelled = timers.cancel(session, case_id=case.id)
-        cancel_held_pages(session, case_id=case.id, at=at)
+        cancel_held_pages(session, case_id=case.id)
         add_event(session, case=case, at=at, actor=who.slack_id, kind="acknowledged")
     exposure.holds(session, case=case, member=who.slack_id, at=at)
     audit_case(

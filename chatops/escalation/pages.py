@@ -85,7 +85,7 @@ def cancel_pending_pages(session: Session, *, case_id: int) -> int:
     return queue.cancel_pending(session, IS_PAGE, col(OutboxMessage.case_id) == case_id)
 
 
-def cancel_held_pages(session: Session, *, case_id: int, at: datetime) -> int:
+def cancel_held_pages(session: Session, *, case_id: int) -> int:
     """Cancel pages held for working hours (due or not, not yet released): the case was taken
     meanwhile, so nobody needs waking for it. Returns how many."""
     return queue.cancel_pending(

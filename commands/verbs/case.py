@@ -99,7 +99,7 @@ def known_key(word: str) -> str:
 def member_words(ctx: Context, words: list[str]) -> tuple[str, int]:
     """The member named at the start of `words` (a mention, `@Sofía Martínez`, `sofia`) as a
     Slack id, and the words it took; a mention of an outsider is refused by the service."""
-    return read_member(words, team_rota(ctx).spec, me=ctx.actor.slack_id if ctx.actor else None)
+    return read_member(words, team_rota(ctx).spec, me=ctx.asker)
 
 
 def paging_line(paging: Paging, ctx: Context) -> str:

@@ -55,9 +55,7 @@ class Exposure(Command):
                 period, days, at = raw(word), PERIODS[word.lower()], at + 1
             elif not named:
                 try:
-                    member, used = read_member(
-                        args[at:], team_rota(ctx).spec, me=ctx.actor.slack_id if ctx.actor else None
-                    )
+                    member, used = read_member(args[at:], team_rota(ctx).spec, me=ctx.asker)
                 except UsageError as error:
                     hint = suggest(word.lower(), list(PERIODS))
                     if hint and not raw(word).startswith(("@", "<")):

@@ -265,9 +265,7 @@ class RotaOverride(RotaEdit):
     def parse(cls, args: list[str], ctx: Context) -> Self:
         if not args:
             raise UsageError("who covers?")
-        member, used = read_member(
-            args, team_rota(ctx).spec, me=ctx.actor.slack_id if ctx.actor else None
-        )
+        member, used = read_member(args, team_rota(ctx).spec, me=ctx.asker)
         start, end, rest = parse_span(args[used:], ctx, whole_days=True)
         options, force, reason = _options(rest, {"rotation"})
         return cls(
@@ -310,10 +308,10 @@ class RotaSwap(RotaEdit):
         if len(args) < 2:
             raise UsageError("a swap needs two members")
         spec = team_rota(ctx).spec
-        first, used = read_member(args, spec, me=ctx.actor.slack_id if ctx.actor else None)
+        first, used = read_member(args, spec, me=ctx.asker)
         if used == len(args):
             raise UsageError("a swap needs two members")
-        second, more = read_member(args[used:], spec, me=ctx.actor.slack_id if ctx.actor else None)
+        second, more = read_member(args[used:], spec, me=ctx.asker)
         start, end, rest = parse_span(args[used + more :], ctx, whole_days=True)
         _, force, reason = _options(rest, set())
         return cls(first=first, second=second, start=start, end=end, reason=reason, force=force)
@@ -350,7 +348,7 @@ class RotaAdd(RotaEdit):
         if len(args) < 3 or "to" not in [a.lower() for a in args[1:]]:
             raise UsageError("say whom to add to which rotation")
         spec = team_rota(ctx).spec
-        member, used = read_member(args, spec, me=ctx.actor.slack_id if ctx.actor else None)
+        member, used = read_member(args, spec, me=ctx.asker)
         if len(args) < used + 2 or args[used].lower() != "to":
             raise UsageError("say whom to add to which rotation")
         options, force, extra = _options(args[used + 2 :], {"tz", "name", "lang", "role"})
@@ -408,9 +406,7 @@ class RotaRemove(RotaEdit):
     def parse(cls, args: list[str], ctx: Context) -> Self:
         if len(args) < 3 or "from" not in [a.lower() for a in args[1:]]:
             raise UsageError("say whom to remove from which rotation")
-        member, used = read_member(
-            args, team_rota(ctx).spec, me=ctx.actor.slack_id if ctx.actor else None
-        )
+        member, used = read_member(args, team_rota(ctx).spec, me=ctx.asker)
         if len(args) < used + 2 or args[used].lower() != "from":
             raise UsageError("say whom to remove from which rotation")
         _, force, extra = _options(args[used + 2 :], set())

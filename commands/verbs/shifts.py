@@ -63,9 +63,7 @@ class Shifts(Command):
                 member = None
             else:
                 refuse_near_option(raw(arg), {"days"})
-                member, used = _member(
-                    args[at - 1 :], spec, ctx.actor.slack_id if ctx.actor else None
-                )
+                member, used = _member(args[at - 1 :], spec, ctx.asker)
                 at += used - 1
         if member is not None and member not in {m.id for m in spec.members}:
             raise UsageError(
