@@ -423,7 +423,7 @@ def parse_span(
     base = _today(ctx, start)  # an end's weekday or month and day: on or after the start
     after = words[cut + 1 :]
     reached: UsageError | None = None
-    unread: AmbiguousClock | None = None
+    unread: UsageError | None = None
     # `tomorrow 9am-5pm sunday school`: a range written as one word ends in it; only a start
     # that is a time alone takes its day from after the range (`9am-5pm fri`).
     ranged = isinstance(words[cut], _RangeTo) and not _clock_alone(start_typed)
@@ -435,10 +435,8 @@ def parse_span(
             except OutOfReach as error:
                 reached = reached or error
                 continue
-            except AmbiguousClock as error:
-                unread = error  # said rather than "can't read": it was read, twice
-                continue
-            except UsageError:
+            except UsageError as error:
+                unread = error  # the shortest reading's reason, given when it was ambiguous
                 continue
             if whole_days and (named := _date_only(typed, ctx, now, base)) is not None:
                 more = [_unpunctuated(w.lower()) for w in after[take : take + 1]]
@@ -474,7 +472,7 @@ def parse_span(
             return start, end, after[take:]
     if reached is not None:
         raise reached
-    if unread is not None:
+    if isinstance(unread, AmbiguousClock):
         raise unread
     raise UsageError(f"can't read the end time `{quote_input(' '.join(after[:2]))}`")
 
