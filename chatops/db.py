@@ -1,7 +1,10 @@
 """One engine factory for SQLite and PostgreSQL, and the unit-of-work session scope.
 
-SQLite gets WAL, foreign keys and a busy timeout, and every transaction starts with
-``BEGIN IMMEDIATE`` so two writers queue instead of failing half-way with "database is locked".
+SQLite gets WAL, foreign keys and a busy timeout, and every transaction that may write starts
+with ``BEGIN IMMEDIATE`` so two writers queue instead of failing half-way with "database is
+locked". A read (`Database.reading`) starts a plain deferred transaction instead and is refused
+any write: under WAL it takes no lock, so questions (`/ts who`) never queue behind each other or
+behind a writer, nor wait out SQLite's busy backoff (docs/architecture.md, "Transactions").
 PostgreSQL goes through psycopg 3 with pre-ping, so a replica survives a database restart.
 """
 
@@ -21,6 +24,8 @@ from chatops.dburl import UrlShapeError, check_shape, redact, scrub
 from chatops.errors import Refused
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+#: The execution option that marks a connection's transactions as reads (`Database.reading`).
+_READING = "chatops_reading"
 
 
 class DatabaseError(Exception):
@@ -85,7 +90,14 @@ def _tune_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # query_only is the connection's, so it is set either way: a pooled connection that
+        # served a read must write again.
+        if connection.get_execution_options().get(_READING):
+            connection.exec_driver_sql("PRAGMA query_only=ON")
+            connection.exec_driver_sql("BEGIN")
+        else:
+            connection.exec_driver_sql("PRAGMA query_only=OFF")
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def describe(url: str) -> str:
@@ -139,6 +151,25 @@ class Database:
             except BaseException:
                 session.rollback()
                 raise
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """A unit of work that only reads: one consistent snapshot, nothing committed.
+
+        A write inside it is an error on both databases (SQLite's query_only, PostgreSQL's READ
+        ONLY transaction), never a change silently rolled back.
+        """
+        options: dict[str, Any] = (
+            {_READING: True}
+            if self.engine.dialect.name == "sqlite"
+            else {"postgresql_readonly": True}
+        )
+        # Closing the session ends its transaction (a rollback) and keeps what it loaded.
+        with (
+            self.engine.connect().execution_options(**options) as connection,
+            Session(bind=connection) as session,
+        ):
+            yield session
 
     def dispose(self) -> None:
         self.engine.dispose()

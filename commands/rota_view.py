@@ -19,7 +19,7 @@ from rota.timefmt import fmt_local
 
 def team_rota(ctx: Context) -> CompiledRota:
     """The team's rota as the engine reads it (compiled once per distinct rota)."""
-    with ctx.db.transaction() as session:
+    with ctx.db.reading() as session:
         try:
             return compiled_rota(session, ctx.team_id)
         except UnknownTeam:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -63,6 +64,37 @@ def test_sqlite_is_tuned_for_concurrent_use(sqlite_db: Database) -> None:
         assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
         assert connection.execute(text("PRAGMA busy_timeout")).scalar() == 30_000
+
+
+def test_a_read_sees_committed_rows_and_refuses_to_write(db: Database) -> None:
+    with db.transaction() as session:
+        session.add(Team(name="seen"))
+    with db.reading() as session:
+        (team,) = session.exec(select(Team)).all()
+    assert team.name == "seen"  # still readable after the read scope closed
+    with pytest.raises(Exception, match=r"(?i)read.?only"), db.reading() as session:
+        session.add(Team(name="never"))
+        session.flush()
+    # The pooled connection that served the read writes again afterwards.
+    with db.transaction() as session:
+        session.add(Team(name="written"))
+    with db.reading() as session:
+        assert sorted(t.name for t in session.exec(select(Team))) == ["seen", "written"]
+
+
+def test_a_read_does_not_wait_for_a_writer_on_sqlite(sqlite_db: Database) -> None:
+    """A question must not queue behind a long write (nor wait out SQLite's busy backoff)."""
+    with sqlite_db.transaction() as session:
+        session.add(Team(name="before"))
+    with sqlite_db.transaction() as writing:
+        writing.add(Team(name="uncommitted"))
+        writing.flush()  # this connection now holds SQLite's write lock
+        started = time.monotonic()
+        with sqlite_db.reading() as session:
+            names = [t.name for t in session.exec(select(Team))]
+        waited = time.monotonic() - started
+    assert names == ["before"]  # the snapshot, without the writer's row
+    assert waited < 1.0  # a writer's BEGIN IMMEDIATE would wait the 30 s busy timeout here
 
 
 def test_unreachable_databases_are_one_line(tmp_path: object) -> None:

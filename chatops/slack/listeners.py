@@ -226,7 +226,7 @@ class Listeners:
 
     def context_for(self, slack_user: str, channel: str | None) -> Context | Reply:
         """The command context for a Slack user, or the reply that explains why there is none."""
-        with self.db.transaction() as session:
+        with self.db.reading() as session:
             try:
                 team = find_team(session, self.team_name)
             except UnknownTeam as error:

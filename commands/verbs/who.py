@@ -100,6 +100,6 @@ class Who(Command):
 
 def _pending(ctx: Context) -> dict[str, tuple[str, list[str]]]:
     """Rotations whose handoff awaits acceptance now: rotation → (incoming, outgoing)."""
-    with ctx.db.transaction() as session:
+    with ctx.db.reading() as session:
         found = pending_handoffs(session, team_id=ctx.team_id, at=ctx.clock())
     return {p.rotation: (p.incoming, p.outgoing) for p in found}
