@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from urllib.parse import urlencode
 
 import pytest
@@ -22,6 +23,7 @@ from chatops.clock import ManualClock
 from chatops.db import Database, make_engine
 from chatops.oncall.swaps import SwapRequest
 from chatops.replay import REPLAY_WINDOW, SeenRequest, first_sighting, request_key
+from chatops.schema.migrate import upgrade
 from chatops.slack import create_app
 from chatops.slack.http import SlackHttpServer
 from commands.command import FREE_TEXT_MAX
@@ -107,7 +109,33 @@ def test_seen_requests_are_shared_by_replicas_and_pruned(
     clock.advance(REPLAY_WINDOW + timedelta(seconds=1))
     assert first_sighting(other, request_key("sig", "v0=later"), sent_at=clock(), now=clock())
     assert count(sqlite_db, SeenRequest) == 1  # the expired key was pruned by that insert
+    # A key whose five minutes are over is taken again, pruned or not (Bolt refuses its
+    # timestamp anyway; an event retried later is a new sighting, as before).
+    assert (
+        first_sighting(other, request_key("sig", "v0=later"), sent_at=clock(), now=clock()) is False
+    )
+    clock.advance(REPLAY_WINDOW + timedelta(seconds=1))
+    assert first_sighting(sqlite_db, request_key("sig", "v0=later"), sent_at=clock(), now=clock())
+    assert not first_sighting(other, request_key("sig", "v0=later"), sent_at=clock(), now=clock())
     other.dispose()
+
+
+def _sight(db: Database, *, key: str, now: datetime) -> bool:
+    return first_sighting(db, key, sent_at=now, now=now)
+
+
+@pytest.mark.postgres
+def test_replicas_racing_on_one_request_take_it_once(postgres_url: str) -> None:
+    replicas = [Database(make_engine(postgres_url)) for _ in range(4)]
+    upgrade(replicas[0].engine)
+    now = datetime.now(UTC)
+    for round_ in range(20):
+        key = request_key("sig", f"v0=race-{round_}")
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            taken = list(pool.map(partial(_sight, key=key, now=now), replicas))
+        assert taken.count(True) == 1, taken
+    for db in replicas:
+        db.dispose()
 
 
 # -- finding 8: internal errors where a refusal is due -------------------------------------------
