@@ -11,31 +11,25 @@ from collections.abc import Sequence
 from typing import Any
 
 from slack_sdk import WebClient
-from slack_sdk.webhook import WebhookClient
 
 from chatops.blockkit import NO_UNFURL, Reply, user_text
-from chatops.slack import render
-from chatops.slack.client import WEB_API_TIMEOUT_S, retry_handlers, slack_error
+from chatops.slack import render, response_urls
+from chatops.slack.client import slack_error
 from chatops.slack.files import UploadFailed, upload_to_user
 
 log = logging.getLogger(__name__)
 
 
 def send(response_url: str | None, payload: dict[str, Any]) -> bool:
-    """POST to a response_url with retries; failures are logged (by status), never raised."""
+    """POST to a response_url (kept-open, with retries); failures are logged, never raised."""
     if not response_url:
         log.warning("no response_url to answer through")
         return False
-    try:
-        webhook = WebhookClient(
-            url=response_url, timeout=WEB_API_TIMEOUT_S, retry_handlers=retry_handlers()
-        )
-        response = webhook.send_dict(payload)
-    except Exception as error:
-        log.warning("response_url unreachable", extra={"error": type(error).__name__})
-        return False
-    if response.status_code != 200:
-        log.warning("response_url refused the answer", extra={"status": response.status_code})
+    status = response_urls.post(response_url, payload)
+    if status is None:
+        return False  # logged by response_urls, by the error's kind
+    if status != 200:
+        log.warning("response_url refused the answer", extra={"status": status})
         return False
     return True
 

@@ -1,0 +1,125 @@
+"""Posting answers to Slack's `response_url`s through one kept-open connection per process.
+
+Every `/ts` answer goes to hooks.slack.com. A fresh client per answer (slack_sdk's
+WebhookClient) pays a TCP and TLS handshake each time, two or three round trips in front of
+every answer a person waits for; one httpx client per process keeps the connection open and is
+safe to share between the work threads.
+
+What is retried is what cannot double an answer, or what Slack asks for: a connection that
+could not be made or was closed before any answer, a 429 after its Retry-After, a 5xx. A read
+that times out after the request went out is not retried: the answer may have been shown.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+import socket
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from chatops import __version__, metrics
+
+log = logging.getLogger(__name__)
+
+TIMEOUT_S = 15.0
+#: An idle kept connection is closed after this; Slack's side may close it sooner.
+IDLE_S = 30.0
+CONNECTION_RETRIES = 2
+RATE_LIMIT_RETRIES = 3
+SERVER_ERROR_RETRIES = 2
+#: The longest Retry-After honoured in a work thread; a longer wait gives the answer up.
+MAX_RETRY_AFTER_S = 30.0
+#: Pause before a retry after a 5xx, doubled each time.
+SERVER_ERROR_PAUSE_S = 0.5
+_HEADERS = {
+    "Content-Type": "application/json;charset=utf-8",
+    "User-Agent": f"chatops/{__version__} Python/{platform.python_version()}",
+}
+#: Errors raised before any answer could have been shown: safe to send again. A
+#: RemoteProtocolError is the server closing the connection without an answer, as Slack's side
+#: does to an idle kept connection.
+_NOT_SENT = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.WriteError,
+    httpx.WriteTimeout,
+    httpx.RemoteProtocolError,
+)
+
+_client: httpx.Client | None = None
+_client_lock = threading.Lock()
+
+
+def _shared() -> httpx.Client:
+    """This process's client, made at first use (work processes are spawned, not forked)."""
+    global _client
+    with _client_lock:
+        if _client is None:
+            _client = httpx.Client(
+                timeout=TIMEOUT_S,
+                follow_redirects=False,
+                headers=_HEADERS,
+                limits=httpx.Limits(keepalive_expiry=IDLE_S),
+                transport=httpx.HTTPTransport(
+                    # Headers and body are two writes: without this, Nagle may hold the body
+                    # for the server's delayed ACK.
+                    socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
+                    retries=0,
+                ),
+            )
+        return _client
+
+
+def post(
+    url: str,
+    payload: dict[str, Any],
+    *,
+    timeout: float = TIMEOUT_S,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int | None:
+    """POST `payload` as JSON to `url`; Slack's final HTTP status, or None when unreachable.
+
+    Raises nothing: the caller logs the outcome by its status, never the payload.
+    """
+    body = json.dumps(payload).encode()
+    connection_left, rate_left = CONNECTION_RETRIES, RATE_LIMIT_RETRIES
+    server_left, pause = SERVER_ERROR_RETRIES, SERVER_ERROR_PAUSE_S
+    while True:
+        try:
+            response = _shared().post(url, content=body, timeout=timeout)
+        except _NOT_SENT as error:
+            if connection_left > 0:
+                connection_left -= 1
+                continue
+            log.warning("response_url unreachable", extra={"error": type(error).__name__})
+            return None
+        except httpx.HTTPError as error:
+            log.warning("response_url did not answer", extra={"error": type(error).__name__})
+            return None
+        status = response.status_code
+        if status == 429:
+            metrics.rate_limited("response_url")
+            wait = _retry_after(response.headers.get("retry-after"))
+            if rate_left > 0 and wait <= MAX_RETRY_AFTER_S:
+                rate_left -= 1
+                sleep(wait)
+                continue
+        elif status >= 500 and server_left > 0:
+            server_left -= 1
+            sleep(pause)
+            pause *= 2
+            continue
+        return status
+
+
+def _retry_after(raw: str | None) -> float:
+    try:
+        return max(float(raw), 0.0) if raw is not None else 1.0
+    except ValueError:
+        return 1.0
