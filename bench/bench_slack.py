@@ -148,6 +148,9 @@ def _people_process(url: str, text: str, tag: str, clients: int, requests: int, 
     waiting: dict[str, threading.Event] = {}
 
     class Answer(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keeps a client's connection open, as Slack's servers do
+        disable_nagle_algorithm = True
+
         def do_POST(self) -> None:
             at = time.monotonic()
             self.rfile.read(int(self.headers.get("Content-Length") or 0))

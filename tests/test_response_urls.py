@@ -86,3 +86,8 @@ def test_a_404_for_an_expired_url_is_not_retried(fake_slack: FakeSlack) -> None:
     fake_slack.script(RESPONSE_URL, Scripted(status=404, body={"error": "expired_url"}))
     assert answers.send(fake_slack.response_url("r"), {"text": "hi"}) is False
     assert len(fake_slack.calls_to(RESPONSE_URL)) == 1
+
+
+@pytest.mark.parametrize("url", ["not a url", "file:///etc/passwd", "http://", "ftp://x/y"])
+def test_a_response_url_that_is_not_http_is_refused_without_a_call(url: str) -> None:
+    assert answers.send(url, {"text": "hi"}) is False

@@ -97,7 +97,7 @@ class SlackNotifier:
             raise ValueError(f"not an http(s) URL: {base_url!r}")
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
         self.transport = httpx.HTTPTransport(
-            proxy=_proxy_for(url),
+            proxy=proxy_for(url),
             limits=httpx.Limits(keepalive_expiry=idle_s),
             # Headers and body go out as two writes: without this, Nagle holds the body until
             # Slack ACKs the headers, a delayed ACK of up to 40 ms on some paths.
@@ -252,7 +252,7 @@ def _outbox_id_of(message: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _proxy_for(url: httpx.URL) -> str | None:
+def proxy_for(url: httpx.URL) -> str | None:
     """The proxy the environment names for `url`'s host (HTTP(S)_PROXY, ALL_PROXY, NO_PROXY)."""
     proxies = urllib.request.getproxies()
     proxy = proxies.get(url.scheme) or proxies.get("all")
