@@ -34,12 +34,16 @@ from slack_sdk import WebClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from bench.cpu import MachineCpu
 from chatops.db import Database, make_engine, normalise_url
 from chatops.outbox.notifier import SlackNotifier
 from chatops.schema.migrate import upgrade
-from tests.support.pages import BLOCKS, run_workers, seed_due_pages
+from tests.support.pages import BLOCKS, run_workers_timed, seed_due_pages
 
 PAGES = int(os.environ.get("CHATOPS_BENCH_PAGES", "10000"))
+LATENCY_PAGES = int(os.environ.get("CHATOPS_BENCH_LATENCY_PAGES", "1000"))
+#: Slack's answer time in the scale-out rows that wait for it (the fake's delay per call).
+SLACK_LATENCY_S = 0.05
 BARE_CALLS = 2_000
 POSTGRES_URL = os.environ.get(
     "CHATOPS_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -117,20 +121,53 @@ def postgres_database() -> tuple[str, Callable[[], None]] | None:
     return make_url(admin_url).set(database=name).render_as_string(hide_password=False), drop
 
 
-def _measure(url: str, api_url: str, workers: int, fake: Any) -> tuple[float, float, float]:
-    """(worker calls/s, bare slack_sdk calls/s, bare kept-open calls/s), in one run."""
+def _drain(url: str, api_url: str, workers: int, fake: Any, pages: int) -> tuple[float, float]:
+    """`pages` due pages drained by `workers` processes: (calls/s, share of the CPUs busy)."""
     db = Database(make_engine(url))
     upgrade(db.engine)
-    seed_due_pages(db, PAGES)
+    seed_due_pages(db, pages)
     db.dispose()
-    calls_before = len(fake.calls)
+    before = len(fake.calls)
+    with MachineCpu() as cpu:
+        attempts, started, ended = run_workers_timed(url, api_url, workers)
+    sent = len(fake.calls) - before
+    assert attempts == pages and sent == pages, (attempts, sent)
+    return sent / (ended - started), cpu.busy(started, ended)
+
+
+def _measure(url: str, api_url: str, workers: int, fake: Any) -> tuple[float, float, float, float]:
+    """(worker calls/s, bare slack_sdk calls/s, bare kept-open calls/s, CPUs busy), one run."""
     bare = bare_loop(api_url)
     kept = bare_kept_loop(api_url)
-    before = len(fake.calls)
-    attempts, seconds = run_workers(url, api_url, workers)
-    sent = len(fake.calls) - before
-    assert attempts == PAGES and sent == PAGES, (attempts, sent, calls_before)
-    return sent / seconds, bare, kept
+    rate, busy = _drain(url, api_url, workers, fake, PAGES)
+    return rate, bare, kept, busy
+
+
+def _at_slack_latency(fake: Any) -> list[tuple[str, str]]:
+    """Scale-out when each call waits SLACK_LATENCY_S for Slack's answer, as real calls do:
+    the workers then wait rather than compute, and the figure is how well they share the queue."""
+    rates: dict[int, tuple[float, float]] = {}
+    fake.slow("chat.postMessage", SLACK_LATENCY_S)
+    try:
+        for workers in (1, 3):
+            made = postgres_database()
+            if made is None:
+                return [("scale-out at Slack's latency", "skipped: PostgreSQL unreachable")]
+            url, drop = made
+            try:
+                rates[workers] = _drain(url, fake.api_url, workers, fake, LATENCY_PAGES)
+            finally:
+                drop()
+    finally:
+        fake.slow("chat.postMessage", 0.0)
+    where = f"{LATENCY_PAGES:,} pages, Slack answering after {SLACK_LATENCY_S * 1000:.0f} ms"
+    rows = [
+        (f"PostgreSQL, {n} worker(s), {where}", f"{rate:,.1f} calls/s; CPUs {busy:.0%} busy")
+        for n, (rate, busy) in rates.items()
+    ]
+    ratio = rates[3][0] / rates[1][0]
+    rows.append(("scale-out at Slack's latency: 3 workers / 1 [target ≥ 2.5×]", f"{ratio:.2f}×"))
+    return rows
 
 
 def run() -> list[tuple[str, str]]:
@@ -139,6 +176,7 @@ def run() -> list[tuple[str, str]]:
     fake = FakeSlack().start()
     rows: list[tuple[str, str]] = []
     postgres: dict[int, float] = {}
+    busy: dict[int, float] = {}
     try:
         with tempfile.TemporaryDirectory() as tmp:
             url = f"sqlite:///{Path(tmp) / 'bench.db'}"
@@ -151,7 +189,7 @@ def run() -> list[tuple[str, str]]:
             url, drop = made
             try:
                 figures = _measure(url, fake.api_url, workers, fake)
-                postgres[workers] = figures[0]
+                postgres[workers], busy[workers] = figures[0], figures[3]
                 rows += _rows(f"PostgreSQL, {workers} worker(s)", *figures)
             finally:
                 drop()
@@ -160,21 +198,25 @@ def run() -> list[tuple[str, str]]:
             rows += [
                 (
                     "scale-out: PostgreSQL, 3 workers / 1 worker [target ≥ 2.5×]",
-                    f"{postgres[3] / postgres[1]:.2f}×",
+                    f"{postgres[3] / postgres[1]:.2f}× (the CPUs: {busy[1]:.0%} busy with one "
+                    f"worker, {busy[3]:.0%} with three)",
                 ),
                 (
                     "scale-out: 3 bare kept-open loops at once, own processes (the fake's ceiling)",
                     f"{ceiling:,.0f} calls/s; 3 workers reach {postgres[3] / ceiling:.0%} of it",
                 ),
             ]
+        rows += _at_slack_latency(fake)
     finally:
         fake.stop()
     return rows
 
 
-def _rows(label: str, worker: float, bare: float, kept: float) -> list[tuple[str, str]]:
+def _rows(
+    label: str, worker: float, bare: float, kept: float, busy: float
+) -> list[tuple[str, str]]:
     return [
-        (f"{label}: {PAGES:,} pages", f"{worker:,.0f} calls/s"),
+        (f"{label}: {PAGES:,} pages", f"{worker:,.0f} calls/s; CPUs {busy:.0%} busy"),
         (f"{label}: bare slack_sdk loop, same run", f"{bare:,.0f} calls/s"),
         (f"{label}: worker / bare slack_sdk loop [target ≥ 70%]", f"{worker / bare:.0%}"),
         (f"{label}: bare loop on the kept-open connection, same run", f"{kept:,.0f} calls/s"),

@@ -16,8 +16,12 @@ row drives `/ts who` from 200 clients, for "well under 3 s at any load" (no base
 Target (not asserted): p99 ≤ 1.3 × the bare app's p99; Slack's own limit is 3 s.
 
 Answer latency (issue #13) is what a person waits for: from the command sent to its reply
-arriving at its `response_url`, for `/ts who` and `/ts case open` with 10 and 50 people, against
-the bare Bolt app answering the no-op through `respond` with as many, in the same run. A person
+arriving at its `response_url`, for `/ts who` and `/ts case open` with 1, 10 and 50 people,
+against the bare Bolt app answering the no-op through `respond` with as many, in the same run.
+Each row also gives the CPU one command took on the bot's side (the served process and its work
+processes, from /proc): one person meets no queue, so that row is the path's own latency; with
+10 and 50 the bot's one CPU is busy all the time, and a person's wait grows with the CPU every
+command ahead of theirs takes. A person
 waits for the answer before typing the next command, so each of these clients does (the
 acknowledgement rows above are the other case: a flood that sends again as soon as it is
 acknowledged, whose answers queue behind it; "last answer … after the last ack" says how long
@@ -48,6 +52,7 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.cpu import process_tree_seconds
 from bench.fake import TimedFakeSlack
 from chatops.db import Database, make_engine
 from chatops.schema.migrate import upgrade
@@ -129,6 +134,7 @@ def _load(url: str, fake: FakeSlack, text: str, tag: str, clients: int = CLIENTS
 class Answers:
     latencies: list[float] = field(default_factory=list)  # seconds, command sent → answer in
     failed: int = 0  # not acknowledged with 200, or no answer within ANSWER_WAIT_S
+    cpu_s: float = 0.0  # CPU seconds the server spent while these were asked and answered
 
 
 def _people_process(url: str, text: str, tag: str, clients: int, requests: int, out: Any) -> None:
@@ -201,15 +207,18 @@ def _people_process(url: str, text: str, tag: str, clients: int, requests: int, 
     out.put((result.latencies, result.failed))
 
 
-def _people(url: str, text: str, tag: str, clients: int) -> Answers:
-    """REQUESTS commands from `clients` people who each wait for their answer."""
+def _people(url: str, text: str, tag: str, clients: int, server_pid: int) -> Answers:
+    """REQUESTS commands from `clients` people who each wait for their answer, and the CPU
+    seconds the server (`server_pid` and its children) spent meanwhile."""
     ctx = mp.get_context("spawn")
     out = ctx.Queue()
     process = ctx.Process(target=_people_process, args=(url, text, tag, clients, REQUESTS, out))
+    cpu_before = process_tree_seconds(server_pid)
     process.start()
     latencies, failed = out.get(timeout=TIME_LIMIT_S + ANSWER_WAIT_S + 60)
+    cpu_s = process_tree_seconds(server_pid) - cpu_before
     process.join(timeout=10)
-    return Answers(latencies=latencies, failed=failed)
+    return Answers(latencies=latencies, failed=failed, cpu_s=cpu_s)
 
 
 def _answered(fake: FakeSlack, tag: str) -> int:
@@ -279,6 +288,7 @@ class _ChatopsServe:
             stdout=subprocess.DEVNULL,
         )
         _wait_healthy(self.url, self.process)
+        self.pid = self.process.pid
 
     def stop(self) -> None:
         self.process.terminate()
@@ -322,6 +332,8 @@ class _BareServe:
         self.process = ctx.Process(target=_bare_process, args=(self.port, api_url, self.stop_event))
         self.process.start()
         _wait_healthy(self.url, self.process)
+        assert self.process.pid is not None
+        self.pid: int = self.process.pid
 
     def stop(self) -> None:
         self.stop_event.set()
@@ -413,7 +425,7 @@ def _run() -> list[tuple[str, str]]:
 def _answer_row(
     label: str, answers: Answers, base: Answers | None, clients: int
 ) -> tuple[str, str]:
-    measured = f"{label}: answer latency, {clients} people"
+    measured = f"{label}: answer latency, {_people_count(clients)}"
     failed = f", {answers.failed} unanswered" if answers.failed else ""
     if not answers.latencies:
         return (measured, f"no answer recorded{failed}")
@@ -423,22 +435,28 @@ def _answer_row(
         if base is not None and base.latencies
         else ""
     )
+    cpu = f"; CPU {answers.cpu_s / len(answers.latencies) * 1000:.2f} ms a command"
     return (
         measured,
         f"p50 {_pct(answers.latencies, 0.5) * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms{ratio} "
-        f"({len(answers.latencies)} answered{failed})",
+        f"({len(answers.latencies)} answered{failed}{cpu})",
     )
 
 
+def _people_count(clients: int) -> str:
+    return "1 person" if clients == 1 else f"{clients} people"
+
+
 def _answers_at(bare: _BareServe, ours: _ChatopsServe) -> list[tuple[str, str]]:
-    """Answer latency with ANSWER_CLIENTS and CLIENTS people: the bare app (answering through
-    `respond`), then `/ts who` and `/ts case open`, each against the bare app at that load."""
+    """Answer latency with 1, ANSWER_CLIENTS and CLIENTS people: the bare app (answering through
+    `respond`), then `/ts who` and `/ts case open`, each against the bare app at that load. The
+    CPU a command took is the served process's, its work processes' included."""
     rows = []
-    for clients in (ANSWER_CLIENTS, CLIENTS):
-        base = _people(bare.url, "noop", f"p-bare-{clients}", clients)
+    for clients in (1, ANSWER_CLIENTS, CLIENTS):
+        base = _people(bare.url, "noop", f"p-bare-{clients}", clients, bare.pid)
         rows.append(_answer_row("bare Bolt no-op (respond)", base, None, clients))
         for label, text in (("/ts who", "who"), ("/ts case open", CASE_OPEN)):
-            answers = _people(ours.url, text, f"p-{text[:4]}-{clients}", clients)
+            answers = _people(ours.url, text, f"p-{text[:4]}-{clients}", clients, ours.pid)
             rows.append(_answer_row(label, answers, base, clients))
     return rows
 
