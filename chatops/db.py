@@ -90,14 +90,13 @@ def _tune_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        # query_only is the connection's, so it is set either way: a pooled connection that
-        # served a read must write again.
-        if connection.get_execution_options().get(_READING):
-            connection.exec_driver_sql("PRAGMA query_only=ON")
-            connection.exec_driver_sql("BEGIN")
-        else:
-            connection.exec_driver_sql("PRAGMA query_only=OFF")
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # query_only belongs to the pooled DBAPI connection (its `info` outlives a checkout):
+        # one that served a read is switched back before it writes.
+        reading = bool(connection.get_execution_options().get(_READING))
+        if connection.info.get(_READING, False) != reading:
+            connection.exec_driver_sql(f"PRAGMA query_only={'ON' if reading else 'OFF'}")
+            connection.info[_READING] = reading
+        connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
 
 def describe(url: str) -> str:
