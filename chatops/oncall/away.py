@@ -8,8 +8,9 @@ three days before each away period that overlaps the member's shifts.
 Each ask is one `CoverRequestRun` row, unique per (away period, stage), inserted with ON CONFLICT
 DO NOTHING in the same transaction as the swap request and its channel message: whichever worker
 inserts it asks, every other pass (or a restarted worker) finds the row and does not ask again.
-A period entered less than two weeks ahead asks once, at once (the missed stage is recorded as
-skipped, so the team is not asked twice in one minute).
+A period entered less than two weeks ahead asks at once (a missed stage is recorded as skipped,
+so the team is not asked twice in one minute). A period already under way (`/ts away today`, a
+member taken ill mid-shift) is asked about at once too, for the shifts still to come.
 
 A reason is typed text (invariant 9): every message that shows it passes it through
 `user_text`, and `aways_between` hands it to the warnings already made safe, since they are
@@ -202,6 +203,26 @@ def aways_between(session: Session, team_id: int, start: datetime, end: datetime
     return [Away(r.id or 0, r.member, r.start, r.end, shown_reason(r.reason)) for r in rows]
 
 
+def when_asked(start: datetime, now: datetime) -> str:
+    """When the team will be asked to cover a period starting at `start`, in words for its
+    member ("now, and again three days before it starts")."""
+    later = [offset for _, offset in STAGES if start - offset > now]
+    befores = " and again ".join(f"{_lead(offset)} before it starts" for offset in later)
+    if len(later) == len(STAGES):
+        return befores
+    return "now" + (f", and again {befores}" if befores else "")
+
+
+def _lead(offset: timedelta) -> str:
+    weeks, days = divmod(offset.days, 7)
+    if days == 0 and weeks:
+        return f"{_WORDS.get(weeks, str(weeks))} week{'s' * (weeks != 1)}"
+    return f"{_WORDS.get(offset.days, str(offset.days))} day{'s' * (offset.days != 1)}"
+
+
+_WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven"}
+
+
 def shown_reason(reason: str) -> str:
     """An away reason as any message may show it (invariant 9)."""
     return user_text(reason, REASON_SHOWN)
@@ -222,7 +243,7 @@ def run_cover_requests(db: Database, *, now: datetime, worker_id: str) -> list[A
             session.exec(
                 select(AwayPeriod.id).where(
                     col(AwayPeriod.cancelled_at).is_(None),
-                    col(AwayPeriod.start) > now,
+                    col(AwayPeriod.end) > now,  # begun or not: what is still to come is asked
                     col(AwayPeriod.start) <= now + first,
                 )
             )
@@ -259,12 +280,13 @@ def _ask(session: Session, *, away_id: int, now: datetime, worker_id: str) -> As
     team = session.get(Team, away.team_id)
     assert team is not None and team.id is not None
     spec = load_rota(session, team)
+    start = max(away.start, now)  # a period under way: only what is still to come is covered
     run = session.exec(
         select(CoverRequestRun).where(
             CoverRequestRun.away_id == away_id, CoverRequestRun.stage == stage
         )
     ).one()
-    if not covered_shifts(spec, away.member, away.start, away.end):
+    if not covered_shifts(spec, away.member, start, away.end):
         run.outcome = "nothing to cover"
         session.add(run)
         _audit_run(session, away, stage, None, now)
@@ -275,7 +297,7 @@ def _ask(session: Session, *, away_id: int, now: datetime, worker_id: str) -> As
         team_id=team.id,
         spec=spec,
         requester=away.member,
-        start=away.start,
+        start=start,
         end=away.end,
         reason=reason,
         now=now,
@@ -286,7 +308,7 @@ def _ask(session: Session, *, away_id: int, now: datetime, worker_id: str) -> As
     session.add(run)
     member = spec.member(away.member) if away.member in {m.id for m in spec.members} else None
     tz = member.tz if member else "UTC"
-    window = f"{fmt_local(away.start, tz)} to {fmt_local(away.end, tz)}"
+    window = f"{fmt_local(start, tz)} to {fmt_local(away.end, tz)}"
     text = (
         f":palm_tree: <@{away.member}> is away from {window}"
         + (f" ({shown_reason(away.reason)})" if away.reason else "")

@@ -100,8 +100,8 @@ class AwayAdd(AwayCommand):
         text = (
             f":palm_tree: Away #{row.id} noted: {local(ctx, row.start)} → {local(ctx, row.end)}. "
             + (
-                f"You have {shifts} shift(s) then; the team will be asked to take them two weeks "
-                "and three days ahead."
+                f"You have {shifts} shift(s) then; the team will be asked to take them "
+                f"{away.when_asked(row.start, ctx.clock())}."
                 if shifts
                 else "You have no shift then."
             )

@@ -11,7 +11,7 @@ from sqlmodel import col, select
 
 from chatops.clock import ManualClock
 from chatops.db import Database
-from chatops.oncall.away import AwayPeriod, CoverRequestRun
+from chatops.oncall.away import AwayPeriod, CoverRequestRun, when_asked
 from chatops.oncall.swaps import SwapRequest
 from chatops.outbox.models import OutboxMessage
 from chatops.outbox.notifier import ConsoleNotifier
@@ -220,3 +220,38 @@ def test_a_late_away_period_is_asked_about_once(sqlite_db: Database) -> None:
     assert _counts(sqlite_db) == (1, 1, ["14d:skipped", "3d:asked"])
     with sqlite_db.transaction() as session:
         assert session.exec(select(AwayPeriod)).one().member == AMIRA
+
+
+def test_an_away_period_under_way_asks_for_cover_at_once_from_now(sqlite_db: Database) -> None:
+    """Taken ill mid-shift (`/ts away today`): the team is asked now, for what is still to come."""
+    spec = load_rota_yaml(EXAMPLE)
+    shift = compile_rota(spec).shifts(NOW, NOW + timedelta(days=14), member=AMIRA)[0]
+    now = shift.start + timedelta(hours=1)
+    ctx = example_team_context(sqlite_db, AMIRA, now)
+    end = shift.end + timedelta(hours=1)
+    reply = dispatch(f"away now to {_iso(end)} flu", ctx)
+    assert reply.ok, reply.text
+    assert "asked to take them now." in reply.text
+    run_due(sqlite_db, ManualClock(now), ConsoleNotifier(), worker_id="w")
+    assert _counts(sqlite_db) == (1, 1, ["14d:skipped", "3d:asked"])
+    with sqlite_db.transaction() as session:
+        request = session.exec(select(SwapRequest)).one()
+        posted = session.exec(select(OutboxMessage).where(OutboxMessage.kind == "away.cover")).one()
+    assert (request.start, request.end) == (now, end)  # the hour already gone is not asked for
+    assert "flu" in posted.text and "Can someone take them?" in posted.text
+
+
+@pytest.mark.parametrize(
+    ("ahead", "said"),
+    [
+        (timedelta(days=20), "two weeks before it starts and again three days before it starts"),
+        (timedelta(days=14, seconds=1), "two weeks before it starts and again three days"),
+        (timedelta(days=14), "now, and again three days before it starts"),
+        (timedelta(days=5), "now, and again three days before it starts"),
+        (timedelta(days=3), "now"),
+        (timedelta(0), "now"),
+        (-timedelta(hours=2), "now"),
+    ],
+)
+def test_the_member_is_told_when_the_team_will_be_asked(ahead: timedelta, said: str) -> None:
+    assert when_asked(NOW + ahead, NOW).startswith(said)
