@@ -30,7 +30,7 @@ DETAILS_MAX = 3000  # what one section of `/ts case show` can display
 LANGUAGE_MAX = 8  # pt-BR, zh-Hant
 OPTION_TEXT_MAX = 75  # Slack's limit for an option's text and description
 
-_TEXT_COMMANDS = {"case open"}
+_TEXT_COMMANDS = {"case open", "case new"}  # `new`: commands/verbs/case.py ALIASES
 
 
 def _plain(text: str, limit: int = OPTION_TEXT_MAX) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from chatops.audit import AuditEvent
 from chatops.blockkit import Reply
 from chatops.cases.models import Case
 from chatops.db import Database
+from commands.forms import form_for_command
 from commands.registry import dispatch, dispatch_action
 from tests.support.case_world import (
     ANN,
@@ -123,6 +124,17 @@ def test_assign_note_resolve(world: World) -> None:
     assert run(world, "case resolve TS-2027-0001 warned", who=BEN).ok
     shown = run(world, "case show TS-2027-0001", who=BEN)
     assert "note by <@U0BEN>: Warned the account" in str(shown.blocks)
+
+
+def test_words_people_type_for_case_actions_are_understood(world: World) -> None:
+    opened = run(world, "case new harassment sev3 Repeated insults")
+    assert opened.text.startswith(":white_check_mark: Opened *TS-2027-0001")
+    assert "Repeated insults" in run(world, "case view TS-2027-0001").text
+    closed = run(world, "case close TS-2027-0001 warned the account")
+    assert closed.ok and "resolved" in closed.text
+    with world.db.transaction() as session:
+        assert session.exec(select(Case)).one().status == "resolved"
+    assert form_for_command("case new") is not None  # alone, it opens the form as `case open`
 
 
 def test_policy_show_lists_the_built_in_policy(world: World) -> None:
