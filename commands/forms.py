@@ -16,6 +16,7 @@ from typing import Any
 from chatops.blockkit import Block, blank, truncate
 from chatops.cases.models import RESTRICTED_BY_DEFAULT, SEVERITY_MEANING, CaseType, Severity
 from chatops.languages import known_language
+from commands.phrases import expand
 from commands.registry import FormValues
 
 CASE_OPEN_FORM = "case_open"
@@ -30,7 +31,7 @@ DETAILS_MAX = 3000  # what one section of `/ts case show` can display
 LANGUAGE_MAX = 8  # pt-BR, zh-Hant
 OPTION_TEXT_MAX = 75  # Slack's limit for an option's text and description
 
-_TEXT_COMMANDS = {"case open", "case new"}  # `new`: commands/verbs/case.py ALIASES
+_TEXT_COMMANDS = {"case open"}
 
 
 def _plain(text: str, limit: int = OPTION_TEXT_MAX) -> dict[str, Any]:
@@ -133,8 +134,9 @@ def case_open_view(private_metadata: str = "") -> dict[str, Any]:
 
 
 def form_for_command(text: str, private_metadata: str = "") -> dict[str, Any] | None:
-    """The modal a `/ts` line opens instead of running (only `case open` alone), else None."""
-    if " ".join(text.split()).lower() in _TEXT_COMMANDS:
+    """The modal a `/ts` line opens instead of running (only `case open` alone, or a phrase for
+    it), else None."""
+    if " ".join(expand(text.split())).lower() in _TEXT_COMMANDS:  # `open case`, `case new`
         return case_open_view(private_metadata)
     return None
 

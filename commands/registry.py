@@ -27,6 +27,7 @@ from chatops.logs import correlated, correlation_id
 from commands.command import Command
 from commands.context import Context, Refused, UsageError
 from commands.parsing import suggest, tokenize
+from commands.phrases import expand
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +178,7 @@ def _parse_and_run(found: Verb, args: list[str], ctx: Context) -> Reply:
 def dispatch(text: str, ctx: Context, *, cid: str | None = None) -> Reply:
     """Run one `/ts` line (without the `/ts`) for `ctx.actor`."""
     with correlated(cid):
-        words: list[str] = list(tokenize(storable(text))) or ["help"]
+        words: list[str] = expand(tokenize(storable(text))) or ["help"]
         name, args = words[0].lower(), words[1:]
         found = VERBS.get(name)
         if found is None:

@@ -165,7 +165,7 @@ class CaseCommand(Command):
                 USAGE,
             )
         name = args[0].lower()
-        sub = SUBVERBS.get(ALIASES.get(name, name))
+        sub = SUBVERBS.get(name)
         if sub is None:
             raise UsageError(
                 f"unknown case action `{quote_input(args[0])}`{suggest(name, list(SUBVERBS))}",
@@ -835,9 +835,6 @@ class CaseReportDue(CaseCommand):
             f"{local(ctx, clock.deadline_at)}; reminders go to the assignee and the managers."
         )
 
-
-#: Words people type for a sub-verb (`case close` at the end of a case is `case resolve`).
-ALIASES = {"close": "resolve", "new": "open", "view": "show"}
 
 SUBVERBS: dict[str, type[CaseCommand]] = {
     "open": CaseOpen,

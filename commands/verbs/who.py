@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Self
 
-from chatops.blockkit import Reply, context, header, quote_input, section, user_text
+from chatops.blockkit import Reply, context, header, section, user_text
 from chatops.oncall.now import pending_handoffs
 from commands.command import Command, UtcDatetime
 from commands.context import Context, UsageError
@@ -29,14 +29,19 @@ class Who(Command):
 
     @classmethod
     def parse(cls, args: list[str], ctx: Context) -> Self:
-        if not args:
+        if args and args[0].lower() == "at":
+            if len(args) == 1:
+                raise UsageError("`at` needs a time, e.g. `tomorrow 09:00`", USAGE)
+            args = args[1:]
+        elif args and args[-1].rstrip("?") == "":
+            args = args[:-1]  # `who's on call ?`
+        if not args or [a.lower().rstrip("?") for a in args] in (["now"], ["right", "now"]):
             return cls()
-        if args[0].lower() != "at":
-            raise UsageError(f"unexpected `{quote_input(' '.join(args))}`", USAGE)
-        if len(args) == 1:
-            raise UsageError("`at` needs a time, e.g. `tomorrow 09:00`", USAGE)
         now = ctx.clock()
-        at = parse_when(" ".join(args[1:]), ctx, now=now)
+        try:
+            at = parse_when(" ".join(args), ctx, now=now)
+        except UsageError as error:
+            raise UsageError(error.reason, USAGE) from None
         return cls(at=None if at == now else at)
 
     def run(self, ctx: Context) -> Reply:
