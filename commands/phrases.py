@@ -23,6 +23,8 @@ PHRASES: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
     (("open", "case"), ("case", "open")),
     (("new", "case"), ("case", "open")),
     (("close", "case"), ("case", "resolve")),
+    (("my", "shifts"), ("shifts",)),
+    (("my", "cases"), ("case", "list", "mine")),
     (("cases",), ("case", "list")),
     (("case", "close"), ("case", "resolve")),
     (("case", "new"), ("case", "open")),

@@ -49,6 +49,8 @@ def test_case_phrases_open_list_show_and_resolve(sqlite_db: Database) -> None:
     assert opened.text.startswith(":white_check_mark: Opened *TS-2027-0001")
     assert "Spam ring in comments" in dispatch("case view TS-2027-0001", ctx).text
     assert "TS-2027-0001" in dispatch("Cases?", ctx).text
+    assert dispatch("my cases", ctx).text == dispatch("case list mine", ctx).text
+    assert dispatch("my shifts", ctx).text == dispatch("shifts", ctx).text
     closed = dispatch("close case TS-2027-0001 warned the account", ctx)
     assert closed.ok and "is resolved" in closed.text
 
