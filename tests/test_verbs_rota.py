@@ -60,7 +60,7 @@ def test_who_with_nobody_on_call_says_pages_go_to_managers(ctx: Context) -> None
         ("who at", "`at` needs a time"),
         ("who at 25:00", "`25:00` is not a time of day"),
         ("who at 2027-02-30 10:00", "`2027-02-30` is not a real date"),
-        ("who soon", "unexpected `soon`"),
+        ("who soon", "can't read `soon` as a time"),
         ("shifts days:0", "days must be a number from 1 to 60"),
         ("shifts <@U0NOBODY>", "<@U0NOBODY> is not a member"),
         ("shifts everyone", "unexpected `everyone`"),
