@@ -220,6 +220,39 @@ def test_a_40kb_line_is_refused_quoting_at_most_100_characters(
     assert "…" in reply.text
 
 
+MARKUP = "x<!channel>"  # a word, not a mention: the paths that say "unexpected"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        f"case list {MARKUP}",
+        f"cases {MARKUP}",
+        f"case list type:{MARKUP}",
+        f"case show TS-2027-0001 page:{MARKUP}",
+        f"case edit TS-2027-0001 {MARKUP} x",
+        f"case edit TS-2027-0001 sev {MARKUP}",
+        f"away list {MARKUP}",
+        f"ical {MARKUP}",
+        f"shifts {MARKUP}",
+        f"exposure {MARKUP}",
+        f"exposure week {MARKUP}",
+        f"audit TS-2027-0001 {MARKUP}",
+        f"who's on call {MARKUP}",
+    ],
+)
+def test_a_refusal_echoes_typed_markup_escaped(sqlite_db: Database, line: str) -> None:
+    """Every "unexpected `…`" quotes what was typed through quote_input: never live markup."""
+    world = escalation.make_world(sqlite_db)
+    ann = world.context(escalation.ANN)
+    assert dispatch("case open harassment sev3 Repeated insults", ann).ok
+    reply = dispatch(line, ann)
+    assert not reply.ok, reply.text
+    everything = reply.text + json.dumps(reply.blocks, ensure_ascii=False)
+    assert "<!channel>" not in everything, reply.text
+    assert "&lt;!channel&gt;" in reply.text, reply.text
+
+
 def test_quote_input_shows_controls_and_cuts() -> None:
     quoted = quote_input("a\x07b\u202ec`d" + "e" * 500)
     assert quoted.startswith("a\\x07b\\u202ec'd")

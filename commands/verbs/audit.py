@@ -12,7 +12,7 @@ from typing import Any, Self
 from pydantic import Field
 
 from chatops.audit import AuditEvent
-from chatops.blockkit import Reply
+from chatops.blockkit import Reply, quote_input
 from chatops.cases.trail import PAGE_SIZE, case_trail
 from commands.command import Command
 from commands.context import Context, UsageError
@@ -61,7 +61,7 @@ class AuditTrail(Command):
         page = 1
         if len(args) == 2:
             if not args[1].isdigit() or int(args[1]) < 1:
-                raise UsageError(f"`{args[1]}` is not a page number", USAGE)
+                raise UsageError(f"`{quote_input(args[1])}` is not a page number", USAGE)
             page = int(args[1])
         return cls(key=known_key(word), page=page)
 

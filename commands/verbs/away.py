@@ -53,7 +53,7 @@ class AwayCommand(Command):
         sub = args[0].lower()
         if sub == "list":
             if len(args) > 1:
-                raise UsageError(f"unexpected `{verbatim(args[1:])}`", USAGES["list"])
+                raise UsageError(f"unexpected `{quote_input(verbatim(args[1:]))}`", USAGES["list"])
             return AwayList()
         if sub == "cancel":
             if len(args) != 2 or not args[1].lstrip("#").isdigit():

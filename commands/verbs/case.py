@@ -328,7 +328,9 @@ class CaseShow(CaseCommand):
             name, sep, value = extra.partition(":")
             if sep and name.lower() == "page":
                 if not value.isdigit() or int(value) < 1:
-                    raise UsageError(f"`{extra}` is not a page number like page:2", usage)
+                    raise UsageError(
+                        f"`{quote_input(extra)}` is not a page number like page:2", usage
+                    )
                 page = int(value)
             else:
                 raise UsageError("show takes the case id and an optional page:N", usage)
@@ -549,7 +551,8 @@ class CaseList(CaseCommand):
                 kind = value.lower()
                 if kind not in {t.value for t in CaseType}:
                     raise UsageError(
-                        f"unknown case type `{value}`{suggest(kind, [t.value for t in CaseType])}"
+                        f"unknown case type `{quote_input(value)}`"
+                        f"{suggest(kind, [t.value for t in CaseType])}"
                         f"; valid types: {TYPES}",
                         usage,
                     )
@@ -564,7 +567,7 @@ class CaseList(CaseCommand):
                 which = queries.CaseListing(word.lower())
             else:
                 hint = suggest(word.lower(), listings) if not sep else ""
-                raise UsageError(f"unexpected `{word}`{hint}", usage)
+                raise UsageError(f"unexpected `{quote_input(word)}`{hint}", usage)
         return cls(which=which or queries.CaseListing.open, case_type=case_type, since=since)
 
     def run(self, ctx: Context) -> Reply:
@@ -629,7 +632,7 @@ class CaseEdit(CaseCommand):
         if field not in service.EDITABLE:
             fields_ = ["summary", "type", "sev"]
             raise UsageError(
-                f"`{args[1]}` cannot be edited{suggest(field, fields_)}; "
+                f"`{quote_input(args[1])}` cannot be edited{suggest(field, fields_)}; "
                 "edit the summary, type or sev",
                 usage,
             )
@@ -645,7 +648,7 @@ class CaseEdit(CaseCommand):
             if value.lower() not in allowed:
                 near = suggest(value.lower(), allowed)
                 raise UsageError(
-                    f"unknown {service.EDITABLE[field]} `{value}`{near}; "
+                    f"unknown {service.EDITABLE[field]} `{quote_input(value)}`{near}; "
                     f"valid: {', '.join(allowed)}",
                     usage,
                 )

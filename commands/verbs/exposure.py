@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Self
 
-from chatops.blockkit import Reply, context, section
+from chatops.blockkit import Reply, context, quote_input, section
 from chatops.cases import exposure
 from chatops.cases.wellbeing import hours_text
 from commands.command import Command, SlackId
@@ -59,11 +59,13 @@ class Exposure(Command):
                 except UsageError as error:
                     hint = suggest(word.lower(), list(PERIODS))
                     if hint and not raw(word).startswith(("@", "<")):
-                        raise UsageError(f"unexpected `{raw(word)}`{hint}", USAGE) from None
+                        raise UsageError(
+                            f"unexpected `{quote_input(raw(word))}`{hint}", USAGE
+                        ) from None
                     raise UsageError(error.reason, USAGE) from None
                 named, at = True, at + used
             else:
-                raise UsageError(f"unexpected `{raw(word)}`", USAGE)
+                raise UsageError(f"unexpected `{quote_input(raw(word))}`", USAGE)
         return cls(member=member, days=days)
 
     def run(self, ctx: Context) -> Reply:

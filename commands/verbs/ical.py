@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Self
 
-from chatops.blockkit import Reply
+from chatops.blockkit import Reply, quote_input
 from chatops.oncall import feeds
 from commands.command import Command
 from commands.context import Context, Refused, UsageError
@@ -39,7 +39,7 @@ class Ical(Command):
         team = bool(words) and words[0] == "team"
         rest = words[1:] if team else words
         if rest not in ([], ["reset"]):
-            raise UsageError(f"unexpected `{' '.join(args)}`", USAGE)
+            raise UsageError(f"unexpected `{quote_input(' '.join(args))}`", USAGE)
         return cls(team=team, reset=rest == ["reset"])
 
     def run(self, ctx: Context) -> Reply:

@@ -7,7 +7,7 @@ from typing import Self
 
 from pydantic import Field
 
-from chatops.blockkit import Reply, context, header, section, user_text
+from chatops.blockkit import Reply, context, header, quote_input, section, user_text
 from commands.command import Command, SlackId
 from commands.context import Context, UsageError
 from commands.names import UnknownName
@@ -29,7 +29,7 @@ def _member(words: list[str], spec: RotaSpec, me: str | None) -> tuple[str, int]
     except UsageError as error:
         if words[0].startswith(("@", "<")) or not isinstance(error.__cause__, UnknownName):
             raise
-        raise UsageError(f"unexpected `{words[0]}`", USAGE) from None
+        raise UsageError(f"unexpected `{quote_input(words[0])}`", USAGE) from None
 
 
 @verb(
