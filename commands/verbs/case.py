@@ -30,7 +30,7 @@ from commands.command import Command, FreeText, SlackId, UtcDatetime
 from commands.context import Context, Refused, UsageError
 from commands.parsing import read_options, suggest, verbatim
 from commands.registry import action, form, verb
-from commands.rota_view import local, mention, read_member, team_rota
+from commands.rota_view import away_at, local, mention, read_member, team_rota
 from commands.timeparse import parse_when
 
 OPEN_USAGE = '/ts case open <type> <sev1-4> <summary…> [lang:xx] [details:"…"]'
@@ -102,7 +102,7 @@ def member_words(ctx: Context, words: list[str]) -> tuple[str, int]:
     return read_member(words, team_rota(ctx).spec, me=ctx.asker)
 
 
-def paging_line(paging: Paging, ctx: Context) -> str:
+def paging_line(paging: Paging, ctx: Context, key: str) -> str:
     people = ", ".join(mention(p) for p in paging.paged) or "nobody"
     level = f"level {paging.level}" if paging.level.isdigit() else paging.level
     parts = [f"Paged {level}: {people}"]
@@ -126,6 +126,12 @@ def paging_line(paging: Paging, ctx: Context) -> str:
     if paging.next_due is not None:
         again = "Pages again" if paging.level == ADMINS_LEVEL else "Next level"
         line += f" {again} at {local(ctx, paging.next_due)} unless acknowledged."
+    away = away_at(ctx, ctx.clock(), paging.paged)
+    if away:
+        said = ", ".join(f"{mention(m)} until {local(ctx, back)}" for m, back in away.items())
+        line += (
+            f" :palm_tree: Said they are away: {said}. `/ts escalate {key}` pages the next level."
+        )
     return line
 
 
@@ -275,7 +281,8 @@ class CaseOpen(CaseCommand):
             if case.restricted
             else ""
         )
-        text = f":white_check_mark: Opened *{title}*. {paging_line(paging, ctx)}{restricted_note}"
+        paged = paging_line(paging, ctx, case.key)
+        text = f":white_check_mark: Opened *{title}*. {paged}{restricted_note}"
         return Reply(text=text)
 
 

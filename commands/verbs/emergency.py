@@ -171,4 +171,6 @@ def report_message_form(values: forms.FormValues, ctx: Context) -> Reply:
     if ctx.actor is None:
         return Reply(text=ANSWER.format(key=case.key))
     title = headline(case.key, case.type, case.severity)
-    return Reply(text=f":white_check_mark: Reported as *{title}*. {paging_line(paging, ctx)}")
+    return Reply(
+        text=f":white_check_mark: Reported as *{title}*. {paging_line(paging, ctx, case.key)}"
+    )

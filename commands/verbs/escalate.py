@@ -75,7 +75,9 @@ class Escalate(Command):
                 to_member=self.to_member,
                 reason=self.reason,
             )
-        return Reply(text=f":arrow_double_up: Escalated {case.key}. {paging_line(paging, ctx)}")
+        return Reply(
+            text=f":arrow_double_up: Escalated {case.key}. {paging_line(paging, ctx, case.key)}"
+        )
 
 
 @action(ESCALATE_ACTION)

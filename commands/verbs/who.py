@@ -9,7 +9,7 @@ from chatops.oncall.now import pending_handoffs
 from commands.command import Command, UtcDatetime
 from commands.context import Context, UsageError
 from commands.registry import verb
-from commands.rota_view import local, mention, team_rota
+from commands.rota_view import away_at, local, mention, team_rota
 from commands.timeparse import parse_when
 
 USAGE = "/ts who [at <time>]"
@@ -58,14 +58,23 @@ class Who(Command):
             )
             return Reply(text=text)
         names = {m.id: m.name for m in rota.spec.members}
+        away = away_at(ctx, at, {s.member for s in shifts})
         lines: list[str] = []
         plain: list[str] = []
         for s in shifts:
+            gone = (
+                f" _(said they are away until {local(ctx, away[s.member])})_"
+                if s.member in away
+                else ""
+            )
             line = (
                 f"*{user_text(s.rotation or 'team-wide cover')}* — {mention(s.member)} "
-                f"until {local(ctx, s.end)}" + (" _(override)_" if s.source == "override" else "")
+                f"until {local(ctx, s.end)}"
+                + (" _(override)_" if s.source == "override" else "")
+                + gone
             )
             said = user_text(f"{s.rotation or 'team-wide'}: {names.get(s.member, s.member)}")
+            said += " (away)" if gone else ""
             held = pending.pop(s.rotation, None) if s.rotation else None
             if held is not None and held[0] == s.member:
                 # One line per rotation: the outgoing stay on call (and are paged) with them.

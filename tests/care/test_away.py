@@ -255,3 +255,28 @@ def test_an_away_period_under_way_asks_for_cover_at_once_from_now(sqlite_db: Dat
 )
 def test_the_member_is_told_when_the_team_will_be_asked(ahead: timedelta, said: str) -> None:
     assert when_asked(NOW + ahead, NOW).startswith(said)
+
+
+def test_who_and_a_new_case_say_that_the_person_paged_is_away(sqlite_db: Database) -> None:
+    """Away is advice, not a rota edit: the member stays on call and is paged, and whoever
+    reads who is on call or whom a case paged is told, to page the next level at once."""
+    spec = load_rota_yaml(EXAMPLE)
+    shift = compile_rota(spec).shifts(NOW, NOW + timedelta(days=14), member=AMIRA)[0]
+    now = shift.start + timedelta(hours=1)
+    amira = example_team_context(sqlite_db, AMIRA, now)
+    lukas = example_team_context(sqlite_db, LUKAS, now)
+    before = dispatch("who", lukas).text
+    assert "(away)" not in before and "Amira" in before
+    back = shift.end + timedelta(hours=2)
+    assert dispatch(f"away now to {_iso(back)} flu", amira).ok
+
+    who = dispatch("who", lukas)
+    assert "Amira Haddad (away)" in who.text
+    assert "said they are away until" in str(who.blocks)
+    later = dispatch(f"who at {_iso(back + timedelta(hours=1))}", lukas).text
+    assert "(away)" not in later  # back by then
+
+    opened = dispatch("case open harassment sev2 Threats in DMs", lukas)
+    assert f"<@{AMIRA}>" in opened.text.split("Next level")[0]  # still paged: away is advice
+    assert f"Said they are away: <@{AMIRA}> until" in opened.text
+    assert "`/ts escalate TS-2027-0001` pages the next level." in opened.text
