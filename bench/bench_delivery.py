@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy import func, text
 from sqlmodel import col, select
 
-from bench.bench_pages import postgres_database
+from bench.bench_pages import scratch_postgres
 from bench.fake import TimedFakeSlack
 from chatops.db import Database, make_engine
 from chatops.outbox.claims import LEASE
@@ -205,21 +205,13 @@ def run() -> list[tuple[str, str]]:
     rows: list[tuple[str, str]] = []
     try:
         for workers in (1, 3):
-            made = postgres_database()
-            if made is None:
-                return [("delivery", "skipped: PostgreSQL unreachable")]
-            url, drop = made
-            try:
+            with scratch_postgres() as url:
+                if url is None:
+                    return [("delivery", "skipped: PostgreSQL unreachable")]
                 rows.append(_lag(url, fake.api_url, workers))
-            finally:
-                drop()
-        made = postgres_database()
-        if made is not None:
-            url, drop = made
-            try:
+        with scratch_postgres() as url:
+            if url is not None:
                 rows += _crash(url, fake)
-            finally:
-                drop()
     finally:
         fake.stop()
     return rows

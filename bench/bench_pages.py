@@ -26,7 +26,7 @@ import os
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -100,7 +100,10 @@ def parallel_kept_loops(api_url: str, processes: int, calls: int = BARE_CALLS) -
     return sum(r[0] for r in results) / (max(r[2] for r in results) - min(r[1] for r in results))
 
 
-def postgres_database() -> tuple[str, Callable[[], None]] | None:
+@contextlib.contextmanager
+def scratch_postgres() -> Iterator[str | None]:
+    """A fresh PostgreSQL database's URL for one measurement, dropped afterwards; None when
+    PostgreSQL cannot be reached (the caller reports the rows as skipped)."""
     admin_url = normalise_url(POSTGRES_URL)
     try:
         admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
@@ -108,17 +111,17 @@ def postgres_database() -> tuple[str, Callable[[], None]] | None:
         with admin.connect() as connection:
             connection.execute(text(f'CREATE DATABASE "{name}"'))
     except Exception:
-        return None
-
-    def drop() -> None:
+        yield None
+        return
+    try:
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             # Flush what the run wrote now, not in the middle of the next benchmark.
             with contextlib.suppress(Exception):  # CHECKPOINT needs a privileged role
                 connection.execute(text("CHECKPOINT"))
         admin.dispose()
-
-    return make_url(admin_url).set(database=name).render_as_string(hide_password=False), drop
 
 
 def _drain(url: str, api_url: str, workers: int, fake: Any, pages: int) -> tuple[float, float]:
@@ -150,14 +153,10 @@ def _at_slack_latency(fake: Any) -> list[tuple[str, str]]:
     fake.slow("chat.postMessage", SLACK_LATENCY_S)
     try:
         for workers in (1, 3):
-            made = postgres_database()
-            if made is None:
-                return [("scale-out at Slack's latency", "skipped: PostgreSQL unreachable")]
-            url, drop = made
-            try:
+            with scratch_postgres() as url:
+                if url is None:
+                    return [("scale-out at Slack's latency", "skipped: PostgreSQL unreachable")]
                 rates[workers] = _drain(url, fake.api_url, workers, fake, LATENCY_PAGES)
-            finally:
-                drop()
     finally:
         fake.slow("chat.postMessage", 0.0)
     where = f"{LATENCY_PAGES:,} pages, Slack answering after {SLACK_LATENCY_S * 1000:.0f} ms"
@@ -179,20 +178,16 @@ def run() -> list[tuple[str, str]]:
     busy: dict[int, float] = {}
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            url = f"sqlite:///{Path(tmp) / 'bench.db'}"
-            rows += _rows("SQLite, 1 worker", *_measure(url, fake.api_url, 1, fake))
+            sqlite_url = f"sqlite:///{Path(tmp) / 'bench.db'}"
+            rows += _rows("SQLite, 1 worker", *_measure(sqlite_url, fake.api_url, 1, fake))
         for workers in (1, 3):
-            made = postgres_database()
-            if made is None:
-                rows.append((f"PostgreSQL, {workers} worker(s)", "skipped: unreachable"))
-                continue
-            url, drop = made
-            try:
+            with scratch_postgres() as url:
+                if url is None:
+                    rows.append((f"PostgreSQL, {workers} worker(s)", "skipped: unreachable"))
+                    continue
                 figures = _measure(url, fake.api_url, workers, fake)
                 postgres[workers], busy[workers] = figures[0], figures[3]
                 rows += _rows(f"PostgreSQL, {workers} worker(s)", *figures)
-            finally:
-                drop()
         if len(postgres) == 2:
             ceiling = parallel_kept_loops(fake.api_url, 3)
             rows += [

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Sequence
+from datetime import datetime
 
 from chatops import blockkit
 from chatops.blockkit import user_text
-from chatops.oncall.away import aways_between
 from chatops.oncall.cache import compiled_rota
 from commands.context import Context, Refused, UsageError
 from commands.names import NameNotFound, Person, match_words
@@ -27,23 +26,6 @@ def team_rota(ctx: Context) -> CompiledRota:
             raise Refused(
                 f"the team '{user_text(ctx.team_name)}' is no longer in the database"
             ) from None
-
-
-def away_at(ctx: Context, at: datetime, members: Iterable[str]) -> dict[str, datetime]:
-    """Which of `members` said they are away at `at` (`/ts away`), and when each is back.
-
-    Away is advice, not a rota edit: they stay on call and are paged. Whoever reads who is on
-    call, or whom a case paged, is told, so they can page the next level at once."""
-    wanted = set(members)
-    if not wanted:
-        return {}
-    with ctx.db.reading() as session:
-        rows = aways_between(session, ctx.team_id, at, at + timedelta(microseconds=1))
-    back: dict[str, datetime] = {}
-    for row in rows:
-        if row.member in wanted:
-            back[row.member] = max(back.get(row.member, row.end), row.end)
-    return back
 
 
 def local(ctx: Context, instant: datetime) -> str:

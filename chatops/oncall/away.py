@@ -20,6 +20,7 @@ posted as they are.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -201,6 +202,23 @@ def aways_between(session: Session, team_id: int, start: datetime, end: datetime
         .order_by(col(AwayPeriod.start), col(AwayPeriod.id))
     )
     return [Away(r.id or 0, r.member, r.start, r.end, shown_reason(r.reason)) for r in rows]
+
+
+def away_at(
+    session: Session, team_id: int, at: datetime, members: Iterable[str]
+) -> dict[str, datetime]:
+    """Which of `members` said they are away at `at`, and when each is back.
+
+    Away is advice, not a rota edit: they stay on call and are paged. Whoever reads who is on
+    call, or whom a case paged, is told, so they can page the next level at once."""
+    wanted = set(members)
+    back: dict[str, datetime] = {}
+    if not wanted:
+        return back
+    for row in aways_between(session, team_id, at, at + timedelta(microseconds=1)):
+        if row.member in wanted:
+            back[row.member] = max(back.get(row.member, row.end), row.end)
+    return back
 
 
 def when_asked(start: datetime, now: datetime) -> str:

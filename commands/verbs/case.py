@@ -24,13 +24,14 @@ from chatops.clock import parse_duration
 from chatops.escalation.messages import TAKE_ACTION, headline
 from chatops.escalation.policy import ADMINS_LEVEL
 from chatops.languages import spoken
+from chatops.oncall.away import away_at
 from chatops.outbox.models import OutboxState
 from commands import forms
 from commands.command import Command, FreeText, SlackId, UtcDatetime
 from commands.context import Context, Refused, UsageError
 from commands.parsing import read_options, suggest, verbatim
 from commands.registry import action, form, verb
-from commands.rota_view import away_at, local, mention, read_member, team_rota
+from commands.rota_view import local, mention, read_member, team_rota
 from commands.timeparse import parse_when
 
 OPEN_USAGE = '/ts case open <type> <sev1-4> <summary…> [lang:xx] [details:"…"]'
@@ -126,7 +127,8 @@ def paging_line(paging: Paging, ctx: Context, key: str) -> str:
     if paging.next_due is not None:
         again = "Pages again" if paging.level == ADMINS_LEVEL else "Next level"
         line += f" {again} at {local(ctx, paging.next_due)} unless acknowledged."
-    away = away_at(ctx, ctx.clock(), paging.paged)
+    with ctx.db.reading() as session:
+        away = away_at(session, ctx.team_id, ctx.clock(), paging.paged)
     if away:
         said = ", ".join(f"{mention(m)} until {local(ctx, back)}" for m, back in away.items())
         line += (

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Self
 
 from chatops.blockkit import Reply, context, header, section, user_text
+from chatops.oncall.away import away_at
 from chatops.oncall.now import pending_handoffs
 from commands.command import Command, UtcDatetime
 from commands.context import Context, UsageError
 from commands.registry import verb
-from commands.rota_view import away_at, local, mention, team_rota
+from commands.rota_view import local, mention, team_rota
 from commands.timeparse import parse_when
 
 USAGE = "/ts who [at <time>]"
@@ -50,7 +51,11 @@ class Who(Command):
         rota = team_rota(ctx)
         shifts = rota.on_call(at)
         when = "now" if at == now else local(ctx, at)
-        pending = _pending(ctx) if at == now else {}
+        with ctx.db.reading() as session:
+            # An unaccepted handoff keeps its outgoing on call now; away is told at any time.
+            waiting = pending_handoffs(session, team_id=ctx.team_id, at=now) if at == now else []
+            away = away_at(session, ctx.team_id, at, {s.member for s in shifts})
+        pending = {p.rotation: (p.incoming, p.outgoing) for p in waiting}
         if not shifts and not pending:
             text = (
                 f":rotating_light: Nobody is on call {when}: pages go to the managers. "
@@ -58,7 +63,6 @@ class Who(Command):
             )
             return Reply(text=text)
         names = {m.id: m.name for m in rota.spec.members}
-        away = away_at(ctx, at, {s.member for s in shifts})
         lines: list[str] = []
         plain: list[str] = []
         for s in shifts:
@@ -110,10 +114,3 @@ class Who(Command):
                 context(f"Times in {ctx.actor.tz if ctx.actor else 'UTC'}."),
             ],
         )
-
-
-def _pending(ctx: Context) -> dict[str, tuple[str, list[str]]]:
-    """Rotations whose handoff awaits acceptance now: rotation → (incoming, outgoing)."""
-    with ctx.db.reading() as session:
-        found = pending_handoffs(session, team_id=ctx.team_id, at=ctx.clock())
-    return {p.rotation: (p.incoming, p.outgoing) for p in found}
